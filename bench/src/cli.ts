@@ -1,0 +1,46 @@
+import type { Command } from '../../cli/command.js'
+
+/** Each benchmark is a module exporting run(argv); loaded only when asked for, so one cannot slow another's start. */
+const BENCHES: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
+  origin: { summary: 'encrypt+hash vs openssl; origin chunk serving vs bare node:http', load: () => import('../origin/index.js') },
+  'cache-policy': { summary: 'miss ratio of the edge memory-tier policies vs OPT (web07 trace, Spotify-shaped chunks)', load: () => import('../cache-policy/index.js') },
+}
+const ALIASES: Record<string, string> = { ingest: 'origin' }
+
+const bench: Command = {
+  summary: 'run benchmarks; figures go to bench/results/',
+  get help() {
+    const names = Object.entries(BENCHES).map(([n, b]) => `  ${n.padEnd(14)} ${b.summary}`)
+    return `Usage: chorus bench <name>... [--quick]
+       npm run bench -- <name>... [--quick]
+
+Benchmarks print their figures and write JSON and Markdown to bench/results/.
+With no name, every benchmark runs in turn.
+
+Benchmarks:
+${names.join('\n')}
+
+Options:
+  --quick         shorter runs (noisier figures), for a first look
+  -h, --help      this help
+`
+  },
+  async run(argv) {
+    const flags = argv.filter((a) => a.startsWith('-'))
+    const names = argv.filter((a) => !a.startsWith('-')).map((n) => ALIASES[n] ?? n)
+    const chosen = names.length ? names : Object.keys(BENCHES)
+    for (const name of chosen) {
+      if (!BENCHES[name]) {
+        process.stderr.write(`chorus bench: no benchmark '${name}' (have: ${Object.keys(BENCHES).join(', ')})\n`)
+        return 2
+      }
+    }
+    for (const name of chosen) {
+      process.stderr.write(`== bench ${name}\n`)
+      await (await BENCHES[name]!.load()).run(flags)
+    }
+    return 0
+  },
+}
+
+export const commands: Record<string, Command> = { bench }

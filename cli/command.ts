@@ -1,0 +1,55 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+
+/** A `chorus` subcommand. argv excludes the subcommand's own name; the result is the exit code. */
+export interface Command {
+  summary: string
+  help: string
+  run(argv: string[]): Promise<number>
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/** parseArgs with errors turned into UsageError (exit 2 with the message, not a stack trace). */
+export function parseCommandArgs<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+export function intOption(value: string | undefined, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not '${value}'`)
+  return n
+}
+
+export const DEFAULT_PORTS = { edge: 8787, origin: 8788, tracker: 8789 } as const
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CHORUS_DATA ?? 'data'
+}
+
+/** The lines every server prints once it accepts connections. */
+export function announceReady(json: boolean, name: string, info: { url: string } & Record<string, unknown>): void {
+  if (json) process.stdout.write(`${JSON.stringify({ ready: true, ...info })}\n`)
+  else process.stderr.write(`${name} listening on ${info.url}\n`)
+}
+
+/** Resolves on the first SIGINT or SIGTERM, so a server can close cleanly and exit 0. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on)
+      process.off('SIGTERM', on)
+      resolve(signal)
+    }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
+  })
+}

@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { ingestDemo } from '../origin/src/cli.js'
+import { createStore } from '../origin/src/store.js'
+import { type Command, DEFAULT_PORTS, defaultDataDir, intOption, parseCommandArgs, untilSignal } from './command.js'
+
+const CHORUS = new URL('../bin/chorus.js', import.meta.url).pathname
+
+/** One server of the stack, started as its own `chorus <part>` process. */
+interface Part {
+  name: string
+  args: string[]
+  health: (ready: Record<string, unknown>) => string
+}
+
+interface Running {
+  name: string
+  child: ChildProcess
+  ready: Record<string, unknown> & { url: string }
+}
+
+function startPart(part: Part, env: NodeJS.ProcessEnv): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHORUS, part.name, ...part.args, '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    let stdout = ''
+    child.stderr!.on('data', (d) => {
+      stderr = (stderr + d).slice(-4000)
+    })
+    const onData = (d: Buffer) => {
+      stdout += d
+      const line = stdout.split('\n').find((l) => l.startsWith('{"ready"'))
+      if (!line) return
+      child.stdout!.off('data', onData)
+      child.stdout!.resume()
+      child.off('exit', onExit)
+      resolve({ name: part.name, child, ready: JSON.parse(line) })
+    }
+    const onExit = (code: number | null) => {
+      const cause = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || `exit code ${code}`
+      reject(new Error(`${part.name} failed to start: ${cause}`))
+    }
+    child.stdout!.on('data', onData)
+    child.once('exit', onExit)
+  })
+}
+
+function stopAll(running: Running[]): Promise<void> {
+  return Promise.all(
+    running.map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve()
+          child.once('exit', () => resolve())
+          child.kill('SIGTERM')
+          setTimeout(() => child.kill('SIGKILL'), 5000).unref()
+        }),
+    ),
+  ).then(() => undefined)
+}
+
+export const start: Command = {
+  summary: 'run the whole stack on localhost with the demo catalog',
+  help: `Usage: chorus start [options]       (npm start)
+
+Creates the demo catalog when the catalog is empty, then starts every part of Chorus on
+localhost, each as its own process, and prints one line of health for each once all answer.
+Ctrl-C or SIGTERM stops every process it started.
+
+Options:
+  --data DIR            catalog directory (default: $CHORUS_DATA or ./data)
+  --host HOST           address every part listens on (default: 127.0.0.1)
+  --origin-port PORT    (default: ${DEFAULT_PORTS.origin}; env CHORUS_ORIGIN_PORT)
+  --tracker-port PORT   (default: ${DEFAULT_PORTS.tracker}; env CHORUS_TRACKER_PORT)
+  --demo-duration S     make the demo tracks S seconds long (quick start for tests)
+  --json                print one JSON line with every part's URL once all answer
+  -h, --help            this help
+`,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      data: { type: 'string' },
+      host: { type: 'string' },
+      'origin-port': { type: 'string' },
+      'tracker-port': { type: 'string' },
+      'demo-duration': { type: 'string' },
+      json: { type: 'boolean' },
+    })
+    const env = process.env
+    const dataDir = values.data ?? defaultDataDir(env)
+    const host = values.host ?? '127.0.0.1'
+    const originPort = intOption(values['origin-port'] ?? env.CHORUS_ORIGIN_PORT, 'origin-port', DEFAULT_PORTS.origin, 0, 65535)
+    const json = values.json === true
+    const say = (line: string) => process.stderr.write(`${line}\n`)
+
+    if ((await createStore({ dataDir }).catalog()).length === 0) {
+      say(`catalog in ${dataDir} is empty: creating the demo catalog (a few minutes, once)...`)
+      const demo: Parameters<typeof ingestDemo>[1] = { json }
+      if (values['demo-duration']) demo.durationSec = intOption(values['demo-duration'], 'demo-duration', 0, 1, 3600)
+      await ingestDemo(dataDir, demo)
+    }
+
+    const parts: Part[] = [
+      { name: 'origin', args: ['--data', dataDir, '--host', host, '--port', String(originPort), '--quiet'], health: (r) => `${r.tracks} tracks, key ${String(r.keyId)}` },
+    ]
+    const running: Running[] = []
+    try {
+      for (const part of parts) running.push(await startPart(part, env))
+    } catch (err) {
+      await stopAll(running)
+      throw err
+    }
+    const urls = Object.fromEntries(running.map((r) => [r.name, r.ready.url]))
+    if (json) process.stdout.write(`${JSON.stringify({ ready: true, ...urls, url: urls.origin })}\n`)
+    for (const [i, r] of running.entries()) say(`${r.name.padEnd(8)} ${r.ready.url}  ${parts[i]!.health(r.ready)}`)
+    say(`data: ${join(dataDir)}; Ctrl-C stops everything`)
+
+    const exited = new Promise<string>((resolve) => {
+      for (const r of running) r.child.once('exit', (code) => resolve(`${r.name} exited (code ${code})`))
+    })
+    const why = await Promise.race([untilSignal(), exited])
+    await stopAll(running)
+    if (why.includes('exited')) {
+      say(`chorus start: ${why}; stopped the rest`)
+      return 1
+    }
+    return 0
+  },
+}

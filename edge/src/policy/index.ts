@@ -1,0 +1,8 @@
+export type { AccessResult, EvictionPolicy, PolicyName } from './types.js'
+export type { AdmissionFilter, AdmissionOptions } from './admission.js'
+export type { S3FifoOptions, S3FifoPolicy } from './s3fifo.js'
+export { createLru } from './lru.js'
+export { createSieve } from './sieve.js'
+export { createS3Fifo } from './s3fifo.js'
+export { createAdmissionFilter } from './admission.js'
+export { createPolicy, POLICY_NAMES, isPolicyName } from './create-policy.js'

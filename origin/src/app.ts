@@ -1,0 +1,195 @@
+import { Hono } from 'hono'
+import type { Context } from 'hono'
+import {
+  CHUNK_PREFIX,
+  ProtocolError,
+  type Scope,
+  SCOPES,
+  assertTrackId,
+  assertVersion,
+  bearerToken,
+  errorBody,
+  etagMatches,
+  signToken,
+  verifyToken,
+} from '../../protocol/index.js'
+import type { createApiKeys } from './api-keys.js'
+import { CORS_HEADERS, IMMUTABLE, chunkResponse } from './chunk-response.js'
+import type { OriginKeys } from './keys.js'
+import type { Metrics } from './metrics.js'
+import type { Store } from './store.js'
+
+/**
+ * The origin's HTTP API as a Hono app: values in (requests), values out (responses), with the
+ * store, keys, clock and log injected. server.ts only binds it to a socket.
+ */
+export interface OriginAppOptions {
+  store: Store
+  keys: OriginKeys
+  apiKeys: ReturnType<typeof createApiKeys>
+  metrics: Metrics
+  now?: () => number
+  tokenTtlSec?: number
+  manifestMaxAgeSec?: number
+  log?: (line: Record<string, unknown>) => void
+}
+
+
+function routeOf(path: string): string {
+  if (path.startsWith(CHUNK_PREFIX)) return 'chunk'
+  if (/^\/v1\/tracks\/[^/]+\/key$/.test(path)) return 'key'
+  if (/^\/v1\/tracks\/[^/]+\/(versions\/[^/]+\/)?manifest$/.test(path)) return 'manifest'
+  if (path === '/v1/tracks') return 'catalog'
+  if (path === '/v1/session') return 'session'
+  if (path === '/healthz' || path === '/metrics' || path === '/v1/origin-key') return path.slice(path.lastIndexOf('/') + 1)
+  return 'other'
+}
+
+const GET_ROUTES = new Set(['chunk', 'key', 'manifest', 'catalog', 'healthz', 'metrics', 'origin-key'])
+
+export interface RequestRecord {
+  method: string
+  path: string
+  status: number
+  bytes: number
+  ms: number
+}
+
+/** Counts a request in the metrics and writes its log line; shared by the app and the server's fast path. */
+export function createRequestObserver(options: Pick<OriginAppOptions, 'metrics' | 'log' | 'now'>): (r: RequestRecord) => void {
+  const { metrics, log } = options
+  const now = options.now ?? Date.now
+  return (r) => {
+    const route = routeOf(r.path)
+    metrics.inc('requests_total', 'HTTP requests by route and status.', { route, status: String(r.status) })
+    if (r.method !== 'HEAD') metrics.inc('bytes_out_total', 'Response body bytes sent.', { route }, r.bytes)
+    metrics.observeMs(r.ms)
+    log?.({ t: new Date(now()).toISOString(), method: r.method, path: r.path, route, status: r.status, bytes: r.bytes, ms: Math.round(r.ms * 100) / 100 })
+  }
+}
+
+export function createOriginApp(options: OriginAppOptions): Hono {
+  const { store, keys, apiKeys, metrics } = options
+  const now = options.now ?? Date.now
+  const observe = createRequestObserver(options)
+  const manifestMaxAge = options.manifestMaxAgeSec ?? 10
+  const app = new Hono()
+
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    await next()
+    observe({ method: c.req.method, path: c.req.path, status: c.res.status, bytes: Number(c.res.headers.get('content-length') ?? 0), ms: performance.now() - started })
+  })
+
+  app.use('*', async (c, next) => {
+    await next()
+    for (const [name, value] of Object.entries(CORS_HEADERS)) c.res.headers.set(name, value)
+  })
+
+  app.options('*', (c) =>
+    c.body(null, 204, {
+      'access-control-allow-methods': 'GET, HEAD, POST, OPTIONS',
+      'access-control-allow-headers': 'authorization, content-type, range, if-none-match',
+      'access-control-max-age': '86400',
+    }),
+  )
+
+  app.get('/healthz', async (c) => c.json({ ok: true, tracks: (await store.catalog()).length, keyId: keys.keyId }))
+
+  app.get('/metrics', async (c) => {
+    const text = metrics.render({ catalog_tracks: { help: 'Tracks in the catalog.', value: (await store.catalog()).length } })
+    return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4' })
+  })
+
+  app.get('/v1/origin-key', (c) => c.json({ alg: 'Ed25519', publicKey: keys.publicKey, keyId: keys.keyId }))
+
+  app.get('/v1/tracks', async (c) => {
+    const tracks = await store.catalog()
+    return c.json({ tracks }, 200, { 'cache-control': `public, max-age=${manifestMaxAge}` })
+  })
+
+  async function serveManifest(c: Context, trackId: string, version: string | undefined) {
+    assertTrackId(trackId)
+    const v = version === undefined ? await store.currentVersion(trackId) : assertVersion(version)
+    if (v === undefined) throw new ProtocolError('track_not_found', `no track '${trackId}'`)
+    const stored = await store.manifest(trackId, v)
+    if (!stored) throw new ProtocolError(version === undefined ? 'track_not_found' : 'version_not_found', `no version '${v}' of track '${trackId}'`)
+    const etag = `"${stored.doc.manifest.version}-${stored.doc.signature.slice(0, 16)}"`
+    // A pinned version never changes; the current one does when the track is re-ingested.
+    const cacheControl = version === undefined ? `public, max-age=${manifestMaxAge}` : IMMUTABLE
+    const headers = { etag, 'cache-control': cacheControl, 'content-type': 'application/json' }
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers)
+    return c.body(stored.body, 200, headers)
+  }
+
+  app.get('/v1/tracks/:id/manifest', (c) => serveManifest(c, c.req.param('id'), undefined))
+  app.get('/v1/tracks/:id/versions/:version/manifest', (c) => serveManifest(c, c.req.param('id'), c.req.param('version')))
+
+  app.get(`${CHUNK_PREFIX}*`, async (c) => {
+    const r = await chunkResponse(store, c.req.path, { range: c.req.header('range'), ifNoneMatch: c.req.header('if-none-match') })
+    return new Response(r.body as BodyInit | null, { status: r.status, headers: r.headers })
+  })
+
+  app.post('/v1/session', async (c) => {
+    let body: { apiKey?: unknown; scope?: unknown; subject?: unknown } = {}
+    const type = c.req.header('content-type') ?? ''
+    if (type.includes('application/json')) {
+      const text = await c.req.text()
+      if (text.length > 4096) throw new ProtocolError('payload_too_large', 'session request body over 4 KiB')
+      try {
+        body = JSON.parse(text || '{}')
+      } catch {
+        throw new ProtocolError('bad_request', 'session request body is not JSON')
+      }
+      if (typeof body !== 'object' || body === null) throw new ProtocolError('bad_request', 'session request body must be a JSON object')
+    }
+    const apiKey = body.apiKey ?? c.req.header('x-api-key')
+    if (typeof apiKey !== 'string' || apiKey === '') throw new ProtocolError('unauthorized', 'send an API key as {"apiKey": "..."} or an X-Api-Key header')
+    const grant = await apiKeys.lookup(apiKey)
+    if (!grant) throw new ProtocolError('invalid_api_key', 'unknown API key')
+    let scope = grant.scope
+    if (body.scope !== undefined) {
+      if (!Array.isArray(body.scope) || !body.scope.every((s) => (SCOPES as readonly unknown[]).includes(s))) {
+        throw new ProtocolError('bad_request', `scope must be a list of ${SCOPES.join(', ')}`)
+      }
+      const wanted = body.scope as Scope[]
+      const extra = wanted.filter((s) => !grant.scope.includes(s))
+      if (extra.length) throw new ProtocolError('forbidden', `this API key may not grant ${extra.join(', ')}`)
+      scope = wanted
+    }
+    const subject = typeof body.subject === 'string' && /^[\w.-]{1,64}$/.test(body.subject) ? body.subject : crypto.randomUUID()
+    const ttlSec = options.tokenTtlSec ?? 3600
+    const token = await signToken({ sub: `${grant.name}:${subject}`, scope, ttlSec }, keys.tokenSecret, now())
+    return c.json({ token, tokenType: 'Bearer', scope, expiresAt: new Date(now() + ttlSec * 1000).toISOString() }, 200, { 'cache-control': 'no-store' })
+  })
+
+  app.get('/v1/tracks/:id/key', async (c) => {
+    const trackId = assertTrackId(c.req.param('id'))
+    const token = bearerToken(c.req.header('authorization'))
+    if (!token) throw new ProtocolError('unauthorized', 'a track key needs a session token: Authorization: Bearer <token> (POST /v1/session)')
+    await verifyToken(token, keys.tokenSecret, { now: now(), scope: 'play' })
+    const asked = c.req.query('version')
+    const version = asked === undefined ? await store.currentVersion(trackId) : assertVersion(asked)
+    if (!version) throw new ProtocolError('track_not_found', `no track '${trackId}'`)
+    const key = await store.trackKey(trackId, version)
+    if (!key) throw new ProtocolError('version_not_found', `no version '${version}' of track '${trackId}'`)
+    return c.json({ trackId, version, alg: 'AES-128-CTR', key }, 200, { 'cache-control': 'no-store, private' })
+  })
+
+  app.all('*', (c) => {
+    const route = routeOf(c.req.path)
+    if (GET_ROUTES.has(route) || route === 'session') {
+      const allow = route === 'session' ? 'POST, OPTIONS' : 'GET, HEAD, OPTIONS'
+      return c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed here; use ${allow}`), 405, { allow })
+    }
+    return c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path.slice(0, 200)}`), 404)
+  })
+
+  app.onError((err, c) => {
+    if (err instanceof ProtocolError) return c.json(err.toJSON(), err.status as 400)
+    options.log?.({ level: 'error', path: c.req.path, error: String((err as Error).stack ?? err) })
+    return c.json(errorBody('internal', 'internal error'), 500)
+  })
+
+  return app
+}

@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process'
+import { access, constants, readFile } from 'node:fs/promises'
+import { delimiter, join } from 'node:path'
+import { AudioError, type Pcm } from './pcm.js'
+import { parseWav } from './wav.js'
+import { looksLikeMp3, scanMp3, type Mp3Scan } from './mp3-frames.js'
+
+export type DecodedInput = { kind: 'pcm'; pcm: Pcm } | { kind: 'mp3'; bytes: Uint8Array; scan: Mp3Scan }
+
+export interface DecodeInputOptions {
+  /**
+   * The ffmpeg to run for formats read nowhere else: a path, or false for none. By default
+   * `ffmpeg` is looked up on PATH.
+   */
+  ffmpeg?: string | false
+  signal?: AbortSignal
+}
+
+/** What ffmpeg is asked for: the rate and layout the encoder handles best. */
+const FFMPEG_RATE = 44100
+const FFMPEG_CHANNELS = 2
+
+/**
+ * Reads an audio file, recognised by its content rather than its name: WAV becomes PCM, MP3 is
+ * kept as it is (and indexed), anything else goes through ffmpeg when there is one.
+ */
+export async function decodeInput(path: string, opts: DecodeInputOptions = {}): Promise<DecodedInput> {
+  const data = await readFile(path)
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  try {
+    if (isWav(bytes)) {
+      try {
+        return { kind: 'pcm', pcm: parseWav(bytes) }
+      } catch (err) {
+        // A WAV holding a compressed codec (ADPCM, MP3, ...) is still ffmpeg's to try.
+        if (!(err instanceof AudioError && err.code === 'unsupported_format')) throw err
+        const ffmpeg = await findFfmpeg(opts.ffmpeg)
+        if (!ffmpeg) throw new AudioError('unsupported_format', `${err.message}; install ffmpeg (on PATH) to decode it`)
+        return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
+      }
+    }
+    if (looksLikeMp3(bytes)) {
+      try {
+        return { kind: 'mp3', bytes, scan: scanMp3(bytes) }
+      } catch (err) {
+        // An ID3 tag also fronts AAC and FLAC files; ffmpeg, when there is one, gets a try.
+        const ffmpeg = err instanceof AudioError ? await findFfmpeg(opts.ffmpeg) : undefined
+        if (!ffmpeg) throw err
+        return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
+      }
+    }
+    const ffmpeg = await findFfmpeg(opts.ffmpeg)
+    if (!ffmpeg) {
+      throw new AudioError('unsupported_format', `not WAV or MP3 (${describe(bytes)}); ffmpeg would decode other formats, but it is not on PATH`)
+    }
+    return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
+  } catch (err) {
+    if (err instanceof AudioError) throw named(err, path)
+    throw err
+  }
+}
+
+function isWav(bytes: Uint8Array): boolean {
+  const riff = ascii(bytes, 0, 4)
+  return (riff === 'RIFF' || riff === 'RF64' || riff === 'BW64') && ascii(bytes, 8, 4) === 'WAVE'
+}
+
+function named(err: AudioError, path: string): AudioError {
+  if (err.file !== undefined) return err
+  const out = new AudioError(err.code, `${path}: ${err.message}`, { cause: err.cause, file: path })
+  out.stack = err.stack
+  return out
+}
+
+/** Looks for an executable `ffmpeg` on PATH without running anything. */
+export async function findFfmpeg(choice?: string | false): Promise<string | undefined> {
+  if (choice === false) return undefined
+  if (choice !== undefined) return choice
+  const names = process.platform === 'win32' ? ['ffmpeg.exe'] : ['ffmpeg']
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue
+    for (const name of names) {
+      const candidate = join(dir, name)
+      try {
+        await access(candidate, constants.X_OK)
+        return candidate
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined
+}
+
+/** Runs ffmpeg with its output on a pipe: raw s16le, 44.1 kHz stereo. */
+async function decodeWithFfmpeg(ffmpeg: string, path: string, signal?: AbortSignal): Promise<Pcm> {
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(FFMPEG_RATE), '-ac', String(FFMPEG_CHANNELS), 'pipe:1']
+  const { stdout, stderr, code } = await new Promise<{ stdout: Buffer; stderr: string; code: number | null }>((resolve, reject) => {
+    const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) })
+    const out: Buffer[] = []
+    let err = ''
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (err.length < 8192) err += chunk.toString()
+    })
+    child.on('error', (e) => {
+      if (signal?.aborted) reject(signal.reason)
+      else reject(new AudioError('decoder_failed', `could not run ffmpeg (${ffmpeg}): ${e.message}`, { cause: e }))
+    })
+    child.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }))
+  })
+  if (code !== 0) {
+    const detail = stderr.trim().split('\n').slice(-3).join(' / ') || `exit code ${code}`
+    throw new AudioError('decoder_failed', `ffmpeg could not decode it: ${detail}`)
+  }
+  const frames = Math.floor(stdout.length / (2 * FFMPEG_CHANNELS))
+  if (frames === 0) throw new AudioError('corrupt_audio', 'ffmpeg found no audio in it')
+  const left = new Int16Array(frames)
+  const right = new Int16Array(frames)
+  for (let i = 0, p = 0; i < frames; i++, p += 4) {
+    left[i] = stdout.readInt16LE(p)
+    right[i] = stdout.readInt16LE(p + 2)
+  }
+  return { sampleRate: FFMPEG_RATE, channels: [left, right] }
+}
+
+/** A hint for the error message: the first bytes, as text when they are text. */
+function describe(bytes: Uint8Array): string {
+  if (bytes.length === 0) return 'the file is empty'
+  const head = ascii(bytes, 0, 4)
+  if (head === 'fLaC') return 'it looks like FLAC'
+  if (head === 'OggS') return 'it looks like Ogg'
+  if (ascii(bytes, 4, 4) === 'ftyp') return 'it looks like MP4/M4A'
+  if (head === 'FORM') return 'it looks like AIFF'
+  if (bytes[0] === 0xff && (bytes[1]! & 0xf6) === 0xf0) return 'it looks like AAC (ADTS)'
+  const hex = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ')
+  return `it starts with ${hex}`
+}
+
+function ascii(bytes: Uint8Array, offset: number, length: number): string {
+  let s = ''
+  for (let i = 0; i < length; i++) s += String.fromCharCode(bytes[offset + i] ?? 0)
+  return s
+}

@@ -1,0 +1,96 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { getRequestListener } from '@hono/node-server'
+import { CHUNK_PREFIX } from '../../protocol/index.js'
+import { createApiKeys } from './api-keys.js'
+import { createOriginApp, createRequestObserver } from './app.js'
+import { CORS_HEADERS, type PlainResponse, chunkResponse } from './chunk-response.js'
+import { loadOriginKeys, type OriginKeys } from './keys.js'
+import { createMetrics } from './metrics.js'
+import { createStore, sweepStaging } from './store.js'
+
+export interface OriginServerOptions {
+  dataDir: string
+  host?: string
+  port?: number
+  memoryBytes?: number
+  tokenTtlSec?: number
+  manifestMaxAgeSec?: number
+  log?: (line: Record<string, unknown>) => void
+  env?: NodeJS.ProcessEnv
+}
+
+export interface OriginServer {
+  url: string
+  port: number
+  keys: OriginKeys
+  close(): Promise<void>
+}
+
+/**
+ * Binds the origin to a Node HTTP server: the only part of the origin that knows about sockets.
+ * Chunk GETs, nearly all of an origin's traffic, skip the Fetch-API translation and write the
+ * same plain response the Hono route would build (see chunk-response.ts); everything else goes
+ * through Hono.
+ */
+export async function startOrigin(options: OriginServerOptions): Promise<OriginServer> {
+  const env = options.env ?? process.env
+  await sweepStaging(options.dataDir)
+  const keys = await loadOriginKeys(options.dataDir, env)
+  const store = createStore({ dataDir: options.dataDir, ...(options.memoryBytes !== undefined && { memoryBytes: options.memoryBytes }) })
+  const metrics = createMetrics('chorus_origin')
+  const appOptions = {
+    store,
+    keys,
+    apiKeys: createApiKeys(options.dataDir, env),
+    metrics,
+    ...(options.tokenTtlSec !== undefined && { tokenTtlSec: options.tokenTtlSec }),
+    ...(options.manifestMaxAgeSec !== undefined && { manifestMaxAgeSec: options.manifestMaxAgeSec }),
+    ...(options.log && { log: options.log }),
+  }
+  const honoListener = getRequestListener(createOriginApp(appOptions).fetch)
+  const observe = createRequestObserver(appOptions)
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/'
+    if (req.method !== 'GET' || !url.startsWith(CHUNK_PREFIX) || url.includes('?') || url.includes('%')) {
+      void honoListener(req, res)
+      return
+    }
+    const started = performance.now()
+    const send = (r: PlainResponse) => {
+      res.writeHead(r.status, { ...r.headers, ...CORS_HEADERS })
+      res.end(r.body ?? undefined)
+      observe({ method: 'GET', path: url, status: r.status, bytes: Number(r.headers['content-length'] ?? 0), ms: performance.now() - started })
+    }
+    // Anything unexpected takes the general path, which turns it into a JSON 500.
+    const fallback = () => void honoListener(req, res)
+    try {
+      const r = chunkResponse(store, url, { range: req.headers.range, ifNoneMatch: req.headers['if-none-match'] })
+      if (r instanceof Promise) r.then(send, fallback)
+      else send(r)
+    } catch {
+      fallback()
+    }
+  })
+  const host = options.host ?? '127.0.0.1'
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const port = (server.address() as AddressInfo).port
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    keys,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        // Keep-alive sockets would hold close() open until they time out.
+        server.closeAllConnections()
+      }),
+  }
+}
