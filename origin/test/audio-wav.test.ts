@@ -238,3 +238,15 @@ t.test('RF64 files take the data size from the ds64 chunk', async (t) => {
   t.equal(pcm.channels[0]!.length, 1000, 'the LIST chunk after the data is not read as audio')
   t.same(pcm.channels[0], parseWav(plain).channels[0])
 })
+
+t.test('a header that makes the file hours long is refused before any allocation', async (t) => {
+  const small = buildWav({ channels: [new Float64Array(8)], sampleRate: 8000, format: 'int', bits: 8 })
+  // 8-bit mono at 1000 Hz: 22 MB of data is just over six hours.
+  const big = new Uint8Array(44 + 6 * 3600 * 1000 + 1000)
+  big.set(small.subarray(0, 44))
+  const view = new DataView(big.buffer)
+  view.setUint32(24, 1000, true)
+  view.setUint32(28, 1000, true)
+  view.setUint32(40, big.length - 44, true)
+  expectAudioError(t, () => parseWav(big), ['unsupported_format'], /6\.0 hours at 1000 Hz/, 'six hours')
+})

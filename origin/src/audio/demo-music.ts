@@ -1,6 +1,10 @@
 import type { Pcm } from './pcm.js'
 import { composeScore, type NoteEvent } from './synth-score.js'
-import { BRIGHT, HOLLOW, ROUND, WARM, renderChord, renderHat, renderKick, renderSnare, renderTone, type StereoBus, type ToneOptions } from './synth-voices.js'
+import type { StereoBus } from './synth-bus.js'
+import { renderChord } from './synth-chord.js'
+import { renderHat, renderKick, renderSnare } from './synth-drums.js'
+import { renderTone, type ToneOptions } from './synth-tone.js'
+import { BRIGHT, HOLLOW, ROUND, WARM } from './synth-wavetables.js'
 import { mixdown } from './synth-effects.js'
 
 export interface DemoTrackSpec {

@@ -1,4 +1,4 @@
-import type { StereoBus } from './synth-voices.js'
+import type { StereoBus } from './synth-bus.js'
 
 /**
  * The demo synthesizer's effects and master section, run as one pass over the song: on this
