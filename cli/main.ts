@@ -1,11 +1,17 @@
 import type { Command } from './command.js'
 import { UsageError } from './command.js'
 import { commands as benchCommands } from '../bench/src/cli.js'
+import { commands as playCommands } from '../client-sdk/src/cli.js'
+import { commands as edgeCommands } from '../edge/src/cli.js'
 import { commands as originCommands } from '../origin/src/cli.js'
+import { commands as trackerCommands } from '../tracker/src/cli.js'
 import { start } from './start.js'
 
 const commands: Record<string, Command> = {
   ...originCommands,
+  ...edgeCommands,
+  ...trackerCommands,
+  ...playCommands,
   start,
   ...benchCommands,
 }

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { buildPlayer } from '../client-sdk/player/build.js'
+import { DEMO_API_KEY } from '../origin/src/api-keys.js'
 import { ingestDemo } from '../origin/src/cli.js'
 import { createStore } from '../origin/src/store.js'
 import { type Command, DEFAULT_PORTS, defaultDataDir, intOption, parseCommandArgs, untilSignal } from './command.js'
@@ -72,7 +74,10 @@ Options:
   --host HOST           address every part listens on (default: 127.0.0.1)
   --origin-port PORT    (default: ${DEFAULT_PORTS.origin}; env CHORUS_ORIGIN_PORT)
   --tracker-port PORT   (default: ${DEFAULT_PORTS.tracker}; env CHORUS_TRACKER_PORT)
+  --edge-port PORT      (default: ${DEFAULT_PORTS.edge}; env CHORUS_EDGE_PORT): the player's address
+  --no-p2p              the web player plays from the edge alone (no tracker, no peers)
   --demo-duration S     make the demo tracks S seconds long (quick start for tests)
+  env CHORUS_API_KEY    the API key the web player uses (default: the demo key)
   --json                print one JSON line with every part's URL once all answer
   -h, --help            this help
 `,
@@ -82,6 +87,8 @@ Options:
       host: { type: 'string' },
       'origin-port': { type: 'string' },
       'tracker-port': { type: 'string' },
+      'edge-port': { type: 'string' },
+      'no-p2p': { type: 'boolean' },
       'demo-duration': { type: 'string' },
       json: { type: 'boolean' },
     })
@@ -99,18 +106,40 @@ Options:
       await ingestDemo(dataDir, demo)
     }
 
+    const trackerPort = intOption(values['tracker-port'] ?? env.CHORUS_TRACKER_PORT, 'tracker-port', DEFAULT_PORTS.tracker, 0, 65535)
+    const edgePort = intOption(values['edge-port'] ?? env.CHORUS_EDGE_PORT, 'edge-port', DEFAULT_PORTS.edge, 0, 65535)
     const parts: Part[] = [
-      { name: 'origin', args: ['--data', dataDir, '--host', host, '--port', String(originPort), '--quiet'], health: (r) => `${r.tracks} tracks, key ${String(r.keyId)}` },
+      { name: 'origin', args: ['--data', dataDir, '--host', host, '--port', String(originPort), '--quiet'], health: (r) => `${r.tracks} tracks, manifest key ${String(r.keyId)}` },
+      { name: 'tracker', args: ['--host', host, '--port', String(trackerPort)], health: () => 'WebSocket at /announce' },
     ]
     const running: Running[] = []
     try {
-      for (const part of parts) running.push(await startPart(part, env))
+      // The origin and the tracker start side by side; the edge needs the origin's address and key.
+      running.push(...(await Promise.all(parts.map((part) => startPart(part, env)))))
+      const origin = running[0]!.ready
+      // The page learns from config.json where the tracker and the origin are and which key to use.
+      await buildPlayer({
+        tracker: `${running[1]!.ready.url.replace(/^http/, 'ws')}/announce`,
+        origin: origin.url,
+        apiKey: env.CHORUS_API_KEY ?? DEMO_API_KEY,
+        publicKey: String(origin.publicKey),
+        p2p: values['no-p2p'] !== true,
+      })
+      const edge: Part = {
+        name: 'edge',
+        args: ['--origin', origin.url, '--public-key', String(origin.publicKey), '--host', host, '--port', String(edgePort)],
+        health: () => 'workerd (wrangler dev)',
+      }
+      parts.push(edge)
+      running.push(await startPart(edge, env))
     } catch (err) {
       await stopAll(running)
       throw err
     }
-    const urls = Object.fromEntries(running.map((r) => [r.name, r.ready.url]))
-    if (json) process.stdout.write(`${JSON.stringify({ ready: true, ...urls, url: urls.origin })}\n`)
+    const urls = Object.fromEntries(running.map((r) => [r.name, r.ready.url])) as Record<string, string>
+    const tracker = `${urls.tracker!.replace(/^http/, 'ws')}/announce`
+    if (json) process.stdout.write(`${JSON.stringify({ ready: true, url: urls.edge, player: `${urls.edge}/`, operator: `${urls.edge}/operator`, origin: urls.origin, edge: urls.edge, tracker })}\n`)
+    say(`player   ${urls.edge}/`)
     for (const [i, r] of running.entries()) say(`${r.name.padEnd(8)} ${r.ready.url}  ${parts[i]!.health(r.ready)}`)
     say(`data: ${join(dataDir)}; Ctrl-C stops everything`)
 

@@ -3,6 +3,7 @@ import type { Command } from '../../cli/command.js'
 /** Each benchmark is a module exporting run(argv); loaded only when asked for, so one cannot slow another's start. */
 const BENCHES: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
   origin: { summary: 'encrypt+hash vs openssl; origin chunk serving vs bare node:http', load: () => import('../origin/index.js') },
+  edge: { summary: 'cached-chunk req/s and p99: edge vs trivial Worker, origin, nginx; policy miss ratios', load: () => import('../edge/index.js') },
   'cache-policy': { summary: 'miss ratio of the edge memory-tier policies vs OPT (web07 trace, Spotify-shaped chunks)', load: () => import('../cache-policy/index.js') },
 }
 const ALIASES: Record<string, string> = { ingest: 'origin' }

@@ -61,7 +61,7 @@ export function runChorus(args: string[], options: { env?: NodeJS.ProcessEnv; ti
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 150_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)

@@ -1,0 +1,6 @@
+import { run } from './index.js'
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`bench edge: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,87 @@
+import { LRUCache } from 'lru-cache'
+import type { CacheStorageBackend } from './types.js'
+
+/**
+ * The listener's local cache of encrypted chunks (and signed manifests), LRU by bytes over a
+ * storage backend. The index lives in memory (lru-cache); evicting from it deletes the bytes.
+ * Entries are only ever verified chunks: the player checks before it puts.
+ */
+export interface ChunkCacheOptions {
+  storage: CacheStorageBackend
+  maxBytes: number
+}
+
+export const chunkKey = (trackId: string, version: string, bitrate: number, index: number) => `c/${trackId}/${version}/${bitrate}/${index}`
+export const manifestKey = (trackId: string) => `m/${trackId}.json`
+const swarmOf = (key: string) => key.slice(0, key.lastIndexOf('/'))
+
+export async function createChunkCache(options: ChunkCacheOptions) {
+  const { storage } = options
+  // Which chunks of each (track, version, quality) are held: what a peer's bitfield says.
+  const held = new Map<string, Set<number>>()
+  const note = (key: string, present: boolean) => {
+    if (!key.startsWith('c/')) return
+    const swarm = swarmOf(key)
+    const index = Number(key.slice(swarm.length + 1))
+    let set = held.get(swarm)
+    if (present) {
+      if (!set) held.set(swarm, (set = new Set()))
+      set.add(index)
+    } else {
+      set?.delete(index)
+      if (set?.size === 0) held.delete(swarm)
+    }
+  }
+  const index = new LRUCache<string, number>({
+    maxSize: Math.max(1, options.maxBytes),
+    sizeCalculation: (size) => Math.max(1, size),
+    dispose: (_size, key, reason) => {
+      if (reason === 'set') return
+      note(key, false)
+      void storage.delete(key).catch(() => {})
+    },
+  })
+  for (const entry of await storage.list()) {
+    if (entry.size > options.maxBytes) {
+      await storage.delete(entry.key)
+      continue
+    }
+    index.set(entry.key, entry.size)
+    note(entry.key, true)
+  }
+
+  return {
+    async get(key: string): Promise<Uint8Array | undefined> {
+      if (!index.has(key)) return undefined
+      index.get(key) // marks it recently used
+      const bytes = await storage.get(key)
+      if (!bytes) {
+        index.delete(key)
+        return undefined
+      }
+      return bytes
+    },
+    has: (key: string) => index.has(key),
+    async put(key: string, bytes: Uint8Array): Promise<void> {
+      if (bytes.byteLength > options.maxBytes) return
+      await storage.put(key, bytes)
+      index.set(key, bytes.byteLength)
+      note(key, true)
+    },
+    async delete(key: string): Promise<void> {
+      index.delete(key)
+    },
+    /** Chunk indices held for one track version and quality. */
+    heldChunks(trackId: string, version: string, bitrate: number): ReadonlySet<number> {
+      return held.get(`c/${trackId}/${version}/${bitrate}`) ?? new Set()
+    },
+    get bytes() {
+      return index.calculatedSize
+    },
+    get entries() {
+      return index.size
+    },
+  }
+}
+
+export type ChunkCache = Awaited<ReturnType<typeof createChunkCache>>

@@ -1,0 +1,331 @@
+import type { Manifest } from '../../protocol/index.js'
+import type { WebSocketConstructor } from '../../tracker/src/client.js'
+import { type ChunkCache, chunkKey, createChunkCache, manifestKey } from './cache/chunk-cache.js'
+import { createMemoryStorage } from './cache/memory-storage.js'
+import type { CacheStorageBackend } from './cache/types.js'
+import { type HabitsState, type PlayContext, createHabits } from './core/habits.js'
+import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
+import { createEdgeClient } from './edge-client.js'
+import { createEmitter } from './emitter.js'
+import { ChorusError } from './errors.js'
+import { type Network, createNetwork } from './p2p/network.js'
+import type { SimplePeerLike } from './p2p/peer-link.js'
+import { type Playback as InnerPlayback, type PlaybackEvents, type PlaybackStats, createPlayback } from './playback.js'
+import { type Prefetched, prefetchHead } from './prefetch.js'
+import { type QualityChoice, chooseQuality } from './quality.js'
+
+/**
+ * createClient: the SDK's public surface, runtime-neutral. index.ts (Node) and index.browser.ts
+ * fill in the platform: WebSocket, simple-peer and its WebRTC, and where the cache lives.
+ */
+export interface ClientOptions {
+  /** The edge's base URL, e.g. http://127.0.0.1:8787. */
+  edge: string
+  /** The tracker's WebSocket URL; without one the client plays without peers. */
+  tracker?: string
+  /** An app's API key, exchanged for a session token at the edge (POST /v1/session). */
+  apiKey?: string
+  /** Or a session token the app obtained itself. */
+  token?: string
+  /** The origin's manifest-signing public key (base64url). Pin it in production. */
+  publicKey?: string
+  /** The local cache: its size in bytes (default 256 MiB), and in Node its directory. */
+  cache?: { maxBytes?: number; dir?: string } | false
+  /** Serving others: slots (4), rate cap in bytes/s (none), or false for download-only. */
+  upload?: { slots?: number; rate?: number } | false
+  /** false plays from the edge (and cache) alone. */
+  p2p?: boolean
+  iceServers?: RTCIceServer[]
+  /** The WebRTC implementation for simple-peer (Node: @roamhq/wrtc, the default there). */
+  wrtc?: unknown
+  /** Where this listener is (region or ASN): the tracker prefers peers of the same network. */
+  network?: string
+  scheduler?: Partial<SchedulerConfig>
+  /** Playback speed of the virtual speaker in Node (1 = real time; 0 = as fast as data comes). */
+  speed?: number
+  /** Prefetch: heads of up to this many next tracks (3), within this many bytes (4 MiB). */
+  prefetch?: { tracks?: number; byteBudget?: number } | false
+  /** Transport hooks for tests and benchmarks: a fetch to delay the edge, a delay on peer links. */
+  fetch?: typeof fetch
+  peerDelayMs?: number
+}
+
+export interface Platform {
+  WebSocket: WebSocketConstructor
+  SimplePeer: new (opts: Record<string, unknown>) => SimplePeerLike
+  wrtc?: unknown
+  storage(options: ClientOptions): CacheStorageBackend
+  habits?: { load(): Promise<HabitsState | undefined>; save(state: HabitsState): Promise<void> }
+}
+
+export interface PlayOptions {
+  quality?: QualityChoice
+  /** Start position in seconds. */
+  from?: number
+  /** The album or playlist this play belongs to, in order: the next track is prefetched from it. */
+  context?: PlayContext
+}
+
+export interface Playback {
+  readonly trackId: string
+  /** Decrypted audio bytes (MP3), in order. */
+  readonly stream: ReadableStream<Uint8Array>
+  /** Resolves when audio starts; rejects with a ChorusError when the track cannot play. */
+  readonly ready: Promise<PlaybackEvents['start']>
+  on<K extends keyof PlaybackEvents>(event: K, fn: (payload: PlaybackEvents[K]) => void): () => void
+  stats(): PlaybackStats | undefined
+  seek(seconds: number): void
+  /** The audio element's position, where a page plays the stream (browsers). */
+  reportPosition(seconds: number): void
+  stop(): void
+  readonly manifest: Promise<Manifest>
+}
+
+export interface ClientStats {
+  plays: number
+  prefetchedPlays: number
+  prefetchedBytes: number
+  prefetchedBytesUnused: number
+  cacheBytes: number
+  network: ReturnType<Network['stats']> | undefined
+}
+
+export async function createClientWith(platform: Platform, options: ClientOptions) {
+  if (!options || typeof options.edge !== 'string' || !/^https?:\/\//.test(options.edge)) {
+    throw new ChorusError('bad_option', 'createClient needs { edge: "http(s)://..." }')
+  }
+  if (options.tracker !== undefined && !/^wss?:\/\//.test(options.tracker)) throw new ChorusError('bad_option', 'tracker must be a ws:// or wss:// URL')
+  const now = () => performance.now()
+  const edge = createEdgeClient({
+    edge: options.edge,
+    ...(options.fetch && { fetch: options.fetch }),
+    ...(options.apiKey && { apiKey: options.apiKey }),
+    ...(options.token && { token: options.token }),
+    ...(options.publicKey && { publicKey: options.publicKey }),
+  })
+  const cacheOptions = options.cache === false ? { maxBytes: 0 } : (options.cache ?? {})
+  const cache: ChunkCache = await createChunkCache({
+    storage: options.cache === false ? createMemoryStorage() : platform.storage(options),
+    maxBytes: cacheOptions.maxBytes ?? 256 * 1024 * 1024,
+  })
+  const schedulerConfig: SchedulerConfig = { ...DEFAULT_SCHEDULER_CONFIG, ...options.scheduler }
+  const p2p = options.p2p !== false && options.tracker !== undefined && schedulerConfig.p2p
+  schedulerConfig.p2p = p2p
+  const network: Network | undefined = p2p
+    ? createNetwork({
+        tracker: options.tracker!,
+        WebSocket: platform.WebSocket,
+        SimplePeer: platform.SimplePeer,
+        wrtc: options.wrtc ?? platform.wrtc,
+        ...(options.iceServers && { iceServers: options.iceServers }),
+        ...(options.network && { network: options.network }),
+        ...(options.upload === false ? { downloadOnly: true } : { uploadSlots: options.upload?.slots ?? 4, uploadRate: options.upload?.rate ?? Number.POSITIVE_INFINITY }),
+        ...(options.peerDelayMs !== undefined && { peerDelayMs: options.peerDelayMs }),
+        token: async () => (options.apiKey || options.token ? edge.sessionToken().catch(() => undefined) : undefined),
+      })
+    : undefined
+  const habits = createHabits(await platform.habits?.load().catch(() => undefined))
+  const prefetchTracks = options.prefetch === false ? 0 : (options.prefetch?.tracks ?? 3)
+  const prefetchBudget = options.prefetch === false ? 0 : (options.prefetch?.byteBudget ?? 4 * 1024 * 1024)
+  const prefetched = new Map<string, Prefetched>()
+  const seeding: string[] = []
+  let throughput: number | undefined
+  let upcoming: string[] = []
+  let current: { playback: InnerPlayback; context?: PlayContext } | undefined
+  let lastTrack: string | undefined
+  let closed = false
+  const counters = { plays: 0, prefetchedPlays: 0, prefetchedBytes: 0, prefetchedBytesUnused: 0 }
+  const watch = setInterval(checkPrefetch, 500)
+  ;(watch as { unref?: () => void }).unref?.()
+
+  function release(infoHash: string): void {
+    // Ended playbacks keep serving their swarm; only the most recent few, to bound connections.
+    seeding.push(infoHash)
+    while (seeding.length > 6) network?.leave(seeding.shift()!)
+  }
+
+  async function loadManifest(trackId: string): Promise<Manifest> {
+    try {
+      const { manifest, doc } = await edge.manifest(trackId)
+      void cache.put(manifestKey(trackId), new TextEncoder().encode(JSON.stringify(doc)))
+      return manifest
+    } catch (err) {
+      // The edge unreachable: a track we have played before still plays from cache and peers.
+      if (!(err instanceof ChorusError) || err.code !== 'all_sources_down') throw err
+      const cached = await cache.get(manifestKey(trackId))
+      if (!cached) throw err
+      return edge.verifyManifestDoc(JSON.parse(new TextDecoder().decode(cached)))
+    }
+  }
+
+  const cachedBitrates = (m: Manifest) => m.qualities.filter((q) => cache.has(chunkKey(m.trackId, m.version, q.bitrate, 0))).map((q) => q.bitrate)
+
+  /** Starts prefetching the next tracks once the current one nears its end (30 s), and fetches their heads from the edge at 10 s. */
+  function checkPrefetch(): void {
+    if (!current || closed || prefetchTracks === 0) return
+    const s = current.playback.stats()
+    const remaining = current.playback.manifest.durationMs - s.positionMs
+    if (!s.timeToFirstAudioMs || remaining > 30_000) return
+    const candidates = upcoming.length ? upcoming.slice(0, prefetchTracks) : habits.predict(current.playback.trackId, current.context, prefetchTracks)
+    let budget = prefetchBudget
+    for (const id of candidates) {
+      const p = prefetched.get(id)
+      if (p) {
+        budget -= p.headChunks.length * p.quality.chunkSize
+        if (remaining <= 10_000 && !p.complete()) void p.fromEdge()
+        continue
+      }
+      if (budget <= 0) break
+      const reserve = budget
+      budget = 0
+      prefetched.set(id, undefined as unknown as Prefetched) // placeholder: one prefetch per track
+      void (async () => {
+        const manifest = await loadManifest(id)
+        const quality = chooseQuality(manifest, 'auto', throughput, cachedBitrates(manifest))
+        const key = edge.trackKey(id, manifest.version)
+        key.catch(() => {})
+        const p = await prefetchHead({ trackId: id, manifest, quality, key, headSec: schedulerConfig.headSec, edge, cache, network, byteBudget: reserve })
+        // Played, dropped from the queue, or the client closed while it loaded: not wanted any more.
+        if (closed || !prefetched.has(id)) return retire(p, false)
+        prefetched.set(id, p)
+      })().catch(() => prefetched.delete(id))
+    }
+  }
+
+  function retire(p: Prefetched | undefined, used: boolean): void {
+    if (!p) return
+    p.cancel()
+    counters.prefetchedBytes += p.bytes
+    if (!used) counters.prefetchedBytesUnused += p.bytes
+  }
+
+  function play(trackId: string, playOptions: PlayOptions = {}): Playback {
+    if (closed) throw new ChorusError('closed', 'the client is closed')
+    const startedAt = now()
+    const events = createEmitter<PlaybackEvents>()
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
+    let inner: InnerPlayback | undefined
+    let stopped = false
+    let pendingSeek: number | undefined
+    let resolveReady!: (v: PlaybackEvents['start']) => void
+    let rejectReady!: (e: unknown) => void
+    const ready = new Promise<PlaybackEvents['start']>((res, rej) => {
+      resolveReady = res
+      rejectReady = rej
+    })
+    ready.catch(() => {})
+    events.on('start', resolveReady)
+    events.on('error', rejectReady)
+
+    const manifest = (async () => {
+      const pre = prefetched.get(trackId)
+      prefetched.delete(trackId)
+      const m = pre?.manifest ?? (await loadManifest(trackId))
+      const quality = pre && playOptions.quality === undefined ? pre.quality : chooseQuality(m, playOptions.quality ?? 'auto', throughput, cachedBitrates(m))
+      const key = pre?.key ?? edge.trackKey(trackId, m.version)
+      key.catch(() => {})
+      const wasPrefetched = pre !== undefined && cache.has(chunkKey(m.trackId, m.version, quality.bitrate, 0))
+      retire(pre, wasPrefetched)
+      if (stopped) throw new ChorusError('stopped', 'stopped before it started')
+      current?.playback.stop()
+      inner = createPlayback(
+        { trackId, manifest: m, quality, key, fromMs: (playOptions.from ?? 0) * 1000, startedAt, prefetched: wasPrefetched },
+        {
+          edge,
+          cache,
+          network,
+          scheduler: schedulerConfig,
+          now,
+          speed: options.speed ?? 1,
+          tickMs: 100,
+          onEdgeThroughput: (bps) => {
+            throughput = throughput === undefined ? bps : throughput * 0.7 + bps * 0.3
+          },
+          release,
+        },
+      )
+      current = { playback: inner, ...(playOptions.context && { context: playOptions.context }) }
+      counters.plays++
+      if (wasPrefetched) counters.prefetchedPlays++
+      if (lastTrack && lastTrack !== trackId) {
+        habits.record(lastTrack, trackId)
+        void platform.habits?.save(habits.toJSON()).catch(() => {})
+      }
+      lastTrack = trackId
+      upcoming = upcoming.filter((id) => id !== trackId)
+      for (const name of ['start', 'stall', 'resume', 'quality', 'end', 'error'] as const) {
+        const forward = inner.on as (event: keyof PlaybackEvents, fn: (payload: unknown) => void) => void
+        forward(name, (payload) => events.emit(name, payload as never))
+      }
+      void inner.stream.pipeTo(writable).catch(() => {})
+      if (pendingSeek !== undefined) inner.seek(pendingSeek)
+      return m
+    })()
+    manifest.catch((err: unknown) => {
+      const e = err instanceof ChorusError ? err : new ChorusError('internal', String(err), { cause: err })
+      if (e.code !== 'stopped') events.emit('error', e)
+      void writable.abort(e).catch(() => {})
+    })
+
+    return {
+      trackId,
+      stream: readable,
+      ready,
+      on: events.on,
+      stats: () => inner?.stats(),
+      seek(seconds) {
+        if (inner) inner.seek(seconds)
+        else pendingSeek = seconds
+      },
+      reportPosition(seconds) {
+        inner?.reportPosition(seconds)
+      },
+      stop() {
+        stopped = true
+        inner?.stop()
+      },
+      manifest,
+    }
+  }
+
+  return {
+    play,
+    /** The tracks coming next, in order; the first few are prefetched as the current one ends. */
+    queue(trackIds: string[]): void {
+      upcoming = [...trackIds]
+      for (const [id, p] of prefetched) {
+        if (p && !upcoming.includes(id)) {
+          retire(p, false)
+          prefetched.delete(id)
+        }
+      }
+    },
+    catalog: () => edge.catalog(),
+    stats(): ClientStats {
+      let pending = 0
+      for (const p of prefetched.values()) pending += p?.bytes ?? 0
+      return {
+        ...counters,
+        prefetchedBytes: counters.prefetchedBytes + pending,
+        cacheBytes: cache.bytes,
+        network: network?.stats(),
+      }
+    },
+    get peerId() {
+      return network?.peerId
+    },
+    /** Stops playback, leaves every swarm, closes the tracker connection. */
+    async close(): Promise<void> {
+      if (closed) return
+      closed = true
+      clearInterval(watch)
+      current?.playback.stop()
+      for (const p of prefetched.values()) retire(p, false)
+      prefetched.clear()
+      network?.close()
+      await platform.habits?.save(habits.toJSON()).catch(() => {})
+    },
+  }
+}
+
+export type ChorusClient = Awaited<ReturnType<typeof createClientWith>>

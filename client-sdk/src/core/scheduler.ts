@@ -1,0 +1,262 @@
+/**
+ * Which chunk comes from where, and when: the player's scheduler as a pure core. It holds no
+ * timers and does no I/O; the player tells it what happened (with the time) and performs the
+ * actions it returns. The same core runs in the player and in the million-listener simulation.
+ *
+ * Rules, after Spotify's client (Kreitz & Niemela 2010), tuned to beat it:
+ * - the head of a track (headSec from where playback starts) comes from the edge at once;
+ * - later chunks inside the urgent window ahead of the playhead come from the edge;
+ * - chunks beyond it come from peers, each to the peer with the earliest expected completion
+ *   (its outstanding bytes plus this chunk, over its measured rate);
+ * - a peer request not done by its deadline is cancelled and goes to another peer, or to the
+ *   edge when the chunk has become urgent;
+ * - with the buffer below lowWaterSec the player is in emergency: everything from the edge and
+ *   no uploading, until the buffer is back above recoverSec.
+ */
+export interface SchedulerConfig {
+  headSec: number
+  urgentSec: number
+  lookaheadSec: number
+  lowWaterSec: number
+  recoverSec: number
+  maxEdgeInFlight: number
+  maxPeerInFlight: number
+  /** A peer request's deadline is at least this long... */
+  minPeerDeadlineMs: number
+  /** ...and at least this many times its expected duration. */
+  deadlineFactor: number
+  /** Assumed rate of a peer we have not measured yet (bytes/s). */
+  initialPeerRate: number
+  p2p: boolean
+}
+
+export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
+  headSec: 10,
+  urgentSec: 4,
+  lookaheadSec: 90,
+  lowWaterSec: 2,
+  recoverSec: 6,
+  maxEdgeInFlight: 4,
+  maxPeerInFlight: 4,
+  minPeerDeadlineMs: 1500,
+  deadlineFactor: 4,
+  initialPeerRate: 200 * 1024,
+  p2p: true,
+}
+
+/** What the scheduler knows of the track: chunk sizes and the seek table. */
+export interface ChunkLayout {
+  count: number
+  size(index: number): number
+  /** Audio time (ms) at which chunk `index` starts. */
+  startMs(index: number): number
+  durationMs: number
+}
+
+export type Source = 'cache' | 'peer' | 'edge'
+
+export type Action =
+  | { type: 'fetch-edge'; index: number }
+  | { type: 'request-peer'; peer: string; index: number; deadline: number }
+  | { type: 'cancel-peer'; peer: string; index: number }
+  | { type: 'uploading'; allowed: boolean }
+
+interface PeerState {
+  have: Set<number>
+  choked: boolean
+  /** Bytes per second, smoothed; starts at the configured guess. */
+  rate: number
+  inflight: Set<number>
+}
+
+type Inflight = { source: 'edge'; since: number } | { source: 'peer'; peer: string; since: number; deadline: number }
+
+export interface SchedulerSnapshot {
+  playheadMs: number
+  bufferAheadMs: number
+  emergency: boolean
+  have: number
+  inflightEdge: number
+  inflightPeer: number
+  peers: number
+}
+
+export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = DEFAULT_SCHEDULER_CONFIG) {
+  const have = new Set<number>()
+  const inflight = new Map<number, Inflight>()
+  const peers = new Map<string, PeerState>()
+  let playheadMs = 0
+  let headFromMs = 0
+  let emergency = false
+  let uploadAllowed = true
+
+  const chunkAt = (ms: number): number => {
+    let lo = 0
+    let hi = layout.count - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (layout.startMs(mid) <= ms) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  /** Audio available ahead of the playhead without a gap. */
+  function bufferAheadMs(): number {
+    let i = chunkAt(playheadMs)
+    while (i < layout.count && have.has(i)) i++
+    const until = i >= layout.count ? layout.durationMs : layout.startMs(i)
+    return Math.max(0, until - playheadMs)
+  }
+
+  function countEdge(): number {
+    let n = 0
+    for (const f of inflight.values()) if (f.source === 'edge') n++
+    return n
+  }
+
+  function bestPeer(index: number, now: number): { id: string; expectedMs: number } | undefined {
+    let best: { id: string; expectedMs: number } | undefined
+    for (const [id, p] of peers) {
+      if (p.choked || !p.have.has(index) || p.inflight.size >= config.maxPeerInFlight) continue
+      let outstanding = layout.size(index)
+      for (const i of p.inflight) outstanding += layout.size(i)
+      const expectedMs = (outstanding / p.rate) * 1000
+      if (!best || expectedMs < best.expectedMs) best = { id, expectedMs }
+    }
+    void now
+    return best
+  }
+
+  function release(index: number): void {
+    const f = inflight.get(index)
+    if (f?.source === 'peer') peers.get(f.peer)?.inflight.delete(index)
+    inflight.delete(index)
+  }
+
+  /** The decisions for this moment. Call after every event and on a regular tick. */
+  function plan(now: number): Action[] {
+    const actions: Action[] = []
+    const buffered = bufferAheadMs()
+    // Before the first audio there is no buffer to protect: the head rule already asks the edge.
+    const playing = have.has(chunkAt(headFromMs))
+    if (!playing) emergency = false
+    else if (!emergency && buffered < config.lowWaterSec * 1000 && buffered < layout.durationMs - playheadMs) emergency = true
+    else if (emergency && (buffered >= config.recoverSec * 1000 || playheadMs + buffered >= layout.durationMs)) emergency = false
+    if (uploadAllowed === emergency) {
+      uploadAllowed = !emergency
+      actions.push({ type: 'uploading', allowed: uploadAllowed })
+    }
+
+    // Late peer requests: cancel them; the loop below gives the chunk to someone else.
+    for (const [index, f] of inflight) {
+      if (f.source !== 'peer' || f.deadline > now) continue
+      actions.push({ type: 'cancel-peer', peer: f.peer, index })
+      const p = peers.get(f.peer)
+      // A peer that missed a deadline is slower than we thought: halve its rate estimate.
+      if (p) p.rate = Math.max(1024, p.rate / 2)
+      release(index)
+    }
+
+    let edgeSlots = config.maxEdgeInFlight - countEdge()
+    const first = chunkAt(playheadMs)
+    for (let i = first; i < layout.count; i++) {
+      const aheadMs = layout.startMs(i) - playheadMs
+      if (aheadMs > config.lookaheadSec * 1000) break
+      if (have.has(i)) continue
+      const f = inflight.get(i)
+      const inHead = layout.startMs(i) < headFromMs + config.headSec * 1000 && layout.startMs(i) >= headFromMs
+      const urgent = inHead || emergency || !config.p2p || aheadMs < config.urgentSec * 1000
+      if (f?.source === 'edge') continue
+      if (f?.source === 'peer') {
+        // An urgent chunk still waiting on a peer whose deadline falls after the audio is needed goes to the edge too.
+        if (!(urgent && f.deadline - now > aheadMs && edgeSlots > 0)) continue
+        actions.push({ type: 'cancel-peer', peer: f.peer, index: i })
+        release(i)
+      }
+      if (urgent) {
+        if (edgeSlots <= 0) continue
+        edgeSlots--
+        inflight.set(i, { source: 'edge', since: now })
+        actions.push({ type: 'fetch-edge', index: i })
+        continue
+      }
+      const peer = bestPeer(i, now)
+      if (!peer) continue
+      const deadline = now + Math.max(config.minPeerDeadlineMs, peer.expectedMs * config.deadlineFactor)
+      // Never let a peer hold a chunk past the moment it turns urgent.
+      const latest = now + Math.max(0, aheadMs - config.urgentSec * 1000)
+      const d = Math.min(deadline, Math.max(latest, now + config.minPeerDeadlineMs))
+      inflight.set(i, { source: 'peer', peer: peer.id, since: now, deadline: d })
+      peers.get(peer.id)!.inflight.add(i)
+      actions.push({ type: 'request-peer', peer: peer.id, index: i, deadline: d })
+    }
+    return actions
+  }
+
+  return {
+    plan,
+    /** Where playback starts (or restarts after a seek): the head window moves there. */
+    start(atMs: number): void {
+      playheadMs = atMs
+      headFromMs = layout.startMs(chunkAt(atMs))
+    },
+    setPlayhead(ms: number): void {
+      playheadMs = Math.max(0, Math.min(ms, layout.durationMs))
+    },
+    /** A verified chunk arrived (from anywhere: a late duplicate is harmless). */
+    received(index: number, source: Source, now: number): void {
+      const f = inflight.get(index)
+      if (f?.source === 'peer' && source === 'peer') {
+        const p = peers.get(f.peer)
+        const seconds = Math.max(0.001, (now - f.since) / 1000)
+        if (p) p.rate = p.rate * 0.5 + (layout.size(index) / seconds) * 0.5
+      }
+      release(index)
+      have.add(index)
+    },
+    /** A chunk we counted as held turned out unusable (a cached copy that failed its check): wanted again. */
+    forget(index: number): void {
+      have.delete(index)
+    },
+    /** A request failed or was refused: the chunk is wanted again. */
+    failed(index: number): void {
+      release(index)
+    },
+    has: (index: number) => have.has(index),
+    isInflight: (index: number) => inflight.has(index),
+    addPeer(id: string, holds: Iterable<number> = []): void {
+      if (!peers.has(id)) peers.set(id, { have: new Set(holds), choked: false, rate: config.initialPeerRate, inflight: new Set() })
+    },
+    peerHas(id: string, index: number): void {
+      peers.get(id)?.have.add(index)
+    },
+    peerChoked(id: string, choked: boolean): void {
+      const p = peers.get(id)
+      if (p) p.choked = choked
+    },
+    /** A peer left or was dropped (e.g. for a bad chunk): its requests are wanted again. */
+    removePeer(id: string): number[] {
+      const p = peers.get(id)
+      if (!p) return []
+      const lost = [...p.inflight]
+      for (const i of lost) inflight.delete(i)
+      peers.delete(id)
+      return lost
+    },
+    peerIds: () => [...peers.keys()],
+    peerHolds: (id: string, index: number) => peers.get(id)?.have.has(index) === true,
+    bufferAheadMs,
+    chunkAt,
+    snapshot(): SchedulerSnapshot {
+      let inflightEdge = 0
+      for (const f of inflight.values()) if (f.source === 'edge') inflightEdge++
+      return { playheadMs, bufferAheadMs: bufferAheadMs(), emergency, have: have.size, inflightEdge, inflightPeer: inflight.size - inflightEdge, peers: peers.size }
+    },
+    get emergency() {
+      return emergency
+    },
+  }
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>

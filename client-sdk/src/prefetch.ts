@@ -1,0 +1,126 @@
+import type { Manifest, QualityManifest } from '../../protocol/index.js'
+import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
+import type { EdgeClient } from './edge-client.js'
+import type { Network } from './p2p/network.js'
+import type { Swarm } from './p2p/swarm.js'
+
+/**
+ * The head of a track that may play next, loaded ahead of time: the manifest and key at once,
+ * the swarm joined so peers can send the head, and (when told, 10 s before the current track
+ * ends) whatever of the head no peer sent fetched from the edge. What it loads lands in the
+ * cache, so the next track starts from there.
+ */
+export interface Prefetched {
+  trackId: string
+  manifest: Manifest
+  quality: QualityManifest
+  key: Promise<CryptoKey>
+  /** Bytes it brought in (peers and edge). */
+  bytes: number
+  headChunks: number[]
+  fromEdge(): Promise<void>
+  complete(): boolean
+  cancel(): void
+}
+
+export async function prefetchHead(args: {
+  trackId: string
+  manifest: Manifest
+  quality: QualityManifest
+  key: Promise<CryptoKey>
+  headSec: number
+  edge: EdgeClient
+  cache: ChunkCache
+  network: Network | undefined
+  byteBudget: number
+}): Promise<Prefetched> {
+  const { manifest, quality, cache, edge } = args
+  const head: number[] = []
+  let budget = args.byteBudget
+  for (let i = 0; i < quality.chunkCount && (quality.seek[i] ?? 0) < args.headSec * 1000; i++) {
+    const size = Math.min(quality.chunkSize, quality.byteLength - i * quality.chunkSize)
+    if (budget < size) break
+    budget -= size
+    head.push(i)
+  }
+  const key = (i: number) => chunkKey(manifest.trackId, manifest.version, quality.bitrate, i)
+  const missing = () => head.filter((i) => !cache.has(key(i)))
+  const asked = new Set<number>()
+  const aborter = new AbortController()
+  let bytes = 0
+  let swarm: Swarm | undefined
+  let unlisten: (() => void) | undefined
+  let cancelled = false
+
+  const store = async (i: number, data: Uint8Array) => {
+    if (cache.has(key(i))) return
+    bytes += data.byteLength
+    await cache.put(key(i), data)
+    swarm?.announceHave(i)
+  }
+
+  // Ask peers for head chunks as they announce them: one request per chunk, to whoever has it first.
+  const askPeers = () => {
+    if (!swarm || cancelled) return
+    for (const i of missing()) {
+      if (asked.has(i)) continue
+      const peer = swarm.peers().find((p) => holders.get(p)?.has(i))
+      if (peer && swarm.request(peer, i)) asked.add(i)
+    }
+  }
+  const holders = new Map<string, Set<number>>()
+
+  if (args.network) {
+    const held = () => cache.heldChunks(manifest.trackId, manifest.version, quality.bitrate)
+    swarm = await args.network.join(
+      { trackId: manifest.trackId, version: manifest.version, bitrate: quality.bitrate, chunkCount: quality.chunkCount, hashes: quality.hashes },
+      { held, get: (i) => cache.get(key(i)) },
+      () => quality.byteLength,
+    )
+    unlisten = swarm.listen({
+      onPeer: (p, holds) => {
+        holders.set(p, new Set(holds))
+        askPeers()
+      },
+      onHave: (p, i) => {
+        let h = holders.get(p)
+        if (!h) holders.set(p, (h = new Set()))
+        h.add(i)
+        askPeers()
+      },
+      onReject: (i) => {
+        asked.delete(i)
+        askPeers()
+      },
+      onPeerGone: (p) => holders.delete(p),
+      onChunk: (i, data) => void store(i, data),
+    })
+  }
+
+  return {
+    trackId: args.trackId,
+    manifest,
+    quality,
+    key: args.key,
+    get bytes() {
+      return bytes
+    },
+    headChunks: head,
+    async fromEdge() {
+      await Promise.all(
+        missing().map((i) =>
+          edge
+            .chunk({ trackId: manifest.trackId, version: manifest.version, bitrate: quality.bitrate, index: i, hash: quality.hashes[i]! }, aborter.signal)
+            .then((data) => store(i, data))
+            .catch(() => {}),
+        ),
+      )
+    },
+    complete: () => missing().length === 0,
+    cancel() {
+      cancelled = true
+      aborter.abort()
+      unlisten?.()
+    },
+  }
+}

@@ -1,0 +1,71 @@
+import t from 'tap'
+import { createClient } from '../index.js'
+import { drain, startStack } from './stack.js'
+
+t.test('playback from the edge, the cache, and a prefetched next track', async (t) => {
+  const stack = await startStack(t, [
+    { trackId: 'one', seconds: 36 },
+    { trackId: 'two', seconds: 20 },
+  ])
+  const refOne = await stack.reference('one', 96)
+  const { client } = await stack.client({ p2p: false, speed: 8 })
+
+  await t.test('a cold play comes from the edge and is byte-exact', async (t) => {
+    const p = client.play('one', { quality: 96 })
+    const events: string[] = []
+    for (const e of ['start', 'end'] as const) p.on(e, () => events.push(e))
+    t.ok((await drain(p.stream)).equals(refOne))
+    await p.ready
+    t.equal(p.stats()!.bytes.edge, refOne.length)
+    t.equal(p.stats()!.stalls, 0)
+    t.same(events.slice(0, 1), ['start'])
+  })
+
+  await t.test('a cached track plays without fetching a chunk', async (t) => {
+    const p = client.play('one', { quality: 96 })
+    const start = await p.ready
+    t.ok((await drain(p.stream)).equals(refOne))
+    t.same(p.stats()!.bytes, { cache: refOne.length, peer: 0, edge: 0 })
+    t.equal(start.fromCache, true)
+  })
+
+  await t.test('seek moves the stream to the chunk holding that time', async (t) => {
+    const p = client.play('one', { quality: 96, from: 20 })
+    const out = await drain(p.stream)
+    t.ok(out.length > 0 && out.length < refOne.length, 'only the rest of the track')
+    t.ok(refOne.subarray(refOne.length - out.length).equals(out), 'which is the tail of the audio')
+  })
+
+  await t.test('the queued next track is prefetched and starts from the cache', async (t) => {
+    client.queue(['two'])
+    const p = client.play('one', { quality: 'auto' })
+    const ended = new Promise((resolve) => p.on('end', resolve))
+    await drain(p.stream)
+    await ended
+    const next = client.play('two', { quality: 'auto' })
+    const start = await next.ready
+    t.equal(start.prefetched, true, 'the play was prefetched')
+    t.equal(start.fromCache, true, 'its first audio came from the cache')
+    await drain(next.stream)
+    const stats = client.stats()
+    t.equal(stats.prefetchedPlays, 1)
+    t.ok(stats.prefetchedBytes > 0)
+  })
+})
+
+t.test('failures are typed errors, never a hang', async (t) => {
+  const stack = await startStack(t, [{ trackId: 'one', seconds: 4 }])
+  const { client } = await stack.client({ p2p: false })
+  await t.rejects(client.play('nope').ready, { name: 'ChorusError', code: 'not_found' })
+  await t.rejects(client.play('Bad Id!').ready, { code: /not_found|all_sources_down/ })
+
+  const wrongKey = await createClient({ edge: stack.edge.url, apiKey: 'wrong', publicKey: stack.publicKey, cache: false })
+  t.teardown(() => wrongKey.close())
+  await t.rejects(wrongKey.play('one').ready, { code: 'unauthorized' })
+
+  const down = await createClient({ edge: 'http://127.0.0.1:9', apiKey: 'k', publicKey: stack.publicKey, cache: false })
+  t.teardown(() => down.close())
+  await t.rejects(down.play('one').ready, { code: 'all_sources_down' })
+
+  await t.rejects(createClient({ edge: 'not a url' }), { code: 'bad_option' })
+})

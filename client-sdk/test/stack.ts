@@ -1,0 +1,89 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { startEdge, startTestOrigin } from '../../edge/test/harness.js'
+import { ingestFile } from '../../origin/src/ingest.js'
+import { loadOriginKeys } from '../../origin/src/keys.js'
+import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
+import { decryptChunk, importTrackKey, verifySignedManifest, importManifestPublicKey } from '../../protocol/index.js'
+import { createTrackerServer } from '../../tracker/src/server.js'
+import { type ClientOptions, createClient } from '../index.js'
+
+export const API_KEY = 'k'
+
+/**
+ * The real stack for SDK tests: an origin process's code on a real port, the edge Worker in
+ * workerd (Miniflare) in front of it, and the tracker on a `ws` server. Tracks are WAVs
+ * ingested by the origin's own code.
+ */
+export async function startStack(t: Test, tracks: Array<{ trackId: string; seconds: number }>, options: { chunkSize?: number } = {}) {
+  const dataDir = await tempDataDir(t, 'chorus-sdk')
+  const keys = await loadOriginKeys(dataDir)
+  for (const { trackId, seconds } of tracks) {
+    const wav = join(dataDir, `${trackId}.wav`)
+    await writeFile(wav, makeWav(seconds))
+    await ingestFile(wav, { trackId, title: trackId }, { dataDir, keys, bitrates: [96, 160], chunkSize: options.chunkSize ?? 16384 })
+  }
+  const origin = await startTestOrigin(t, dataDir)
+  const edge = await startEdge(t, { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: keys.publicKey, READ_AHEAD: '0' })
+  const tracker = createTrackerServer({})
+  const { url } = await tracker.listen()
+  let trackerClosed = false
+  const closeTracker = async () => {
+    if (trackerClosed) return
+    trackerClosed = true
+    await tracker.close()
+  }
+  t.teardown(closeTracker)
+  return {
+    dataDir,
+    origin,
+    edge,
+    trackerUrl: `${url.replace(/^http/, 'ws')}/announce`,
+    closeTracker,
+    publicKey: keys.publicKey,
+    /** A client with its own cache directory, closed when the test ends. */
+    async client(extra: Partial<ClientOptions> = {}) {
+      const dir = await mkdtemp(join(tmpdir(), 'chorus-sdk-cache-'))
+      const client = await createClient({ edge: edge.url, tracker: `${url.replace(/^http/, 'ws')}/announce`, apiKey: API_KEY, publicKey: keys.publicKey, cache: { dir }, ...extra })
+      t.teardown(async () => {
+        await client.close()
+        await rm(dir, { recursive: true, force: true })
+      })
+      return { client, dir }
+    },
+    /** The plain audio the origin encrypted for one quality: fetched and decrypted without the SDK. */
+    async reference(trackId: string, bitrate: number): Promise<Buffer> {
+      const doc = await (await fetch(`${origin.url}/v1/tracks/${trackId}/manifest`)).json()
+      const m = await verifySignedManifest(doc, await importManifestPublicKey(keys.publicKey))
+      const q = m.qualities.find((x) => x.bitrate === bitrate)!
+      const session = (await (await fetch(`${origin.url}/v1/session`, { method: 'POST', headers: { 'x-api-key': API_KEY } })).json()) as { token: string }
+      const keyDoc = (await (await fetch(`${origin.url}/v1/tracks/${trackId}/key`, { headers: { authorization: `Bearer ${session.token}` } })).json()) as { key: string }
+      const key = await importTrackKey(keyDoc.key)
+      const parts: Uint8Array[] = []
+      for (let i = 0; i < q.chunkCount; i++) {
+        const enc = new Uint8Array(await (await fetch(`${origin.url}/v1/chunks/${trackId}/${m.version}/${bitrate}/${i}`)).arrayBuffer())
+        parts.push(await decryptChunk(key, q.nonce, i, q.chunkSize, enc))
+      }
+      return Buffer.concat(parts)
+    },
+  }
+}
+
+/** Reads a whole playback stream. */
+export async function drain(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part)
+  return Buffer.concat(parts)
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}

@@ -1,0 +1,166 @@
+import { type ChunkAddress, type Manifest, ProtocolError, chunkPath, findQuality, sha256Hex } from '../../protocol/index.js'
+import type { StoredChunk } from './chunk-response.js'
+import { type Coalescer, createCoalescer } from './coalescer.js'
+import { IMMUTABLE } from './http.js'
+import type { ManifestTier } from './manifest-tier.js'
+import type { MemoryCache } from './memory-cache.js'
+import type { OriginClient } from './origin-client.js'
+import type { EdgeStats } from './stats.js'
+import type { RequestContext, CacheLike, CacheStatus, Timings } from './types.js'
+
+export interface ChunkResult {
+  chunk: StoredChunk
+  status: Exclude<CacheStatus, 'STALE' | 'PASS'>
+  timings: Timings
+  /** True for the waiters of a load another request started. */
+  joined: boolean
+  /** The manifest, when this answer needed it (origin fetches): read-ahead reuses it. */
+  manifest?: Manifest
+}
+
+export interface ChunkTierOptions {
+  origin: OriginClient
+  manifests: ManifestTier
+  cache: CacheLike
+  /** Undefined when MEMORY_CACHE_MB is 0. */
+  memory: MemoryCache<StoredChunk> | undefined
+  stats: EdgeStats
+  now: () => number
+  readAhead: number
+}
+
+/** What a chunk costs the memory tier besides its bytes: the key, the entry, the policy's node. */
+const ENTRY_OVERHEAD = 160
+/** Cache API deletes run this many at a time when a purge walks a version's chunks. */
+const DELETE_CONCURRENCY = 16
+
+/**
+ * Chunks: memory, then the Cache API, then the origin. A miss is loaded once per isolate
+ * however many requests want it (they wait on one promise), and a chunk from the origin enters
+ * a tier only once its SHA-256 matches the signed manifest. Chunk URLs are immutable, so a
+ * stored chunk never expires; purge is the only way out besides eviction.
+ */
+export function createChunkTier(options: ChunkTierOptions) {
+  const { origin, manifests, cache, memory, stats, now } = options
+  const inflight: Coalescer<ChunkResult> = createCoalescer()
+
+  function toCached(chunk: StoredChunk, a: ChunkAddress): Response {
+    return new Response(chunk.bytes, {
+      headers: {
+        etag: chunk.etag,
+        'content-type': 'application/octet-stream',
+        'cache-control': IMMUTABLE,
+        // Cloudflare can purge by tag across every data center; the edge's own purge is per location.
+        'cache-tag': `chorus-track-${a.trackId},chorus-version-${a.trackId}-${a.version}`,
+      },
+    })
+  }
+
+  async function load(a: ChunkAddress, path: string, ctx: RequestContext, timings: Timings): Promise<ChunkResult> {
+    let t0 = now()
+    const cached = await cache.match(`${ctx.cacheBase}${path}`)
+    if (cached) {
+      const chunk = { bytes: new Uint8Array(await cached.arrayBuffer()), etag: cached.headers.get('etag') ?? '' }
+      timings.push({ name: 'cache', ms: now() - t0 })
+      memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD)
+      return { chunk, status: 'HIT-CACHE', timings, joined: false }
+    }
+    timings.push({ name: 'cache', ms: now() - t0 })
+
+    t0 = now()
+    const m = await manifests.pinned(a.trackId, a.version, ctx)
+    timings.push({ name: 'manifest', ms: now() - t0 })
+    const manifest = m.entry.manifest
+    const quality = findQuality(manifest, a.bitrate)
+    if (!quality) throw new ProtocolError('chunk_not_found', `track '${a.trackId}' version '${a.version}' has no ${a.bitrate} kbit/s quality`)
+    const expected = quality.hashes[a.index]
+    if (expected === undefined) throw new ProtocolError('chunk_not_found', `no chunk ${a.index}: this quality has ${quality.chunkCount}`)
+
+    const answer = await origin.request(path)
+    timings.push({ name: 'origin', ms: answer.ms })
+    if (answer.status !== 200) throw new ProtocolError('origin_unavailable', `the origin answered ${answer.status} for a chunk its manifest lists`)
+    t0 = now()
+    const actual = await sha256Hex(answer.body)
+    timings.push({ name: 'verify', ms: now() - t0 })
+    if (actual !== expected) {
+      stats.integrityFailure('chunk')
+      throw new ProtocolError('integrity_failure', `chunk ${path} from the origin does not match its signed manifest (sha256 ${actual.slice(0, 16)}..., expected ${expected.slice(0, 16)}...); not cached`)
+    }
+    const chunk = { bytes: answer.body, etag: `"${expected}"` }
+    memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD)
+    ctx.waitUntil(cache.put(`${ctx.cacheBase}${path}`, toCached(chunk, a)).catch(() => {}))
+    return { chunk, status: 'MISS', timings, joined: false, manifest }
+  }
+
+  function loadShared(a: ChunkAddress, path: string, ctx: RequestContext, timings: Timings) {
+    return inflight.run(path, () => load(a, path, ctx, timings))
+  }
+
+  return {
+    async get(a: ChunkAddress, ctx: RequestContext): Promise<ChunkResult> {
+      const path = chunkPath(a)
+      const t0 = now()
+      const hit = memory?.get(path)
+      const timings: Timings = [{ name: 'memory', ms: now() - t0 }]
+      if (hit) return { chunk: hit, status: 'HIT-MEMORY', timings, joined: false }
+      const { promise, joined } = loadShared(a, path, ctx, timings)
+      if (!joined) return promise
+      stats.coalescedWait()
+      const waited = now()
+      const result = await promise
+      return { ...result, timings: [...timings, { name: 'wait', ms: now() - waited }], joined: true }
+    },
+
+    /** Warms the READ_AHEAD chunks after `a` in the background; each joins any load in flight. */
+    readAhead(a: ChunkAddress, manifest: Manifest | undefined, ctx: RequestContext): void {
+      if (options.readAhead <= 0) return
+      const work = async () => {
+        const m = manifest ?? (await manifests.pinned(a.trackId, a.version, ctx)).entry.manifest
+        const quality = findQuality(m, a.bitrate)
+        if (!quality) return
+        const last = Math.min(quality.chunkCount - 1, a.index + options.readAhead)
+        const loads: Array<Promise<void>> = []
+        for (let index = a.index + 1; index <= last; index++) {
+          const next = { ...a, index }
+          const path = chunkPath(next)
+          if (memory?.has(path) || inflight.has(path)) continue
+          stats.readAhead('started')
+          loads.push(
+            loadShared(next, path, ctx, []).promise.then(
+              (r) => stats.readAhead(r.status === 'MISS' ? 'fromOrigin' : 'fromCache'),
+              () => stats.readAhead('failed'),
+            ),
+          )
+        }
+        await Promise.all(loads)
+      }
+      ctx.waitUntil(work().catch(() => stats.readAhead('failed')))
+    },
+
+    async purgeChunk(a: ChunkAddress, ctx: RequestContext): Promise<{ memory: number; cache: number }> {
+      const path = chunkPath(a)
+      const inMemory = memory?.delete(path) ?? false
+      const inCache = await cache.delete(`${ctx.cacheBase}${path}`).catch(() => false)
+      return { memory: inMemory ? 1 : 0, cache: inCache ? 1 : 0 }
+    },
+
+    /** Drops every chunk of a track from memory, and from the Cache API those of the given manifests. */
+    async purgeTrack(trackId: string, versions: readonly Manifest[], ctx: RequestContext): Promise<{ memory: number; cache: number }> {
+      const inMemory = memory?.deleteWhere(`/v1/chunks/${trackId}/`) ?? 0
+      const keys: string[] = []
+      for (const m of versions) {
+        for (const q of m.qualities) {
+          for (let index = 0; index < q.chunkCount; index++) keys.push(`${ctx.cacheBase}${chunkPath({ trackId, version: m.version, bitrate: q.bitrate, index })}`)
+        }
+      }
+      let deleted = 0
+      for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
+        const batch = await Promise.all(keys.slice(i, i + DELETE_CONCURRENCY).map((k) => cache.delete(k).catch(() => false)))
+        deleted += batch.filter(Boolean).length
+      }
+      return { memory: inMemory, cache: deleted }
+    },
+  }
+}
+
+export type ChunkTier = ReturnType<typeof createChunkTier>

@@ -1,0 +1,226 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { type Command, DEFAULT_PORTS, UsageError, announceReady, intOption, parseCommandArgs, untilSignal } from '../../cli/command.js'
+import { CONFIG_VARS, type EdgeConfig, describeProblems, parseEdgeConfig } from './config.js'
+import { DEFAULT_WRANGLER_CONFIG, readWranglerAssetsDir, readWranglerVars } from './wrangler-vars.js'
+
+const WRANGLER_BIN = new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url).pathname
+const VAR_NAMES = new Set(CONFIG_VARS.map((v) => v.name))
+const READY_TIMEOUT_MS = 60_000
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** `--var NAME=VALUE` flags; only the edge's own variables, so a typo is an error, not a silent no-op. */
+function parseVarFlags(flags: string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const flag of flags) {
+    const eq = flag.indexOf('=')
+    const name = eq > 0 ? flag.slice(0, eq) : ''
+    if (!VAR_NAMES.has(name)) throw new UsageError(`--var ${flag.slice(0, 60)}: expected NAME=VALUE with NAME one of ${[...VAR_NAMES].join(', ')}`)
+    out[name] = flag.slice(eq + 1)
+  }
+  return out
+}
+
+async function fetchPublicKey(originUrl: string): Promise<string> {
+  let res: Response
+  try {
+    res = await fetch(`${originUrl}/v1/origin-key`, { signal: AbortSignal.timeout(10_000) })
+  } catch (err) {
+    throw new Error(`cannot reach the origin at ${originUrl} to read its public key (${(err as Error).message}); start it, or pass --public-key`)
+  }
+  const body = (await res.json().catch(() => ({}))) as { publicKey?: unknown }
+  if (!res.ok || typeof body.publicKey !== 'string') throw new Error(`${originUrl}/v1/origin-key did not give a public key (status ${res.status}); pass --public-key`)
+  return body.publicKey
+}
+
+/** A dotenv file wrangler reads with --env-file: values stay out of the process list. */
+function dotenv(vars: Record<string, string>): string {
+  return `${Object.entries(vars)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join('\n')}\n`
+}
+
+async function waitUntilServing(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}): ${stderr().trim().split('\n').slice(-5).join(' / ')}`)
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
+      const body = (await res.json().catch(() => undefined)) as { ok?: boolean; error?: { message?: string } } | undefined
+      if (res.ok && body?.ok) return
+      if (body?.error?.message) throw new Error(body.error.message)
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('invalid edge configuration')) throw err
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`the edge did not answer at ${url} within ${READY_TIMEOUT_MS / 1000} s: ${stderr().trim().split('\n').slice(-5).join(' / ')}`)
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    // wrangler runs workerd as its own children: signal the whole group it leads.
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal)
+      } catch {}
+    }
+    kill('SIGTERM')
+    setTimeout(() => kill('SIGKILL'), 5000).unref()
+  })
+}
+
+function summary(config: EdgeConfig): Record<string, unknown> {
+  return {
+    origin: config.originUrl,
+    policy: config.memoryPolicy,
+    memoryMb: config.memoryCacheBytes / 1024 / 1024,
+    admitAfter: config.admitAfter,
+    readAhead: config.readAhead,
+    requireToken: config.requireToken,
+  }
+}
+
+export const edge: Command = {
+  summary: 'run the edge Worker locally in workerd (wrangler dev) in front of an origin',
+  help: `Usage: chorus edge --origin URL [options]
+       chorus edge --check [options]
+
+Runs the edge Cloudflare Worker (edge/src/worker.ts, configured by wrangler.toml) in workerd,
+the real Workers runtime, through \`wrangler dev\`, in front of the origin at URL. Its config is
+wrangler.toml [vars] with the flags below on top. See edge/README.md for every variable.
+
+Options:
+  --origin URL        the origin (sets ORIGIN_URL)
+  --public-key B64    the origin's Ed25519 public key (sets ORIGIN_PUBLIC_KEY; default: read
+                      from ORIGIN/v1/origin-key at start)
+  --var NAME=VALUE    set any edge variable, for example --var MEMORY_POLICY=lru (repeatable)
+  --config PATH       wrangler config (default: wrangler.toml at the repository root)
+  --host HOST         address to listen on (default: 127.0.0.1)
+  --port PORT         port (default: ${DEFAULT_PORTS.edge}; 0 = a free port)
+  --persist DIR       keep the local Cache API here across runs (default: a fresh temp dir)
+  --check             validate the config and exit: 0 when good, 1 naming each bad value
+  --json              print one JSON line once the edge answers (or the --check result)
+  -h, --help          this help
+`,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      origin: { type: 'string' },
+      'public-key': { type: 'string' },
+      var: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      persist: { type: 'string' },
+      check: { type: 'boolean' },
+      json: { type: 'boolean' },
+    })
+    const json = values.json === true
+    const configPath = values.config ?? DEFAULT_WRANGLER_CONFIG
+    const fileVars = await readWranglerVars(configPath).catch((err: Error) => {
+      throw new UsageError(`cannot read ${configPath}: ${err.message}`)
+    })
+    const vars: Record<string, unknown> = { ...fileVars, ...parseVarFlags(values.var ?? []) }
+    if (values.origin !== undefined) vars.ORIGIN_URL = values.origin
+    if (values['public-key'] !== undefined) vars.ORIGIN_PUBLIC_KEY = values['public-key']
+
+    if (values.check) {
+      const result = parseEdgeConfig(vars, { publicKeyOptional: true })
+      if (!result.ok) {
+        if (json) process.stdout.write(`${JSON.stringify({ ok: false, problems: result.problems })}\n`)
+        for (const p of result.problems) process.stderr.write(`chorus edge: ${p.message}\n`)
+        return 1
+      }
+      const keyNote = result.config.originPublicKey === '' ? `ORIGIN_PUBLIC_KEY unset: \`chorus edge\` reads it from ${result.config.originUrl}/v1/origin-key at start; a deployed Worker needs it set` : undefined
+      if (json) process.stdout.write(`${JSON.stringify({ ok: true, config: summary(result.config), ...(keyNote && { note: keyNote }) })}\n`)
+      else process.stderr.write(`edge config in ${configPath} is valid: ${JSON.stringify(summary(result.config))}${keyNote ? `\nnote: ${keyNote}` : ''}\n`)
+      return 0
+    }
+
+    const early = parseEdgeConfig(vars, { publicKeyOptional: true })
+    if (!early.ok) throw new Error(describeProblems(early.problems))
+    if (early.config.originPublicKey === '') vars.ORIGIN_PUBLIC_KEY = await fetchPublicKey(early.config.originUrl)
+    const parsed = parseEdgeConfig(vars)
+    if (!parsed.ok) throw new Error(describeProblems(parsed.problems))
+
+    const host = values.host ?? '127.0.0.1'
+    let port = intOption(values.port, 'port', DEFAULT_PORTS.edge, 0, 65535)
+    if (port === 0) port = await freePort(host)
+    const inspectorPort = await freePort('127.0.0.1')
+    const work = await mkdtemp(join(tmpdir(), 'chorus-edge-'))
+    const envFile = join(work, 'edge.env')
+    const stringVars = Object.fromEntries(Object.entries(vars).filter(([k, v]) => VAR_NAMES.has(k) && v !== undefined && v !== null).map(([k, v]) => [k, String(v)]))
+    await writeFile(envFile, dotenv(stringVars), { mode: 0o600 })
+
+    const assets = await readWranglerAssetsDir(configPath)
+    if (assets) await mkdir(assets, { recursive: true })
+
+    const args = [
+      WRANGLER_BIN, 'dev',
+      '--config', configPath,
+      '--ip', host,
+      '--port', String(port),
+      '--inspector-port', String(inspectorPort),
+      '--env-file', envFile,
+      '--persist-to', values.persist ?? join(work, 'state'),
+      '--log-level', 'error',
+      '--show-interactive-dev-session=false',
+    ]
+    const child = spawn(process.execPath, args, {
+      cwd: dirname(configPath),
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    // However this process ends (a loader may call process.exit on a signal), workerd goes with it.
+    const killOnExit = () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM')
+      } catch {}
+      rmSync(work, { recursive: true, force: true })
+    }
+    process.once('exit', killOnExit)
+    let stderr = ''
+    child.stderr!.on('data', (d) => {
+      stderr = (stderr + d).slice(-8000)
+      if (!json) process.stderr.write(d)
+    })
+    child.stdout!.on('data', (d) => {
+      if (!json) process.stderr.write(d)
+    })
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    try {
+      await waitUntilServing(url, child, () => stderr)
+      announceReady(json, 'edge', { url, ...summary(parsed.config) })
+      const exited = new Promise<string>((resolve) => child.once('exit', (code) => resolve(`wrangler dev exited (code ${code})`)))
+      const why = await Promise.race([untilSignal(), exited])
+      if (why.startsWith('wrangler')) {
+        process.stderr.write(`chorus edge: ${why}: ${stderr.trim().split('\n').slice(-5).join(' / ')}\n`)
+        return 1
+      }
+      return 0
+    } finally {
+      await stop(child)
+      process.off('exit', killOnExit)
+      await rm(work, { recursive: true, force: true })
+    }
+  },
+}
+
+export const commands: Record<string, Command> = { edge }

@@ -1,0 +1,48 @@
+/**
+ * Not-found answers remembered for a short while, so a client asking again and again for a
+ * track that does not exist costs the origin one request per NEGATIVE_TTL_SEC, not one each.
+ * Kept in the isolate only: a 404 is cheap to learn again.
+ */
+import { type ErrorCode, ProtocolError } from '../../protocol/index.js'
+
+/** A not-found answered from the negative cache rather than the origin. */
+export class NegativeHit extends ProtocolError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message)
+    this.name = 'NegativeHit'
+  }
+}
+
+export interface NegativeCache {
+  add(key: string): void
+  has(key: string): boolean
+  deleteWhere(prefix: string): number
+}
+
+const MAX_ENTRIES = 10_000
+
+export function createNegativeCache(options: { ttlSec: number; now: () => number }): NegativeCache {
+  const ttlMs = options.ttlSec * 1000
+  const expiries = new Map<string, number>()
+  return {
+    add(key) {
+      if (ttlMs <= 0) return
+      // Map order is insertion order: the first key is the oldest, so dropping it bounds memory.
+      if (expiries.size >= MAX_ENTRIES) expiries.delete(expiries.keys().next().value as string)
+      expiries.delete(key)
+      expiries.set(key, options.now() + ttlMs)
+    },
+    has(key) {
+      const until = expiries.get(key)
+      if (until === undefined) return false
+      if (until > options.now()) return true
+      expiries.delete(key)
+      return false
+    },
+    deleteWhere(prefix) {
+      let n = 0
+      for (const key of [...expiries.keys()]) if (key.startsWith(prefix) && expiries.delete(key)) n++
+      return n
+    },
+  }
+}

@@ -1,0 +1,98 @@
+import { Hono } from 'hono'
+import type { Context } from 'hono'
+import { errorBody, importManifestPublicKey } from '../../protocol/index.js'
+import { describeProblems, parseEdgeConfig } from './config.js'
+import type { ConfigProblem } from './config.js'
+import { type Edge, createEdge } from './edge.js'
+import { PREFLIGHT_HEADERS, errorResponse, jsonResponse } from './http.js'
+import type { RequestContext, CacheLike } from './types.js'
+
+/**
+ * The Cloudflare Worker: routes requests to the edge core (edge.ts) and hands it the runtime's
+ * pieces: env vars, caches.default, ctx.waitUntil and fetch. Built once per isolate, at the
+ * first request, from the vars and secrets in env; a bad value answers every request with a
+ * 500 `config_invalid` naming it, rather than serving with a guess.
+ */
+type Env = Record<string, unknown>
+type Built = { ok: true; edge: Edge } | { ok: false; message: string; problems: ConfigProblem[] }
+
+let memo: { env: Env; fingerprint: string; built: Promise<Built> } | undefined
+
+async function build(env: Env): Promise<Built> {
+  const parsed = parseEdgeConfig(env)
+  if (!parsed.ok) return { ok: false, message: describeProblems(parsed.problems), problems: parsed.problems }
+  let verifier
+  try {
+    verifier = await importManifestPublicKey(parsed.config.originPublicKey)
+  } catch (err) {
+    const problem = { name: 'ORIGIN_PUBLIC_KEY', message: `ORIGIN_PUBLIC_KEY cannot be imported as an Ed25519 key: ${(err as Error).message}` }
+    return { ok: false, message: describeProblems([problem]), problems: [problem] }
+  }
+  const cache = (caches as unknown as { default: CacheLike }).default
+  const onBug = (err: unknown) => console.error('chorus edge: unexpected error', err)
+  return { ok: true, edge: createEdge({ config: parsed.config, verifier, cache, fetch: (input, init) => fetch(input, init), onBug }) }
+}
+
+function edgeFor(env: Env): Promise<Built> {
+  if (memo?.env === env) return memo.built
+  // workerd may hand each request a new env object with the same values; rebuild only on a real change.
+  const fingerprint = JSON.stringify(Object.entries(env).filter(([, v]) => typeof v !== 'object' || v === null))
+  if (memo?.fingerprint === fingerprint) {
+    memo.env = env
+    return memo.built
+  }
+  memo = { env, fingerprint, built: build(env) }
+  return memo.built
+}
+
+type C = Context<{ Bindings: Env }>
+
+async function withEdge(c: C, handler: (edge: Edge, ctx: RequestContext) => Promise<Response>): Promise<Response> {
+  const built = await edgeFor(c.env)
+  if (!built.ok) return jsonResponse(500, { ...errorBody('config_invalid', built.message), problems: built.problems })
+  return handler(built.edge, {
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+    // Only a request that goes below the memory tier needs it: worked out on first use.
+    get cacheBase() {
+      const url = new URL(c.req.url)
+      return `${url.protocol}//${url.hostname}`
+    },
+  })
+}
+
+/** Paths the edge serves and the methods each takes, for 405 answers. */
+const ROUTES: Array<[RegExp, string]> = [
+  [/^\/v1\/chunks\//, 'GET, HEAD, OPTIONS'],
+  [/^\/v1\/tracks(\/[^/]+\/(manifest|versions\/[^/]+\/manifest|key))?$/, 'GET, HEAD, OPTIONS'],
+  [/^\/v1\/session$/, 'POST, OPTIONS'],
+  [/^\/(healthz|v1\/origin-key|_chorus\/stats|_chorus\/metrics)$/, 'GET, HEAD, OPTIONS'],
+  [/^\/_chorus\/purge$/, 'POST, OPTIONS'],
+]
+
+const app = new Hono<{ Bindings: Env }>()
+
+app.options('*', () => new Response(null, { status: 204, headers: PREFLIGHT_HEADERS }))
+app.get('/v1/chunks/*', (c) => withEdge(c, (edge, ctx) => edge.chunk(c.req.raw, c.req.path, ctx)))
+app.get('/v1/tracks', (c) => withEdge(c, (edge) => edge.catalog(c.req.raw)))
+app.get('/v1/tracks/:id/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), undefined, ctx)))
+app.get('/v1/tracks/:id/versions/:version/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), c.req.param('version'), ctx)))
+app.get('/v1/tracks/:id/key', (c) => withEdge(c, (edge) => edge.trackKey(c.req.raw, c.req.param('id'))))
+app.post('/v1/session', (c) => withEdge(c, (edge) => edge.session(c.req.raw)))
+app.get('/v1/origin-key', (c) => withEdge(c, (edge) => edge.originKey()))
+app.get('/healthz', (c) => withEdge(c, (edge) => edge.health()))
+app.get('/_chorus/stats', (c) => withEdge(c, (edge) => edge.stats()))
+app.get('/_chorus/metrics', (c) => withEdge(c, (edge) => edge.metrics()))
+app.post('/_chorus/purge', (c) => withEdge(c, (edge, ctx) => edge.purge(c.req.raw, ctx)))
+app.all('*', (c) =>
+  withEdge(c, (edge) => {
+    const allow = ROUTES.find(([pattern]) => pattern.test(c.req.path))?.[1]
+    return allow ? edge.methodNotAllowed(c.req.raw, allow) : edge.notFound(c.req.raw, c.req.path)
+  }),
+)
+// Only a bug reaches here: the edge's handlers turn every failure they know into an answer.
+app.onError((err) => {
+  console.error('chorus edge: unexpected error', err)
+  return errorResponse('internal', 'internal error at the edge')
+})
+
+export default app

@@ -1,0 +1,107 @@
+// `chorus tracker`: the WebSocket tracker on Node, in one process or sharded over several.
+
+import { type Command, DEFAULT_PORTS, UsageError, announceReady, intOption, parseCommandArgs, untilSignal } from '../../cli/command.js'
+import { createShardedTracker } from './cluster.js'
+import { envName, trackerOptionsFromEnv } from './config.js'
+import type { TrackerOptions } from './core/options.js'
+import { DEFAULT_TRACKER_OPTIONS, resolveTrackerOptions } from './core/options.js'
+import { createTrackerServer } from './server.js'
+
+/** Flag name, option, unit shown in help, and how a flag value becomes the option's value. */
+const LIMIT_FLAGS: Array<{ flag: string; option: keyof TrackerOptions; help: string; scale?: number }> = [
+  { flag: 'max-message-size', option: 'maxMessageChars', help: 'largest message, in characters' },
+  { flag: 'max-swarms-per-socket', option: 'maxSwarmsPerSocket', help: 'swarms one socket may be in at once' },
+  { flag: 'max-announces-per-second', option: 'maxAnnouncesPerSecond', help: 'messages per socket per second (every message counts)' },
+  { flag: 'max-connections', option: 'maxConnections', help: 'open sockets (per shard with --shards)' },
+  { flag: 'idle-timeout', option: 'idleTimeoutMs', help: 'seconds of silence before a socket is closed; pings at half', scale: 1000 },
+  { flag: 'swarm-holders', option: 'swarmHolders', help: 'holders each swarm remembers' },
+  { flag: 'swarm-seekers', option: 'swarmSeekers', help: 'other peers each swarm remembers' },
+  { flag: 'max-peers-per-announce', option: 'maxPeersPerAnnounce', help: 'peers one announce reaches at most' },
+  { flag: 'announce-interval', option: 'announceIntervalSec', help: 'seconds clients wait between announces' },
+]
+
+function defaultShown(option: keyof TrackerOptions, scale = 1): string {
+  return String((DEFAULT_TRACKER_OPTIONS[option] as number) / scale)
+}
+
+const tracker: Command = {
+  summary: 'run the WebSocket tracker (WebTorrent protocol, Spotify swarm rules)',
+  help: `Usage: chorus tracker [options]
+
+Runs the WebSocket tracker: WebTorrent's protocol (announce with offers, answer relay, scrape) with
+Spotify's swarm rules. Clients connect to ws://HOST:PORT/announce, or ws://HOST:PORT/swarm/<info_hash>
+(required with --shards above 1). /healthz and /metrics are on the same port.
+
+Options:
+  --host HOST                    interface to listen on (default: 127.0.0.1)
+  --port PORT                    port, 0 for any free one (default: ${DEFAULT_PORTS.tracker})
+  --json                         print {"ready":true,"url":...} once listening
+  --auth-secret SECRET           require session tokens (scope "announce") signed with SECRET,
+                                 in ?token= or the first message's "token" (env: CHORUS_TOKEN_SECRET)
+  --no-scrape                    answer scrape with a failure reason
+  --shards N                     run N shard processes split by info_hash (default: 1, this process)
+  --network-header NAME          request header naming the client's network, from a proxy you trust
+  --max-buffered BYTES           close a socket with more unsent replies than this (default: 1048576)
+${LIMIT_FLAGS.map((f) => `  --${`${f.flag} N`.padEnd(29)}${f.help} (default: ${defaultShown(f.option, f.scale)})`).join('\n')}
+
+Every limit can also come from the environment as ${envName('maxConnections')}=N and so on (the same
+variables as the Durable Object's wrangler.toml vars; ${envName('idleTimeoutMs')} in ms); flags win.
+A socket over a limit gets a "failure reason" and is closed; other sockets are not affected.
+`,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      json: { type: 'boolean' },
+      'auth-secret': { type: 'string' },
+      'no-scrape': { type: 'boolean' },
+      shards: { type: 'string' },
+      'network-header': { type: 'string' },
+      'max-buffered': { type: 'string' },
+      ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
+    })
+    const flags = values as Record<string, string | boolean | undefined>
+    let options: Partial<TrackerOptions>
+    try {
+      options = trackerOptionsFromEnv(process.env)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    for (const f of LIMIT_FLAGS) {
+      const raw = flags[f.flag] as string | undefined
+      if (raw === undefined) continue
+      ;(options as Record<string, number>)[f.option] = intOption(raw, f.flag, 0, 1) * (f.scale ?? 1)
+    }
+    if (flags['no-scrape']) options.scrape = false
+    const authSecret = (flags['auth-secret'] as string | undefined) ?? (process.env.CHORUS_TOKEN_SECRET || undefined)
+    try {
+      resolveTrackerOptions(options)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const host = (flags.host as string | undefined) ?? '127.0.0.1'
+    const port = intOption(flags.port as string | undefined, 'port', DEFAULT_PORTS.tracker, 0, 65535)
+    const shards = intOption(flags.shards as string | undefined, 'shards', 1, 1, 256)
+    const networkHeader = flags['network-header'] as string | undefined
+    const maxBuffered = flags['max-buffered'] === undefined ? undefined : intOption(flags['max-buffered'] as string, 'max-buffered', 0, 1)
+    const common = {
+      ...options,
+      host,
+      port,
+      ...(authSecret !== undefined && { authSecret }),
+      ...(networkHeader !== undefined && { networkHeader }),
+      ...(maxBuffered !== undefined && { maxBufferedBytes: maxBuffered }),
+    }
+    const server = shards > 1 ? createShardedTracker({ ...common, shards }) : createTrackerServer(common)
+    const { url } = await server.listen()
+    announceReady(flags.json === true, 'chorus tracker', { url })
+    if (flags.json !== true) {
+      process.stderr.write(`  WebSocket: ${url.replace(/^http/, 'ws')}${shards > 1 ? '/swarm/<info_hash>' : '/announce'}${authSecret ? ' (auth on)' : ''}\n`)
+    }
+    await untilSignal()
+    await server.close()
+    return 0
+  },
+}
+
+export const commands: Record<string, Command> = { tracker }

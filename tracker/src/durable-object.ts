@@ -1,0 +1,191 @@
+// The Cloudflare adapter: the tracker core in a Durable Object, one object per swarm shard, on the
+// WebSocket Hibernation API. Each socket's state rides in its attachment, so an object that
+// hibernates (or is evicted) rebuilds the same swarms when it wakes.
+
+import type { TokenVerifier } from './auth.js'
+import { createTokenVerifier } from './auth.js'
+import { trackerOptionsFromEnv } from './config.js'
+import { renderMetrics } from './core/metrics.js'
+import type { TrackerCore, TrackerEffect } from './core/tracker-core.js'
+import { createTrackerCore } from './core/tracker-core.js'
+
+/** The Workers runtime types this file uses (kept local: the DOM and Workers type libraries clash). */
+export interface HibernatableWebSocket extends WebSocket {
+  serializeAttachment(value: unknown): void
+  deserializeAttachment(): unknown
+}
+export interface DurableObjectStateLike {
+  acceptWebSocket(ws: WebSocket, tags?: string[]): void
+  getWebSockets(tag?: string): HibernatableWebSocket[]
+  getTags(ws: WebSocket): string[]
+  setWebSocketAutoResponse(pair: unknown): void
+  getWebSocketAutoResponseTimestamp(ws: WebSocket): Date | null
+  storage: { getAlarm(): Promise<number | null>; setAlarm(at: number): Promise<void> }
+}
+declare const WebSocketPair: new () => { 0: WebSocket; 1: WebSocket }
+declare const WebSocketRequestResponsePair: new (request: string, response: string) => unknown
+
+export interface TrackerEnv {
+  /** Session token secret; set it (wrangler secret put CHORUS_TOKEN_SECRET) to turn auth on. */
+  CHORUS_TOKEN_SECRET?: string
+  /** Number of shards; with more than 1, clients connect to /swarm/<info_hash>. */
+  TRACKER_SHARDS?: string
+  [option: string]: unknown
+}
+
+/** Set by the routing Worker: "index/count". */
+export const SHARD_HEADER = 'x-chorus-shard'
+/** Set by the routing Worker from request.cf (e.g. "AS13335"). */
+export const NETWORK_HEADER = 'x-chorus-network'
+
+export class TrackerShard {
+  readonly #ctx: DurableObjectStateLike
+  readonly #env: TrackerEnv
+  readonly #verify: TokenVerifier | undefined
+  #core: TrackerCore | undefined
+  readonly #ids = new WeakMap<WebSocket, number>()
+
+  constructor(ctx: DurableObjectStateLike, env: TrackerEnv) {
+    this.#ctx = ctx
+    this.#env = env
+    this.#verify = env.CHORUS_TOKEN_SECRET ? createTokenVerifier(env.CHORUS_TOKEN_SECRET) : undefined
+    // Keep-alive without waking the object: the runtime answers "ping" itself.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'))
+    const sockets = ctx.getWebSockets()
+    const first = sockets[0]
+    if (first === undefined) return
+    // Woken from hibernation (or evicted and recreated): the sockets carry everything.
+    const core = this.#createCore(ctx.getTags(first).find((tag) => tag.startsWith('shard:'))?.slice(6))
+    const ids = core.restore(sockets.map((ws) => ({ packed: ws.deserializeAttachment(), handle: ws })))
+    ids.forEach((id, i) => {
+      const ws = sockets[i] as HibernatableWebSocket
+      if (id === undefined) ws.close(4400, 'lost state')
+      else this.#ids.set(ws, id)
+    })
+  }
+
+  #createCore(shard: string | undefined): TrackerCore {
+    const [index, count] = (shard ?? '0/1').split('/').map(Number) as [number, number]
+    this.#core = createTrackerCore({
+      ...trackerOptionsFromEnv(this.#env),
+      auth: this.#verify !== undefined,
+      ...(count > 1 ? { shard: { index, count } } : {}),
+    })
+    return this.#core
+  }
+
+  #idOf(ws: WebSocket): number | undefined {
+    const known = this.#ids.get(ws)
+    if (known !== undefined) return known
+    const packed = (ws as HibernatableWebSocket).deserializeAttachment()
+    return Array.isArray(packed) && typeof packed[1] === 'number' ? packed[1] : undefined
+  }
+
+  /** Writes the socket's state into its attachment, where it outlives hibernation. */
+  #save(id: number, ws: HibernatableWebSocket): void {
+    const packed = this.#core?.pack(id)
+    if (packed === undefined) return
+    try {
+      ws.serializeAttachment(packed)
+    } catch {
+      // Too large for an attachment: the state could not survive hibernation, so the socket goes.
+      this.#core?.close(id)
+      ws.close(4400, 'too_many_swarms')
+    }
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url)
+    const shard = request.headers.get(SHARD_HEADER) ?? '0/1'
+    const core = this.#core ?? this.#createCore(shard)
+    if (url.pathname === '/metrics') return new Response(renderMetrics(core.stats()), { headers: { 'content-type': 'text/plain; version=0.0.4' } })
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      return Response.json({ error: { code: 'bad_request', message: 'this is a WebSocket tracker: connect with a WebSocket' } }, { status: 400 })
+    }
+    const pair = new WebSocketPair()
+    const server = pair[1] as HibernatableWebSocket
+    this.#ctx.acceptWebSocket(server, [`shard:${shard}`])
+    const opened = core.open({
+      token: url.searchParams.get('token') ?? undefined,
+      network: request.headers.get(NETWORK_HEADER) ?? undefined,
+      handle: server,
+    })
+    this.#ids.set(server, opened.socket)
+    this.#save(opened.socket, server)
+    await this.#apply(opened.effects)
+    if ((await this.#ctx.storage.getAlarm()) === null) await this.#ctx.storage.setAlarm(Date.now() + this.#tickMs())
+    return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit)
+  }
+
+  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const id = this.#idOf(ws)
+    const core = this.#core
+    if (id === undefined || core === undefined) return ws.close(4400, 'unknown socket')
+    await this.#apply(core.message(id, message))
+    this.#save(id, ws as HibernatableWebSocket)
+  }
+
+  async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.#forget(ws)
+    try {
+      // Completes the closing handshake the client started.
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closed')
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async webSocketError(ws: WebSocket): Promise<void> {
+    this.#forget(ws)
+  }
+
+  async alarm(): Promise<void> {
+    const core = this.#core
+    if (core === undefined) return
+    const sockets = this.#ctx.getWebSockets()
+    for (const ws of sockets) {
+      const id = this.#idOf(ws)
+      const autoPong = this.#ctx.getWebSocketAutoResponseTimestamp(ws)
+      if (id !== undefined && autoPong !== null) core.pong(id, autoPong.getTime())
+    }
+    await this.#apply(core.tick())
+    if (core.stats().connections > 0) await this.#ctx.storage.setAlarm(Date.now() + this.#tickMs())
+  }
+
+  #tickMs(): number {
+    const idle = this.#core?.options.idleTimeoutMs ?? 60_000
+    return Math.max(50, Math.min(30_000, Math.floor(idle / 4)))
+  }
+
+  #forget(ws: WebSocket): void {
+    const id = this.#idOf(ws)
+    if (id !== undefined) this.#core?.close(id)
+  }
+
+  async #apply(effects: TrackerEffect[]): Promise<void> {
+    for (const effect of effects) {
+      const ws = effect.handle as HibernatableWebSocket
+      try {
+        switch (effect.type) {
+          case 'send':
+            ws.send(effect.data)
+            break
+          case 'close':
+            ws.close(effect.code, effect.reason)
+            break
+          case 'ping':
+            // Script cannot send protocol pings here; clients keep alive with "ping" (auto-answered).
+            break
+          case 'verify': {
+            const outcome = this.#verify === undefined ? { ok: true as const } : await this.#verify(effect.token)
+            await this.#apply(this.#core?.verified(effect.socket, outcome) ?? [])
+            this.#save(effect.socket, ws)
+            break
+          }
+        }
+      } catch {
+        // The socket went away meanwhile; its close handler cleans up.
+      }
+    }
+  }
+}

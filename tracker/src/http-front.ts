@@ -1,0 +1,61 @@
+// The HTTP side of a Node tracker: WebSocket upgrades on tracker paths, /healthz and /metrics,
+// and a JSON error for anything else.
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { TrackerRoute } from './core/route.js'
+import { parseTrackerPath } from './core/route.js'
+
+export interface HttpFrontOptions {
+  health(): Promise<Record<string, unknown>>
+  metrics(): Promise<string>
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, route: TrackerRoute): void
+}
+
+export function createHttpFront(options: HttpFrontOptions): Server {
+  const server = createServer((request, response) => {
+    onRequest(request, response).catch((error: unknown) => json(response, 500, { error: { code: 'internal', message: String(error) } }))
+  })
+  async function onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { pathname } = new URL(request.url ?? '/', 'http://tracker')
+    // The operator page, served by the edge on another port, reads these figures.
+    response.setHeader('access-control-allow-origin', '*')
+    if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: { code: 'method_not_allowed', message: 'only GET' } })
+    if (pathname === '/healthz') return json(response, 200, { ok: true, ...(await options.health()) })
+    if (pathname === '/metrics') {
+      const text = await options.metrics()
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+      response.end(text)
+      return
+    }
+    if (parseTrackerPath(pathname) !== null) {
+      return json(response, 400, { error: { code: 'bad_request', message: 'this is a WebSocket tracker: connect with a WebSocket' } })
+    }
+    json(response, 404, { error: { code: 'not_found', message: `no route ${pathname}` } })
+  }
+  // No per-socket listener on the way through: ws adds its own error handling as it takes the
+  // socket over, and a closure per socket would outlive the handshake.
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const { pathname } = new URL(request.url ?? '/', 'http://tracker')
+    const route = parseTrackerPath(pathname)
+    if (route === null) return rejectUpgrade(socket, 404, 'not_found', `no tracker at ${pathname}: use /announce or /swarm/<info_hash>`)
+    options.upgrade(request, socket, head, route)
+  })
+  return server
+}
+
+export function destroyOnError(this: Duplex): void {
+  this.destroy()
+}
+
+export function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  socket.on('error', destroyOnError)
+  const body = JSON.stringify({ error: { code, message } })
+  socket.end(`HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' })
+  response.end(JSON.stringify(body))
+}

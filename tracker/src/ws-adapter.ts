@@ -1,0 +1,158 @@
+// Runs a tracker core on `ws` sockets: moves frames between sockets and the core and carries out
+// its effects. No HTTP here: the single-process server and the shard workers both feed it
+// upgraded sockets.
+
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { RawData } from 'ws'
+import { WebSocket, WebSocketServer } from 'ws'
+import type { TokenVerifier } from './auth.js'
+import type { TrackerCore, TrackerEffect } from './core/tracker-core.js'
+
+export interface WsAdapterOptions {
+  core: TrackerCore
+  /** Required when the core has auth on. */
+  verify?: TokenVerifier
+  /** Request header that carries the client's network, set by a proxy you trust. */
+  networkHeader?: string
+  /** A socket whose unsent replies exceed this many bytes is not reading: it is closed. */
+  maxBufferedBytes?: number
+}
+
+export interface WsAdapter {
+  /** Takes an upgrade request for a tracker path. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void
+  /** Counters the core cannot see. */
+  counters(): { slow_consumers_closed: number }
+  close(): void
+}
+
+export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
+  const { core, verify, networkHeader, maxBufferedBytes = 1 << 20 } = options
+  if (core.options.auth && verify === undefined) throw new TypeError('the core requires auth but no token verifier is given')
+  let slowConsumers = 0
+
+
+  /**
+   * The core's socket id rides on the socket (and the socket on the core's state, as its handle:
+   * no map from one to the other), and events go to methods of the class rather than to
+   * listeners: four listener closures per socket would cost more memory than the tracker's own
+   * state for it.
+   */
+  class TrackerSocket extends WebSocket {
+    trackerId = 0
+    /** The TCP socket under this WebSocket: ws writes its frames to it. */
+    raw: Duplex | undefined
+
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      switch (event) {
+        case 'message': {
+          // binaryType stays 'nodebuffer', so data is one Buffer.
+          const data = args[0] as Buffer
+          apply(core.message(this.trackerId, args[1] === true ? data : data.toString()))
+          return true
+        }
+        case 'pong':
+          core.pong(this.trackerId)
+          return true
+        case 'close':
+          core.close(this.trackerId)
+          return true
+        case 'error':
+          // A 'close' always follows; the core learns of the loss there.
+          return true
+        default:
+          return super.emit(event, ...args)
+      }
+    }
+  }
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Frames up to 4x the limit reach the core, which answers with a failure reason; beyond that
+    // ws drops the socket itself (1009) so that one socket cannot make the process buffer more.
+    maxPayload: core.options.maxMessageChars * 4,
+    perMessageDeflate: false,
+    clientTracking: false,
+    WebSocket: TrackerSocket,
+  })
+
+  // Frames for one socket produced in the same turn of the event loop (offers from several
+  // announcers reach a holder together under load) leave in one write: cork now, uncork once the
+  // turn's I/O is handled. A write per frame was the tracker's largest cost when relaying offers.
+  const corked = new Set<Duplex>()
+  let flushScheduled = false
+  function flush(): void {
+    flushScheduled = false
+    for (const raw of corked) raw.uncork()
+    corked.clear()
+  }
+
+  function apply(effects: TrackerEffect[]): void {
+    for (const effect of effects) {
+      const ws = effect.handle as TrackerSocket
+      switch (effect.type) {
+        case 'send':
+          if (ws.readyState !== WebSocket.OPEN) break
+          if (ws.bufferedAmount > maxBufferedBytes) {
+            slowConsumers++
+            core.close(ws.trackerId)
+            ws.terminate()
+            break
+          }
+          if (ws.raw !== undefined && !corked.has(ws.raw)) {
+            ws.raw.cork()
+            corked.add(ws.raw)
+            if (!flushScheduled) {
+              flushScheduled = true
+              setImmediate(flush)
+            }
+          }
+          ws.send(effect.data)
+          break
+        case 'close':
+          ws.close(effect.code, effect.reason)
+          break
+        case 'ping':
+          if (ws.readyState === WebSocket.OPEN) ws.ping()
+          break
+        case 'verify':
+          // Checked at creation: there is a verifier whenever the core asks for one.
+          ;(verify as TokenVerifier)(effect.token).then(
+            (outcome) => apply(core.verified(effect.socket, outcome)),
+            (error: unknown) => apply(core.verified(effect.socket, { ok: false, code: 'unauthorized', message: String(error) })),
+          )
+          break
+      }
+    }
+  }
+
+  const tickMs = Math.max(50, Math.min(5000, Math.floor(core.options.idleTimeoutMs / 4)))
+  const timer = setInterval(() => apply(core.tick()), tickMs)
+  timer.unref()
+
+  return {
+    handleUpgrade(request, socket, head) {
+      const token = new URL(request.url ?? '/', 'http://tracker').searchParams.get('token') ?? undefined
+      const header = networkHeader === undefined ? undefined : request.headers[networkHeader.toLowerCase()]
+      const network = typeof header === 'string' && header.length > 0 ? header.slice(0, 64) : undefined
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const opened = core.open({ token, network, handle: ws })
+        ws.trackerId = opened.socket
+        ws.raw = socket
+        apply(opened.effects)
+      })
+    },
+    counters: () => ({ slow_consumers_closed: slowConsumers }),
+    close() {
+      clearInterval(timer)
+      for (const handle of core.handles()) {
+        const ws = handle as TrackerSocket
+        core.close(ws.trackerId)
+        ws.close(1001, 'tracker shutting down')
+        // A peer that never answers the close frame must not hold the shutdown up.
+        setTimeout(() => ws.terminate(), 1000).unref()
+      }
+    },
+  }
+}

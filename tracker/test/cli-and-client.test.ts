@@ -1,0 +1,116 @@
+// `chorus tracker` as a process (ready line, flags, clean stop on SIGTERM), and the SDK's tracker
+// client coming back after the tracker restarts, as every socket does after a deploy.
+
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import t from 'tap'
+import { WebSocket } from 'ws'
+import { createTrackerClient, reconnectDelay } from '../src/client.js'
+import type { TrackerClient, WebSocketConstructor } from '../src/client.js'
+import { createTrackerServer } from '../src/server.js'
+import { seeded } from './helpers/fuzz.js'
+import { connectPeer, hexId } from './helpers/peer-socket.js'
+
+const ROOT = new URL('../../', import.meta.url).pathname
+
+t.test('chorus tracker: ready line, limits from flags, stops on SIGTERM', async (t) => {
+  const script = "const { commands } = await import('./tracker/src/cli.ts'); process.exitCode = await commands.tracker.run(process.argv.slice(1))"
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', '--json', '--max-swarms-per-socket', '1', '--no-scrape'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  const line = await new Promise<string>((resolve) => {
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d
+      if (out.includes('\n')) resolve(out.split('\n')[0] as string)
+    })
+  })
+  const ready = JSON.parse(line) as { ready: boolean; url: string }
+  t.match(ready, { ready: true, url: /^http:\/\/127\.0\.0\.1:\d+$/ })
+  t.match(await (await fetch(`${ready.url}/healthz`)).json(), { ok: true, connections: 0 })
+  const peer = await connectPeer(`${ready.url.replace(/^http/, 'ws')}/announce`)
+  peer.send({ action: 'scrape', info_hash: hexId() })
+  t.match(await peer.next(), { failure_code: 'scrape_disabled' }, '--no-scrape')
+  peer.send({ action: 'announce', info_hash: hexId(), peer_id: hexId(), left: 0 })
+  await peer.next()
+  peer.send({ action: 'announce', info_hash: hexId(), peer_id: hexId(), left: 0 })
+  t.match(await peer.next(), { failure_code: 'too_many_swarms' }, '--max-swarms-per-socket 1')
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  t.equal(await exited, 0)
+})
+
+t.test('reconnect delays grow with jitter up to the cap', async (t) => {
+  t.equal(reconnectDelay(0, 1000, 60_000, () => 0), 500)
+  t.equal(reconnectDelay(0, 1000, 60_000, () => 1), 1000)
+  t.equal(reconnectDelay(3, 1000, 60_000, () => 0.5), 6000)
+  t.equal(reconnectDelay(20, 1000, 60_000, () => 1), 60_000)
+  const spread = new Set(Array.from({ length: 50 }, (_, i) => reconnectDelay(2, 1000, 60_000, seeded(i))))
+  t.ok(spread.size > 40, 'clients dropped together come back at different times')
+})
+
+async function freePort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as { port: number }
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
+t.test('the client comes back after the tracker restarts, and announces again', async (t) => {
+  const port = await freePort()
+  let server = createTrackerServer({ port })
+  await server.listen()
+  t.teardown(() => server.close())
+  const infoHash = hexId()
+  const peerId = hexId()
+  const closes: Array<number | null> = []
+  let opened = 0
+  let reopened!: () => void
+  const secondOpen = new Promise<void>((resolve) => (reopened = resolve))
+  const client: TrackerClient = createTrackerClient({
+    url: `ws://127.0.0.1:${port}/announce`,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    minDelayMs: 50,
+    maxDelayMs: 400,
+    random: seeded(3),
+    onOpen: () => {
+      client.send({ action: 'announce', info_hash: infoHash, peer_id: peerId, left: 0, event: 'started' })
+      if (++opened === 2) reopened()
+    },
+    onClose: (event) => closes.push(event.reconnectInMs),
+  })
+  t.teardown(() => client.close())
+  const scrape = async () => {
+    const p = await connectPeer(`ws://127.0.0.1:${port}/announce`)
+    p.send({ action: 'scrape', info_hash: infoHash })
+    const files = (await p.next()).files as Record<string, { complete: number }>
+    await p.close()
+    return files[infoHash]?.complete
+  }
+  while ((await scrape()) !== 1) await new Promise((r) => setTimeout(r, 20))
+  await server.close()
+  server = createTrackerServer({ port })
+  await server.listen()
+  await secondOpen
+  t.ok(closes.length >= 1 && closes.every((d) => d !== null && d >= 25 && d <= 400), `retried after ${closes.join(', ')} ms`)
+  while ((await scrape()) !== 1) await new Promise((r) => setTimeout(r, 20))
+  t.pass('the new tracker knows the peer again')
+  t.ok(client.connected)
+})
+
+t.test('the client does not hammer a tracker that refuses its token', async (t) => {
+  const server = createTrackerServer({ authSecret: 'secret' })
+  const { url } = await server.listen()
+  t.teardown(() => server.close())
+  const closed = new Promise<{ code: number; reconnectInMs: number | null }>((resolve) => {
+    const client = createTrackerClient({
+      url: `${url.replace(/^http/, 'ws')}/announce?token=nonsense`,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      onClose: (event) => {
+        client.close()
+        resolve(event)
+      },
+    })
+  })
+  t.match(await closed, { code: 4401, reconnectInMs: null })
+})

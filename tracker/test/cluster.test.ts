@@ -1,0 +1,43 @@
+// The sharded Node tracker: the primary hands each socket to the process of its swarm's shard.
+
+import t from 'tap'
+import { toBinaryId } from '../../protocol/src/tracker.js'
+import { shardOf } from '../src/core/shard.js'
+import { trackerCompliance } from './helpers/compliance.js'
+import { connectPeer, hexId } from './helpers/peer-socket.js'
+import { startClusterTracker } from './helpers/start-trackers.js'
+
+t.test('compliance through the socket hand-off (one shard)', async (t) => {
+  trackerCompliance(t, startClusterTracker(1))
+})
+
+t.test('three shards: each swarm lives in one process', async (t) => {
+  const tracker = await startClusterTracker(3)({})
+  t.teardown(() => tracker.close())
+  const base = tracker.wsUrl.replace(/\/announce$/, '')
+  const inShard = (k: number) => {
+    let id = hexId()
+    while (shardOf(toBinaryId(id) as string, 3) !== k) id = hexId()
+    return id
+  }
+  const swarms = [inShard(0), inShard(1), inShard(2)]
+  const sockets = []
+  for (const swarm of swarms) {
+    const holder = await connectPeer(`${base}/swarm/${swarm}`)
+    const seeker = await connectPeer(`${base}/swarm/${swarm}`)
+    sockets.push(holder, seeker)
+    holder.send({ action: 'announce', info_hash: swarm, peer_id: hexId(), left: 0 })
+    await holder.next((f) => 'interval' in f)
+    seeker.send({ action: 'announce', info_hash: swarm, peer_id: hexId(), left: 9, offers: [{ offer: { type: 'offer', sdp: 'v=0' }, offer_id: hexId() }] })
+    t.match(await seeker.next((f) => 'interval' in f), { complete: 1, incomplete: 1 }, 'both peers met in one shard')
+    t.match(await holder.next((f) => 'offer' in f), { info_hash: swarm }, 'and the offer was relayed')
+    seeker.send({ action: 'announce', info_hash: swarms[0] === swarm ? swarms[1] : swarms[0], peer_id: hexId(), left: 9 })
+    t.match(await seeker.next((f) => 'failure reason' in f), { failure_code: 'wrong_shard' }, 'another shard\'s swarm is refused')
+  }
+  const health = (await (await fetch(`${tracker.httpUrl}/healthz`)).json()) as Record<string, number>
+  t.match(health, { ok: true, connections: 6, swarms: 3, peers: 6, shards: 3 }, '/healthz sums the shards')
+  const metrics = await (await fetch(`${tracker.httpUrl}/metrics`)).text()
+  t.match(metrics, /^chorus_tracker_offers_relayed_total 3$/m)
+  await t.rejects(connectPeer(`${base}/announce`), /HTTP 400/, 'with several shards the swarm must be in the URL')
+  await Promise.all(sockets.map((s) => s.close()))
+})
