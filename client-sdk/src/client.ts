@@ -158,6 +158,21 @@ export async function createClientWith(platform: Platform, options: ClientOption
     }
   }
 
+  // Track keys live in memory for the session only (never on disk): a track played or
+  // prefetched once replays from cache and peers even while the edge is unreachable.
+  const keys = new Map<string, Promise<CryptoKey>>()
+  function trackKey(trackId: string, version: string): Promise<CryptoKey> {
+    const id = `${trackId}/${version}`
+    let key = keys.get(id)
+    if (!key) {
+      key = edge.trackKey(trackId, version)
+      keys.set(id, key)
+      key.catch(() => keys.delete(id))
+      if (keys.size > 500) keys.delete(keys.keys().next().value!)
+    }
+    return key
+  }
+
   const cachedBitrates = (m: Manifest) => m.qualities.filter((q) => cache.has(chunkKey(m.trackId, m.version, q.bitrate, 0))).map((q) => q.bitrate)
 
   /** Starts prefetching the next tracks once the current one nears its end (30 s), and fetches their heads from the edge at 10 s. */
@@ -182,7 +197,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
       void (async () => {
         const manifest = await loadManifest(id)
         const quality = chooseQuality(manifest, 'auto', throughput, cachedBitrates(manifest))
-        const key = edge.trackKey(id, manifest.version)
+        const key = trackKey(id, manifest.version)
         key.catch(() => {})
         const p = await prefetchHead({ trackId: id, manifest, quality, key, headSec: schedulerConfig.headSec, edge, cache, network, byteBudget: reserve })
         // Played, dropped from the queue, or the client closed while it loaded: not wanted any more.
@@ -222,7 +237,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
       prefetched.delete(trackId)
       const m = pre?.manifest ?? (await loadManifest(trackId))
       const quality = pre && playOptions.quality === undefined ? pre.quality : chooseQuality(m, playOptions.quality ?? 'auto', throughput, cachedBitrates(m))
-      const key = pre?.key ?? edge.trackKey(trackId, m.version)
+      const key = pre?.key ?? trackKey(trackId, m.version)
       key.catch(() => {})
       const wasPrefetched = pre !== undefined && cache.has(chunkKey(m.trackId, m.version, quality.bitrate, 0))
       retire(pre, wasPrefetched)

@@ -51,6 +51,13 @@ t.test('playback from the edge, the cache, and a prefetched next track', async (
     t.equal(stats.prefetchedPlays, 1)
     t.ok(stats.prefetchedBytes > 0)
   })
+
+  await t.test('the edge unreachable: a track played before replays from the cache', async (t) => {
+    await stack.edge.dispose()
+    const p = client.play('one', { quality: 96 })
+    t.ok((await drain(p.stream)).equals(refOne), 'complete and byte-exact with no edge at all')
+    t.same(p.stats()!.bytes, { cache: refOne.length, peer: 0, edge: 0 })
+  })
 })
 
 t.test('failures are typed errors, never a hang', async (t) => {
