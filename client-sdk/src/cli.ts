@@ -106,4 +106,43 @@ Options:
   },
 }
 
-export const commands: Record<string, Command> = { play }
+const buildPlayerCommand: Command = {
+  summary: 'build the web player and operator page for the edge to serve',
+  help: `Usage: chorus build-player [options]
+
+Bundles the web player (client-sdk/player/) with the SDK's browser build into the directory
+wrangler.toml's [assets] names (client-sdk/player/dist), with the config.json the page reads.
+\`chorus start\` does this by itself; run it before \`wrangler deploy\`.
+
+Options:
+  --tracker URL     the tracker's WebSocket URL the page uses (none: edge-only playback)
+  --origin URL      the origin, for the operator page's figures
+  --api-key KEY     the API key the page exchanges for sessions (default: chorus-demo-key)
+  --public-key B64  the origin's manifest key to pin
+  --out DIR         output directory (default: client-sdk/player/dist)
+  -h, --help        this help
+`,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      tracker: { type: 'string' },
+      origin: { type: 'string' },
+      'api-key': { type: 'string' },
+      'public-key': { type: 'string' },
+      out: { type: 'string' },
+    })
+    const { buildPlayer } = await import('../player/build.js')
+    const dir = await buildPlayer(
+      {
+        apiKey: values['api-key'] ?? 'chorus-demo-key',
+        ...(values.tracker && { tracker: values.tracker }),
+        ...(values.origin && { origin: values.origin }),
+        ...(values['public-key'] && { publicKey: values['public-key'] }),
+      },
+      ...(values.out ? [values.out] : []),
+    )
+    process.stdout.write(`built the web player into ${dir}\n`)
+    return 0
+  },
+}
+
+export const commands: Record<string, Command> = { play, 'build-player': buildPlayerCommand }
