@@ -42,6 +42,10 @@ interface SwarmEntry {
   timer: ReturnType<typeof setTimeout> | undefined
   left: () => number
   closed: boolean
+  /** Others the tracker says are in the swarm (from its last reply); undefined before one. */
+  others: number | undefined
+  /** Announces in a row that found too few peers: the wait before the next one grows with it. */
+  lonely: number
 }
 
 export interface NetworkStats {
@@ -177,7 +181,10 @@ export function createNetwork(options: NetworkOptions) {
       }
     }
     const offers: Array<{ offer: { type: 'offer'; sdp: string }; offer_id: string }> = []
-    if (want > 0 && entry.pending.size < offersPerAnnounce * 2) {
+    // Each offer is a whole RTCPeerConnection. With nobody else in the swarm nobody can answer:
+    // announce without offers, and those who join later send theirs to us.
+    const someone = entry.others !== undefined && entry.others > 0
+    if (want > 0 && someone && entry.pending.size < offersPerAnnounce) {
       const made = await Promise.all(Array.from({ length: want }, () => makeOffer()))
       for (const m of made) {
         if (!m) continue
@@ -202,8 +209,11 @@ export function createNetwork(options: NetworkOptions) {
 
   function scheduleAnnounce(entry: SwarmEntry, seconds: number): void {
     if (entry.timer) clearTimeout(entry.timer)
-    // Fewer peers than we would like: ask again soon; otherwise at the tracker's interval.
-    const wait = entry.swarm.size < 3 ? Math.min(seconds, 4 + random() * 2) : seconds
+    // Fewer peers than we would like: ask again soon, then less and less often while the swarm
+    // stays small (5, 10, 20, 40 s...); otherwise at the tracker's interval.
+    const small = entry.swarm.size < 3 && (entry.others ?? 1) > entry.swarm.size
+    entry.lonely = small ? entry.lonely + 1 : 0
+    const wait = small ? Math.min(seconds, 5 * 2 ** Math.min(entry.lonely - 1, 4) * (0.8 + random() * 0.4)) : seconds
     entry.timer = setTimeout(() => void announce(entry).catch(() => {}), wait * 1000)
     entry.timer.unref?.()
   }
@@ -213,6 +223,10 @@ export function createNetwork(options: NetworkOptions) {
     const entry = swarms.get(reply.info_hash)
     if (!entry || entry.closed) return
     if ('interval' in reply) {
+      const first = entry.others === undefined
+      if (typeof reply.complete === 'number' && typeof reply.incomplete === 'number') entry.others = Math.max(0, reply.complete + reply.incomplete - 1)
+      // The first announce only asks who is there; with someone there, offers go out at once.
+      if (first && (entry.others ?? 0) > 0) void announce(entry).catch(() => {})
       scheduleAnnounce(entry, Math.max(5, Math.min(120, reply.interval)))
       return
     }
@@ -305,7 +319,7 @@ export function createNetwork(options: NetworkOptions) {
         ban: (peer) => banned.add(peer),
       })
       const { client } = await trackerFor(infoHash)
-      const entry: SwarmEntry = { swarm, tracker: client, pending: new Map(), timer: undefined, left, closed: false }
+      const entry: SwarmEntry = { swarm, tracker: client, pending: new Map(), timer: undefined, left, closed: false, others: undefined, lonely: 0 }
       swarms.set(infoHash, entry)
       if (client.connected) await announce(entry, 'started').catch(() => {})
       scheduleAnnounce(entry, 10)
