@@ -5,4 +5,7 @@ import { register } from 'tsx/esm/api'
 
 register()
 const { main } = await import('../cli/main.ts')
-process.exitCode = await main(process.argv.slice(2))
+const code = await main(process.argv.slice(2))
+// A command is done when main() returns, even if a library left a handle open (a failed
+// server start, a WebRTC stack): flush what was written, then exit with its code.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))

@@ -7,6 +7,7 @@ import { createStore } from '../origin/src/store.js'
 import { type Command, DEFAULT_PORTS, defaultDataDir, intOption, parseCommandArgs, untilSignal } from './command.js'
 
 const CHORUS = new URL('../bin/chorus.js', import.meta.url).pathname
+const READY_TIMEOUT_MS = 180_000
 
 /** One server of the stack, started as its own `chorus <part>` process. */
 interface Part {
@@ -44,6 +45,18 @@ function startPart(part: Part, env: NodeJS.ProcessEnv): Promise<Running> {
     }
     child.stdout!.on('data', onData)
     child.once('exit', onExit)
+    // A part that neither answers nor dies must not hold the whole start forever.
+    const timer = setTimeout(() => {
+      child.off('exit', onExit)
+      child.kill('SIGKILL')
+      reject(new Error(`${part.name} did not become ready in ${READY_TIMEOUT_MS / 1000} s: ${stderr.trim().split('\n').slice(-3).join(' / ') || 'no output'}`))
+    }, READY_TIMEOUT_MS)
+    child.once('exit', () => clearTimeout(timer))
+    child.stdout!.once('data', () => undefined)
+    const clear = () => clearTimeout(timer)
+    child.stdout!.on('data', () => {
+      if (stdout.includes('{"ready"')) clear()
+    })
   })
 }
 
@@ -115,7 +128,10 @@ Options:
     const running: Running[] = []
     try {
       // The origin and the tracker start side by side; the edge needs the origin's address and key.
-      running.push(...(await Promise.all(parts.map((part) => startPart(part, env)))))
+      const started = await Promise.allSettled(parts.map((part) => startPart(part, env)))
+      for (const r of started) if (r.status === 'fulfilled') running.push(r.value)
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
       const origin = running[0]!.ready
       // The page learns from config.json where the tracker and the origin are and which key to use.
       await buildPlayer({
