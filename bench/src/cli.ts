@@ -5,6 +5,8 @@ const BENCHES: Record<string, { summary: string; load: () => Promise<{ run(argv:
   origin: { summary: 'encrypt+hash vs openssl; origin chunk serving vs bare node:http', load: () => import('../origin/index.js') },
   edge: { summary: 'cached-chunk req/s and p99: edge vs trivial Worker, origin, nginx; policy miss ratios', load: () => import('../edge/index.js') },
   'cache-policy': { summary: 'miss ratio of the edge memory-tier policies vs OPT (web07 trace, Spotify-shaped chunks)', load: () => import('../cache-policy/index.js') },
+  playback: { summary: 'time to first audio, stalls and offload: real SDK listeners on an emulated network, P2P on and off', load: () => import('../playback/index.js') },
+  sim: { summary: "the SDK's scheduler and the tracker's core under virtual time, 10,000 to 1,000,000 listeners", load: () => import('../sim/index.js') },
 }
 const ALIASES: Record<string, string> = { ingest: 'origin' }
 
@@ -27,8 +29,11 @@ Options:
 `
   },
   async run(argv) {
-    const flags = argv.filter((a) => a.startsWith('-'))
-    const names = argv.filter((a) => !a.startsWith('-')).map((n) => ALIASES[n] ?? n)
+    // Benchmark names come first; everything after them (`--seed 7`, `--quick`) goes to each one.
+    let i = 0
+    while (i < argv.length && !argv[i]!.startsWith('-')) i++
+    const names = argv.slice(0, i).map((n) => ALIASES[n] ?? n)
+    const flags = argv.slice(i)
     const chosen = names.length ? names : Object.keys(BENCHES)
     for (const name of chosen) {
       if (!BENCHES[name]) {

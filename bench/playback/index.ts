@@ -1,0 +1,6 @@
+export { run, runPlayback, type PlaybackRun } from './run.js'
+export { parsePlaybackOptions, DEFAULTS as PLAYBACK_DEFAULTS, type PlaybackOptions } from './options.js'
+export { createScenario, type ListenerScript, type PlannedPlay, type PlannedSession, type NetworkProfile, type ScenarioOptions } from './scenario.js'
+export { createPopularity, topShareOf, type Popularity } from './popularity.js'
+export { distribution, summarize, type Distribution, type PhaseSummary } from './summary.js'
+export { cdfChart, stackedChart, fmtBytes } from './charts.js'

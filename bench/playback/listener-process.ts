@@ -1,0 +1,97 @@
+import { readdirSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { createPrng } from '../cache-policy/prng.js'
+import { createCountingWrtc } from './counting-wrtc.js'
+import { type WorkerCounters, type WorkerInit, type WorkerMessage, absoluteNow } from './ipc.js'
+import { cacheDirFor, createProbe, runListener } from './listener.js'
+
+/**
+ * A process that runs a few of a phase's listeners. Listeners are spread over processes
+ * because each RTCPeerConnection of @roamhq/wrtc holds about 50 file descriptors once it has
+ * gathered its candidates, and a process may open 20,000 here: one process could not hold
+ * every listener's connections. It also keeps the listeners' event loop apart from the servers'.
+ */
+const LOOP_RESOLUTION_MS = 10
+const lag = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)
+const send = (m: WorkerMessage) => process.send?.(m)
+const fds = () => {
+  try {
+    return readdirSync('/proc/self/fd').length
+  } catch {
+    return 0
+  }
+}
+
+process.once('message', (init: WorkerInit) => {
+  void main(init).then(
+    () => process.exit(0),
+    (err: Error) => {
+      send({ type: 'log', line: `worker: ${err.stack ?? err.message}` })
+      process.exit(1)
+    },
+  )
+})
+// The parent gone: nothing left to report to.
+process.on('disconnect', () => process.exit(0))
+// Every module is loaded by now: the phase's clock may start.
+send({ type: 'ready' })
+
+async function main(init: WorkerInit): Promise<void> {
+  const probes = init.listeners.map(() => createProbe())
+  const rtc = createCountingWrtc()
+  const cpuStart = process.cpuUsage()
+  let maxFds = 0
+  const counters = (): WorkerCounters => {
+    const c: WorkerCounters = { cache: 0, peer: 0, edge: 0, online: 0, fds: fds() }
+    maxFds = Math.max(maxFds, c.fds)
+    for (const p of probes) {
+      c.cache += p.doneBytes.cache + (p.playback?.stats()?.bytes.cache ?? 0)
+      c.peer += p.doneUploaded + (p.client?.stats().network?.uploadedBytes ?? 0)
+      c.edge += p.edgeBytes
+      if (p.online) c.online++
+    }
+    return c
+  }
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+  loop.enable()
+  const timer = setInterval(() => send({ type: 'counters', counters: counters() }), 500)
+  // This process's clock, aligned on the parent's: deadlines are absolute.
+  const offset = performance.now() - absoluteNow()
+  await Promise.all(
+    init.listeners.map(({ script, trackerUrl }, i) =>
+      runListener(
+        script,
+        {
+          p2p: init.p2p,
+          catalog: init.catalog,
+          edgeUrl: init.edgeUrl,
+          trackerUrl,
+          apiKey: init.apiKey,
+          cacheDir: cacheDirFor(init.cacheRoot, script.index),
+          speed: init.speed,
+          phaseStart: init.phaseStart + offset,
+          deadline: init.deadline + offset,
+          random: createPrng(init.seed * 7919 + script.index),
+          ...(init.scheduler && { scheduler: init.scheduler }),
+          wrtc: rtc.wrtc,
+          onPlay: (record) => send({ type: 'play', record }),
+          onSession: (record) => send({ type: 'session', record }),
+        },
+        probes[i]!,
+      ).catch((err: Error) => send({ type: 'log', line: `listener ${script.index}: ${err.message}` })),
+    ),
+  )
+  clearInterval(timer)
+  loop.disable()
+  const final = counters()
+  const cpu = process.cpuUsage(cpuStart)
+  const done: WorkerMessage = {
+    type: 'done',
+    counters: final,
+    eventLoopMs: { p50: lag(loop.percentile(50)), p99: lag(loop.percentile(99)), max: lag(loop.max) },
+    maxFds,
+    peerConnections: rtc.counters,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  }
+  await new Promise<void>((resolve) => process.send!(done, () => resolve()))
+}

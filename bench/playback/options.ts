@@ -1,0 +1,136 @@
+import { parseArgs } from 'node:util'
+
+/** Everything a playback run can be told, with the default scenario's values. */
+export interface PlaybackOptions {
+  seed: number
+  listeners: number
+  /** Wall seconds each phase runs. */
+  durationSec: number
+  /** Audio plays this many times faster than real time (the virtual speaker). */
+  speed: number
+  rttMs: number
+  /** Each listener's round trips are the mean times (1 +- this), drawn once. */
+  rttJitter: number
+  peerRttMs: number
+  originRttMs: number
+  /** Upload cap per listener in real time, kbit/s (scaled by the speed in the run). */
+  uploadKbps: number
+  /** Download from the edge, kbit/s (not scaled). */
+  downKbps: number
+  loss: number
+  tracks: number
+  /** Durations of the source recordings, seconds (each track id is one of them). */
+  sourceSec: number[]
+  /** Listeners per worker process (each RTCPeerConnection holds ~50 file descriptors; a process may open 20,000). */
+  perProcess: number
+  /** Run the P2P-off phase too. */
+  cdn: boolean
+  outDir: string | undefined
+  quiet: boolean
+}
+
+export const DEFAULTS: PlaybackOptions = {
+  seed: 1,
+  listeners: 30,
+  durationSec: 120,
+  speed: 4,
+  rttMs: 30,
+  rttJitter: 0.2,
+  peerRttMs: 50,
+  originRttMs: 60,
+  uploadKbps: 2000,
+  downKbps: 20_000,
+  loss: 0,
+  tracks: 60,
+  sourceSec: [50, 65, 80, 95],
+  perProcess: 3,
+  cdn: true,
+  outDir: undefined,
+  quiet: false,
+}
+
+const QUICK: Partial<PlaybackOptions> = { listeners: 12, durationSec: 50, tracks: 30 }
+
+export const HELP = `Usage: npm run bench -- playback [--quick] [--seed=N] [--listeners=N] ...
+       npx tsx bench/playback/main.ts [options]
+
+Real SDK clients (real WebRTC, real workerd edge, real tracker and origin) play seeded listening
+sessions on an emulated network, once peer-assisted and once with P2P off. Writes
+bench/results/playback.{json,md} and playback-ttfa.svg, playback-bytes.svg.
+
+Options (use --name=value: the bench runner passes flags only):
+  --seed=N            scenario seed (default ${DEFAULTS.seed})
+  --listeners=N       listeners (default ${DEFAULTS.listeners})
+  --duration=S        wall seconds per phase (default ${DEFAULTS.durationSec})
+  --speed=X           audio plays X times faster than real time (default ${DEFAULTS.speed})
+  --rtt=MS            round trip to the edge and the tracker (default ${DEFAULTS.rttMs})
+  --rtt-jitter=F      each listener's round trips are the mean times 1 +- F (default ${DEFAULTS.rttJitter})
+  --peer-rtt=MS       round trip between two listeners (default ${DEFAULTS.peerRttMs})
+  --origin-rtt=MS     round trip from the edge to the origin (default ${DEFAULTS.originRttMs})
+  --upload=KBIT       upload cap per listener, kbit/s of real time (default ${DEFAULTS.uploadKbps})
+  --down=KBIT         download from the edge, kbit/s (default ${DEFAULTS.downKbps})
+  --loss=F            packet loss on the edge path, 0..1 (default ${DEFAULTS.loss})
+  --tracks=N          catalog size (default ${DEFAULTS.tracks})
+  --per-process=N     listeners per worker process (default ${DEFAULTS.perProcess})
+  --no-cdn            skip the P2P-off phase
+  --out-dir=DIR       write results here instead of bench/results/
+  --quick             ${QUICK.listeners} listeners, ${QUICK.durationSec} s, ${QUICK.tracks} tracks
+  --quiet             no progress lines
+`
+
+function num(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`--${name} must be a number from ${min} to ${max}, not '${value}'`)
+  return n
+}
+
+export function parsePlaybackOptions(argv: string[]): PlaybackOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      seed: { type: 'string' },
+      listeners: { type: 'string' },
+      duration: { type: 'string' },
+      speed: { type: 'string' },
+      rtt: { type: 'string' },
+      'rtt-jitter': { type: 'string' },
+      'peer-rtt': { type: 'string' },
+      'origin-rtt': { type: 'string' },
+      upload: { type: 'string' },
+      down: { type: 'string' },
+      loss: { type: 'string' },
+      tracks: { type: 'string' },
+      'source-sec': { type: 'string' },
+      'per-process': { type: 'string' },
+      'no-cdn': { type: 'boolean' },
+      'out-dir': { type: 'string' },
+      quick: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return 'help'
+  const base = { ...DEFAULTS, ...(values.quick ? QUICK : {}) }
+  const sourceSec = values['source-sec'] === undefined ? base.sourceSec : values['source-sec'].split(',').map((s) => num(s, 'source-sec', 0, 5, 600))
+  return {
+    seed: Math.round(num(values.seed, 'seed', base.seed, 0, 2 ** 31)),
+    listeners: Math.round(num(values.listeners, 'listeners', base.listeners, 1, 200)),
+    durationSec: num(values.duration, 'duration', base.durationSec, 5, 3600),
+    speed: num(values.speed, 'speed', base.speed, 0.25, 32),
+    rttMs: num(values.rtt, 'rtt', base.rttMs, 0, 2000),
+    rttJitter: num(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
+    peerRttMs: num(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
+    originRttMs: num(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
+    uploadKbps: num(values.upload, 'upload', base.uploadKbps, 1, 1e7),
+    downKbps: num(values.down, 'down', base.downKbps, 1, 1e8),
+    loss: num(values.loss, 'loss', base.loss, 0, 0.5),
+    tracks: Math.round(num(values.tracks, 'tracks', base.tracks, 1, 5000)),
+    sourceSec,
+    perProcess: Math.round(num(values['per-process'], 'per-process', base.perProcess, 1, 200)),
+    cdn: values['no-cdn'] !== true,
+    outDir: values['out-dir'],
+    quiet: values.quiet === true,
+  }
+}

@@ -1,0 +1,35 @@
+import type { SchedulerConfig } from '../../client-sdk/src/core/scheduler.js'
+import type { SimCatalog } from './catalog.js'
+import type { EdgeModel } from './edge-model.js'
+import type { EventQueue } from './event-queue.js'
+import type { Metrics } from './metrics.js'
+import type { TrackerLink } from './tracker-link.js'
+import type { ClientState, SimListener } from './types.js'
+
+/** Everything one simulated world shares. */
+export interface SimContext {
+  q: EventQueue
+  random: () => number
+  catalog: SimCatalog
+  edge: EdgeModel
+  tracker: TrackerLink | undefined
+  metrics: Metrics
+  /** Listeners met so far, by index. */
+  listeners: Map<number, SimListener>
+  p2p: boolean
+  connectSuccess: number
+  scheduler: SchedulerConfig
+  /** Counter for offer ids. */
+  seq: number
+  /**
+   * The SDK's seeding rules, and what-if variants of them: swarms kept after a play ends (the SDK:
+   * 6), whether a swarm with nothing left to fetch keeps sending offers every 4-6 s (the SDK: yes),
+   * and how many recently played tracks of the cache a new session announces (the SDK: none).
+   */
+  seeding: { tracks: number; holderOffers: boolean; fromCache: number }
+  /** Offers answered, by offer id, until the offerer connects or the answerer gives up. */
+  answering: Map<string, { client: ClientState; attempt: { settled: boolean } }>
+}
+
+/** A 40-hex-char id (as the SDK writes them): a tag for its kind, then the number. */
+export const hex40 = (n: number, tag: 'b' | 'c' | 'd') => `${tag}${n.toString(16).padStart(39, '0')}`

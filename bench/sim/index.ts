@@ -1,0 +1,5 @@
+export { run, runSim } from './run.js'
+export { parseSimOptions, SIM_DEFAULTS, type SimOptions } from './options.js'
+export { runWorld, type WorldOptions, type WorldResult } from './world.js'
+export { summarizeWorld, type SimSummary } from './summary.js'
+export { createEventQueue, type EventQueue } from './event-queue.js'

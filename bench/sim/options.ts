@@ -1,0 +1,162 @@
+import { parseArgs } from 'node:util'
+
+/** The simulation's settings: the playback benchmark's default scenario, at scale. */
+export interface SimOptions {
+  seed: number
+  /** Listener populations to simulate, one run each. */
+  levels: number[]
+  /** Share of the population online at any moment (listening sessions). */
+  activity: number
+  /** Virtual seconds simulated per level; the figures count from `warmupSec` on. */
+  durationSec: number
+  warmupSec: number
+  tracks: number
+  rttMs: number
+  rttJitter: number
+  peerRttMs: number
+  originRttMs: number
+  uploadKbps: number
+  downKbps: number
+  /** Share of WebRTC connections that come up (the rest fail: NATs, firewalls). */
+  connectSuccess: number
+  /** Wall-clock budget per level, seconds: past it, the level stops where it is and says so. */
+  budgetSec: number
+  p2p: boolean
+  /** What-if variants of the SDK's seeding (defaults: the SDK's own rules). */
+  seedTracks: number
+  holderOffers: boolean
+  seedFromCache: number
+  outDir: string | undefined
+  /** Base name of the result files (sim.json, sim.md, sim.svg). */
+  name: string
+  quiet: boolean
+}
+
+export const SIM_DEFAULTS: SimOptions = {
+  seed: 1,
+  levels: [10_000, 100_000, 1_000_000],
+  activity: 0.01,
+  durationSec: 240,
+  warmupSec: 90,
+  tracks: 200_000,
+  rttMs: 30,
+  rttJitter: 0.2,
+  peerRttMs: 50,
+  originRttMs: 60,
+  uploadKbps: 2000,
+  downKbps: 20_000,
+  connectSuccess: 0.85,
+  budgetSec: 300,
+  p2p: true,
+  seedTracks: 6,
+  holderOffers: true,
+  seedFromCache: 0,
+  outDir: undefined,
+  name: 'sim',
+  quiet: false,
+}
+
+const QUICK: Partial<SimOptions> = { levels: [10_000, 100_000], durationSec: 180, warmupSec: 60 }
+
+export const SIM_HELP = `Usage: npm run bench -- sim [--quick] [--seed=N] [--levels=10000,100000,1000000] ...
+       npx tsx bench/sim/main.ts [options]
+
+The SDK's scheduler core and the tracker's core under virtual time, with a simulated network,
+for populations of listeners of which a share is online. Writes bench/results/sim.{json,md,svg}.
+
+Options (use --name=value: the bench runner passes flags only):
+  --seed=N              seed (default ${SIM_DEFAULTS.seed})
+  --levels=A,B,...      listener populations (default ${SIM_DEFAULTS.levels.join(',')})
+  --activity=F          share online at any moment (default ${SIM_DEFAULTS.activity})
+  --duration=S          virtual seconds per level (default ${SIM_DEFAULTS.durationSec})
+  --warmup=S            figures count from this virtual second on (default ${SIM_DEFAULTS.warmupSec})
+  --tracks=N            catalog size (default ${SIM_DEFAULTS.tracks})
+  --rtt=MS --peer-rtt=MS --origin-rtt=MS --upload=KBIT --down=KBIT --rtt-jitter=F
+                        the network, as in the playback benchmark (defaults ${SIM_DEFAULTS.rttMs}, ${SIM_DEFAULTS.peerRttMs}, ${SIM_DEFAULTS.originRttMs}, ${SIM_DEFAULTS.uploadKbps}, ${SIM_DEFAULTS.downKbps}, ${SIM_DEFAULTS.rttJitter})
+  --connect=F           share of WebRTC connections that come up (default ${SIM_DEFAULTS.connectSuccess})
+  --budget=S            wall seconds allowed per level (default ${SIM_DEFAULTS.budgetSec})
+  --no-p2p              every listener plays from the edge alone
+  What-if (not the SDK's current rules; the report says so):
+  --seed-tracks=N       swarms kept after a play ends (the SDK: ${SIM_DEFAULTS.seedTracks})
+  --no-holder-offers    a swarm with nothing left to fetch announces without offers, at the
+                        tracker's interval (the SDK: 5 offers every 4-6 s while under 3 peers)
+  --seed-from-cache=N   a new session announces its N most recent cached tracks (the SDK: 0)
+                        (both at most 20: the tracker takes 32 swarms per socket)
+  --out-dir=DIR         write results here instead of bench/results/
+  --name=NAME           result files NAME.json, NAME.md, NAME.svg (default sim)
+  --quick               levels ${QUICK.levels!.join(',')}, ${QUICK.durationSec} s
+  --quiet               no progress lines
+`
+
+function num(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`--${name} must be a number from ${min} to ${max}, not '${value}'`)
+  return n
+}
+
+function fileName(value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback
+  if (!/^[a-z0-9][a-z0-9-]{0,60}$/.test(value)) throw new RangeError(`--name must be lowercase letters, digits and dashes, not '${value}'`)
+  return value
+}
+
+export function parseSimOptions(argv: string[]): SimOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      seed: { type: 'string' },
+      levels: { type: 'string' },
+      activity: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      tracks: { type: 'string' },
+      rtt: { type: 'string' },
+      'rtt-jitter': { type: 'string' },
+      'peer-rtt': { type: 'string' },
+      'origin-rtt': { type: 'string' },
+      upload: { type: 'string' },
+      down: { type: 'string' },
+      connect: { type: 'string' },
+      budget: { type: 'string' },
+      'no-p2p': { type: 'boolean' },
+      'seed-tracks': { type: 'string' },
+      'no-holder-offers': { type: 'boolean' },
+      'seed-from-cache': { type: 'string' },
+      'out-dir': { type: 'string' },
+      name: { type: 'string' },
+      quick: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return 'help'
+  const base = { ...SIM_DEFAULTS, ...(values.quick ? QUICK : {}) }
+  const levels = values.levels === undefined ? base.levels : values.levels.split(',').map((v) => Math.round(num(v, 'levels', 0, 1, 1e8)))
+  const durationSec = num(values.duration, 'duration', base.durationSec, 10, 86_400)
+  const warmupSec = num(values.warmup, 'warmup', Math.min(base.warmupSec, durationSec / 2), 0, durationSec - 1)
+  return {
+    seed: Math.round(num(values.seed, 'seed', base.seed, 0, 2 ** 31)),
+    levels,
+    activity: num(values.activity, 'activity', base.activity, 1e-6, 1),
+    durationSec,
+    warmupSec,
+    tracks: Math.round(num(values.tracks, 'tracks', base.tracks, 1, 1e7)),
+    rttMs: num(values.rtt, 'rtt', base.rttMs, 0, 2000),
+    rttJitter: num(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
+    peerRttMs: num(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
+    originRttMs: num(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
+    uploadKbps: num(values.upload, 'upload', base.uploadKbps, 1, 1e7),
+    downKbps: num(values.down, 'down', base.downKbps, 1, 1e8),
+    connectSuccess: num(values.connect, 'connect', base.connectSuccess, 0, 1),
+    budgetSec: num(values.budget, 'budget', base.budgetSec, 1, 86_400),
+    p2p: values['no-p2p'] !== true,
+    seedTracks: Math.round(num(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 20)),
+    holderOffers: values['no-holder-offers'] !== true,
+    seedFromCache: Math.round(num(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 20)),
+    outDir: values['out-dir'],
+    name: fileName(values.name, base.name),
+    quiet: values.quiet === true,
+  }
+}

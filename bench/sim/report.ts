@@ -1,0 +1,102 @@
+import type { Distribution } from '../playback/summary.js'
+import { fmt, mdTable } from '../src/report.js'
+import type { SimOptions } from './options.js'
+import type { SimSummary } from './summary.js'
+
+/** The Markdown report of a simulation run. */
+export interface SimReportInput {
+  command: string
+  options: SimOptions
+  machine: { cpu: string; cores: number; node: string; date: string }
+  levels: SimSummary[]
+  totalWallSec: number
+  chart: string
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? `${v >= 100 ? Math.round(v) : v.toFixed(1)} ms` : 'n/a')
+const pct = (v: number, d = 1) => (Number.isFinite(v) ? `${(v * 100).toFixed(d)} %` : 'n/a')
+const dist = (d: Distribution) => (d.n === 0 ? 'none' : `${ms(d.p50)} / ${ms(d.p99)} (${d.n})`)
+const count = (n: number) => n.toLocaleString('en-US')
+
+export function simTargets(s: SimSummary): Array<{ target: string; value: string; met: boolean }> {
+  return [
+    { target: 'cold p50 within 2 RTT', value: `${fmt(s.coldRtts.p50, 1)} RTT`, met: s.coldRtts.p50 <= 2 },
+    { target: 'cold p99 within 5 RTT', value: `${fmt(s.coldRtts.p99, 1)} RTT`, met: s.coldRtts.p99 <= 5 },
+    { target: 'prefetched p50 under 20 ms', value: ms(s.ttfaMs.prefetched.p50), met: s.ttfaMs.prefetched.p50 < 20 },
+    { target: 'no stalls', value: pct(s.stalls.share, 2), met: s.stalls.share === 0 },
+    { target: 'servers at most 10 % of network bytes (warm)', value: pct(s.network.serverShare), met: s.network.serverShare <= 0.1 },
+  ]
+}
+
+export function renderSimReport(input: SimReportInput): string {
+  const { options: o, levels } = input
+  const col = (f: (s: SimSummary) => string) => levels.map(f)
+  const header = ['figure', ...levels.map((s) => `${count(s.population)} listeners`), 'Spotify 2010']
+  const rows: string[][] = [
+    ['online at once', ...col((s) => count(s.online)), ''],
+    ['virtual time simulated (figures from)', ...col((s) => `${s.simulatedSec} s (${o.warmupSec} s)${s.truncated ? ' **cut by the budget**' : ''}`), ''],
+    ['plays counted: cold / cached / prefetched', ...col((s) => `${s.plays.byKind.cold} / ${s.plays.byKind.cached} / ${s.plays.byKind.prefetched}`), ''],
+    ['time to first audio, cold: p50 / p99 (plays)', ...col((s) => dist(s.ttfaMs.cold)), '265 ms median, all plays'],
+    ['cold, in round trips to the edge: p50 / p99', ...col((s) => `${fmt(s.coldRtts.p50, 1)} / ${fmt(s.coldRtts.p99, 1)}`), ''],
+    ['time to first audio, cached', ...col((s) => dist(s.ttfaMs.cached)), ''],
+    ['time to first audio, prefetched', ...col((s) => dist(s.ttfaMs.prefetched)), ''],
+    ['time to first audio, all plays', ...col((s) => dist(s.ttfaMs.all)), '265 ms median'],
+    ['plays prefetched: all / queued / habitual', ...col((s) => `${pct(s.prefetch.hitRate, 0)} / ${pct(s.prefetch.queuedHitRate, 0)} / ${pct(s.prefetch.habitualHitRate, 0)}`), ''],
+    ['prefetched bytes never played', ...col((s) => pct(s.prefetch.unusedShare, 0)), ''],
+    ['plays with a stall; stall time per stalled play', ...col((s) => `${pct(s.stalls.share, 2)}; ${ms(s.stalls.perStalledPlayMs)}`), 'under 1 %'],
+    ['bytes played by source: cache / peers / edge', ...col((s) => `${pct(s.played.cache, 0)} / ${pct(s.played.peer, 0)} / ${pct(s.played.edge, 0)}`), '55.4 / 35.8 / 8.8 %'],
+    ['**servers\u2019 share of network bytes (warm)**', ...col((s) => `**${pct(s.network.serverShare)}**`), '19.7 %'],
+    ['edge bytes: heads / later chunks no connected peer held / later chunks a peer held / prefetched heads / manifests, keys', ...col((s) => `${pct(s.network.edgeBy.head, 0)} / ${pct(s.network.edgeBy.noPeer, 0)} / ${pct(s.network.edgeBy.urgent, 0)} / ${pct(s.network.edgeBy.prefetch, 0)} / ${pct(s.network.edgeBy.control, 0)}`), ''],
+    ['edge egress: mean / peak (10 s)', ...col((s) => `${fmt(s.edgeLoad.gbps, 2)} / ${fmt(s.edgeLoad.peakGbps, 2)} Gbit/s`), ''],
+    ['edge egress per online listener', ...col((s) => `${fmt(s.edgeLoad.kbpsPerListener, 0)} kbit/s`), ''],
+    ['same plays from the edge alone (P2P off)', ...col((s) => `${fmt(s.edgeLoad.cdnGbps, 2)} Gbit/s`), ''],
+    ['edge requests per second', ...col((s) => count(Math.round(s.edgeLoad.requestsPerSec))), ''],
+    ['origin: requests/s, Gbit/s', ...col((s) => `${count(Math.round(s.edgeLoad.originRequestsPerSec))}, ${fmt(s.edgeLoad.originGbps, 3)}`), ''],
+    ['peer connections: established / attempted', ...col((s) => `${count(s.peers.established)} / ${count(s.peers.attempts)} (${pct(s.peers.successRate, 0)})`), ''],
+    ['time to first peer byte: p50 / p99', ...col((s) => dist(s.peers.firstPeerByteMs)), ''],
+    ['tracker: announces/s, frames in/s', ...col((s) => (s.tracker ? `${count(Math.round(s.tracker.announcesPerSec))}, ${count(Math.round(s.tracker.messagesPerSec))}` : 'P2P off')), ''],
+    ['tracker at the end: swarms, memberships', ...col((s) => (s.tracker ? `${count(s.tracker.swarms)}, ${count(s.tracker.memberships)}` : 'P2P off')), ''],
+    ['tracker: sockets it closed (rate limit, too many swarms)', ...col((s) => (s.tracker ? `${count(s.tracker.socketsClosed)}${Object.keys(s.tracker.rejected).length ? ` (${Object.entries(s.tracker.rejected).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}` : 'P2P off')), ''],
+    ['simulation: wall time, heap', ...col((s) => `${s.wallSec} s, ${count(s.heapMb)} MB`), ''],
+  ]
+  const first = levels[0]
+  const lastLevel = levels[levels.length - 1]
+  const growth =
+    first && lastLevel && first !== lastLevel
+      ? `From ${count(first.population)} to ${count(lastLevel.population)} listeners (${count(first.online)} to ${count(lastLevel.online)} online), the servers' share of network bytes goes from ${pct(first.network.serverShare)} to ${pct(lastLevel.network.serverShare)}, and the edge's egress per online listener from ${fmt(first.edgeLoad.kbpsPerListener, 0)} to ${fmt(lastLevel.edgeLoad.kbpsPerListener, 0)} kbit/s (a plain CDN would send ${fmt((first.edgeLoad.cdnGbps * 1e6) / first.online, 0)} and ${fmt((lastLevel.edgeLoad.cdnGbps * 1e6) / lastLevel.online, 0)}). The tracker's load grows with the listeners online: ${first.tracker ? `${count(Math.round(first.tracker.announcesPerSec))} to ${count(Math.round(lastLevel.tracker?.announcesPerSec ?? 0))} announces per second` : 'no tracker (P2P off)'}.`
+      : ''
+  const targetRows = levels.map((s) => [`${count(s.population)}`, ...simTargets(s).map((t) => `${t.value} ${t.met ? '(met)' : '(**missed**)'}`)])
+  return [
+    '# Simulation: the player\u2019s scheduler and the tracker at scale',
+    '',
+    `Command: \`${input.command}\` (${input.machine.date}; ${input.machine.cpu}, ${input.machine.cores} cores, Node ${input.machine.node}; ${Math.round(input.totalWallSec)} s in all, levels two at a time).`,
+    '',
+    '## What runs, and what is modelled',
+    '',
+    ...(o.seedTracks !== 6 || !o.holderOffers || o.seedFromCache > 0
+      ? [`**What-if run, not the SDK's current rules**: ${o.seedTracks} swarms kept after a play (the SDK: 6); ${o.holderOffers ? 'holders send offers as the SDK does' : 'a swarm with nothing left to fetch announces without offers, at the tracker\u2019s interval'}; a new session announces its ${o.seedFromCache} most recent cached tracks (the SDK: none).`, '']
+      : []),
+    `- **The cores themselves**: every play runs the SDK's scheduler core (client-sdk/src/core/scheduler.ts, default settings) and its speaker core (stalls counted exactly); every listener has the SDK's habits core and its upload token bucket; every announce, offer and answer goes through the tracker's core (tracker/src/core/tracker-core.ts, default rules: 20 holders and 20 seekers remembered per swarm, 10 peers per announce) as the same JSON frames its \`ws\` server would carry. All under virtual time (an event queue), seeded (seed ${o.seed}).`,
+    `- **Restated from the SDK's adapters** (they are not pure, so the simulation cannot call them): the path to the first audio (the manifest from the edge; then the key, after a session token for a new client, both passed through the edge to the origin; the first chunk is played when it and the key are there, plus 2 ms to read, verify and decrypt), client.ts's prefetch (30 s before the end the next 3 tracks' heads are asked from peers, at 10 s the rest from the edge; the queue first, else habits), network.ts's peer rules (5 offers per announce, at most 10 pending per swarm for 20 s, re-announce after 4-6 s while a swarm has fewer than 3 peers, 50/60 connections, 4 upload slots, choke in an emergency) and the seeding of the last 6 tracks.`,
+    `- **Listeners**: a population per level, ${pct(o.activity, 0)} of it online at any moment. Sessions come from the playback benchmark's planner (Spotify-shaped popularity over ${count(o.tracks)} tracks of 2.5-5 min at 160 kbit/s, 32 KiB chunks; playlists with a queue, favourites left to habits, jumps, 30 % skips); a listener who leaves is replaced 2-15 s later by another one, new or met before (with its cache). Each listener met has a history of ${30} tracks plus its favourites in its 256 MiB cache, and its habits know the order it plays its favourites in. The world starts warm: those online at the start are part way into a session, its earlier tracks cached and seeded.`,
+    `- **Network**: ${o.rttMs} ms to the edge and the tracker, ${o.peerRttMs} ms between listeners (each +- ${Math.round(o.rttJitter * 100)} %), ${o.originRttMs} ms from the edge to the origin; ${o.uploadKbps / 1000} Mbit/s up (the SDK's token bucket), ${o.downKbps / 1000} Mbit/s down from the edge (answers queue). A WebRTC connection comes up two peer round trips after the answer reaches the offerer, for ${pct(o.connectSuccess, 0)} of attempts (the rest fail after 10 s). \`have\` messages arrive at once (a few bytes, next to a chunk's 1.6 s of audio); the player ticks every second (the SDK every 100 ms).`,
+    '- **Edge**: holds every chunk it fetched once (coalescing concurrent misses, reading 2 chunks ahead), manifests fresh for 10 s, sessions and keys passed through to the origin.',
+    '',
+    `## Figures (warm window: from ${o.warmupSec} s of virtual time)`,
+    '',
+    mdTable(header, rows),
+    '',
+    '## How the servers\u2019 share and the edge\u2019s load grow',
+    '',
+    growth,
+    '',
+    `![servers' share and edge load by listeners](${input.chart})`,
+    '',
+    '## Targets (those of the playback benchmark)',
+    '',
+    mdTable(['listeners', 'cold p50 <= 2 RTT', 'cold p99 <= 5 RTT', 'prefetched p50 < 20 ms', 'no stalls', 'servers <= 10 % (warm)'], targetRows),
+    '',
+    'Cold plays miss by construction: the SDK fetches the manifest, and only then the key, which the origin alone can give (one edge and one origin round trip, after a session token for a new client): see the playback report for the path and the changes that would shorten it.',
+    '',
+  ].join('\n')
+}

@@ -1,0 +1,74 @@
+import { type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/src/core/tracker-core.js'
+import type { EventQueue } from './event-queue.js'
+
+/**
+ * The tracker's own core (tracker/src/core/tracker-core.ts) under virtual time: the same rules,
+ * the same JSON frames in and out as on its `ws` server, with each listener's half round trip
+ * on the way in and on the way back. Sockets are numbers; the core's effects are delivered to
+ * the listener that owns the socket, if it still does.
+ */
+export interface TrackerPeer {
+  rttMs: number
+  /** The socket this listener holds now (a closed one is gone). */
+  socket: number | undefined
+  onTracker(reply: Record<string, unknown>): void
+}
+
+export function createTrackerLink(q: EventQueue, random: () => number) {
+  const core: TrackerCore = createTrackerCore({
+    now: () => q.now,
+    random,
+    // One core holds every socket here; the real deployment shards (processes or Durable Objects).
+    maxConnections: 100_000_000,
+  })
+  const counters = { messages: 0, closedByTracker: 0 }
+
+  function apply(effects: TrackerEffect[]): void {
+    for (const e of effects) {
+      const peer = e.handle as TrackerPeer
+      if (e.type === 'send') {
+        const socket = e.socket
+        q.after(peer.rttMs / 2, () => {
+          if (peer.socket === socket) peer.onTracker(JSON.parse(e.data) as Record<string, unknown>)
+        })
+      } else if (e.type === 'close') {
+        counters.closedByTracker++
+        if (peer.socket === e.socket) peer.socket = undefined
+        core.close(e.socket)
+      } else if (e.type === 'ping') core.pong(e.socket)
+    }
+  }
+
+  const sweep = () => {
+    apply(core.tick())
+    q.after(30_000, sweep)
+  }
+  q.after(30_000, sweep)
+
+  return {
+    core,
+    counters,
+    /** A WebSocket opened now; usable once it is open (one round trip). */
+    open(peer: TrackerPeer): number {
+      const { socket, effects } = core.open({ handle: peer })
+      apply(effects)
+      return socket
+    },
+    /** A frame from `peer`, at the tracker half a round trip later. */
+    send(peer: TrackerPeer, frame: Record<string, unknown>): void {
+      const socket = peer.socket
+      if (socket === undefined) return
+      const data = JSON.stringify(frame)
+      q.after(peer.rttMs / 2, () => {
+        counters.messages++
+        apply(core.message(socket, data))
+      })
+    },
+    close(socket: number): void {
+      core.close(socket)
+    },
+    stats: () => core.stats(),
+  }
+}
+
+export type TrackerLink = ReturnType<typeof createTrackerLink>

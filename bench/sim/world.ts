@@ -1,0 +1,230 @@
+import { createHabits } from '../../client-sdk/src/core/habits.js'
+import { DEFAULT_SCHEDULER_CONFIG } from '../../client-sdk/src/core/scheduler.js'
+import { createTokenBucket } from '../../client-sdk/src/core/token-bucket.js'
+import { createPrng } from '../cache-policy/prng.js'
+import { createPopularity } from '../playback/popularity.js'
+import { type SessionPlanner, createSessionPlanner, drawNetwork } from '../playback/scenario.js'
+import { cacheCount, cacheFill, createCache } from './cache.js'
+import { CHUNK_BYTES, createSimCatalog } from './catalog.js'
+import { type SimContext, hex40 } from './context.js'
+import { createEdgeModel } from './edge-model.js'
+import { createEventQueue } from './event-queue.js'
+import { type Metrics, createMetrics } from './metrics.js'
+import { closeNetwork, newClientState, onTrackerMessage, release, join } from './peer-network.js'
+import { retire, startPlay } from './player.js'
+import { createTrackerLink } from './tracker-link.js'
+import type { SimListener } from './types.js'
+
+/**
+ * One simulated world: a population of listeners of which `activity` are online at any moment.
+ * Online listeners play sessions made by the playback benchmark's session planner; when one
+ * leaves, another listener (new, or one met before with its cache and habits) arrives 2-15 s
+ * later, so the number online stays put. The world starts warm: each listener met has a
+ * listening history in its cache, and those online at the start are part way into a session
+ * (the tracks they played so far in it are in their cache and seeded, as the SDK seeds them).
+ */
+export interface WorldOptions {
+  seed: number
+  population: number
+  activity: number
+  durationMs: number
+  warmupMs: number
+  tracks: number
+  p2p: boolean
+  rttMs: number
+  rttJitter: number
+  peerRttMs: number
+  originRttMs: number
+  uploadBytesPerSec: number
+  downBytesPerSec: number
+  connectSuccess: number
+  /** What-if variants of the SDK's seeding (see SimContext.seeding); the SDK's own rules by default. */
+  seeding?: SimContext['seeding']
+  /** Wall ms allowed; past it the world stops where it is. */
+  budgetMs: number
+  bucketMs?: number
+}
+
+export interface WorldResult {
+  metrics: Metrics
+  online: number
+  listenersMet: number
+  /** Virtual ms simulated (less than asked when the wall budget ran out). */
+  simulatedMs: number
+  wallMs: number
+  tracker: ReturnType<NonNullable<SimContext['tracker']>['stats']> | undefined
+  trackerMessages: number
+  /** Sockets the tracker closed by its rules (rate limit, too many swarms): the SDK would reconnect. */
+  trackerClosed: number
+  edge: SimContext['edge']['counters']
+  clients: { attempts: number; established: number; failed: number; prefetchedBytes: number; prefetchedBytesUnused: number; uploadedBytes: number; sessions: number }
+  heapMb: number
+}
+
+const HISTORY_TRACKS = 30
+
+export function runWorld(o: WorldOptions): WorldResult {
+  const random = createPrng(o.seed)
+  const q = createEventQueue()
+  const catalog = createSimCatalog(o.tracks, createPrng(o.seed ^ 0xca7a106))
+  const popularity = createPopularity(o.tracks)
+  const planner: SessionPlanner = createSessionPlanner(random, popularity, catalog.durationMs)
+  const metrics = createMetrics(o.bucketMs ?? 10_000, o.warmupMs)
+  const ctx: SimContext = {
+    q,
+    random,
+    catalog,
+    edge: createEdgeModel({ q, catalog, metrics, originRttMs: o.originRttMs }),
+    tracker: o.p2p ? createTrackerLink(q, random) : undefined,
+    metrics,
+    listeners: new Map(),
+    p2p: o.p2p,
+    connectSuccess: o.connectSuccess,
+    scheduler: { ...DEFAULT_SCHEDULER_CONFIG, p2p: o.p2p },
+    seq: 0,
+    seeding: o.seeding ?? { tracks: 6, holderOffers: true, fromCache: 0 },
+    answering: new Map(),
+  }
+  const online = Math.max(1, Math.round(o.population * o.activity))
+  const isOnline = new Set<number>()
+  const totals = { attempts: 0, established: 0, failed: 0, prefetchedBytes: 0, prefetchedBytesUnused: 0, uploadedBytes: 0, sessions: 0 }
+  const net = { rttMs: o.rttMs, rttJitter: o.rttJitter, peerRttMs: o.peerRttMs, uploadBytesPerSec: o.uploadBytesPerSec, downBytesPerSec: o.downBytesPerSec, loss: 0 }
+
+  /** A listener as first met: its network, its favourites and a history in its cache. */
+  function meet(index: number): SimListener {
+    const existing = ctx.listeners.get(index)
+    if (existing) return existing
+    const own = createPrng(o.seed * 1_000_003 + index)
+    const profile = drawNetwork(own, net)
+    const l: SimListener = {
+      index,
+      peerId: hex40(index, 'b'),
+      net: profile,
+      rttMs: profile.rttMs,
+      downBytesPerSec: profile.downBytesPerSec,
+      downBusyUntil: 0,
+      socket: undefined,
+      onTracker: (reply) => onTrackerMessage(ctx, l, reply),
+      cache: createCache(),
+      habits: createHabits(),
+      favourites: planner.distinct(6),
+      bucket: createTokenBucket(profile.uploadBytesPerSec),
+      client: undefined,
+      sessions: 0,
+    }
+    const history = [...l.favourites, ...Array.from({ length: HISTORY_TRACKS }, () => popularity.sample(random))]
+    for (const t of history) {
+      cacheFill(l.cache, t, catalog.chunks(t))
+      ctx.edge.prewarm(t)
+    }
+    // They have played their favourites in this order before: what the habits core learns.
+    for (let round = 0; round < 2; round++) l.favourites.forEach((t, i) => l.habits.record(String(t), String(l.favourites[(i + 1) % l.favourites.length]!)))
+    ctx.listeners.set(index, l)
+    return l
+  }
+
+  function pickOffline(): number {
+    for (;;) {
+      const i = Math.floor(random() * o.population)
+      if (!isOnline.has(i)) return i
+    }
+  }
+
+  function startSession(index: number, warm: boolean): void {
+    const l = meet(index)
+    isOnline.add(index)
+    // Every listener has a history here: none is on its first session.
+    const session = planner.session(l.favourites, false)
+    l.sessions++
+    totals.sessions++
+    const c = newClientState(session.plays)
+    l.client = c
+    // What-if: a new session announces the tracks it played most recently, from its cache.
+    if (ctx.p2p && ctx.seeding.fromCache > 0) {
+      const recent = [...l.cache.tracks.keys()].slice(-ctx.seeding.fromCache)
+      // Paced: the tracker closes a socket that sends more than 20 frames in a second.
+      recent.forEach((t, i) =>
+        q.after(1_000 + i * 150, () => {
+          if (l.client === c && !c.closed) join(ctx, l, t, () => Math.max(0, catalog.chunks(t) - cacheCount(l.cache, t)) * CHUNK_BYTES)
+        }),
+      )
+    }
+    // Part way into a session: the plays before this one are in the cache and seeded.
+    if (warm) {
+      const done = Math.floor(random() * Math.min(6, session.plays.length))
+      for (let k = 0; k < done; k++) {
+        const p = session.plays[k]!
+        const chunks = catalog.chunks(p.rank)
+        const heard = p.listenMs === null ? chunks : Math.ceil((p.listenMs + ctx.scheduler.lookaheadSec * 1000) / (catalog.durationMs(p.rank) / chunks))
+        cacheFill(l.cache, p.rank, chunks, heard)
+        if (ctx.p2p) {
+          join(ctx, l, p.rank, () => 0)
+          release(ctx, l, p.rank)
+        }
+        if (c.lastTrack !== undefined) l.habits.record(String(c.lastTrack), String(p.rank))
+        c.lastTrack = p.rank
+      }
+      c.next = done
+    }
+    const playNext = () => {
+      if (c.closed) return
+      const planned = c.plays[c.next++]
+      if (!planned) return endSession(l)
+      startPlay(ctx, l, planned, () => q.after(0, playNext))
+    }
+    q.after(warm ? random() * 20_000 : 0, playNext)
+  }
+
+  function endSession(l: SimListener): void {
+    const c = l.client!
+    c.current?.stop('cut')
+    for (const p of c.prefetched.values()) if (p) retire(c, p, false)
+    c.prefetched.clear()
+    closeNetwork(ctx, l)
+    c.closed = true
+    for (const k of ['attempts', 'established', 'failed', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const) totals[k] += c.stats[k]
+    l.client = undefined
+    isOnline.delete(l.index)
+    q.after(2_000 + random() * 13_000, () => startSession(pickOffline(), false))
+  }
+
+  // Everyone online at the start, spread over the first seconds.
+  for (let k = 0; k < online; k++) {
+    const index = pickOffline()
+    isOnline.add(index)
+    q.after(random() * 5_000, () => startSession(index, true))
+  }
+  const sampleOnline = () => {
+    metrics.online(q.now, isOnline.size)
+    q.after(metrics.bucketMs, sampleOnline)
+  }
+  sampleOnline()
+
+  const wallStart = performance.now()
+  let simulatedMs = 0
+  const step = 10_000
+  for (let t = step; t <= o.durationMs; t += step) {
+    q.run(t, () => performance.now() - wallStart > o.budgetMs)
+    simulatedMs = q.now
+    if (performance.now() - wallStart > o.budgetMs) break
+  }
+  // The sessions still open count as they stand.
+  for (const l of ctx.listeners.values()) if (l.client) {
+    l.client.current?.stop('cut')
+    for (const k of ['attempts', 'established', 'failed', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const) totals[k] += l.client.stats[k]
+    for (const p of l.client.prefetched.values()) if (p) totals.prefetchedBytes += p.bytes
+  }
+  return {
+    metrics,
+    online,
+    listenersMet: ctx.listeners.size,
+    simulatedMs,
+    wallMs: performance.now() - wallStart,
+    tracker: ctx.tracker?.stats(),
+    trackerMessages: ctx.tracker?.counters.messages ?? 0,
+    trackerClosed: ctx.tracker?.counters.closedByTracker ?? 0,
+    edge: ctx.edge.counters,
+    clients: totals,
+    heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
+  }
+}
