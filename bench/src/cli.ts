@@ -4,6 +4,7 @@ import type { Command } from '../../cli/command.js'
 const BENCHES: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
   origin: { summary: 'encrypt+hash vs openssl; origin chunk serving vs bare node:http', load: () => import('../origin/index.js') },
   edge: { summary: 'cached-chunk req/s and p99: edge vs trivial Worker, origin, nginx; policy miss ratios', load: () => import('../edge/index.js') },
+  tracker: { summary: 'memory per peer, announces/s with and without offers, p99: vs bittorrent-tracker and bare ws', load: () => import('../tracker/index.js') },
   'cache-policy': { summary: 'miss ratio of the edge memory-tier policies vs OPT (web07 trace, Spotify-shaped chunks)', load: () => import('../cache-policy/index.js') },
   playback: { summary: 'time to first audio, stalls and offload: real SDK listeners on an emulated network, P2P on and off', load: () => import('../playback/index.js') },
   sim: { summary: "the SDK's scheduler and the tracker's core under virtual time, 10,000 to 1,000,000 listeners", load: () => import('../sim/index.js') },

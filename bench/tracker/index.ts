@@ -7,6 +7,7 @@
 
 import type { ChildProcess } from 'node:child_process'
 import { execFileSync, fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { machineInfo } from '../src/machine.js'
 import { fmt, mdTable, median, writeResults } from '../src/report.js'
@@ -34,7 +35,7 @@ function parseOptions(argv: string[]): Options {
     const i = argv.indexOf(name)
     return i >= 0 ? argv[i + 1] : undefined
   }
-  const levels = value('--peers')?.split(',').map(Number) ?? (quick ? [10_000] : [10_000, 50_000])
+  const levels = (value('--peers')?.split(',').map(Number) ?? (quick ? [10_000] : [10_000, 50_000])).filter((n) => n > 0)
   const big = value('--big')
   return {
     memoryLevels: levels,
@@ -51,6 +52,18 @@ function pin(child: ChildProcess, cpu: number): void {
     execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(child.pid)], { stdio: 'ignore' })
   } catch {
     // No taskset: figures are then shared-core figures; the report says so.
+  }
+}
+
+/** CPU time (user + system, seconds) a process has used so far, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name), in ticks of 1/100 s.
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
   }
 }
 
@@ -201,6 +214,10 @@ interface ThroughputFigure {
   offersRelayedPerSecond: number
   /** announces/s of each round */
   rounds: number[]
+  /** Share of one core the server used (1 = saturated; below, the load or the machine held it back). */
+  serverBusy: number
+  /** Announces per second of server CPU: the cost per announce, which other load on the machine does not skew. */
+  perCpuSecond: number
   p50Ms: number
   p99Ms: number
   failures: number
@@ -212,7 +229,7 @@ interface ThroughputFigure {
  * B, C...), so that a noisy neighbour on this shared machine hits every server alike. Figures are
  * the median round; latencies pool every round.
  */
-async function measureThroughput(kinds: Array<'chorus' | 'bittorrent-tracker' | 'ws-echo'>, connections: number, offers: number, options: Options): Promise<ThroughputFigure[]> {
+async function measureThroughput(kinds: Array<'chorus' | 'bittorrent-tracker' | 'ws-echo' | 'ws-relay'>, connections: number, offers: number, options: Options): Promise<ThroughputFigure[]> {
   const setups: Array<{ kind: (typeof kinds)[number]; server: ServerHandle; load: LoadHandle }> = []
   try {
     for (const kind of kinds) {
@@ -223,11 +240,14 @@ async function measureThroughput(kinds: Array<'chorus' | 'bittorrent-tracker' | 
       setups.push({ kind, server, load })
       await load.send({ cmd: 'connect', url: server.url, first: 0, count: connections, localAddress: freshAddress(), join: true, swarmPath: false })
     }
-    const rounds = new Map<string, Array<Extract<LoadReply, { announces: number }>>>()
+    const rounds = new Map<string, Array<Extract<LoadReply, { announces: number }> & { busy: number }>>()
     for (let round = 0; round < options.rounds; round++) {
-      for (const { kind, load } of setups) {
+      for (const { kind, load, server } of setups) {
+        const cpuBefore = cpuSeconds(server.child.pid)
+        const started = performance.now()
         const result = (await load.send({ cmd: 'loop', offers, warmupMs: options.warmupMs, durationMs: options.durationMs, echo: kind === 'ws-echo' })) as Extract<LoadReply, { announces: number }>
-        rounds.set(kind, [...(rounds.get(kind) ?? []), result])
+        const busy = (cpuSeconds(server.child.pid) - cpuBefore) / ((performance.now() - started) / 1000)
+        rounds.set(kind, [...(rounds.get(kind) ?? []), { ...result, busy }])
       }
     }
     return setups.map(({ kind }) => {
@@ -241,11 +261,13 @@ async function measureThroughput(kinds: Array<'chorus' | 'bittorrent-tracker' | 
         announcesPerSecond: median(results.map((r) => r.announces / r.seconds)),
         offersRelayedPerSecond: median(results.map((r) => r.offers / r.seconds)),
         rounds: results.map((r) => Math.round(r.announces / r.seconds)),
+        serverBusy: median(results.map((r) => r.busy)),
+        perCpuSecond: median(results.map((r) => r.announces / r.seconds / r.busy)),
         p50Ms: quantile(histogram, 0.5),
         p99Ms: quantile(histogram, 0.99),
         failures: results.reduce((n, r) => n + r.failures, 0),
       }
-      log(`throughput ${kind} ${connections} conns, ${offers} offers: ${fmt(figure.announcesPerSecond, 0)} announces/s (rounds ${figure.rounds.join(', ')}), ${fmt(figure.offersRelayedPerSecond, 0)} offers relayed/s, p50 ${fmt(figure.p50Ms)} ms, p99 ${fmt(figure.p99Ms)} ms${figure.failures ? `, ${figure.failures} failures` : ''}`)
+      log(`throughput ${kind} ${connections} conns, ${offers} offers: ${fmt(figure.announcesPerSecond, 0)} announces/s (rounds ${figure.rounds.join(', ')}), server busy ${fmt(figure.serverBusy * 100, 0)} %, ${fmt(figure.perCpuSecond, 0)} per CPU-second, ${fmt(figure.offersRelayedPerSecond, 0)} offers relayed/s, p50 ${fmt(figure.p50Ms)} ms, p99 ${fmt(figure.p99Ms)} ms${figure.failures ? `, ${figure.failures} failures` : ''}`)
       return figure
     })
   } finally {
@@ -279,14 +301,21 @@ function report(memory: MemoryFigure[], big: MemoryFigure | null, throughput: Th
       const chorus = tp('chorus', connections, offers)
       const bt = tp('bittorrent-tracker', connections, offers)
       const echo = tp('ws-echo', connections, 0)
+      const relay = tp('ws-relay', connections, 5)
       if (!chorus || !bt) continue
       tpRows.push([
         connections,
         offers,
-        `${fmt(chorus.announcesPerSecond, 0)} (p50 ${fmt(chorus.p50Ms)} / p99 ${fmt(chorus.p99Ms)} ms)`,
-        `${fmt(bt.announcesPerSecond, 0)} (p50 ${fmt(bt.p50Ms)} / p99 ${fmt(bt.p99Ms)} ms)`,
+        `${fmt(chorus.announcesPerSecond, 0)} (${fmt(chorus.p50Ms)} / ${fmt(chorus.p99Ms)} ms)`,
+        `${fmt(bt.announcesPerSecond, 0)} (${fmt(bt.p50Ms)} / ${fmt(bt.p99Ms)} ms)`,
         `${fmt(chorus.announcesPerSecond / bt.announcesPerSecond)}x`,
-        offers === 0 && echo ? `${fmt(echo.announcesPerSecond, 0)} (${fmt(echo.announcesPerSecond / bt.announcesPerSecond)}x bt)` : '-',
+        `${fmt(chorus.perCpuSecond, 0)} / ${fmt(bt.perCpuSecond, 0)} = ${fmt(chorus.perCpuSecond / bt.perCpuSecond)}x`,
+        `${fmt(chorus.serverBusy * 100, 0)} / ${fmt(bt.serverBusy * 100, 0)} %`,
+        offers === 0 && echo
+          ? `echo: ${fmt(echo.announcesPerSecond, 0)}; ${fmt(echo.perCpuSecond, 0)}/CPU-s = ${fmt(echo.perCpuSecond / bt.perCpuSecond)}x bt`
+          : offers > 0 && relay
+            ? `relay: ${fmt(relay.announcesPerSecond, 0)}; ${fmt(relay.perCpuSecond, 0)}/CPU-s = ${fmt(relay.perCpuSecond / bt.perCpuSecond)}x bt`
+            : '-',
         offers > 0 ? `${fmt(chorus.offersRelayedPerSecond, 0)} / ${fmt(bt.offersRelayedPerSecond, 0)}` : '-',
       ])
     }
@@ -314,8 +343,10 @@ function report(memory: MemoryFigure[], big: MemoryFigure | null, throughput: Th
     '',
     'Every connection loops: announce, wait for the reply, announce again. With offers, each announce carries 5 offers of about 1 KB, relayed to 5 peers of its swarm.',
     'The servers take turns, round after round (median round shown; latencies pool all rounds), so that load from elsewhere on the machine hits them alike.',
+    'The floors: without offers, a bare `ws` server echoing each announce; with offers, a bare `ws` server sending the same frames a tracker sends (a reply, and 5 prepared ~1 KB frames to 5 other sockets) without parsing or choosing anything.',
+    '"Per server CPU-second" divides by the CPU the server process used: the cost of an announce, which a slow load generator or a busy neighbour does not change. "Server busy" below 100 % means something else held the rate back.',
     '',
-    mdTable(['connections', 'offers', 'chorus', 'bittorrent-tracker', 'chorus / bt', 'bare ws echo (floor)', 'offers relayed/s chorus / bt'], tpRows),
+    mdTable(['conns', 'offers', 'chorus announces/s (p50 / p99)', 'bittorrent-tracker announces/s (p50 / p99)', 'chorus / bt', 'per server CPU-second chorus / bt', 'server busy chorus / bt', 'bare ws floor', 'offers relayed/s chorus / bt'], tpRows),
   )
   return `${lines.join('\n')}\n`
 }
@@ -331,7 +362,7 @@ export async function run(argv: string[]): Promise<void> {
   const throughput: ThroughputFigure[] = []
   for (const connections of options.connections) {
     throughput.push(...(await measureThroughput(['bittorrent-tracker', 'chorus', 'ws-echo'], connections, 0, options)))
-    throughput.push(...(await measureThroughput(['bittorrent-tracker', 'chorus'], connections, 5, options)))
+    throughput.push(...(await measureThroughput(['bittorrent-tracker', 'chorus', 'ws-relay'], connections, 5, options)))
   }
   const markdown = report(memory, big, throughput, command)
   const files = await writeResults('tracker', { machine: machineInfo(), command, memory, big, throughput }, markdown)

@@ -4,11 +4,13 @@
 
 import type { AddressInfo } from 'node:net'
 import Server from 'bittorrent-tracker/server'
+import type { WebSocket } from 'ws'
 import { WebSocketServer } from 'ws'
+import { announce, swarmId } from './wire.js'
 import { createShardedTracker } from '../../tracker/src/cluster.js'
 import { createTrackerServer } from '../../tracker/src/server.js'
 
-export type ServerKind = 'chorus' | 'chorus-sharded' | 'bittorrent-tracker' | 'ws-echo'
+export type ServerKind = 'chorus' | 'chorus-sharded' | 'bittorrent-tracker' | 'ws-echo' | 'ws-relay'
 
 /** A load generator loops far faster than a listener (who announces every 2 minutes): lift the per-socket limits. */
 const BENCH_LIMITS = { maxAnnouncesPerSecond: 1_000_000, maxConnections: 19_900 }
@@ -43,7 +45,24 @@ async function start(kind: ServerKind, shards: number): Promise<{ url: string; m
     return { url: `http://127.0.0.1:${port}`, memory: own }
   }
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
-  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })))
+  if (kind === 'ws-relay') {
+    // The floor of relaying: per announce, the same frames a tracker sends (a reply, and with
+    // offers one ~1 KB frame to each of 5 other sockets), prepared in advance: no parsing, no
+    // choosing, no serializing. What is left is ws and the kernel.
+    const reply = JSON.stringify({ action: 'announce', info_hash: swarmId(0).binary, interval: 120, complete: 20, incomplete: 0 })
+    const offer = JSON.stringify({ action: 'announce', info_hash: swarmId(0).binary, peer_id: '-BN0001-000000000000', ...(JSON.parse(announce(0, 0, { offers: 1 })) as { offers: [Record<string, unknown>] }).offers[0] })
+    const sockets: WebSocket[] = []
+    wss.on('connection', (ws) => {
+      sockets.push(ws)
+      ws.on('message', (data: Buffer) => {
+        ws.send(reply)
+        if (data.length < 1000) return
+        for (let k = 0; k < 5; k++) sockets[Math.floor(Math.random() * sockets.length)]?.send(offer)
+      })
+    })
+  } else {
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })))
+  }
   await new Promise<void>((resolve) => wss.once('listening', resolve))
   const { port } = wss.address() as AddressInfo
   return { url: `http://127.0.0.1:${port}`, memory: own }

@@ -107,7 +107,6 @@ export const TRACKER_FAILURE_CODES = [
   'rate_limited',
   'too_many_connections',
   'idle_timeout',
-  'slow_consumer',
   'unauthorized',
   'token_expired',
   'forbidden',

@@ -126,6 +126,9 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
       // Until Node closes our copy (on the child's acknowledgement) this process still reads the
       // socket and would swallow the client's first frame; so the shard answers the upgrade (and
       // the client starts talking) only after our 'go', which follows that close.
+      // Not as a socket of our HTTP server: Node would then have the shard watch every socket
+      // with a listener of its own (about 200 bytes each) to report back when all have closed.
+      ;(socket as Socket & { server: unknown }).server = null
       child.send(message, socket as Socket, (error) => {
         if (error) socket.destroy()
       })
@@ -150,13 +153,10 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
     memory: async () => (await ask('memory')).map((r) => ({ pid: r.pid, usage: r.usage })),
     async close() {
       closing = true
-      // Node's server tracks sockets it handed to a child until that child reports them closed, so
-      // the server closes first and the shards (which close their sockets) after.
-      const httpClosed = new Promise<void>((resolve) => {
-        http.close(() => resolve())
-        http.closeAllConnections()
-        setTimeout(resolve, 5000).unref()
-      })
+      // Stop listening. Not waiting for Node's count of open connections: the sockets handed to
+      // shards are not counted down here (see upgrade), and the shards close them.
+      http.close()
+      http.closeAllConnections()
       await Promise.all(
         workers.map(
           (child) =>
@@ -168,7 +168,6 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
             }),
         ),
       )
-      await httpClosed
       await script?.dispose()
     },
   }

@@ -78,14 +78,28 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
   })
 
   // Frames for one socket produced in the same turn of the event loop (offers from several
-  // announcers reach a holder together under load) leave in one write: cork now, uncork once the
-  // turn's I/O is handled. A write per frame was the tracker's largest cost when relaying offers.
-  const corked = new Set<Duplex>()
+  // announcers reach a holder together under load) leave in one write: from the second frame of
+  // a turn on, the socket is corked, and uncorked once the turn's I/O is handled. A write per
+  // frame was the tracker's largest cost when relaying offers; a lone reply is written at once.
+  const sentThisTurn = new Set<Duplex>()
+  const corked: Duplex[] = []
   let flushScheduled = false
   function flush(): void {
     flushScheduled = false
     for (const raw of corked) raw.uncork()
-    corked.clear()
+    corked.length = 0
+    sentThisTurn.clear()
+  }
+  function batch(raw: Duplex): void {
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flush)
+    }
+    if (!sentThisTurn.has(raw)) sentThisTurn.add(raw)
+    else if (raw.writableCorked === 0) {
+      raw.cork()
+      corked.push(raw)
+    }
   }
 
   function apply(effects: TrackerEffect[]): void {
@@ -100,14 +114,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
             ws.terminate()
             break
           }
-          if (ws.raw !== undefined && !corked.has(ws.raw)) {
-            ws.raw.cork()
-            corked.add(ws.raw)
-            if (!flushScheduled) {
-              flushScheduled = true
-              setImmediate(flush)
-            }
-          }
+          if (ws.raw !== undefined) batch(ws.raw)
           ws.send(effect.data)
           break
         case 'close':

@@ -60,6 +60,8 @@ export const MAX_NETWORK_CHARS = 64
 export const MAX_TOKEN_CHARS = 4096
 export const MAX_SCRAPE_HASHES = 64
 
+const NO_OFFERS: ParsedOffer[] = []
+
 const EVENTS: Record<string, AnnounceEvent> = {
   started: 'started',
   stopped: 'stopped',
@@ -142,22 +144,14 @@ export function parseRequest(text: string): ParsedRequest | ParseRefusal {
 function parseAnnounce(message: Record<string, unknown>): ParsedAnnounce | ParsedAnswer {
   const infoHash = id(message.info_hash, 'info_hash')
   const peerId = id(message.peer_id, 'peer_id')
-  const common: Common = {
-    infoHash,
-    infoHashWire: message.info_hash as string,
-    hex: (message.info_hash as string).length === 40,
-    token: optionalString(message.token, 'token', MAX_TOKEN_CHARS),
-    network: optionalString(message.network, 'network', MAX_NETWORK_CHARS),
-  }
+  const infoHashWire = message.info_hash as string
+  const hex = infoHashWire.length === 40
+  const token = optionalString(message.token, 'token', MAX_TOKEN_CHARS)
+  const network = optionalString(message.network, 'network', MAX_NETWORK_CHARS)
   if (message.answer !== undefined) {
-    return {
-      kind: 'answer',
-      ...common,
-      peerId,
-      answer: description(message.answer, 'answer', 'answer'),
-      toPeerId: id(message.to_peer_id, 'to_peer_id'),
-      offerId: offerId(message.offer_id, 'offer_id'),
-    }
+    const answer = description(message.answer, 'answer', 'answer')
+    const toPeerId = id(message.to_peer_id, 'to_peer_id')
+    return { kind: 'answer', infoHash, infoHashWire, hex, token, network, peerId, answer, toPeerId, offerId: offerId(message.offer_id, 'offer_id') }
   }
   const rawEvent = message.event ?? 'update'
   const event = typeof rawEvent === 'string' && Object.hasOwn(EVENTS, rawEvent) ? EVENTS[rawEvent] : undefined
@@ -167,17 +161,18 @@ function parseAnnounce(message: Record<string, unknown>): ParsedAnnounce | Parse
   optionalCount(message.numwant, 'numwant')
   optionalCount(message.left, 'left')
   const left = typeof message.left === 'number' ? message.left : null
-  const offers: ParsedOffer[] = []
+  let offers: ParsedOffer[] = NO_OFFERS
   if (message.offers !== undefined && message.offers !== null) {
     if (!Array.isArray(message.offers) || message.offers.length > MAX_OFFERS_IN_MESSAGE) {
       throw new Refusal('invalid_field', `invalid \`offers\`: expected an array of at most ${MAX_OFFERS_IN_MESSAGE}`)
     }
+    offers = []
     for (const item of message.offers as unknown[]) {
       if (!isObject(item)) throw new Refusal('invalid_field', 'invalid `offers` item: expected an object')
       offers.push({ offer: description(item.offer, 'offer', 'offers[].offer'), offerId: offerId(item.offer_id, 'offers[].offer_id') })
     }
   }
-  return { kind: 'announce', ...common, peerId, event, left, offers }
+  return { kind: 'announce', infoHash, infoHashWire, hex, token, network, peerId, event, left, offers }
 }
 
 function parseScrape(message: Record<string, unknown>): ParsedScrape {
