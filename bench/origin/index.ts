@@ -4,10 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { MANIFEST_SCHEMA, type Manifest, chunkLength, chunkPath, newVersion, signManifest, toBase64Url } from '../../protocol/index.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
+import { chunkLength, chunkPath } from '../../protocol/index.js'
 import { buildMaster } from '../../origin/src/masters.js'
-import { publishVersion } from '../../origin/src/store.js'
+import { publishBenchTrack } from '../src/catalog.js'
 import { machineInfo } from '../src/machine.js'
 import { ROOT, startReady, tsxArgs } from '../src/process.js'
 import { fmt, mdTable, median, writeResults } from '../src/report.js'
@@ -38,31 +37,16 @@ function encryptHashSpeed(totalBytes: number, rounds: number): number {
   return median(speeds)
 }
 
-/** A catalog of `chunks` hot chunks, published the way ingest does (the audio content does not matter here). */
+/** A catalog of `chunks` hot chunks, and where each lies in its master file (for the bare server). */
 async function makeCatalog(dataDir: string, chunks: number) {
-  const keys = await loadOriginKeys(dataDir)
-  const bytes = new Uint8Array(randomBytes(chunks * CHUNK))
-  const built = buildMaster({ bitrate: 320, bytes, sampleRate: 44100, channels: 2, frameOffsets: [], frameTimesMs: [] }, randomBytes(16), randomBytes(8), CHUNK)
-  const manifest: Manifest = {
-    schema: MANIFEST_SCHEMA,
-    trackId: 'bench',
-    version: newVersion(Date.now(), randomBytes(4)),
-    title: 'bench',
-    artist: 'bench',
-    album: '',
-    durationMs: 1000,
-    createdAt: new Date().toISOString(),
-    qualities: [built.quality],
-  }
-  const signed = await signManifest(manifest, keys.signer, keys.keyId)
-  await publishVersion(dataDir, { manifest, signed, keyB64: toBase64Url(new Uint8Array(randomBytes(16))), masters: new Map([[320, built.encrypted]]) })
+  const { manifest, quality } = await publishBenchTrack(dataDir, chunks)
   const file = join(dataDir, 'tracks', 'bench', manifest.version, '320.enc')
   return Array.from({ length: chunks }, (_, index) => ({
     path: chunkPath({ trackId: 'bench', version: manifest.version, bitrate: 320, index }),
     file,
     offset: index * CHUNK,
-    length: chunkLength(built.quality.byteLength, CHUNK, index),
-    etag: `"${built.quality.hashes[index]}"`,
+    length: chunkLength(quality.byteLength, CHUNK, index),
+    etag: `"${quality.hashes[index]}"`,
   }))
 }
 
