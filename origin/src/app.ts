@@ -59,10 +59,21 @@ export interface RequestRecord {
 export function createRequestObserver(options: Pick<OriginAppOptions, 'metrics' | 'log' | 'now'>): (r: RequestRecord) => void {
   const { metrics, log } = options
   const now = options.now ?? Date.now
+  // Routes and statuses are few: each pair's series are resolved once, off the hot path.
+  const seriesOf = new Map<string, { requests: { add(by?: number): void }; bytes: { add(by?: number): void } }>()
   return (r) => {
     const route = routeOf(r.path)
-    metrics.inc('requests_total', 'HTTP requests by route and status.', { route, status: String(r.status) })
-    if (r.method !== 'HEAD') metrics.inc('bytes_out_total', 'Response body bytes sent.', { route }, r.bytes)
+    const pair = `${route} ${r.status}`
+    let s = seriesOf.get(pair)
+    if (!s) {
+      s = {
+        requests: metrics.series('requests_total', 'HTTP requests by route and status.', { route, status: String(r.status) }),
+        bytes: metrics.series('bytes_out_total', 'Response body bytes sent.', { route }),
+      }
+      seriesOf.set(pair, s)
+    }
+    s.requests.add()
+    if (r.method !== 'HEAD') s.bytes.add(r.bytes)
     metrics.observeMs(r.ms)
     log?.({ t: new Date(now()).toISOString(), method: r.method, path: r.path, route, status: r.status, bytes: r.bytes, ms: Math.round(r.ms * 100) / 100 })
   }

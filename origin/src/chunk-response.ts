@@ -1,5 +1,5 @@
-import { type ChunkAddress, CHUNK_PREFIX, ProtocolError, errorBody, etagMatches, parseChunkPath, parseRange } from '../../protocol/index.js'
-import type { Store, StoredManifest } from './store.js'
+import { CHUNK_PREFIX, ProtocolError, errorBody, etagMatches, parseChunkPath, parseRange } from '../../protocol/index.js'
+import type { Store, StoredChunk } from './store.js'
 
 /**
  * The answer to a chunk request as a plain value. Both the Hono route and the Node adapter's
@@ -16,33 +16,13 @@ export const IMMUTABLE = 'public, max-age=31536000, immutable'
 /** Players fetch through edges, but a page may reach the origin directly in development. */
 export const CORS_HEADERS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'etag, content-range, content-length' } as const
 
-function failure(err: ProtocolError, extra: Record<string, string> = {}): PlainResponse {
-  return { status: err.status, headers: { 'content-type': 'application/json', ...extra }, body: JSON.stringify(err.toJSON()) }
-}
-
-/**
- * Synchronous when the manifest and the chunk are both in memory (the hot path the origin's
- * throughput depends on), a promise otherwise.
- */
-export function chunkResponse(store: Store, path: string, request: ChunkRequest): PlainResponse | Promise<PlainResponse> {
-  try {
-    const a = parseChunkPath(path.slice(CHUNK_PREFIX.length))
-    const stored = store.peekManifest(a.trackId, a.version)
-    const bytes = stored && store.peekChunk(a.trackId, a.version, a.bitrate, a.index)
-    if (stored && bytes) return respond(stored, a, bytes, request)
-    return (async () => {
-      const m = await store.manifest(a.trackId, a.version)
-      if (!m) throw new ProtocolError('chunk_not_found', `no version '${a.version}' of track '${a.trackId}'`)
-      return respond(m, a, await store.chunk(a.trackId, a.version, a.bitrate, a.index), request)
-    })().catch(toFailure)
-  } catch (err) {
-    return toFailure(err)
-  }
-}
-
 export interface ChunkRequest {
   range?: string | undefined
   ifNoneMatch?: string | undefined
+}
+
+function failure(err: ProtocolError, extra: Record<string, string> = {}): PlainResponse {
+  return { status: err.status, headers: { 'content-type': 'application/json', ...CORS_HEADERS, ...extra }, body: JSON.stringify(err.toJSON()) }
 }
 
 function toFailure(err: unknown): PlainResponse {
@@ -50,16 +30,49 @@ function toFailure(err: unknown): PlainResponse {
   throw err
 }
 
-function respond(stored: StoredManifest, a: ChunkAddress, bytes: Uint8Array | undefined, request: ChunkRequest): PlainResponse {
-  const q = stored.doc.manifest.qualities.find((x) => x.bitrate === a.bitrate)
-  if (!q || a.index >= q.chunkCount || !bytes) throw new ProtocolError('chunk_not_found', `no chunk ${a.index} at ${a.bitrate} kbit/s`)
-  const base = { etag: `"${q.hashes[a.index]}"`, 'cache-control': IMMUTABLE, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' }
-  if (etagMatches(request.ifNoneMatch, base.etag)) return { status: 304, headers: base, body: null }
+/**
+ * Synchronous when the chunk is in memory (the hot path the origin's throughput depends on), a
+ * promise otherwise. `path` is the request's whole path, starting with CHUNK_PREFIX.
+ */
+export function chunkResponse(store: Store, path: string, request: ChunkRequest): PlainResponse | Promise<PlainResponse> {
+  // A path spelled exactly as chunkPath() writes it finds a hot chunk in one lookup; anything
+  // else (including every malformed path) misses here and is parsed below.
+  const hot = store.peekChunk(path.slice(CHUNK_PREFIX.length))
+  if (hot) return respond(hot, request)
+  try {
+    const a = parseChunkPath(path.slice(CHUNK_PREFIX.length))
+    return (async () => {
+      if (!(await store.manifest(a.trackId, a.version))) throw new ProtocolError('chunk_not_found', `no version '${a.version}' of track '${a.trackId}'`)
+      const stored = await store.chunk(a.trackId, a.version, a.bitrate, a.index)
+      if (!stored) throw new ProtocolError('chunk_not_found', `no chunk ${a.index} at ${a.bitrate} kbit/s`)
+      return respond(stored, request)
+    })().catch(toFailure)
+  } catch (err) {
+    return toFailure(err)
+  }
+}
+
+// A whole chunk's 200 depends on the chunk alone: built once per chunk held in memory, it costs
+// a hot request no header assembly (the entry goes when the store lets the chunk go).
+const fullResponses = new WeakMap<StoredChunk, PlainResponse>()
+
+function respond(stored: StoredChunk, request: ChunkRequest): PlainResponse {
+  const { bytes, etag } = stored
+  if (request.range === undefined && request.ifNoneMatch === undefined) {
+    let full = fullResponses.get(stored)
+    if (!full) {
+      full = { status: 200, headers: { ...baseHeaders(etag), 'content-length': String(bytes.length) }, body: bytes }
+      fullResponses.set(stored, full)
+    }
+    return full
+  }
+  const base = baseHeaders(etag)
+  if (etagMatches(request.ifNoneMatch, etag)) return { status: 304, headers: base, body: null }
   const range = parseRange(request.range, bytes.length)
   if (range.kind === 'unsatisfiable') {
     return {
       status: 416,
-      headers: { 'content-type': 'application/json', 'content-range': `bytes */${bytes.length}` },
+      headers: { 'content-type': 'application/json', ...CORS_HEADERS, 'content-range': `bytes */${bytes.length}` },
       body: JSON.stringify(errorBody('invalid_range', `cannot serve Range '${request.range}': ${range.reason}`)),
     }
   }
@@ -68,4 +81,8 @@ function respond(stored: StoredManifest, a: ChunkAddress, bytes: Uint8Array | un
     return { status: 206, headers: { ...base, 'content-range': `bytes ${range.start}-${range.end}/${bytes.length}`, 'content-length': String(part.length) }, body: part }
   }
   return { status: 200, headers: { ...base, 'content-length': String(bytes.length) }, body: bytes }
+}
+
+function baseHeaders(etag: string): Record<string, string> {
+  return { etag, 'cache-control': IMMUTABLE, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream', ...CORS_HEADERS }
 }

@@ -35,6 +35,19 @@ export function createMetrics(prefix: string) {
     c.values.set(key, (c.values.get(key) ?? 0) + by)
   }
 
+  /**
+   * One labelled series resolved once, for a hot path that counts the same series again and
+   * again: adding to it is a map write with no label text to build.
+   */
+  function series(name: string, help: string, labels: Record<string, string> = {}): { add(by?: number): void } {
+    let c = counters.get(name)
+    if (!c) counters.set(name, (c = { help, values: new Map() }))
+    const values = c.values
+    const key = labelText(labels)
+    if (!values.has(key)) values.set(key, 0)
+    return { add: (by = 1) => void values.set(key, values.get(key)! + by) }
+  }
+
   function observeMs(ms: number): void {
     let i = 0
     while (i < BUCKETS_MS.length && ms > BUCKETS_MS[i]!) i++
@@ -67,7 +80,7 @@ export function createMetrics(prefix: string) {
     return counters.get(name)?.values.get(labelText(labels)) ?? 0
   }
 
-  return { inc, observeMs, render, counter }
+  return { inc, series, observeMs, render, counter }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LRUCache } from 'lru-cache'
+import { type StoredChunk, createChunkMemory } from './chunk-memory.js'
 import {
   type Manifest,
   type SignedManifest,
@@ -49,6 +50,7 @@ export interface StoreOptions {
 }
 
 export type Store = ReturnType<typeof createStore>
+export type { StoredChunk }
 
 export function tracksDir(dataDir: string): string {
   return join(dataDir, 'tracks')
@@ -75,10 +77,10 @@ export function createStore(options: StoreOptions) {
   const currents = new Map<string, { at: number; version: string | undefined }>()
   // Versions are immutable, so a parsed manifest never goes stale; the bound only caps memory.
   const manifests = new LRUCache<string, StoredManifest>({ max: 2048 })
-  const chunks = new LRUCache<string, Uint8Array>({
-    maxSize: options.memoryBytes ?? 256 * 1024 * 1024,
-    sizeCalculation: (v) => Math.max(1, v.byteLength),
-  })
+  // Keyed by the chunk's canonical path below CHUNK_PREFIX, so that a request's own path finds
+  // a hot chunk with one lookup and no parsing (see peekChunk).
+  const chunks = createChunkMemory(options.memoryBytes ?? 256 * 1024 * 1024)
+  const reading = new Map<string, Promise<StoredChunk | undefined>>()
   let listing: { at: number; entries: Promise<CatalogEntry[]> } | undefined
 
   async function currentVersion(trackId: string): Promise<string | undefined> {
@@ -137,21 +139,30 @@ export function createStore(options: StoreOptions) {
   }
 
   /** The encrypted chunk, or undefined when the track, version, quality or index does not exist. */
-  async function chunk(trackId: string, version: string, bitrate: number, index: number): Promise<Uint8Array | undefined> {
+  function chunk(trackId: string, version: string, bitrate: number, index: number): Promise<StoredChunk | undefined> {
     const key = `${trackId}/${version}/${bitrate}/${index}`
-    const hit = chunks.get(key)
-    if (hit) return hit
+    const hit = chunks.peek(key)
+    if (hit) return Promise.resolve(hit)
+    // Edges ask for a new track's chunks all at once: one read per chunk, however many ask.
+    let pending = reading.get(key)
+    if (!pending) {
+      pending = readChunk(key, trackId, version, bitrate, index).finally(() => reading.delete(key))
+      reading.set(key, pending)
+    }
+    return pending
+  }
+
+  async function readChunk(key: string, trackId: string, version: string, bitrate: number, index: number): Promise<StoredChunk | undefined> {
     const m = (await manifest(trackId, version))?.doc.manifest
     const q = m && findQuality(m, bitrate)
     if (!q || index >= q.chunkCount) return undefined
     const length = chunkLength(q.byteLength, q.chunkSize, index)
     const file = await open(join(root, trackId, version, `${bitrate}.enc`), 'r')
     try {
-      const bytes = new Uint8Array(length)
-      const { bytesRead } = await file.read(bytes, 0, length, index * q.chunkSize)
+      const slot = chunks.slot(`${trackId}/${version}/${bitrate}`, index, q.chunkSize, q.byteLength)
+      const { bytesRead } = await file.read(slot.view, 0, length, index * q.chunkSize)
       if (bytesRead !== length) throw new Error(`short read of ${key}: the master file is truncated`)
-      chunks.set(key, bytes)
-      return bytes
+      return slot.keep(key, `"${q.hashes[index]}"`)
     } finally {
       await file.close()
     }
@@ -164,7 +175,12 @@ export function createStore(options: StoreOptions) {
 
   // Synchronous looks into the memory tier: a hot chunk is answered without waiting a tick.
   const peekManifest = (trackId: string, version: string) => manifests.get(`${trackId}/${version}`)
-  const peekChunk = (trackId: string, version: string, bitrate: number, index: number) => chunks.get(`${trackId}/${version}/${bitrate}/${index}`)
+  /**
+   * The chunk whose path below CHUNK_PREFIX is exactly `path` ({track}/{version}/{bitrate}/{index},
+   * as chunkPath() writes it), if it is in memory. Any other spelling misses and takes the parsing
+   * path, so a hit needs no validation.
+   */
+  const peekChunk = (path: string) => chunks.peek(path)
 
   return { root, currentVersion, manifest, catalog, chunk, trackKey, peekManifest, peekChunk }
 }

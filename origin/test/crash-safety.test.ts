@@ -18,8 +18,8 @@ async function assertCatalogSound(t: Test, dataDir: string, publicKey: string) {
     const manifest = await verifySignedManifest(stored!.doc, verifier)
     for (const q of manifest.qualities) {
       for (let i = 0; i < q.chunkCount; i++) {
-        const bytes = await store.chunk(entry.trackId, entry.version, q.bitrate, i)
-        if (!bytes || !(await chunkMatches(bytes, q.hashes[i]!))) t.fail(`${entry.trackId} ${q.bitrate}/${i} does not verify`)
+        const stored = await store.chunk(entry.trackId, entry.version, q.bitrate, i)
+        if (!stored || !(await chunkMatches(stored.bytes, q.hashes[i]!))) t.fail(`${entry.trackId} ${q.bitrate}/${i} does not verify`)
       }
     }
     t.ok(await store.trackKey(entry.trackId, entry.version), `${entry.trackId} has its key`)

@@ -103,6 +103,16 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
     await expectError(t, `/v1/chunks/song/${version}/320/0`, 404, 'chunk_not_found')
     await expectError(t, `/v1/chunks/song/${version}/96/00`, 400, 'invalid_path')
     await expectError(t, `/v1/chunks/song/zzzz0000/96/0`, 404, 'chunk_not_found')
+    // The chunk is hot now: other spellings of its path miss the in-memory lookup and are judged
+    // by the parser like any path.
+    await expectError(t, `/v1/chunks/song/${version}/96/00`, 400, 'invalid_path')
+    await expectError(t, `/v1/chunks/song/${version}/096/0`, 400, 'invalid_path')
+    await expectError(t, `/v1/chunks/song/${version}/96/0/`, 400, 'invalid_path')
+    await expectError(t, `/v1/chunks/song/${version}/96/999`, 404, 'chunk_not_found')
+    const again = await fetch(u(chunk))
+    t.equal(again.status, 200, 'the canonical path still serves the chunk')
+    t.equal(again.headers.get('etag'), (await fetch(u(chunk), { method: 'HEAD' })).headers.get('etag'))
+    await again.arrayBuffer()
     await expectError(t, chunk, 405, 'method_not_allowed', { method: 'DELETE' })
     await expectError(t, '/v1/tracks', 405, 'method_not_allowed', { method: 'PUT' })
     await expectError(t, '/nowhere', 404, 'not_found')
