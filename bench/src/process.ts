@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
 
@@ -50,3 +50,17 @@ export function startReady(command: string, args: string[], options: { env?: Nod
 }
 
 export const tsxArgs = (file: string, ...args: string[]) => ['--import', 'tsx', file, ...args]
+
+/**
+ * Pins a process and all its threads to one CPU, so that a server and its load generator each
+ * have a core of their own. False where taskset is missing: the figures are then shared-core
+ * figures, and the reports say so.
+ */
+export function pin(child: ChildProcess, cpu: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(child.pid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}

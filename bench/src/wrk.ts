@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -23,7 +23,7 @@ function toMs(value: string, unit: string): number {
  * Load from wrk (a C load generator from Debian), as the baselines in ANCHORS.md were measured:
  * a Node load generator would share the core it measures and flatter nobody.
  */
-export async function wrkLoad(baseUrl: string, paths: string[], options: { seconds: number; connections?: number; threads?: number }): Promise<LoadResult> {
+export async function wrkLoad(baseUrl: string, paths: string[], options: { seconds: number; connections?: number; threads?: number; cpu?: number }): Promise<LoadResult> {
   ensureDebianPackage('wrk')
   const script = join(tmpdir(), `chorus-wrk-${process.pid}-${Math.random().toString(36).slice(2)}.lua`)
   await writeFile(
@@ -36,7 +36,11 @@ request = function()
 end
 `,
   )
-  const { stdout } = await run('wrk', [`-t${options.threads ?? 1}`, `-c${options.connections ?? 64}`, `-d${options.seconds}s`, '--latency', '-s', script, baseUrl], { maxBuffer: 1 << 20 })
+  const args = [`-t${options.threads ?? 1}`, `-c${options.connections ?? 64}`, `-d${options.seconds}s`, '--latency', '-s', script, baseUrl]
+  // With `cpu`, wrk runs on that core alone (taskset), away from the server it loads.
+  const { stdout } = await (options.cpu === undefined ? run('wrk', args, { maxBuffer: 1 << 20 }) : run('taskset', ['-c', String(options.cpu), 'wrk', ...args], { maxBuffer: 1 << 20 })).finally(() =>
+    rm(script, { force: true }),
+  )
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN)
   const pct = (p: string) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(stdout)

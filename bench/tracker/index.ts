@@ -6,10 +6,11 @@
 //   load on CPU1, with p50/p99 from announce to reply.
 
 import type { ChildProcess } from 'node:child_process'
-import { execFileSync, fork } from 'node:child_process'
+import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { machineInfo } from '../src/machine.js'
+import { pin } from '../src/process.js'
 import { fmt, mdTable, median, writeResults } from '../src/report.js'
 import { createHistogram, fromSparse, merge, quantile } from './histogram.js'
 import type { LoadCommand, LoadReply } from './load-process.js'
@@ -44,14 +45,6 @@ function parseOptions(argv: string[]): Options {
     warmupMs: 1000,
     durationMs: quick ? 2000 : 3000,
     rounds: quick ? 1 : 3,
-  }
-}
-
-function pin(child: ChildProcess, cpu: number): void {
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(child.pid)], { stdio: 'ignore' })
-  } catch {
-    // No taskset: figures are then shared-core figures; the report says so.
   }
 }
 

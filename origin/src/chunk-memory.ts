@@ -25,8 +25,8 @@ interface HeldChunk extends StoredChunk {
  * The origin's hot chunks, held in slabs: one contiguous buffer per run of consecutive chunks of a
  * master (about SLAB_BYTES), filled chunk by chunk as each is first read, evicted a slab at a time,
  * least recently used first. Why slabs and not one buffer per chunk: node:http served chunks lying
- * in a large buffer at ~1.3x the rate of the same chunks in 32 KiB allocations of their own
- * (measured on this machine, origin/README.md). A slab counts whole against the budget from its
+ * in a large buffer at ~1.25x the rate of the same chunks in 32 KiB allocations of their own
+ * (measured on these machines, origin/README.md). A slab counts whole against the budget from its
  * first chunk on; its pages are only touched as chunks arrive.
  */
 export function createChunkMemory(maxBytes: number) {
