@@ -71,13 +71,36 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
     if (closed) return
     closed = true
     if (!peer.destroyed) peer.destroy()
+    // Writers waiting for room would otherwise wait forever on a channel that is gone.
+    releaseWriters()
     events.onClose()
+  }
+
+  // Every writer that finds the channel full waits on one shared promise and one 'drain'
+  // listener: several chunks go out to one peer at once, and a listener each piled up past
+  // Node's MaxListeners warning under load.
+  let full: { wait: Promise<void>; release: () => void } | undefined
+
+  function releaseWriters(): void {
+    const f = full
+    full = undefined
+    f?.release()
+  }
+
+  function whenDrained(): Promise<void> {
+    if (!full) {
+      let release!: () => void
+      const wait = new Promise<void>((resolve) => (release = resolve))
+      full = { wait, release }
+      peer.once('drain', releaseWriters)
+    }
+    return full.wait
   }
 
   async function write(bytes: Uint8Array): Promise<void> {
     if (closed) return
     bytesOut += bytes.byteLength
-    if (!peer.write(bytes)) await new Promise<void>((resolve) => peer.once('drain', resolve))
+    if (!peer.write(bytes)) await whenDrained()
   }
 
   return {
