@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_MESSAGES_PER_SECOND } from '../../tracker/src/client.js'
 import { type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/src/core/tracker-core.js'
 import type { EventQueue } from './event-queue.js'
 
@@ -14,6 +15,8 @@ export interface TrackerPeer {
   onTracker(reply: Record<string, unknown>): void
 }
 
+const PACE = DEFAULT_MAX_MESSAGES_PER_SECOND
+
 export function createTrackerLink(q: EventQueue, random: () => number) {
   const core: TrackerCore = createTrackerCore({
     now: () => q.now,
@@ -22,6 +25,9 @@ export function createTrackerLink(q: EventQueue, random: () => number) {
     maxConnections: 100_000_000,
   })
   const counters = { messages: 0, closedByTracker: 0 }
+  // The SDK's tracker client paces what it sends (tracker/src/client.ts): at most PACE frames
+  // in any second per socket, the rest queued. Each socket's last PACE departure times.
+  const departures = new WeakMap<TrackerPeer, { socket: number; times: number[] }>()
 
   function apply(effects: TrackerEffect[]): void {
     for (const e of effects) {
@@ -59,7 +65,14 @@ export function createTrackerLink(q: EventQueue, random: () => number) {
       const socket = peer.socket
       if (socket === undefined) return
       const data = JSON.stringify(frame)
-      q.after(peer.rttMs / 2, () => {
+      let d = departures.get(peer)
+      if (d?.socket !== socket) departures.set(peer, (d = { socket, times: [] }))
+      const times = d.times
+      let leaves = Math.max(q.now, times.at(-1) ?? 0)
+      if (times.length >= PACE) leaves = Math.max(leaves, times[times.length - PACE]! + 1000)
+      times.push(leaves)
+      if (times.length > PACE) times.shift()
+      q.at(leaves + peer.rttMs / 2, () => {
         counters.messages++
         apply(core.message(socket, data))
       })

@@ -29,16 +29,30 @@ export interface TrackerClientOptions {
   maxDelayMs?: number
   /** Send a text "ping" this often (trackers on Durable Objects cannot ping clients themselves). */
   pingIntervalMs?: number
+  /**
+   * At most this many messages (pings included) in any one second, queued beyond that. A tracker
+   * closes a socket that sends more than its limit (Chorus's: 20 a second); the default leaves room
+   * under it for messages that leave a second apart and arrive closer together.
+   */
+  maxMessagesPerSecond?: number
+  /** Messages waiting beyond which send() refuses (returns false). */
+  maxQueued?: number
   /** Whether to come back after a close with this code; by default not after an auth refusal. */
   shouldReconnect?: (code: number) => boolean
   random?: () => number
+  now?: () => number
   setTimer?: (fn: () => void, ms: number) => unknown
   clearTimer?: (timer: unknown) => void
 }
 
 export interface TrackerClient {
-  /** False when not connected (the request is not queued: announce again from onOpen). */
+  /**
+   * Sends now, or queues while this second's messages are spent. False when not connected or the
+   * queue is full: nothing is kept across a reconnection (announce again from onOpen).
+   */
   send(request: TrackerRequest): boolean
+  /** Messages waiting for the next second. */
+  readonly queued: number
   readonly connected: boolean
   /** How many connections this client has opened. */
   readonly connections: number
@@ -46,6 +60,9 @@ export interface TrackerClient {
 }
 
 const OPEN = 1
+
+/** Under Chorus's tracker limit of 20 a second, with room for frames that bunch up in transit. */
+export const DEFAULT_MAX_MESSAGES_PER_SECOND = 15
 
 /** Half of the capped exponential delay is fixed, half random ("equal jitter"). */
 export function reconnectDelay(attempt: number, minMs: number, maxMs: number, random: () => number): number {
@@ -62,6 +79,9 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
     pingIntervalMs,
     shouldReconnect = (code) => code !== 4401 && code !== 4403,
     random = Math.random,
+    now = Date.now,
+    maxMessagesPerSecond = DEFAULT_MAX_MESSAGES_PER_SECOND,
+    maxQueued = 1000,
     setTimer = (fn, ms) => setTimeout(fn, ms),
     clearTimer = (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
   } = options
@@ -72,10 +92,41 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
   let retryTimer: unknown
   let pingTimer: unknown
 
+  // Pacing: the send times of the last maxMessagesPerSecond messages, oldest first. A message may
+  // go when the oldest of them is a second old; the rest wait in `queue` for a timer.
+  const sentAt: number[] = []
+  let queue: string[] = []
+  let flushTimer: unknown
+
+  function spare(): boolean {
+    const t = now()
+    while (sentAt.length > 0 && t - sentAt[0]! >= 1000) sentAt.shift()
+    return sentAt.length < maxMessagesPerSecond
+  }
+
+  function transmit(text: string): void {
+    sentAt.push(now())
+    socket!.send(text)
+  }
+
+  function flush(): void {
+    flushTimer = undefined
+    if (socket?.readyState !== OPEN) return
+    while (queue.length > 0 && spare()) transmit(queue.shift()!)
+    if (queue.length > 0) flushTimer = setTimer(flush, Math.max(1, 1000 - (now() - sentAt[0]!)))
+  }
+
+  function dropQueue(): void {
+    queue = []
+    if (flushTimer !== undefined) clearTimer(flushTimer)
+    flushTimer = undefined
+  }
+
   function schedulePing(): void {
     if (pingIntervalMs === undefined) return
     pingTimer = setTimer(() => {
-      if (socket?.readyState === OPEN) socket.send(TRACKER_PING)
+      // A ping is worth sending only when nothing else is: any message keeps the socket alive.
+      if (socket?.readyState === OPEN && queue.length === 0 && spare()) transmit(TRACKER_PING)
       schedulePing()
     }, pingIntervalMs)
   }
@@ -106,6 +157,9 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
       if (socket !== ws) return
       socket = undefined
       clearTimer(pingTimer)
+      dropQueue()
+      // A new socket starts a new second at the tracker.
+      sentAt.length = 0
       const retry = !closed && shouldReconnect(event.code)
       const delay = retry ? reconnectDelay(attempt++, minDelayMs, maxDelayMs, random) : null
       options.onClose?.({ code: event.code, reason: event.reason, reconnectInMs: delay })
@@ -117,8 +171,18 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
   return {
     send(request) {
       if (socket?.readyState !== OPEN) return false
-      socket.send(JSON.stringify(request))
+      const text = JSON.stringify(request)
+      if (queue.length === 0 && spare()) {
+        transmit(text)
+        return true
+      }
+      if (queue.length >= maxQueued) return false
+      queue.push(text)
+      if (flushTimer === undefined) flush()
       return true
+    },
+    get queued() {
+      return queue.length
     },
     get connected() {
       return socket?.readyState === OPEN
@@ -130,6 +194,7 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
       closed = true
       clearTimer(retryTimer)
       clearTimer(pingTimer)
+      dropQueue()
       socket?.close(1000, 'client closing')
       socket = undefined
     },

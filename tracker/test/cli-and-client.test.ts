@@ -114,3 +114,52 @@ t.test('the client does not hammer a tracker that refuses its token', async (t) 
   })
   t.match(await closed, { code: 4401, reconnectInMs: null })
 })
+
+/** A client that announces `count` times at once (30 swarms, then again) as soon as it connects. */
+function burst(url: string, count: number, maxMessagesPerSecond?: number) {
+  const swarms = Array.from({ length: 30 }, () => hexId())
+  const peerId = hexId()
+  let replies = 0
+  let queuedAtOnce = 0
+  const closes: Array<{ code: number; reason: string }> = []
+  const client: TrackerClient = createTrackerClient({
+    url,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    shouldReconnect: () => false,
+    ...(maxMessagesPerSecond !== undefined && { maxMessagesPerSecond }),
+    onOpen: () => {
+      for (let i = 0; i < count; i++) client.send({ action: 'announce', info_hash: swarms[i % swarms.length]!, peer_id: peerId, left: 0, numwant: 0, event: i < swarms.length ? 'started' : undefined })
+      queuedAtOnce = client.queued
+    },
+    onMessage: (reply) => {
+      if ('interval' in reply) replies++
+    },
+    onClose: (event) => closes.push(event),
+  })
+  return { client, closes, replies: () => replies, queuedAtOnce: () => queuedAtOnce }
+}
+
+t.test('the client paces a burst of announces under the tracker limit instead of being closed for it', async (t) => {
+  const server = createTrackerServer({})
+  const { url } = await server.listen()
+  t.teardown(() => server.close())
+  const wsUrl = `${url.replace(/^http/, 'ws')}/announce`
+
+  // Control: with no pacing to speak of, the same burst breaks the tracker's 20 a second.
+  const unpaced = burst(wsUrl, 45, 1000)
+  t.teardown(() => unpaced.client.close())
+  while (unpaced.closes.length === 0) await new Promise((r) => setTimeout(r, 20))
+  t.equal(unpaced.closes[0]!.code, 4429, 'an unpaced burst is closed as rate_limited')
+
+  const started = Date.now()
+  const paced = burst(wsUrl, 45)
+  t.teardown(() => paced.client.close())
+  while (paced.replies() < 45 && paced.closes.length === 0) await new Promise((r) => setTimeout(r, 20))
+  const elapsed = Date.now() - started
+  t.same(paced.closes, [], 'the paced client was never closed')
+  t.equal(paced.replies(), 45, 'every announce was answered')
+  t.equal(paced.queuedAtOnce(), 30, '15 went at once, 30 waited')
+  t.ok(elapsed >= 1900, `the rest followed over the next seconds (${elapsed} ms)`)
+  t.equal(paced.client.connections, 1)
+  t.equal(paced.client.queued, 0)
+})
