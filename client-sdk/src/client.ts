@@ -103,6 +103,8 @@ export async function createClientWith(platform: Platform, options: ClientOption
     ...(options.token && { token: options.token }),
     ...(options.publicKey && { publicKey: options.publicKey }),
   })
+  // Every play needs a key and every key a session: ask for the session now, not at the first play.
+  if (options.apiKey) edge.sessionToken().catch(() => {})
   const cacheOptions = options.cache === false ? { maxBytes: 0 } : (options.cache ?? {})
   const cache: ChunkCache = await createChunkCache({
     storage: options.cache === false ? createMemoryStorage() : platform.storage(options),
@@ -147,6 +149,8 @@ export async function createClientWith(platform: Platform, options: ClientOption
   async function loadManifest(trackId: string): Promise<Manifest> {
     try {
       const { manifest, doc } = await edge.manifest(trackId)
+      versions.set(trackId, manifest.version)
+      if (versions.size > 10_000) versions.delete(versions.keys().next().value!)
       void cache.put(manifestKey(trackId), new TextEncoder().encode(JSON.stringify(doc)))
       return manifest
     } catch (err) {
@@ -161,16 +165,42 @@ export async function createClientWith(platform: Platform, options: ClientOption
   // Track keys live in memory for the session only (never on disk): a track played or
   // prefetched once replays from cache and peers even while the edge is unreachable.
   const keys = new Map<string, Promise<CryptoKey>>()
-  function trackKey(trackId: string, version: string): Promise<CryptoKey> {
+  // The version of each track whose manifest this client has seen: its key may be here already.
+  const versions = new Map<string, string>()
+  function remember(trackId: string, version: string, key: Promise<CryptoKey>): Promise<CryptoKey> {
     const id = `${trackId}/${version}`
-    let key = keys.get(id)
-    if (!key) {
-      key = edge.trackKey(trackId, version)
-      keys.set(id, key)
-      key.catch(() => keys.delete(id))
-      if (keys.size > 500) keys.delete(keys.keys().next().value!)
-    }
+    keys.set(id, key)
+    key.catch(() => keys.delete(id))
+    if (keys.size > 500) keys.delete(keys.keys().next().value!)
     return key
+  }
+  function trackKey(trackId: string, version: string): Promise<CryptoKey> {
+    return keys.get(`${trackId}/${version}`) ?? remember(trackId, version, edge.trackKey(trackId, version))
+  }
+
+  /**
+   * On a cold play, the current version's key is asked for alongside the manifest instead of
+   * after it: a round trip to the edge and on to the origin saved. Undefined when the key of the
+   * version last seen is already here.
+   */
+  function earlyKey(trackId: string): Promise<{ version: string; key: CryptoKey }> | undefined {
+    const seen = versions.get(trackId)
+    if (seen !== undefined && keys.has(`${trackId}/${seen}`)) return undefined
+    const early = edge.currentKey(trackId)
+    early.then(
+      (r) => void (keys.has(`${trackId}/${r.version}`) || remember(trackId, r.version, Promise.resolve(r.key))),
+      () => {},
+    )
+    return early
+  }
+
+  /** The key for the manifest's version: the early answer when it names that version (a re-ingest in between does not), else asked for now. */
+  function keyFor(trackId: string, version: string, early: Promise<{ version: string; key: CryptoKey }> | undefined): Promise<CryptoKey> {
+    if (!early) return trackKey(trackId, version)
+    return early.then(
+      (r) => (r.version === version ? r.key : trackKey(trackId, version)),
+      () => trackKey(trackId, version),
+    )
   }
 
   const cachedBitrates = (m: Manifest) => m.qualities.filter((q) => cache.has(chunkKey(m.trackId, m.version, q.bitrate, 0))).map((q) => q.bitrate)
@@ -235,9 +265,10 @@ export async function createClientWith(platform: Platform, options: ClientOption
     const manifest = (async () => {
       const pre = prefetched.get(trackId)
       prefetched.delete(trackId)
+      const early = pre ? undefined : earlyKey(trackId)
       const m = pre?.manifest ?? (await loadManifest(trackId))
       const quality = pre && playOptions.quality === undefined ? pre.quality : chooseQuality(m, playOptions.quality ?? 'auto', throughput, cachedBitrates(m))
-      const key = pre?.key ?? trackKey(trackId, m.version)
+      const key = pre?.key ?? keyFor(trackId, m.version, early)
       key.catch(() => {})
       const wasPrefetched = pre !== undefined && cache.has(chunkKey(m.trackId, m.version, quality.bitrate, 0))
       retire(pre, wasPrefetched)

@@ -79,18 +79,35 @@ export function createEdgeClient(options: EdgeClientOptions) {
     return verifier
   }
 
-  async function sessionToken(signal?: AbortSignal): Promise<string> {
-    if (token && Date.now() < tokenExpires - 60_000) return token
+  // One session request at a time, however many plays, prefetches and announces want a token.
+  let pendingToken: Promise<string> | undefined
+
+  function sessionToken(signal?: AbortSignal): Promise<string> {
+    if (token && Date.now() < tokenExpires - 60_000) return Promise.resolve(token)
     if (!options.apiKey) {
-      if (token) return token
-      throw new ChorusError('unauthorized', 'no token and no apiKey: pass one to createClient')
+      if (token) return Promise.resolve(token)
+      return Promise.reject(new ChorusError('unauthorized', 'no token and no apiKey: pass one to createClient'))
     }
-    const res = await request('/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: options.apiKey }) }, signal)
-    if (!res.ok) throw await failure(res, 'session')
-    const body = (await res.json()) as { token: string; expiresAt: string }
-    token = body.token
-    tokenExpires = Date.parse(body.expiresAt)
-    return token
+    pendingToken ??= (async () => {
+      const res = await request('/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: options.apiKey }) })
+      if (!res.ok) throw await failure(res, 'session')
+      const body = (await res.json()) as { token: string; expiresAt: string }
+      token = body.token
+      tokenExpires = Date.parse(body.expiresAt)
+      return token
+    })().finally(() => (pendingToken = undefined))
+    return signal ? abortable(pendingToken, signal) : pendingToken
+  }
+
+  async function keyRequest(trackId: string, version: string | undefined, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }> {
+    const auth = await sessionToken(signal)
+    const res = await request(`/v1/tracks/${trackId}/key${version === undefined ? '' : `?version=${version}`}`, { headers: { authorization: `Bearer ${auth}` } }, signal)
+    if (!res.ok) {
+      const err = await failure(res, `key of ${trackId}`)
+      throw res.status === 401 || res.status === 403 ? new ChorusError('no_key', err.message) : err
+    }
+    const body = (await res.json()) as { version: string; key: string }
+    return { version: body.version, key: await importTrackKey(body.key) }
   }
 
   return {
@@ -112,13 +129,14 @@ export function createEdgeClient(options: EdgeClientOptions) {
       return verifyDoc(doc, await getVerifier())
     },
     async trackKey(trackId: string, version: string, signal?: AbortSignal): Promise<CryptoKey> {
-      const auth = await sessionToken(signal)
-      const res = await request(`/v1/tracks/${trackId}/key?version=${version}`, { headers: { authorization: `Bearer ${auth}` } }, signal)
-      if (!res.ok) {
-        const err = await failure(res, `key of ${trackId}`)
-        throw res.status === 401 || res.status === 403 ? new ChorusError('no_key', err.message) : err
-      }
-      return importTrackKey(((await res.json()) as { key: string }).key)
+      return (await keyRequest(trackId, version, signal)).key
+    },
+    /**
+     * The key of the track's current version, and which version that is: asked for alongside the
+     * manifest, before its version is known, to save a round trip on a cold play.
+     */
+    currentKey(trackId: string, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }> {
+      return keyRequest(trackId, undefined, signal)
     },
     /** One encrypted chunk, checked against its hash; a mismatch is an error, never returned bytes. */
     async chunk(ref: ChunkRef, signal?: AbortSignal): Promise<Uint8Array> {
@@ -131,6 +149,16 @@ export function createEdgeClient(options: EdgeClientOptions) {
       return bytes
     },
   }
+}
+
+/** `p`, or a 'stopped' error as soon as `signal` aborts (p itself runs on for its other users). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new ChorusError('stopped', 'request cancelled'))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ChorusError('stopped', 'request cancelled'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 async function verifyDoc(doc: unknown, v: ManifestVerifier): Promise<Manifest> {
