@@ -25,6 +25,7 @@ export function newClientState(plays: ClientState['plays']): ClientState {
     closed: false,
     tokenAt: undefined,
     trackerOpenAt: Number.POSITIVE_INFINITY,
+    keys: new Map(),
     swarms: new Map(),
     connections: 0,
     connecting: 0,
@@ -41,22 +42,23 @@ export function newClientState(plays: ClientState['plays']): ClientState {
   }
 }
 
-/** The session token: asked once per client, through the edge to the origin. */
+/** The session token: asked once per client (as it is created), through the edge to the origin. */
 export function tokenAt(ctx: SimContext, l: SimListener): number {
   const c = l.client!
-  if (c.tokenAt === undefined) {
-    c.tokenAt = ctx.edge.passThrough(l)
-    // The tracker socket opens with the token in its URL: one more round trip.
-    if (ctx.tracker) {
-      const openAt = c.tokenAt + l.rttMs
-      c.trackerOpenAt = openAt
-      ctx.q.at(openAt, () => {
-        if (l.client !== c || c.closed) return
-        l.socket = ctx.tracker!.open(l)
-      })
-    }
-  }
+  c.tokenAt ??= ctx.edge.passThrough(l)
   return c.tokenAt
+}
+
+/** The tracker socket, opened by the first join once the token is there (its URL carries it): one more round trip. */
+function openTracker(ctx: SimContext, l: SimListener): void {
+  const c = l.client!
+  if (!ctx.tracker || c.trackerOpenAt !== Number.POSITIVE_INFINITY) return
+  const openAt = Math.max(ctx.q.now, tokenAt(ctx, l)) + l.rttMs
+  c.trackerOpenAt = openAt
+  ctx.q.at(openAt, () => {
+    if (l.client !== c || c.closed) return
+    l.socket = ctx.tracker!.open(l)
+  })
 }
 
 function announce(ctx: SimContext, l: SimListener, entry: SwarmEntry, event?: 'started' | 'stopped'): void {
@@ -200,6 +202,7 @@ export function join(ctx: SimContext, l: SimListener, track: number, left: () =>
   const entry: SwarmEntry = { track, infoHash: hex40(track, 'c'), closed: false, pending: new Map(), peers: new Set(), hooks: new Set(), timer: 0, left }
   c.swarms.set(track, entry)
   // The SDK awaits the session token before it joins (its tracker URL carries it).
+  openTracker(ctx, l)
   const at = Math.max(ctx.q.now, tokenAt(ctx, l))
   ctx.q.at(at, () => {
     if (entry.closed || l.client !== c) return

@@ -12,9 +12,10 @@ import type { Prefetch, SimListener, SwarmEntry, SwarmHooks } from './types.js'
  * One play, as the SDK's playback.ts and client.ts carry it out, under virtual time: the
  * scheduler core decides where each chunk comes from, the speaker core moves the playhead and
  * counts stalls, exactly as in the player. What is restated here (from the adapters) is the
- * path to the first audio: the manifest from the edge, then the key (a session token first,
- * for a new client), both through the edge to the origin; the first chunk is played once both
- * it and the key are there, plus LOCAL_MS to read, verify and decrypt. Prefetch follows
+ * path to the first audio: the session token is asked as the client is created; a play asks
+ * for the manifest from the edge and, alongside it, the current key through the edge to the
+ * origin (once the token is there; a key already held is not asked again); the first chunk is
+ * played once both it and the key are there, plus LOCAL_MS to read, verify and decrypt. Prefetch follows
  * client.ts: 30 s before the end the next tracks' heads are asked from peers, at 10 s what is
  * missing comes from the edge.
  */
@@ -23,10 +24,14 @@ const LOCAL_MS = 2
 const PREFETCH_TRACKS = 3
 const PREFETCH_BUDGET = 4 * 1024 * 1024
 
-/** The key: the token (once per client), then the key itself, each through the edge to the origin. */
-function keyAt(ctx: SimContext, l: SimListener): number {
-  const token = tokenAt(ctx, l)
-  return ctx.edge.passThrough(l, Math.max(ctx.q.now, token))
+/** When the key of `track` is at the client: held already, or asked now (after the token) through the edge to the origin. */
+function keyAt(ctx: SimContext, l: SimListener, track: number): number {
+  const c = l.client!
+  const held = c.keys.get(track)
+  if (held !== undefined) return held
+  const at = ctx.edge.passThrough(l, Math.max(ctx.q.now, tokenAt(ctx, l)))
+  c.keys.set(track, at)
+  return at
 }
 
 export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay, onDone: () => void): void {
@@ -37,6 +42,8 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
   const t0 = q.now
   const pre = c.prefetched.get(track) ?? undefined
   c.prefetched.delete(track)
+  // Not prefetched: the key is asked alongside the manifest.
+  const earlyKeyAt = pre ? undefined : keyAt(ctx, l, track)
   c.upcoming = planned.upcoming.filter((t) => t !== track)
   retireStale(l)
   const bytes = { cache: 0, peer: 0, edge: 0 }
@@ -159,7 +166,7 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
     if (stopped || c.closed) return
     wasPrefetched = pre !== undefined && cacheHas(l.cache, track, 0)
     if (pre) retire(c, pre, wasPrefetched)
-    keyReadyAt = pre ? Math.max(q.now, pre.keyReadyAt) : keyAt(ctx, l)
+    keyReadyAt = Math.max(q.now, pre ? pre.keyReadyAt : earlyKeyAt!)
     c.stats.plays++
     if (wasPrefetched) c.stats.prefetchedPlays++
     if (c.lastTrack !== undefined && c.lastTrack !== track) l.habits.record(String(c.lastTrack), String(track))
@@ -267,7 +274,7 @@ function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: nu
     cachePut(l.cache, track, i, layout.count)
     announceHave(ctx, l, track, i)
   }
-  const p: Prefetch = { track, keyReadyAt: keyAt(ctx, l), head, bytes: 0, asked: new Set(), fromEdge: new Set(), holders: new Map(), hooks: undefined, entry: undefined, cancelled: false, store, missing }
+  const p: Prefetch = { track, keyReadyAt: keyAt(ctx, l, track), head, bytes: 0, asked: new Set(), fromEdge: new Set(), holders: new Map(), hooks: undefined, entry: undefined, cancelled: false, store, missing }
   const askPeers = () => {
     if (!p.entry || p.cancelled) return
     for (const i of missing()) {

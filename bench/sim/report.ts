@@ -96,7 +96,7 @@ export function renderSimReport(input: SimReportInput): string {
     '',
     mdTable(['listeners', 'cold p50 <= 2 RTT', 'cold p99 <= 5 RTT', 'prefetched p50 < 20 ms', 'no stalls', 'servers <= 10 % (warm)'], targetRows),
     '',
-    'Cold plays miss by construction: the SDK fetches the manifest, and only then the key, which the origin alone can give (one edge and one origin round trip, after a session token for a new client): see the playback report for the path and the changes that would shorten it.',
+    'Cold plays are bounded by the key, which the origin alone gives: the SDK asks for it alongside the manifest, and it takes an edge and an origin round trip (after the session token, asked as the client is created); the first chunk takes the manifest and then the chunk from the edge. See the playback report for the path.',
     '',
   ].join('\n')
 }

@@ -81,8 +81,10 @@ export interface ClientState {
   closed: boolean
   /** When the session token is (or will be) at the client; undefined: not asked yet. */
   tokenAt: number | undefined
-  /** When the tracker socket is open. */
+  /** When the tracker socket is open (it opens at the first join). */
   trackerOpenAt: number
+  /** Tracks whose key this client holds or has asked for (keys live for the session). */
+  keys: Map<number, number>
   swarms: Map<number, SwarmEntry>
   connections: number
   connecting: number

@@ -10,7 +10,7 @@ import { type SimContext, hex40 } from './context.js'
 import { createEdgeModel } from './edge-model.js'
 import { createEventQueue } from './event-queue.js'
 import { type Metrics, createMetrics } from './metrics.js'
-import { closeNetwork, newClientState, onTrackerMessage, release, join } from './peer-network.js'
+import { closeNetwork, newClientState, onTrackerMessage, release, join, tokenAt } from './peer-network.js'
 import { retire, startPlay } from './player.js'
 import { createTrackerLink } from './tracker-link.js'
 import type { SimListener } from './types.js'
@@ -139,6 +139,8 @@ export function runWorld(o: WorldOptions): WorldResult {
     totals.sessions++
     const c = newClientState(session.plays)
     l.client = c
+    // The SDK asks for its session as it is created.
+    tokenAt(ctx, l)
     // What-if: a new session announces the tracks it played most recently, from its cache.
     if (ctx.p2p && ctx.seeding.fromCache > 0) {
       const recent = [...l.cache.tracks.keys()].slice(-ctx.seeding.fromCache)
