@@ -48,9 +48,9 @@ export const SIM_DEFAULTS: SimOptions = {
   connectSuccess: 0.85,
   budgetSec: 300,
   p2p: true,
-  seedTracks: 6,
-  holderOffers: true,
-  seedFromCache: 0,
+  seedTracks: 16,
+  holderOffers: false,
+  seedFromCache: 10,
   outDir: undefined,
   name: 'sim',
   quiet: false,
@@ -77,10 +77,11 @@ Options (use --name=value: the bench runner passes flags only):
   --budget=S            wall seconds allowed per level (default ${SIM_DEFAULTS.budgetSec})
   --no-p2p              every listener plays from the edge alone
   What-if (not the SDK's current rules; the report says so):
-  --seed-tracks=N       swarms kept after a play ends (the SDK: ${SIM_DEFAULTS.seedTracks})
-  --no-holder-offers    a swarm with nothing left to fetch announces without offers, at the
-                        tracker's interval (the SDK: 5 offers every 4-6 s while under 3 peers)
-  --seed-from-cache=N   a new session announces its N most recent cached tracks (the SDK: 0)
+  --seed-tracks=N       swarms seeded with nothing playing in them, played or from the cache
+                        (the SDK: ${SIM_DEFAULTS.seedTracks})
+  --holder-offers       a swarm with nothing left to fetch sends offers too, 5 every 4-6 s while
+                        under 3 peers (the SDK before 2026-11-21; now it waits for seekers' offers)
+  --seed-from-cache=N   a new session seeds its N most recent complete cached tracks (the SDK: ${SIM_DEFAULTS.seedFromCache})
                         (both at most 20: the tracker takes 32 swarms per socket)
   --out-dir=DIR         write results here instead of bench/results/
   --name=NAME           result files NAME.json, NAME.md, NAME.svg (default sim)
@@ -122,7 +123,7 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
       budget: { type: 'string' },
       'no-p2p': { type: 'boolean' },
       'seed-tracks': { type: 'string' },
-      'no-holder-offers': { type: 'boolean' },
+      'holder-offers': { type: 'boolean' },
       'seed-from-cache': { type: 'string' },
       'out-dir': { type: 'string' },
       name: { type: 'string' },
@@ -153,7 +154,7 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
     budgetSec: num(values.budget, 'budget', base.budgetSec, 1, 86_400),
     p2p: values['no-p2p'] !== true,
     seedTracks: Math.round(num(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 20)),
-    holderOffers: values['no-holder-offers'] !== true,
+    holderOffers: values['holder-offers'] === true,
     seedFromCache: Math.round(num(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 20)),
     outDir: values['out-dir'],
     name: fileName(values.name, base.name),

@@ -224,9 +224,11 @@ export function leave(ctx: SimContext, l: SimListener, track: number): void {
   c.swarms.delete(track)
 }
 
-/** Ended playbacks keep serving their swarm; only the most recent 6 (client.ts `release`). */
+/** Swarms served with nothing playing in them: ended playbacks and cached tracks, the most recent few (client.ts `release`). */
 export function release(ctx: SimContext, l: SimListener, track: number): void {
   const c = l.client!
+  const at = c.seeding.indexOf(track)
+  if (at >= 0) c.seeding.splice(at, 1)
   c.seeding.push(track)
   while (c.seeding.length > ctx.seeding.tracks) leave(ctx, l, c.seeding.shift()!)
 }

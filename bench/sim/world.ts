@@ -12,6 +12,7 @@ import { createEventQueue } from './event-queue.js'
 import { type Metrics, createMetrics } from './metrics.js'
 import { closeNetwork, newClientState, onTrackerMessage, release, join, tokenAt } from './peer-network.js'
 import { retire, startPlay } from './player.js'
+import { SIM_DEFAULTS } from './options.js'
 import { createTrackerLink } from './tracker-link.js'
 import type { SimListener } from './types.js'
 
@@ -82,7 +83,7 @@ export function runWorld(o: WorldOptions): WorldResult {
     connectSuccess: o.connectSuccess,
     scheduler: { ...DEFAULT_SCHEDULER_CONFIG, p2p: o.p2p },
     seq: 0,
-    seeding: o.seeding ?? { tracks: 6, holderOffers: true, fromCache: 0 },
+    seeding: o.seeding ?? { tracks: SIM_DEFAULTS.seedTracks, holderOffers: SIM_DEFAULTS.holderOffers, fromCache: SIM_DEFAULTS.seedFromCache },
     answering: new Map(),
   }
   const online = Math.max(1, Math.round(o.population * o.activity))
@@ -141,15 +142,13 @@ export function runWorld(o: WorldOptions): WorldResult {
     l.client = c
     // The SDK asks for its session as it is created.
     tokenAt(ctx, l)
-    // What-if: a new session announces the tracks it played most recently, from its cache.
+    // As the SDK's client starts: the most recent tracks its cache holds whole are seeded.
     if (ctx.p2p && ctx.seeding.fromCache > 0) {
-      const recent = [...l.cache.tracks.keys()].slice(-ctx.seeding.fromCache)
-      // Paced: the tracker closes a socket that sends more than 20 frames in a second.
-      recent.forEach((t, i) =>
-        q.after(1_000 + i * 150, () => {
-          if (l.client === c && !c.closed) join(ctx, l, t, () => Math.max(0, catalog.chunks(t) - cacheCount(l.cache, t)) * CHUNK_BYTES)
-        }),
-      )
+      const whole = [...l.cache.tracks.keys()].filter((t) => cacheCount(l.cache, t) >= catalog.chunks(t)).slice(-ctx.seeding.fromCache)
+      for (const t of whole) {
+        join(ctx, l, t, () => Math.max(0, catalog.chunks(t) - cacheCount(l.cache, t)) * CHUNK_BYTES)
+        release(ctx, l, t)
+      }
     }
     // Part way into a session: the plays before this one are in the cache and seeded.
     if (warm) {

@@ -90,6 +90,11 @@ export interface ClientStats {
   network: ReturnType<Network['stats']> | undefined
 }
 
+/** Swarms served with nothing playing in them (see release). */
+const SEEDING_SWARMS = 16
+/** Complete cached tracks a new client serves from the start. */
+const SEED_FROM_CACHE = 10
+
 export async function createClientWith(platform: Platform, options: ClientOptions) {
   if (!options || typeof options.edge !== 'string' || !/^https?:\/\//.test(options.edge)) {
     throw new ChorusError('bad_option', 'createClient needs { edge: "http(s)://..." }')
@@ -140,11 +145,55 @@ export async function createClientWith(platform: Platform, options: ClientOption
   const watch = setInterval(checkPrefetch, 500)
   ;(watch as { unref?: () => void }).unref?.()
 
+  // Swarms this client keeps serving with nothing to play in them: the tracks its playbacks ended
+  // on, and at start the most recent complete tracks of its cache. Each entry holds one join of its
+  // swarm; the oldest goes past SEEDING_SWARMS, which with a playback and its prefetches stays
+  // under the tracker's 32 swarms per socket.
   function release(infoHash: string): void {
-    // Ended playbacks keep serving their swarm; only the most recent few, to bound connections.
+    const at = seeding.indexOf(infoHash)
+    if (at >= 0) {
+      seeding.splice(at, 1)
+      network?.leave(infoHash) // one join per entry is enough
+    }
     seeding.push(infoHash)
-    while (seeding.length > 6) network?.leave(seeding.shift()!)
+    while (seeding.length > SEEDING_SWARMS) network?.leave(seeding.shift()!)
   }
+
+  /**
+   * A new client serves the tracks it holds whole without waiting to play them again: it joins
+   * their swarms as a holder (no offers of its own; seekers offer to it). Listeners' caches are
+   * most of what a swarm holds, and a session only plays a few of them.
+   */
+  async function seedFromCache(): Promise<void> {
+    if (!network || options.upload === false) return
+    const whole: Array<{ s: { trackId: string; version: string; bitrate: number }; q: Manifest['qualities'][number] }> = []
+    for (const s of cache.recentSwarms(SEED_FROM_CACHE * 3)) {
+      if (whole.length >= SEED_FROM_CACHE) break
+      const doc = await cache.get(manifestKey(s.trackId))
+      if (!doc) continue
+      let m: Manifest
+      try {
+        m = await edge.verifyManifestDoc(JSON.parse(new TextDecoder().decode(doc)))
+      } catch {
+        continue
+      }
+      const q = m.version === s.version ? m.qualities.find((x) => x.bitrate === s.bitrate) : undefined
+      if (q && cache.heldChunks(s.trackId, s.version, s.bitrate).size >= q.chunkCount) whole.push({ s, q })
+    }
+    // Oldest first: the most recent are the last to make room for new ones.
+    for (const { s, q } of whole.reverse()) {
+      if (closed) return
+      const held = () => cache.heldChunks(s.trackId, s.version, s.bitrate)
+      const swarm = await network.join(
+        { trackId: s.trackId, version: s.version, bitrate: s.bitrate, chunkCount: q.chunkCount, hashes: q.hashes },
+        { held, get: (i) => cache.get(chunkKey(s.trackId, s.version, s.bitrate, i)) },
+        () => Math.max(0, q.byteLength - held().size * q.chunkSize),
+      )
+      if (closed) return
+      release(swarm.infoHash)
+    }
+  }
+  void seedFromCache().catch(() => {})
 
   async function loadManifest(trackId: string): Promise<Manifest> {
     try {

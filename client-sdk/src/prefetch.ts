@@ -10,6 +10,9 @@ import type { Swarm } from './p2p/swarm.js'
  * ends) whatever of the head no peer sent fetched from the edge. What it loads lands in the
  * cache, so the next track starts from there.
  */
+/** How long a retired prefetch holds on to its swarm (see cancel). */
+const LEAVE_AFTER_MS = 15_000
+
 export interface Prefetched {
   trackId: string
   manifest: Manifest
@@ -75,7 +78,9 @@ export async function prefetchHead(args: {
     swarm = await args.network.join(
       { trackId: manifest.trackId, version: manifest.version, bitrate: quality.bitrate, chunkCount: quality.chunkCount, hashes: quality.hashes },
       { held, get: (i) => cache.get(key(i)) },
-      () => quality.byteLength,
+      // What is left to fetch: a swarm whose first joiner this is keeps its rule, so it must
+      // reach 0 once every chunk is cached (a holder then stops offering).
+      () => Math.max(0, quality.byteLength - held().size * quality.chunkSize),
     )
     unlisten = swarm.listen({
       onPeer: (p, holds) => {
@@ -118,9 +123,14 @@ export async function prefetchHead(args: {
     },
     complete: () => missing().length === 0,
     cancel() {
+      if (cancelled) return
       cancelled = true
       aborter.abort()
       unlisten?.()
+      // Let go of the swarm a little later: a prefetch is retired as its track starts, and the
+      // playback joins the same swarm meanwhile, keeping the peers the prefetch connected to.
+      const joined = swarm
+      if (joined && args.network) setTimeout(() => args.network!.leave(joined.infoHash), LEAVE_AFTER_MS).unref?.()
     },
   }
 }

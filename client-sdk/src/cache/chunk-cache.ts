@@ -71,6 +71,21 @@ export async function createChunkCache(options: ChunkCacheOptions) {
     async delete(key: string): Promise<void> {
       index.delete(key)
     },
+    /** The (track, version, quality) triples with chunks held, most recently used first. */
+    recentSwarms(limit: number): Array<{ trackId: string; version: string; bitrate: number }> {
+      const out: Array<{ trackId: string; version: string; bitrate: number }> = []
+      const seen = new Set<string>()
+      for (const key of index.keys()) {
+        if (out.length >= limit) break
+        if (!key.startsWith('c/')) continue
+        const swarm = swarmOf(key)
+        if (seen.has(swarm)) continue
+        seen.add(swarm)
+        const [, trackId, version, bitrate] = swarm.split('/')
+        out.push({ trackId: trackId!, version: version!, bitrate: Number(bitrate) })
+      }
+      return out
+    },
     /** Chunk indices held for one track version and quality. */
     heldChunks(trackId: string, version: string, bitrate: number): ReadonlySet<number> {
       return held.get(`c/${trackId}/${version}/${bitrate}`) ?? new Set()

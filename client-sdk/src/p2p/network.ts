@@ -46,10 +46,16 @@ interface SwarmEntry {
   others: number | undefined
   /** Announces in a row that found too few peers: the wait before the next one grows with it. */
   lonely: number
+  /** Joins not yet matched by a leave (a playback, a prefetch, the seeding list): the swarm is left at 0. */
+  users: number
 }
 
 export interface NetworkStats {
+  /** Swarms joined: playing, prefetching and seeding. */
+  swarms: number
   connections: number
+  /** RTCPeerConnections made to offer (each one costs a peer connection's setup). */
+  offers: number
   attempts: number
   established: number
   failed: number
@@ -72,13 +78,14 @@ export function createNetwork(options: NetworkOptions) {
   const bucket = createTokenBucket(options.uploadRate ?? Number.POSITIVE_INFINITY)
   const offersPerAnnounce = options.offersPerAnnounce ?? 5
   const swarms = new Map<string, SwarmEntry>()
+  const joining = new Map<string, Promise<SwarmEntry>>()
   const trackers = new Map<string, { client: TrackerClient; users: number }>()
   const banned = new Set<string>()
   const uploading = new Map<string, number>()
   let connecting = 0
   let emergencies = 0
   let closed = false
-  const stats = { attempts: 0, established: 0, failed: 0, uploadedBytes: 0 }
+  const stats = { offers: 0, attempts: 0, established: 0, failed: 0, uploadedBytes: 0 }
 
   const connections = () => {
     let n = 0
@@ -104,6 +111,7 @@ export function createNetwork(options: NetworkOptions) {
   }
 
   async function makeOffer(): Promise<{ peer: SimplePeerLike; sdp: string } | undefined> {
+    stats.offers++
     const peer = newPeer(true)
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -172,7 +180,9 @@ export function createNetwork(options: NetworkOptions) {
   async function announce(entry: SwarmEntry, event?: 'started' | 'stopped' | 'completed'): Promise<void> {
     if (entry.closed && event !== 'stopped') return
     const room = Math.max(0, Math.min(maxConnections - connections(), hardMax - connections() - connecting))
-    const want = event === 'stopped' ? 0 : Math.min(offersPerAnnounce, room)
+    // A holder (nothing left to fetch) sends no offers: those who still fetch offer to it, and
+    // the tracker hands their offers to holders first. Each offer is a whole RTCPeerConnection.
+    const want = event === 'stopped' || entry.left() === 0 ? 0 : Math.min(offersPerAnnounce, room)
     // Drop offers nobody answered: their slots go to fresh ones.
     for (const [id, p] of entry.pending) {
       if (Date.now() - p.at > 20_000) {
@@ -211,7 +221,8 @@ export function createNetwork(options: NetworkOptions) {
     if (entry.timer) clearTimeout(entry.timer)
     // Fewer peers than we would like: ask again soon, then less and less often while the swarm
     // stays small (5, 10, 20, 40 s...); otherwise at the tracker's interval.
-    const small = entry.swarm.size < 3 && (entry.others ?? 1) > entry.swarm.size
+    // A holder waits for offers and announces at the tracker's interval.
+    const small = entry.left() > 0 && entry.swarm.size < 3 && (entry.others ?? 1) > entry.swarm.size
     entry.lonely = small ? entry.lonely + 1 : 0
     const wait = small ? Math.min(seconds, 5 * 2 ** Math.min(entry.lonely - 1, 4) * (0.8 + random() * 0.4)) : seconds
     entry.timer = setTimeout(() => void announce(entry).catch(() => {}), wait * 1000)
@@ -226,7 +237,7 @@ export function createNetwork(options: NetworkOptions) {
       const first = entry.others === undefined
       if (typeof reply.complete === 'number' && typeof reply.incomplete === 'number') entry.others = Math.max(0, reply.complete + reply.incomplete - 1)
       // The first announce only asks who is there; with someone there, offers go out at once.
-      if (first && (entry.others ?? 0) > 0) void announce(entry).catch(() => {})
+      if (first && (entry.others ?? 0) > 0 && entry.left() > 0) void announce(entry).catch(() => {})
       scheduleAnnounce(entry, Math.max(5, Math.min(120, reply.interval)))
       return
     }
@@ -281,6 +292,17 @@ export function createNetwork(options: NetworkOptions) {
     return { client, url }
   }
 
+  function closeSwarm(infoHash: string): void {
+    const entry = swarms.get(infoHash)
+    if (!entry) return
+    entry.closed = true
+    if (entry.timer) clearTimeout(entry.timer)
+    void announce(entry, 'stopped').catch(() => {})
+    for (const p of entry.pending.values()) p.peer.destroy()
+    entry.swarm.close()
+    swarms.delete(infoHash)
+  }
+
   function serve(peer: string, link: PeerLink, index: number, source: UploadSource): void {
     const busy = uploading.size >= uploadSlots && !uploading.has(peer)
     if (options.downloadOnly || emergencies > 0 || busy) {
@@ -312,28 +334,43 @@ export function createNetwork(options: NetworkOptions) {
     async join(quality: SwarmQuality, source: UploadSource, left: () => number): Promise<Swarm> {
       const infoHash = await swarmInfoHash(quality.trackId, quality.version, quality.bitrate)
       const existing = swarms.get(infoHash)
-      if (existing && !existing.closed) return existing.swarm
-      const swarm = createSwarm(quality, infoHash, {
-        source,
-        serve: (peer, link, index) => serve(peer, link, index, source),
-        ban: (peer) => banned.add(peer),
-      })
-      const { client } = await trackerFor(infoHash)
-      const entry: SwarmEntry = { swarm, tracker: client, pending: new Map(), timer: undefined, left, closed: false, others: undefined, lonely: 0 }
-      swarms.set(infoHash, entry)
-      if (client.connected) await announce(entry, 'started').catch(() => {})
-      scheduleAnnounce(entry, 10)
-      return swarm
+      if (existing && !existing.closed) {
+        existing.users++
+        return existing.swarm
+      }
+      // A playback and a prefetch may join one swarm at the same moment: one entry for both.
+      const underway = joining.get(infoHash)
+      if (underway) {
+        const entry = await underway
+        entry.users++
+        return entry.swarm
+      }
+      const made = (async () => {
+        const swarm = createSwarm(quality, infoHash, {
+          source,
+          serve: (peer, link, index) => serve(peer, link, index, source),
+          ban: (peer) => banned.add(peer),
+        })
+        const { client } = await trackerFor(infoHash)
+        const entry: SwarmEntry = { swarm, tracker: client, pending: new Map(), timer: undefined, left, closed: false, others: undefined, lonely: 0, users: 1 }
+        swarms.set(infoHash, entry)
+        if (client.connected) await announce(entry, 'started').catch(() => {})
+        scheduleAnnounce(entry, 10)
+        return entry
+      })()
+      joining.set(infoHash, made)
+      try {
+        return (await made).swarm
+      } finally {
+        joining.delete(infoHash)
+      }
     },
+    /** Drops one join of the swarm; the last one leaves it (announced as stopped). */
     leave(infoHash: string): void {
       const entry = swarms.get(infoHash)
       if (!entry) return
-      entry.closed = true
-      if (entry.timer) clearTimeout(entry.timer)
-      void announce(entry, 'stopped').catch(() => {})
-      for (const p of entry.pending.values()) p.peer.destroy()
-      entry.swarm.close()
-      swarms.delete(infoHash)
+      if (--entry.users > 0) return
+      closeSwarm(infoHash)
     },
     /** Emergency in any playback: choke every peer and refuse requests until it ends. */
     setUploading(allowed: boolean): void {
@@ -344,12 +381,12 @@ export function createNetwork(options: NetworkOptions) {
       }
     },
     stats(): NetworkStats {
-      return { connections: connections(), ...stats, banned: banned.size }
+      return { swarms: swarms.size, connections: connections(), ...stats, banned: banned.size }
     },
     swarmCount: () => swarms.size,
     close(): void {
       closed = true
-      for (const id of [...swarms.keys()]) this.leave(id)
+      for (const id of [...swarms.keys()]) closeSwarm(id)
       for (const t of trackers.values()) t.client.close()
       trackers.clear()
       for (const peer of live) peer.destroy()
