@@ -17,12 +17,21 @@ interface Logged {
   end: number
 }
 
-function recordingFetch() {
+/**
+ * Logs every request the SDK makes. With `holdManifest`, a manifest's answer is held until a key
+ * request has left (5 s at most): an SDK that asked for the key only after the manifest would
+ * show it as a key request that starts after the manifest ends, however fast the machine.
+ */
+function recordingFetch(options: { holdManifest?: boolean } = {}) {
   const log: Logged[] = []
+  let keyLeft!: () => void
+  const keyRequested = new Promise<void>((resolve) => (keyLeft = resolve))
   const wrapped: typeof fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input))
     const entry: Logged = { method: init?.method ?? 'GET', path: url.pathname + url.search, start: performance.now(), end: Number.POSITIVE_INFINITY }
     log.push(entry)
+    if (url.pathname.endsWith('/key')) keyLeft()
+    if (options.holdManifest && url.pathname.endsWith('/manifest')) await Promise.race([keyRequested, new Promise((resolve) => setTimeout(resolve, 5000))])
     const res = await fetch(input, init)
     // The body is what the SDK waits for: the request ends when its bytes are in.
     const body = await res.arrayBuffer()
@@ -35,7 +44,7 @@ function recordingFetch() {
 t.test('a cold play: session at creation, key alongside the manifest, one of each', async (t) => {
   const stack = await startStack(t, [{ trackId: 'one', seconds: 12 }])
   const reference = await stack.reference('one', 96)
-  const rec = recordingFetch()
+  const rec = recordingFetch({ holdManifest: true })
   const { client } = await stack.client({ p2p: false, speed: 0, fetch: rec.fetch })
   const created = performance.now()
   const session = rec.log.find((r) => r.path === '/v1/session')
@@ -47,7 +56,7 @@ t.test('a cold play: session at creation, key alongside the manifest, one of eac
   const keys = rec.log.filter((r) => r.path.startsWith('/v1/tracks/one/key'))
   t.equal(keys.length, 1, 'one key request')
   t.equal(keys[0]!.path, '/v1/tracks/one/key', 'for the current version, before the manifest named it')
-  t.ok(keys[0]!.start < manifest.end, 'the key request left before the manifest had arrived')
+  t.ok(keys[0]!.start < manifest.end, 'the key request did not wait for the manifest')
   t.equal(rec.log.filter((r) => r.path === '/v1/session').length, 1, 'one session for the whole client')
 
   const again = client.play('one', { quality: 96 })
