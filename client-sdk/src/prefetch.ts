@@ -4,15 +4,15 @@ import type { EdgeClient } from './edge-client.js'
 import type { Network } from './p2p/network.js'
 import type { Swarm } from './p2p/swarm.js'
 
+/** How long a retired prefetch holds on to its swarm (see cancel). */
+const LEAVE_AFTER_MS = 15_000
+
 /**
  * The head of a track that may play next, loaded ahead of time: the manifest and key at once,
  * the swarm joined so peers can send the head, and (when told, 10 s before the current track
  * ends) whatever of the head no peer sent fetched from the edge. What it loads lands in the
  * cache, so the next track starts from there.
  */
-/** How long a retired prefetch holds on to its swarm (see cancel). */
-const LEAVE_AFTER_MS = 15_000
-
 export interface Prefetched {
   trackId: string
   manifest: Manifest

@@ -37,10 +37,11 @@ function toFailure(err: unknown): PlainResponse {
 export function chunkResponse(store: Store, path: string, request: ChunkRequest): PlainResponse | Promise<PlainResponse> {
   // A path spelled exactly as chunkPath() writes it finds a hot chunk in one lookup; anything
   // else (including every malformed path) misses here and is parsed below.
-  const hot = store.peekChunk(path.slice(CHUNK_PREFIX.length))
+  const rest = path.slice(CHUNK_PREFIX.length)
+  const hot = store.peekChunk(rest)
   if (hot) return respond(hot, request)
   try {
-    const a = parseChunkPath(path.slice(CHUNK_PREFIX.length))
+    const a = parseChunkPath(rest)
     return (async () => {
       if (!(await store.manifest(a.trackId, a.version))) throw new ProtocolError('chunk_not_found', `no version '${a.version}' of track '${a.trackId}'`)
       const stored = await store.chunk(a.trackId, a.version, a.bitrate, a.index)

@@ -6,7 +6,6 @@ import { type StoredChunk, createChunkMemory } from './chunk-memory.js'
 import {
   type Manifest,
   type SignedManifest,
-  chunkLength,
   findQuality,
   isTrackId,
   isVersion,
@@ -156,10 +155,10 @@ export function createStore(options: StoreOptions) {
     const m = (await manifest(trackId, version))?.doc.manifest
     const q = m && findQuality(m, bitrate)
     if (!q || index >= q.chunkCount) return undefined
-    const length = chunkLength(q.byteLength, q.chunkSize, index)
     const file = await open(join(root, trackId, version, `${bitrate}.enc`), 'r')
     try {
       const slot = chunks.slot(`${trackId}/${version}/${bitrate}`, index, q.chunkSize, q.byteLength)
+      const length = slot.view.byteLength
       const { bytesRead } = await file.read(slot.view, 0, length, index * q.chunkSize)
       if (bytesRead !== length) throw new Error(`short read of ${key}: the master file is truncated`)
       return slot.keep(key, `"${q.hashes[index]}"`)
@@ -173,16 +172,14 @@ export function createStore(options: StoreOptions) {
     return (await readText(join(root, trackId, version, 'key')))?.trim()
   }
 
-  // Synchronous looks into the memory tier: a hot chunk is answered without waiting a tick.
-  const peekManifest = (trackId: string, version: string) => manifests.get(`${trackId}/${version}`)
   /**
    * The chunk whose path below CHUNK_PREFIX is exactly `path` ({track}/{version}/{bitrate}/{index},
    * as chunkPath() writes it), if it is in memory. Any other spelling misses and takes the parsing
-   * path, so a hit needs no validation.
+   * path, so a hit needs no validation. Synchronous: a hot chunk is answered without waiting a tick.
    */
   const peekChunk = (path: string) => chunks.peek(path)
 
-  return { root, currentVersion, manifest, catalog, chunk, trackKey, peekManifest, peekChunk }
+  return { root, currentVersion, manifest, catalog, chunk, trackKey, peekChunk }
 }
 
 /** What an ingest hands to publish: every file of one version, already complete in memory or on disk. */

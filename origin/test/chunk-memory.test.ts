@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { SLAB_BYTES, createChunkMemory } from '../src/chunk-memory.js'
+import { type ChunkMemory, SLAB_BYTES, createChunkMemory } from '../src/chunk-memory.js'
 import { ingestFile } from '../src/ingest.js'
 import { loadOriginKeys } from '../src/keys.js'
 import { createStore } from '../src/store.js'
@@ -14,7 +14,7 @@ const PER_SLAB = SLAB_BYTES / CHUNK
 const MASTER = 10 * SLAB_BYTES
 
 /** Reads chunk `i` of master `m` into memory the way the store does: a slot, bytes in, kept. */
-function fill(memory: ReturnType<typeof createChunkMemory>, m: string, i: number) {
+function fill(memory: ChunkMemory, m: string, i: number) {
   const slot = memory.slot(m, i, CHUNK, MASTER)
   slot.view.fill(i % 251)
   return slot.keep(`${m}/${i}`, `"etag-${i}"`)

@@ -383,7 +383,6 @@ export function createNetwork(options: NetworkOptions) {
     stats(): NetworkStats {
       return { swarms: swarms.size, connections: connections(), ...stats, banned: banned.size }
     },
-    swarmCount: () => swarms.size,
     close(): void {
       closed = true
       for (const id of [...swarms.keys()]) closeSwarm(id)
