@@ -417,7 +417,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
       current?.playback.stop()
       for (const p of prefetched.values()) retire(p, false)
       prefetched.clear()
-      network?.close()
+      await network?.close()
       await platform.habits?.save(habits.toJSON()).catch(() => {})
     },
   }

@@ -1,6 +1,7 @@
 // One peer link over a real WebRTC data channel (@roamhq/wrtc through simple-peer): chunks and
-// messages sent at once all arrive whole, with one 'drain' listener however many writers wait, and every
-// waiting writer is let go when the link closes.
+// messages sent at once all arrive whole, with one 'drain' listener however many writers wait; a
+// close says bye, so the channel is ended by the side that is not sending (@roamhq/wrtc crashes
+// the process when the far side closes a channel during a send), and every waiting writer is let go.
 
 import { randomBytes } from 'node:crypto'
 import wrtc from '@roamhq/wrtc'
@@ -8,6 +9,8 @@ import SimplePeer from 'simple-peer'
 import t from 'tap'
 import type { Test } from 'tap'
 import { type ControlMessage, type PeerLink, type SimplePeerLike, createPeerLink } from '../src/p2p/peer-link.js'
+
+const GRACE_MS = 10_000
 
 interface End {
   peer: SimplePeer.Instance
@@ -18,7 +21,7 @@ interface End {
 }
 
 /** Two simple-peer instances joined directly (no tracker: signals are handed across), each with a link. */
-async function connectedPair(t: Test): Promise<[End, End]> {
+async function connectedPair(t: Test, byeGraceMs = GRACE_MS): Promise<[End, End]> {
   const make = (initiator: boolean): End => {
     const peer = new SimplePeer({ initiator, wrtc, trickle: false })
     const chunks = new Map<number, Uint8Array>()
@@ -30,7 +33,7 @@ async function connectedPair(t: Test): Promise<[End, End]> {
       onChunk: (index, bytes) => chunks.set(index, bytes),
       onProtocolError: (err) => t.fail(`protocol error: ${err.message}`),
       onClose,
-    })
+    }, { byeGraceMs })
     return { peer, link, chunks, messages, closed }
   }
   const a = make(true)
@@ -41,6 +44,7 @@ async function connectedPair(t: Test): Promise<[End, End]> {
   t.teardown(() => {
     a.link.close()
     b.link.close()
+    return Promise.all([a.link.ended, b.link.ended])
   })
   return [a, b]
 }
@@ -85,14 +89,56 @@ t.test('chunks and control messages sent at once arrive whole, and the writers s
   t.equal(a.link.bytesOut, b.link.bytesIn, 'what one side wrote, the other read')
 })
 
-t.test('writers waiting for room are let go when the link closes', async (t) => {
+t.test("writers waiting for room are let go when the remote's bye ends the link", async (t) => {
   const [a, b] = await connectedPair(t)
   const big = Array.from({ length: 8 }, () => new Uint8Array(randomBytes(512 * 1024)))
   const sending = Promise.all(big.map((chunk, i) => a.link.sendChunk(i, chunk)))
   await until(() => a.peer.listenerCount('drain') > 0, 'a writer to wait for room')
   b.link.close()
+  t.ok(b.link.closed, 'the closing side is closed to its owner at once')
   await a.closed
   const settled = await Promise.race([sending.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('hung'), 10_000))])
   t.equal(settled, 'settled', 'every sendChunk returned after the close')
   t.ok(a.link.closed)
+  await b.link.ended
+  t.ok(a.peer.destroyed && b.peer.destroyed, 'both channels ended, long before the grace (10 s) ran out')
+})
+
+t.test('what was written before close arrives before the channel ends', async (t) => {
+  const [a, b] = await connectedPair(t)
+  const sent = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(200 * 1024)))
+  await Promise.all(sent.map((chunk, i) => a.link.sendChunk(i, chunk)))
+  // Written, not delivered: most of it still sits in a's buffers when a says bye.
+  a.link.close()
+  await b.closed
+  t.equal(b.chunks.size, sent.length, 'b read every chunk before the bye')
+  sent.forEach((chunk, i) => t.ok(Buffer.from(b.chunks.get(i)!).equals(chunk), `chunk ${i} intact`))
+  await a.link.ended
+  t.ok(b.peer.destroyed, 'b, the side that read the bye, ended the channel')
+})
+
+t.test('a remote that never answers bye has its channel ended after the grace', async (t) => {
+  const started = Date.now()
+  const [a, b] = await connectedPair(t, 400)
+  // b's peer goes deaf: its link no longer reads anything, so it never hears the bye.
+  b.peer.removeAllListeners('data')
+  a.link.close()
+  t.notOk(a.peer.destroyed, 'the channel is kept open for the answer')
+  await a.link.ended
+  t.ok(a.peer.destroyed, 'then ended from this side')
+  t.ok(Date.now() - started >= 400, 'not before the grace ran out')
+})
+
+t.test('closing links in the middle of transfers both ways, again and again, crashes nothing', async (t) => {
+  // Each round: both sides stream chunks at each other and one of them closes mid-stream. Before
+  // the bye, the far side's send() raced the close and @roamhq/wrtc segfaulted about one run in six.
+  for (let round = 0; round < 6; round++) {
+    const [a, b] = await connectedPair(t)
+    const chunk = new Uint8Array(randomBytes(256 * 1024))
+    const traffic = [0, 1, 2, 3, 4, 5].flatMap((i) => [a.link.sendChunk(i, chunk), b.link.sendChunk(i, chunk)])
+    await until(() => a.chunks.size + b.chunks.size > 0, 'the first chunk across')
+    ;(round % 2 === 0 ? a : b).link.close()
+    await Promise.all([...traffic, a.closed, b.closed, a.link.ended, b.link.ended])
+  }
+  t.pass('six rounds, every channel ended, the process still here')
 })

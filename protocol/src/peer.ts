@@ -14,6 +14,12 @@
  *   choke     0x06                         I will not serve you (upload slots full, or I am low on buffer)
  *   unchoke   0x07                         I will serve your requests again
  *   reject    0x08  u32 index              I will not send `index` (don't have it, or choked)
+ *   bye       0x09                         I am done with this link: close your end (see below)
+ *
+ * Closing: the side that wants to close stops writing, sends `bye` as its last message and waits
+ * for the other side to close the channel; the side that receives `bye` closes at once. So a
+ * channel is only ever torn down by a side with nothing more to send: a Node peer on
+ * @roamhq/wrtc crashes (SIGSEGV) when the remote closes a data channel during its send().
  *
  * A receiver verifies every whole chunk against the signed manifest before it plays, caches or
  * shares it; this layer only frames bytes.
@@ -27,9 +33,10 @@ export type PeerMessage =
   | { type: 'choke' }
   | { type: 'unchoke' }
   | { type: 'reject'; index: number }
+  | { type: 'bye' }
 
 export const PIECE_FRAGMENT = 16 * 1024
-const CODES = { bitfield: 1, have: 2, request: 3, piece: 4, cancel: 5, choke: 6, unchoke: 7, reject: 8 } as const
+const CODES = { bitfield: 1, have: 2, request: 3, piece: 4, cancel: 5, choke: 6, unchoke: 7, reject: 8, bye: 9 } as const
 /** The largest chunk index a message may name: far above any track's chunk count. */
 const MAX_INDEX = 1 << 20
 
@@ -66,6 +73,7 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
     }
     case 'choke':
     case 'unchoke':
+    case 'bye':
       return Uint8Array.of(CODES[m.type])
   }
 }
@@ -114,6 +122,9 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
     case CODES.unchoke:
       exact(1)
       return { type: 'unchoke' }
+    case CODES.bye:
+      exact(1)
+      return { type: 'bye' }
     default:
       throw new PeerProtocolError(`unknown message type ${bytes[0]}`)
   }

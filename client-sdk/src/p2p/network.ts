@@ -3,7 +3,7 @@ import { swarmInfoHash } from '../../../protocol/src/tracker.js'
 import type { TrackerReply } from '../../../protocol/src/tracker.js'
 import { type TrackerClient, type WebSocketConstructor, createTrackerClient } from '../../../tracker/src/client.js'
 import { createTokenBucket } from '../core/token-bucket.js'
-import { type PeerLink, type SimplePeerLike, createPeerLink } from './peer-link.js'
+import { BYE_GRACE_MS, type PeerLink, type SimplePeerLike, createPeerLink, refusePeer } from './peer-link.js'
 import { type Swarm, type SwarmQuality, type UploadSource, createSwarm } from './swarm.js'
 
 /**
@@ -130,7 +130,8 @@ export function createNetwork(options: NetworkOptions) {
   /** Wires a connected data channel into the swarm. */
   function connected(entry: SwarmEntry, remote: string, peer: SimplePeerLike): void {
     if (entry.closed || entry.swarm.has(remote) || banned.has(remote) || connections() >= hardMax) {
-      peer.destroy()
+      // Through a link, so the remote hears bye and ends the channel itself (it may be sending).
+      refusePeer(peer)
       return
     }
     stats.established++
@@ -383,11 +384,18 @@ export function createNetwork(options: NetworkOptions) {
     stats(): NetworkStats {
       return { swarms: swarms.size, connections: connections(), ...stats, banned: banned.size }
     },
-    close(): void {
+    /** Leaves every swarm: links say bye, and this resolves when every channel has ended. */
+    async close(): Promise<void> {
       closed = true
       for (const id of [...swarms.keys()]) closeSwarm(id)
       for (const t of trackers.values()) t.client.close()
       trackers.clear()
+      // A peer still being set up has no channel to say bye on; the rest end within the grace.
+      for (const peer of live) if (!peer.connected) peer.destroy()
+      const ends = [...live].map((peer) => new Promise<void>((resolve) => (peer.destroyed ? resolve() : peer.on('close', resolve))))
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([Promise.all(ends), new Promise((resolve) => (timer = setTimeout(resolve, BYE_GRACE_MS + 500)))])
+      clearTimeout(timer)
       for (const peer of live) peer.destroy()
       live.clear()
     },

@@ -16,14 +16,18 @@ export interface SimplePeerLike {
   readonly destroyed: boolean
 }
 
-/** Every peer message but pieces, which arrive as whole chunks through onChunk. */
-export type ControlMessage = Exclude<PeerMessage, { type: 'piece' }>
+/** Every peer message but pieces, which arrive as whole chunks through onChunk, and bye, which the link answers itself. */
+export type ControlMessage = Exclude<PeerMessage, { type: 'piece' } | { type: 'bye' }>
+
+/** How long a link that said bye waits for the remote to close the channel before closing it itself. */
+export const BYE_GRACE_MS = 2000
 
 export interface PeerLinkEvents {
   onMessage(m: ControlMessage): void
   onChunk(index: number, bytes: Uint8Array): void
   /** The remote broke the protocol; the link is closed. */
   onProtocolError(err: Error): void
+  /** The link is closed: nothing more is sent or delivered (the channel may take BYE_GRACE_MS more to end). */
   onClose(): void
 }
 
@@ -32,27 +36,58 @@ export interface PeerLinkEvents {
  * chunks, and writes with backpressure (simple-peer's stream write holds back while the data
  * channel's bufferedAmount is high; large transfers stall without that). `delayMs` holds every
  * incoming message back that long, to emulate a link's latency in benchmarks.
+ *
+ * Closing is a handshake (protocol/src/peer.ts): close() stops writing and says bye; the remote
+ * closes the channel on reading it, or after `byeGraceMs` this side does. The channel is thus torn
+ * down by the side with nothing left to send: @roamhq/wrtc crashes the process when a data
+ * channel is closed from the far side while a send() on it is under way.
  */
-export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, options: { delayMs?: number } = {}) {
+export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, options: { delayMs?: number; byeGraceMs?: number } = {}) {
   const assembler = createPieceAssembler()
   let closed = false
   let bytesIn = 0
   let bytesOut = 0
+  /** Set while this side has said bye and waits for the remote to end the channel. */
+  let byeTimer: ReturnType<typeof setTimeout> | undefined
+  let onEnded!: () => void
+  /** Resolves once the data channel itself is gone: at most byeGraceMs after close(). */
+  const ended = new Promise<void>((resolve) => (onEnded = resolve))
+
+  /** Marks the link closed, once: writers are let go and the owner hears of it. */
+  function finish(): void {
+    clearTimeout(byeTimer)
+    byeTimer = undefined
+    if (closed) return
+    closed = true
+    // Writers waiting for room would otherwise wait forever on a channel that is gone.
+    releaseWriters()
+    events.onClose()
+  }
+
+  /** Ends the channel from this side: only when this side sends nothing more. */
+  function destroy(): void {
+    if (!peer.destroyed) peer.destroy()
+    finish()
+  }
 
   function handle(data: Uint8Array): void {
-    if (closed) return
-    bytesIn += data.byteLength
     let m: PeerMessage
     try {
       m = decodePeerMessage(data)
-      if (m.type === 'piece') {
-        const whole = assembler.add(m)
-        if (whole) events.onChunk(m.index, whole)
-        return
-      }
     } catch (err) {
-      close()
+      if (closed) return
+      destroy()
       events.onProtocolError(err instanceof PeerProtocolError ? err : new PeerProtocolError(String(err)))
+      return
+    }
+    // The remote has sent its last message: end the channel here, where nothing is being sent
+    // any more (if our close() said bye too, this ends its wait).
+    if (m.type === 'bye') return destroy()
+    if (closed) return
+    bytesIn += data.byteLength
+    if (m.type === 'piece') {
+      const whole = assembler.add(m)
+      if (whole) events.onChunk(m.index, whole)
       return
     }
     events.onMessage(m)
@@ -64,16 +99,22 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
     if (delay > 0) setTimeout(() => handle(bytes), delay)
     else handle(bytes)
   })
-  peer.on('close', () => close())
-  peer.on('error', () => close())
+  peer.on('close', () => {
+    onEnded()
+    finish()
+  })
+  peer.on('error', () => finish())
+  if (peer.destroyed) onEnded()
 
+  /** Stops sending and says bye; the channel ends when the remote closes it, or after byeGraceMs. */
   function close(): void {
     if (closed) return
-    closed = true
-    if (!peer.destroyed) peer.destroy()
-    // Writers waiting for room would otherwise wait forever on a channel that is gone.
-    releaseWriters()
-    events.onClose()
+    if (peer.destroyed || !peer.connected) return destroy()
+    finish()
+    // bye goes out behind whatever is already queued, so the remote reads it last.
+    peer.write(encodePeerMessage({ type: 'bye' }))
+    byeTimer = setTimeout(() => destroy(), options.byeGraceMs ?? BYE_GRACE_MS)
+    ;(byeTimer as { unref?: () => void }).unref?.()
   }
 
   // Every writer that finds the channel full waits on one shared promise and one 'drain'
@@ -115,6 +156,7 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
     },
     dropPartial: (index: number) => assembler.drop(index),
     close,
+    ended,
     get closed() {
       return closed
     },
@@ -128,3 +170,9 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
 }
 
 export type PeerLink = ReturnType<typeof createPeerLink>
+
+/** Turns a freshly connected peer away politely: bye through a link that delivers nothing. */
+export function refusePeer(peer: SimplePeerLike): void {
+  const ignore = () => {}
+  createPeerLink(peer, { onMessage: ignore, onChunk: ignore, onProtocolError: ignore, onClose: ignore }).close()
+}
