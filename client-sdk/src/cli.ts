@@ -1,7 +1,6 @@
 import { createWriteStream } from 'node:fs'
 import { Writable } from 'node:stream'
 import { type Command, DEFAULT_PORTS, UsageError, intOption, parseCommandArgs } from '../../cli/command.js'
-import { createClient } from '../index.js'
 import { isChorusError } from './errors.js'
 
 const play: Command = {
@@ -60,6 +59,9 @@ Options:
     const toStdout = values.out === '-' || (values.out === undefined && !process.stdout.isTTY)
     const sink = values.out && values.out !== '-' ? createWriteStream(values.out) : toStdout ? process.stdout : undefined
 
+    // The Node SDK brings a WebRTC stack (native, four threads): only `play` loads it, not every
+    // command that shares this CLI.
+    const { createClient } = await import('../index.js')
     const client = await createClient({
       edge: values.edge ?? `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
       tracker: values.tracker ?? `ws://127.0.0.1:${DEFAULT_PORTS.tracker}/announce`,

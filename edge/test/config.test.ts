@@ -131,10 +131,12 @@ t.test('`chorus edge --check` validates wrangler.toml with the flags on top', as
   t.match(bad.stderr, /ORIGIN_TIMEOUT_MS must be a whole number from 50 to 120000, not '1'/)
 
   t.equal(good.code, 0, good.stderr)
-  const result = JSON.parse(good.stdout.trim()) as { ok: boolean; config: { policy: string; origin: string } }
+  // One JSON line on stdout; if anything else came, the failure shows the whole run.
+  t.match(good.stdout, /^\{.*\}\n$/, `--check --json prints one JSON line (got ${JSON.stringify(good)})`)
+  const result = JSON.parse(good.stdout.trim() || '{}') as { ok: boolean; config: { policy: string; origin: string } }
   t.equal(result.ok, true)
-  t.equal(result.config.policy, 'sieve')
-  t.equal(result.config.origin, 'http://127.0.0.1:9')
+  t.equal(result.config?.policy, 'sieve')
+  t.equal(result.config?.origin, 'http://127.0.0.1:9')
 
   t.equal(fileOnly.code, 0, 'the wrangler.toml in the repository is valid as it stands')
   t.match(fileOnly.stderr, /ORIGIN_PUBLIC_KEY unset/)
