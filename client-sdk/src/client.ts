@@ -409,7 +409,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
     get peerId() {
       return network?.peerId
     },
-    /** Stops playback, leaves every swarm, closes the tracker connection. */
+    /** Stops playback, leaves every swarm, closes the tracker connection; once it resolves, the cache is left alone. */
     async close(): Promise<void> {
       if (closed) return
       closed = true
@@ -418,6 +418,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
       for (const p of prefetched.values()) retire(p, false)
       prefetched.clear()
       await network?.close()
+      await cache.close()
       await platform.habits?.save(habits.toJSON()).catch(() => {})
     },
   }

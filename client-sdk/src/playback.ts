@@ -181,7 +181,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     scheduler.received(index, source, deps.now())
     if (index >= next) encrypted.set(index, { data, source })
     if (source !== 'cache') {
-      void cache.put(chunkKey(manifest.trackId, manifest.version, quality.bitrate, index), data).then(() => swarm?.announceHave(index))
+      void cache.put(chunkKey(manifest.trackId, manifest.version, quality.bitrate, index), data).then((held) => held && swarm?.announceHave(index))
     }
     void deliver()
     pump()

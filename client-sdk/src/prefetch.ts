@@ -58,8 +58,7 @@ export async function prefetchHead(args: {
   const store = async (i: number, data: Uint8Array) => {
     if (cache.has(key(i))) return
     bytes += data.byteLength
-    await cache.put(key(i), data)
-    swarm?.announceHave(i)
+    if (await cache.put(key(i), data)) swarm?.announceHave(i)
   }
 
   // Ask peers for head chunks as they announce them: one request per chunk, to whoever has it first.

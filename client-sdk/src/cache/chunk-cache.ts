@@ -41,6 +41,8 @@ export async function createChunkCache(options: ChunkCacheOptions) {
       void storage.delete(key).catch(() => {})
     },
   })
+  let closed = false
+  const writing = new Set<Promise<boolean>>()
   for (const entry of await storage.list()) {
     if (entry.size > options.maxBytes) {
       await storage.delete(entry.key)
@@ -62,11 +64,28 @@ export async function createChunkCache(options: ChunkCacheOptions) {
       return bytes
     },
     has: (key: string) => index.has(key),
-    async put(key: string, bytes: Uint8Array): Promise<void> {
-      if (bytes.byteLength > options.maxBytes) return
-      await storage.put(key, bytes)
-      index.set(key, bytes.byteLength)
-      note(key, true)
+    /**
+     * Stores a verified chunk; resolves true once it is held. A write that fails (a full disk, a
+     * directory removed under us) leaves it uncached: the cache is a copy, never worth a crash.
+     */
+    async put(key: string, bytes: Uint8Array): Promise<boolean> {
+      if (closed || bytes.byteLength > options.maxBytes) return false
+      const write = storage.put(key, bytes).then(
+        () => {
+          index.set(key, bytes.byteLength)
+          note(key, true)
+          return true
+        },
+        () => false,
+      )
+      writing.add(write)
+      void write.finally(() => writing.delete(write))
+      return write
+    },
+    /** Takes no more writes and resolves when those under way are done: then nothing touches the storage. */
+    async close(): Promise<void> {
+      closed = true
+      await Promise.all(writing)
     },
     async delete(key: string): Promise<void> {
       index.delete(key)

@@ -26,11 +26,17 @@ export function createFsStorage(dir: string): CacheStorageBackend {
       const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
       const file = await open(tmp, 'w')
       try {
-        await file.writeFile(bytes)
-      } finally {
-        await file.close()
+        try {
+          await file.writeFile(bytes)
+        } finally {
+          await file.close()
+        }
+        await rename(tmp, path)
+      } catch (err) {
+        // A half-written file would only wait for the next start's sweep: remove it now.
+        await rm(tmp, { force: true })
+        throw err
       }
-      await rename(tmp, path)
     },
     async delete(key) {
       await rm(safe(key), { force: true })
