@@ -4,12 +4,10 @@ import { isBitrate, isTrackId, isVersion } from './ids.js'
 
 export const MANIFEST_SCHEMA = 'chorus.manifest/1'
 
-/** One encoding of a track: its bytes are cut into fixed-size chunks, each encrypted and hashed. */
-export interface QualityManifest {
+/** What every quality has, whatever its container: bytes cut into fixed-size chunks, each encrypted and hashed. */
+interface QualityCommon {
   /** kbit/s; also the quality's name in URLs. */
   bitrate: number
-  codec: 'mp3'
-  mime: 'audio/mpeg'
   sampleRate: number
   channels: number
   /** Length of the (encrypted = plain) byte string. */
@@ -20,9 +18,45 @@ export interface QualityManifest {
   nonce: string
   /** SHA-256 of every encrypted chunk, hex, in order. */
   hashes: string[]
-  /** The seek table: seek[i] is the audio time (ms) at which chunk i starts. */
+  /**
+   * The per-chunk seek table: seek[i] is the audio time (ms) of the first frame (MP3) or
+   * fragment (MP4) that starts in chunk i or later. A player that starts at chunk i hears audio
+   * from there; the scheduler uses it as the time chunk i is needed by.
+   */
   seek: number[]
 }
+
+/** The first catalogs: a plain MP3 file, cut into chunks. Still played; no longer written by ingest with ffmpeg. */
+export interface Mp3Quality extends QualityCommon {
+  codec: 'mp3'
+  mime: 'audio/mpeg'
+}
+
+/**
+ * Fragmented MP4 (AAC-LC): what every browser's Media Source Extensions accept. The init
+ * segment (ftyp + moov: codec configuration, no audio) travels in the signed manifest; the
+ * chunked, encrypted byte string is the media fragments (moof + mdat pairs) that follow it.
+ * init + the decrypted byte string is a complete fragmented MP4 file.
+ */
+export interface Mp4Quality extends QualityCommon {
+  codec: 'aac'
+  mime: 'audio/mp4'
+  /** RFC 6381 codec string, for MediaSource.isTypeSupported and addSourceBuffer. */
+  codecs: string
+  /** base64url of the init segment. */
+  init: string
+  /** Where each fragment starts: [audio time in ms (after the encoder delay), byte offset in the byte string]. */
+  fragments: [number, number][]
+  /**
+   * Gapless playback: the decoder's first `delay` samples are encoder priming, and `samples`
+   * after them are the real audio; the rest of the last frame is padding. A player trims both,
+   * so consecutive tracks join sample to sample.
+   */
+  delay: number
+  samples: number
+}
+
+export type QualityManifest = Mp3Quality | Mp4Quality
 
 export interface Manifest {
   schema: typeof MANIFEST_SCHEMA
@@ -57,6 +91,8 @@ function checker(): Check {
 
 const HASH = /^[0-9a-f]{64}$/
 const NONCE = /^[0-9a-f]{16}$/
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+const CODECS = /^[A-Za-z0-9.]+$/
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0
 const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max
@@ -65,7 +101,7 @@ function parseQuality(q: unknown, at: string, check: Check): QualityManifest {
   check(isObject(q), `${at} is not an object`)
   const o = q as Record<string, unknown>
   check(isBitrate(o.bitrate), `${at}.bitrate`)
-  check(o.codec === 'mp3' && o.mime === 'audio/mpeg', `${at}.codec/mime`)
+  check((o.codec === 'mp3' && o.mime === 'audio/mpeg') || (o.codec === 'aac' && o.mime === 'audio/mp4'), `${at}.codec/mime`)
   check(isNat(o.sampleRate) && (o.sampleRate as number) > 0, `${at}.sampleRate`)
   check(o.channels === 1 || o.channels === 2, `${at}.channels`)
   check(isNat(o.byteLength) && (o.byteLength as number) > 0, `${at}.byteLength`)
@@ -83,10 +119,8 @@ function parseQuality(q: unknown, at: string, check: Check): QualityManifest {
     check(isNat(t) && (t as number) >= last, `${at}.seek must be non-decreasing whole milliseconds`)
     last = t as number
   }
-  return {
+  const common = {
     bitrate: o.bitrate as number,
-    codec: 'mp3',
-    mime: 'audio/mpeg',
     sampleRate: o.sampleRate as number,
     channels: o.channels as number,
     byteLength,
@@ -95,6 +129,32 @@ function parseQuality(q: unknown, at: string, check: Check): QualityManifest {
     nonce: o.nonce as string,
     hashes: o.hashes as string[],
     seek: o.seek as number[],
+  }
+  if (o.codec === 'mp3') return { ...common, codec: 'mp3', mime: 'audio/mpeg' }
+  check(isText(o.codecs, 64) && CODECS.test(o.codecs as string), `${at}.codecs must be an RFC 6381 codec string`)
+  check(isText(o.init, 64 * 1024) && BASE64URL.test(o.init as string) && (o.init as string).length > 0, `${at}.init must be base64url`)
+  check(Array.isArray(o.fragments) && o.fragments.length > 0 && o.fragments.length <= 100_000, `${at}.fragments`)
+  let lastMs = 0
+  let lastByte = -1
+  for (const f of o.fragments as unknown[]) {
+    check(Array.isArray(f) && f.length === 2 && isNat(f[0]) && isNat(f[1]), `${at}.fragments holds a non-[ms, byte] pair`)
+    const [ms, byte] = f as [number, number]
+    check(ms >= lastMs && byte > lastByte && byte < byteLength, `${at}.fragments must ascend within the byte string`)
+    lastMs = ms
+    lastByte = byte
+  }
+  check((o.fragments as [number, number][])[0]![1] === 0, `${at}.fragments must start at byte 0`)
+  check(isNat(o.delay) && (o.delay as number) < 1 << 20, `${at}.delay`)
+  check(isNat(o.samples) && (o.samples as number) > 0, `${at}.samples`)
+  return {
+    ...common,
+    codec: 'aac',
+    mime: 'audio/mp4',
+    codecs: o.codecs as string,
+    init: o.init as string,
+    fragments: (o.fragments as [number, number][]).map(([ms, byte]) => [ms, byte]),
+    delay: o.delay as number,
+    samples: o.samples as number,
   }
 }
 
@@ -141,4 +201,72 @@ export function chunkAtTime(quality: QualityManifest, ms: number): number {
     else hi = mid - 1
   }
   return lo
+}
+
+/** Where playback of a quality starts for a wanted time: the chunk, the bytes of it to skip, and the audio time there. */
+export interface StartPoint {
+  chunk: number
+  skip: number
+  timeMs: number
+}
+
+/**
+ * The start for audio time `ms`. An MP3 decoder resyncs on its own, so any chunk start does; an
+ * MP4 stream must start at a fragment, which may lie inside a chunk (the chunk is the one
+ * chunkAtTime gives, by the definition of the seek table).
+ */
+export function startPoint(quality: QualityManifest, ms: number): StartPoint {
+  if (quality.codec === 'mp3') {
+    const chunk = chunkAtTime(quality, ms)
+    return { chunk, skip: 0, timeMs: quality.seek[chunk] ?? 0 }
+  }
+  const f = quality.fragments
+  let lo = 0
+  let hi = f.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (f[mid]![0] <= ms) lo = mid
+    else hi = mid - 1
+  }
+  const [timeMs, byte] = f[lo]!
+  return { chunk: Math.floor(byte / quality.chunkSize), skip: byte % quality.chunkSize, timeMs }
+}
+
+/** The MIME type with codecs, as MediaSource.isTypeSupported and addSourceBuffer take it. */
+export function mediaType(quality: QualityManifest): string {
+  return quality.codec === 'mp3' ? 'audio/mpeg' : `audio/mp4; codecs="${quality.codecs}"`
+}
+
+/**
+ * The seek table for fragments: seek[i] is the time of the first fragment starting in chunk i or
+ * later; chunks after the last fragment's start take its time (their audio is needed by then).
+ */
+export function fragmentSeekTable(fragments: readonly (readonly [number, number])[], chunkSize: number, chunkCount: number): number[] {
+  const seek: number[] = []
+  let f = 0
+  for (let i = 0; i < chunkCount; i++) {
+    while (f < fragments.length && fragments[f]![1] < i * chunkSize) f++
+    seek.push(fragments[Math.min(f, fragments.length - 1)]![0])
+  }
+  return seek
+}
+
+/**
+ * The audio time a player can reach once every chunk before `index` is delivered: the start of
+ * the frame (MP3) or fragment (MP4) that chunk `index`'s first byte belongs to, since a fragment
+ * plays only when whole; the whole track when nothing is left.
+ */
+export function playableUntilMs(quality: QualityManifest, index: number, durationMs: number): number {
+  if (index >= quality.chunkCount) return durationMs
+  if (quality.codec === 'mp3') return quality.seek[index] ?? 0
+  const at = index * quality.chunkSize
+  const f = quality.fragments
+  let lo = 0
+  let hi = f.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (f[mid]![1] <= at) lo = mid
+    else hi = mid - 1
+  }
+  return f[lo]![0]
 }
