@@ -13,7 +13,7 @@ export const BENCH_CHUNK = 32 * 1024
 export async function publishBenchTrack(dataDir: string, chunks: number): Promise<{ manifest: Manifest; quality: QualityManifest; encrypted: Uint8Array; publicKey: string }> {
   const keys = await loadOriginKeys(dataDir)
   const bytes = new Uint8Array(randomBytes(chunks * BENCH_CHUNK))
-  const built = buildMaster({ bitrate: 320, bytes, sampleRate: 44100, channels: 2, frameOffsets: [], frameTimesMs: [] }, randomBytes(16), randomBytes(8), BENCH_CHUNK)
+  const built = buildMaster({ codec: 'mp3', bitrate: 320, bytes, sampleRate: 44100, channels: 2, frameOffsets: [], frameTimesMs: [] }, randomBytes(16), randomBytes(8), BENCH_CHUNK)
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
     trackId: 'bench',

@@ -1,16 +1,18 @@
 import { createCipheriv, hash } from 'node:crypto'
-import { type QualityManifest, chunkCounter, toHex } from '../../protocol/index.js'
+import { type QualityManifest, chunkCounter, fragmentSeekTable, toBase64Url, toHex } from '../../protocol/index.js'
 
-/** An encoded (not yet encrypted) audio file of one quality, with its MP3 frame map. */
-export interface PlainQuality {
+interface PlainCommon {
   bitrate: number
-  /** The encoded audio; buildMaster encrypts it in place. */
+  /** The encoded audio (for MP4, the fragments after the init segment); buildMaster encrypts it in place. */
   bytes: Uint8Array
   sampleRate: number
   channels: number
-  frameOffsets: ArrayLike<number>
-  frameTimesMs: ArrayLike<number>
 }
+
+/** An encoded (not yet encrypted) quality: an MP3 file with its frame map, or fragmented MP4. */
+export type PlainQuality =
+  | (PlainCommon & { codec: 'mp3'; frameOffsets: ArrayLike<number>; frameTimesMs: ArrayLike<number> })
+  | (PlainCommon & { codec: 'aac'; codecs: string; init: Uint8Array; fragments: [number, number][]; delay: number; samples: number })
 
 /**
  * How many bytes one cipher call encrypts. Each call returns a new buffer, freed at the next
@@ -42,6 +44,13 @@ export function buildMaster(plain: PlainQuality, key: Uint8Array, nonce: Uint8Ar
     for (let at = start; at < end; at += piece) bytes.set(cipher.update(bytes.subarray(at, Math.min(at + piece, end))), at)
     hashes.push(hash('sha256', bytes.subarray(start, end), 'hex'))
   }
+  cipher.final()
+  const common = { bitrate: plain.bitrate, sampleRate: plain.sampleRate, channels: plain.channels, byteLength: bytes.length, chunkSize, chunkCount, nonce: nonceHex, hashes }
+  if (plain.codec === 'aac') {
+    const { codecs, fragments, delay, samples } = plain
+    const seek = fragmentSeekTable(fragments, chunkSize, chunkCount)
+    return { encrypted: bytes, quality: { ...common, codec: 'aac', mime: 'audio/mp4', codecs, init: toBase64Url(plain.init), fragments, delay, samples, seek } }
+  }
   const seek: number[] = []
   let frame = 0
   for (let i = 0; i < chunkCount; i++) {
@@ -52,21 +61,5 @@ export function buildMaster(plain: PlainQuality, key: Uint8Array, nonce: Uint8Ar
     const t = plain.frameOffsets.length > 0 && plain.frameOffsets[frame]! <= start ? plain.frameTimesMs[frame]! : 0
     seek.push(Math.max(seek[i - 1] ?? 0, Math.round(t)))
   }
-  cipher.final()
-  return {
-    encrypted: bytes,
-    quality: {
-      bitrate: plain.bitrate,
-      codec: 'mp3',
-      mime: 'audio/mpeg',
-      sampleRate: plain.sampleRate,
-      channels: plain.channels,
-      byteLength: bytes.length,
-      chunkSize,
-      chunkCount,
-      nonce: nonceHex,
-      hashes,
-      seek,
-    },
-  }
+  return { encrypted: bytes, quality: { ...common, codec: 'mp3', mime: 'audio/mpeg', seek } }
 }

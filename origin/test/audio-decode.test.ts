@@ -45,8 +45,8 @@ t.test('a WAV file (named .mp3) becomes PCM', async (t) => {
   t.equal(decoded.pcm.channels[1]![100], Math.round(right[100]! * 32768))
 })
 
-t.test('an MP3 file from the encoder (named .wav) is kept as it is and scanned', async (t) => {
-  const decoded = await decodeInput(join(dir, 'song.wav'))
+t.test('without ffmpeg, an MP3 file from the encoder (named .wav) is kept as it is and scanned', async (t) => {
+  const decoded = await decodeInput(join(dir, 'song.wav'), { ffmpeg: false })
   t.equal(decoded.kind, 'mp3')
   if (decoded.kind !== 'mp3') return
   t.same(decoded.bytes, mp3, 'bytes unchanged')
@@ -79,13 +79,26 @@ t.test('broken input: AudioError naming the file', async (t) => {
   await t.rejects(decodeInput(join(dir, 'missing.wav')), { code: 'ENOENT' }, 'a missing file is the file system error')
 })
 
-t.test('without ffmpeg on PATH, other formats are refused with a pointer to ffmpeg', { skip: ffmpeg ? 'ffmpeg is installed here' : false }, async (t) => {
-  const err = await decodeError(join(dir, 'fake.flac'))
+t.test('without ffmpeg, other formats are refused with a pointer to ffmpeg', async (t) => {
+  const err = await decodeError(join(dir, 'fake.flac'), { ffmpeg: false })
   t.equal(err.code, 'unsupported_format')
-  t.match(err.message, /ffmpeg would decode other formats, but it is not on PATH/)
+  t.match(err.message, /ffmpeg would decode other formats, but none was found/)
 })
 
-t.test('with ffmpeg, other formats decode to 44.1 kHz stereo and failures name the file', { skip: ffmpeg ? false : 'ffmpeg is not installed here' }, async (t) => {
+t.test('ffmpeg is found without a system install: the npm package ships it', async (t) => {
+  t.ok(ffmpeg, 'found')
+  t.notOk(process.env.CHORUS_FFMPEG, 'not from CHORUS_FFMPEG') // else this says nothing
+})
+
+t.test('with ffmpeg, an MP3 is decoded to PCM (to be re-encoded for every browser)', async (t) => {
+  const decoded = await decodeInput(join(dir, 'song.wav'))
+  t.equal(decoded.kind, 'pcm')
+  if (decoded.kind !== 'pcm') return
+  t.equal(decoded.pcm.sampleRate, 44100)
+  t.ok(Math.abs(decoded.pcm.channels[0]!.length - 44100) <= 1152, `one second, within a frame (${decoded.pcm.channels[0]!.length})`)
+})
+
+t.test('with ffmpeg, other formats decode to 44.1 kHz stereo and failures name the file', async (t) => {
   const flac = join(dir, 'real.flac')
   execFileSync(ffmpeg!, ['-hide_banner', '-loglevel', 'error', '-y', '-i', join(dir, 'song.mp3'), flac])
   const decoded = await decodeInput(flac)

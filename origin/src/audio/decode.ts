@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process'
-import { access, constants, readFile } from 'node:fs/promises'
-import { delimiter, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { findFfmpeg } from './ffmpeg.js'
 import { AudioError, type Pcm } from './pcm.js'
 import { parseWav } from './wav.js'
+
+export { findFfmpeg }
 import { looksLikeMp3, scanMp3, type Mp3Scan } from './mp3-frames.js'
 
 export type DecodedInput = { kind: 'pcm'; pcm: Pcm } | { kind: 'mp3'; bytes: Uint8Array; scan: Mp3Scan }
@@ -22,7 +24,7 @@ const FFMPEG_CHANNELS = 2
 
 /**
  * Reads an audio file, recognised by its content rather than its name: WAV becomes PCM, MP3 is
- * kept as it is (and indexed), anything else goes through ffmpeg when there is one.
+ * kept as it is (and indexed) when there is no ffmpeg, anything else goes through ffmpeg.
  */
 export async function decodeInput(path: string, opts: DecodeInputOptions = {}): Promise<DecodedInput> {
   const data = await readFile(path)
@@ -35,23 +37,20 @@ export async function decodeInput(path: string, opts: DecodeInputOptions = {}): 
         // A WAV holding a compressed codec (ADPCM, MP3, ...) is still ffmpeg's to try.
         if (!(err instanceof AudioError && err.code === 'unsupported_format')) throw err
         const ffmpeg = await findFfmpeg(opts.ffmpeg)
-        if (!ffmpeg) throw new AudioError('unsupported_format', `${err.message}; install ffmpeg (on PATH) to decode it`)
+        if (!ffmpeg) throw new AudioError('unsupported_format', `${err.message}; ffmpeg would decode it, but none was found`)
         return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
       }
     }
     if (looksLikeMp3(bytes)) {
-      try {
-        return { kind: 'mp3', bytes, scan: scanMp3(bytes) }
-      } catch (err) {
-        // An ID3 tag also fronts AAC and FLAC files; ffmpeg, when there is one, gets a try.
-        const ffmpeg = err instanceof AudioError ? await findFfmpeg(opts.ffmpeg) : undefined
-        if (!ffmpeg) throw err
-        return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
-      }
+      // With ffmpeg, an MP3 is decoded and re-encoded like any input, so that every browser plays
+      // it; without, it is kept byte for byte.
+      const ffmpeg = await findFfmpeg(opts.ffmpeg)
+      if (ffmpeg) return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
+      return { kind: 'mp3', bytes, scan: scanMp3(bytes) }
     }
     const ffmpeg = await findFfmpeg(opts.ffmpeg)
     if (!ffmpeg) {
-      throw new AudioError('unsupported_format', `not WAV or MP3 (${describe(bytes)}); ffmpeg would decode other formats, but it is not on PATH`)
+      throw new AudioError('unsupported_format', `not WAV or MP3 (${describe(bytes)}); ffmpeg would decode other formats, but none was found (npm package @ffmpeg-installer/linux-x64, CHORUS_FFMPEG, or PATH)`)
     }
     return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
   } catch (err) {
@@ -70,26 +69,6 @@ function named(err: AudioError, path: string): AudioError {
   const out = new AudioError(err.code, `${path}: ${err.message}`, { cause: err.cause, file: path })
   out.stack = err.stack
   return out
-}
-
-/** Looks for an executable `ffmpeg` on PATH without running anything. */
-export async function findFfmpeg(choice?: string | false): Promise<string | undefined> {
-  if (choice === false) return undefined
-  if (choice !== undefined) return choice
-  const names = process.platform === 'win32' ? ['ffmpeg.exe'] : ['ffmpeg']
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue
-    for (const name of names) {
-      const candidate = join(dir, name)
-      try {
-        await access(candidate, constants.X_OK)
-        return candidate
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined
 }
 
 /** Runs ffmpeg with its output on a pipe: raw s16le, 44.1 kHz stereo. */

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process'
+import { availableParallelism } from 'node:os'
+import { splitFragmentedMp4, type SplitMp4 } from './mp4-fragments.js'
+import { AudioError, type Pcm, pcmFrames } from './pcm.js'
+
+/**
+ * AAC-LC in fragmented MP4, encoded by ffmpeg: the container every browser's Media Source
+ * Extensions accept (Chromium, Firefox and Safari all take 'mp4a.40.2'; Opus in MP4 is not
+ * taken by older Safari, and MP3 not by Firefox). One ffmpeg process per quality, fed raw PCM
+ * on stdin, writing fragments of about a second to stdout.
+ */
+export interface AacEncodeOptions {
+  /** Samples fed so far across all jobs, out of input length times the number of bitrates. */
+  onProgress?: (done: number, total: number) => void
+  signal?: AbortSignal
+  /** Most ffmpeg processes at once; defaults to the cores available. */
+  workers?: number
+}
+
+export interface AacQuality extends SplitMp4 {
+  bitrate: number
+  /** Encoder priming: samples the decoder puts out before the input's first sample. */
+  delay: number
+  /** The input's length in samples (at sampleRate): the real audio after the priming. */
+  samples: number
+}
+
+/** RFC 6381: MPEG-4 audio, object type 2 (AAC-LC). */
+export const AAC_CODECS = 'mp4a.40.2'
+
+/**
+ * ffmpeg's native AAC encoder primes with exactly one frame (its `initial_padding` is 1024), and
+ * a fragmented MP4 written with an empty moov has no edit list to say so: the manifest does.
+ * origin/test/audio-aac.test.ts decodes an encoded click and checks this figure.
+ */
+export const AAC_PRIMING = 1024
+
+/** Rates AAC's sampling-frequency table holds; anything else is resampled by ffmpeg to 44.1 kHz. */
+const AAC_RATES = new Set([96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000])
+
+/** About one second per fragment: a seek lands within a second of its target, and the overhead stays near 1 %. */
+const FRAGMENT_MICROSECONDS = 1_000_000
+
+export async function encodeAac(ffmpeg: string, pcm: Pcm, bitratesKbps: number[], opts: AacEncodeOptions = {}): Promise<Map<number, AacQuality>> {
+  const frames = pcmFrames(pcm)
+  if (pcm.channels.length !== 1 && pcm.channels.length !== 2) throw new RangeError(`encodeAac: PCM must have 1 or 2 channels (got ${pcm.channels.length})`)
+  if (frames === 0) throw new RangeError('encodeAac: PCM holds no samples')
+  const bitrates = [...new Set(bitratesKbps)]
+  for (const kbps of bitrates) if (!Number.isInteger(kbps) || kbps < 8 || kbps > 512) throw new RangeError(`encodeAac: ${kbps} kbit/s is out of range (8-512)`)
+  opts.signal?.throwIfAborted()
+  const interleaved = interleave(pcm)
+  const outRate = AAC_RATES.has(pcm.sampleRate) ? pcm.sampleRate : 44100
+  const done = new Map<number, number>()
+  const report = (kbps: number, fed: number) => {
+    done.set(kbps, fed)
+    let sum = 0
+    for (const v of done.values()) sum += v
+    opts.onProgress?.(sum, frames * bitrates.length)
+  }
+
+  const results = new Map<number, AacQuality>()
+  const queue = [...bitrates]
+  const workers = Math.max(1, Math.min(queue.length, opts.workers ?? availableParallelism()))
+  const failure = new AbortController()
+  const signal = opts.signal ? AbortSignal.any([opts.signal, failure.signal]) : failure.signal
+  const run = async (): Promise<void> => {
+    for (let kbps = queue.shift(); kbps !== undefined; kbps = queue.shift()) {
+      const file = await runFfmpeg(ffmpeg, pcm, interleaved, outRate, kbps, signal, (fed) => report(kbps, fed))
+      const split = splitFragmentedMp4(file)
+      // Samples at the output rate: ffmpeg resampled when the input's rate is not AAC's.
+      const samples = Math.round((frames * split.timescale) / pcm.sampleRate)
+      results.set(kbps, { ...split, bitrate: kbps, delay: AAC_PRIMING, samples })
+    }
+  }
+  await Promise.all(
+    Array.from({ length: workers }, () =>
+      run().catch((err) => {
+        failure.abort(err)
+        throw err
+      }),
+    ),
+  ).catch((err) => {
+    throw opts.signal?.aborted ? opts.signal.reason : err
+  })
+  return new Map(bitrates.map((kbps) => [kbps, results.get(kbps)!]))
+}
+
+function interleave(pcm: Pcm): Buffer {
+  const [left, right] = pcm.channels
+  const frames = left!.length
+  const out = Buffer.allocUnsafe(frames * 2 * pcm.channels.length)
+  const view = new Int16Array(out.buffer, out.byteOffset, out.length / 2)
+  if (!right) view.set(left!)
+  else for (let i = 0, j = 0; i < frames; i++, j += 2) {
+    view[j] = left![i]!
+    view[j + 1] = right[i]!
+  }
+  // Int16Array writes in the machine's order; s16le is what ffmpeg is told, so say so on big-endian hosts.
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) out.swap16()
+  return out
+}
+
+/** One ffmpeg run: PCM in on stdin (in pieces, so progress follows the encoder), fMP4 out on stdout. */
+function runFfmpeg(ffmpeg: string, pcm: Pcm, input: Buffer, outRate: number, kbps: number, signal: AbortSignal, progress: (framesFed: number) => void): Promise<Uint8Array> {
+  const channels = pcm.channels.length
+  const args = [
+    '-hide_banner', '-loglevel', 'error',
+    '-f', 's16le', '-ar', String(pcm.sampleRate), '-ac', String(channels), '-i', 'pipe:0',
+    '-vn', '-c:a', 'aac', '-b:a', `${kbps}k`, '-ar', String(outRate),
+    '-movflags', '+empty_moov+default_base_moof+frag_keyframe', '-frag_duration', String(FRAGMENT_MICROSECONDS),
+    '-f', 'mp4', 'pipe:1',
+  ]
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'], signal })
+    const out: Buffer[] = []
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d: Buffer) => {
+      if (err.length < 8192) err += d.toString()
+    })
+    child.on('error', (e) => {
+      if (signal.aborted) reject(signal.reason ?? e)
+      else reject(new AudioError('encoder_failed', `could not run ffmpeg (${ffmpeg}): ${e.message}`, { cause: e }))
+    })
+    child.on('close', (code) => {
+      if (signal.aborted) return reject(signal.reason)
+      if (code !== 0) return reject(new AudioError('encoder_failed', `ffmpeg AAC encode at ${kbps} kbit/s failed: ${err.trim().split('\n').slice(-3).join(' / ') || `exit code ${code}`}`))
+      const all = Buffer.concat(out)
+      resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength))
+    })
+    // An early exit closes stdin under us: the 'close' handler above says why.
+    child.stdin.on('error', () => undefined)
+    const bytesPerFrame = 2 * channels
+    const piece = 64 * 1024 * bytesPerFrame
+    let at = 0
+    const write = (): void => {
+      while (at < input.length) {
+        const end = Math.min(input.length, at + piece)
+        const ok = child.stdin.write(input.subarray(at, end))
+        at = end
+        progress(at / bytesPerFrame)
+        if (!ok) return void child.stdin.once('drain', write)
+      }
+      child.stdin.end()
+    }
+    write()
+  })
+}
