@@ -63,8 +63,10 @@ const ingest: Command = {
 
 Turns audio into masters: for each quality, 32 KiB chunks encrypted with AES-128-CTR under one
 random key per track, a SHA-256 per encrypted chunk, and a manifest signed with the origin's
-Ed25519 key. WAV is encoded to MP3 at 96, 160 and 320 kbit/s with a pure-JS encoder; an MP3 is
-kept at its own bitrate; anything else is decoded with ffmpeg when it is on the PATH.
+Ed25519 key. Every input (WAV, MP3, FLAC, Ogg, M4A: anything ffmpeg decodes) is encoded to
+AAC-LC in fragmented MP4 at 96, 160 and 320 kbit/s, one ffmpeg process per quality. ffmpeg is
+$CHORUS_FFMPEG, the one the npm package @ffmpeg-installer/linux-x64 ships, or ffmpeg on PATH;
+without any, WAV is encoded to MP3 by a slow pure-JS encoder and an MP3 is kept as it is.
 A re-ingest of a track id makes a new version; the old one stays playable.
 
 Options:
@@ -78,7 +80,8 @@ Options:
   --album A           album
   --bitrates LIST     qualities to encode, in kbit/s (default: 96,160,320)
   --chunk-size BYTES  chunk size, a multiple of 16 (default: 32768)
-  --workers N         encoder threads (default: one per core)
+  --workers N         encoder processes at once (default: one per core)
+  --codec C           aac (the default with ffmpeg) or mp3 (the pure-JS fallback, for old players)
   --json              print one JSON object with the results instead of a table
   -h, --help          this help
 `,
@@ -97,6 +100,7 @@ Options:
         bitrates: { type: 'string' },
         'chunk-size': { type: 'string' },
         workers: { type: 'string' },
+        codec: { type: 'string' },
         json: { type: 'boolean' },
       },
       true,
@@ -108,6 +112,13 @@ Options:
     const bitrates = values.bitrates ? values.bitrates.split(',').map((b) => Number(b.trim())) : [...STANDARD_BITRATES]
     if (!bitrates.every(isBitrate) || bitrates.length === 0 || bitrates.some((b) => b > 320)) throw new UsageError('--bitrates must be a comma-separated list of kbit/s values up to 320')
     const workers = values.workers === undefined ? undefined : intOption(values.workers, 'workers', 1, 1, 64)
+    if (values.codec !== undefined && values.codec !== 'aac' && values.codec !== 'mp3') throw new UsageError('--codec must be aac or mp3')
+    const codec = values.codec as 'aac' | 'mp3' | undefined
+    let warned = false
+    const onWarning = (message: string) => {
+      if (!warned) process.stderr.write(`warning: ${message}\n`)
+      warned = true
+    }
     await sweepStaging(dataDir)
     const started = performance.now()
     const results: IngestResult[] = []
@@ -129,7 +140,7 @@ Options:
       const progress = createProgress(process.stderr, !json && process.stderr.isTTY === true)
       for (const [i, file] of files.entries()) {
         try {
-          const options: IngestOptions = { dataDir, keys, chunkSize, bitrates, onProgress: (f) => progress.update(`${i + 1}/${files.length}: ${file}`, (i + f) / files.length) }
+          const options: IngestOptions = { dataDir, keys, chunkSize, bitrates, onWarning, ...(codec && { codec }), onProgress: (f) => progress.update(`${i + 1}/${files.length}: ${file}`, (i + f) / files.length) }
           if (workers !== undefined) options.workers = workers
           const meta = { ...(values.id && { trackId: values.id }), ...(values.title && { title: values.title }), ...(values.artist && { artist: values.artist }), ...(values.album && { album: values.album }) }
           results.push(await ingestFile(file, meta, options))
