@@ -191,16 +191,26 @@ export function findQuality(manifest: Manifest, bitrate: number): QualityManifes
   return manifest.qualities.find((q) => q.bitrate === bitrate)
 }
 
-/** The chunk holding audio time `ms` in a quality (binary search of the seek table). */
-export function chunkAtTime(quality: QualityManifest, ms: number): number {
+/** The last index in 0..count-1 whose key is <= value (0 when none is): a binary search over an ascending table. */
+function lastAtOrBefore(count: number, key: (i: number) => number, value: number): number {
   let lo = 0
-  let hi = quality.chunkCount - 1
+  let hi = count - 1
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1
-    if (quality.seek[mid]! <= ms) lo = mid
+    if (key(mid) <= value) lo = mid
     else hi = mid - 1
   }
   return lo
+}
+
+/**
+ * The chunk holding audio time `ms` in a quality: where playback of `ms` starts. For MP3, a
+ * binary search of the seek table; for MP4, the chunk holding the fragment (the seek table alone
+ * would name a later chunk inside the last fragment, whose chunks all carry its time).
+ */
+export function chunkAtTime(quality: QualityManifest, ms: number): number {
+  if (quality.codec === 'aac') return startPoint(quality, ms).chunk
+  return lastAtOrBefore(quality.chunkCount, (i) => quality.seek[i]!, ms)
 }
 
 /** Where playback of a quality starts for a wanted time: the chunk, the bytes of it to skip, and the audio time there. */
@@ -221,14 +231,7 @@ export function startPoint(quality: QualityManifest, ms: number): StartPoint {
     return { chunk, skip: 0, timeMs: quality.seek[chunk] ?? 0 }
   }
   const f = quality.fragments
-  let lo = 0
-  let hi = f.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if (f[mid]![0] <= ms) lo = mid
-    else hi = mid - 1
-  }
-  const [timeMs, byte] = f[lo]!
+  const [timeMs, byte] = f[lastAtOrBefore(f.length, (i) => f[i]![0], ms)]!
   return { chunk: Math.floor(byte / quality.chunkSize), skip: byte % quality.chunkSize, timeMs }
 }
 
@@ -261,12 +264,5 @@ export function playableUntilMs(quality: QualityManifest, index: number, duratio
   if (quality.codec === 'mp3') return quality.seek[index] ?? 0
   const at = index * quality.chunkSize
   const f = quality.fragments
-  let lo = 0
-  let hi = f.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if (f[mid]![1] <= at) lo = mid
-    else hi = mid - 1
-  }
-  return f[lo]![0]
+  return f[lastAtOrBefore(f.length, (i) => f[i]![1], at)]![0]
 }

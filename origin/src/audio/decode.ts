@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { findFfmpeg } from './ffmpeg.js'
+import { ffmpegReason, findFfmpeg, runFfmpeg } from './ffmpeg.js'
 import { AudioError, type Pcm } from './pcm.js'
 import { parseWav } from './wav.js'
 
@@ -73,25 +72,10 @@ function named(err: AudioError, path: string): AudioError {
 
 /** Runs ffmpeg with its output on a pipe: raw s16le, 44.1 kHz stereo. */
 async function decodeWithFfmpeg(ffmpeg: string, path: string, signal?: AbortSignal): Promise<Pcm> {
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', path, '-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(FFMPEG_RATE), '-ac', String(FFMPEG_CHANNELS), 'pipe:1']
-  const { stdout, stderr, code } = await new Promise<{ stdout: Buffer; stderr: string; code: number | null }>((resolve, reject) => {
-    const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) })
-    const out: Buffer[] = []
-    let err = ''
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (err.length < 8192) err += chunk.toString()
-    })
-    child.on('error', (e) => {
-      if (signal?.aborted) reject(signal.reason)
-      else reject(new AudioError('decoder_failed', `could not run ffmpeg (${ffmpeg}): ${e.message}`, { cause: e }))
-    })
-    child.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }))
-  })
-  if (code !== 0) {
-    const detail = stderr.trim().split('\n').slice(-3).join(' / ') || `exit code ${code}`
-    throw new AudioError('decoder_failed', `ffmpeg could not decode it: ${detail}`)
-  }
+  const args = ['-i', path, '-vn', '-f', 's16le', '-acodec', 'pcm_s16le', '-ar', String(FFMPEG_RATE), '-ac', String(FFMPEG_CHANNELS), 'pipe:1']
+  const run = await runFfmpeg(ffmpeg, args, { ...(signal && { signal }), failure: (message, cause) => new AudioError('decoder_failed', message, { cause }) })
+  if (run.code !== 0) throw new AudioError('decoder_failed', `ffmpeg could not decode it: ${ffmpegReason(run)}`)
+  const stdout = run.stdout
   const frames = Math.floor(stdout.length / (2 * FFMPEG_CHANNELS))
   if (frames === 0) throw new AudioError('corrupt_audio', 'ffmpeg found no audio in it')
   const left = new Int16Array(frames)

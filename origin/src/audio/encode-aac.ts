@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process'
 import { availableParallelism } from 'node:os'
+import { ffmpegReason, runFfmpeg } from './ffmpeg.js'
 import { splitFragmentedMp4, type SplitMp4 } from './mp4-fragments.js'
 import { AudioError, type Pcm, pcmFrames } from './pcm.js'
 
@@ -65,7 +65,7 @@ export async function encodeAac(ffmpeg: string, pcm: Pcm, bitratesKbps: number[]
   const signal = opts.signal ? AbortSignal.any([opts.signal, failure.signal]) : failure.signal
   const run = async (): Promise<void> => {
     for (let kbps = queue.shift(); kbps !== undefined; kbps = queue.shift()) {
-      const file = await runFfmpeg(ffmpeg, pcm, interleaved, outRate, kbps, signal, (fed) => report(kbps, fed))
+      const file = await encodeOne(ffmpeg, pcm, interleaved, outRate, kbps, signal, (fed) => report(kbps, fed))
       const split = splitFragmentedMp4(file)
       // Samples at the output rate: ffmpeg resampled when the input's rate is not AAC's.
       const samples = Math.round((frames * split.timescale) / pcm.sampleRate)
@@ -100,49 +100,21 @@ function interleave(pcm: Pcm): Buffer {
   return out
 }
 
-/** One ffmpeg run: PCM in on stdin (in pieces, so progress follows the encoder), fMP4 out on stdout. */
-function runFfmpeg(ffmpeg: string, pcm: Pcm, input: Buffer, outRate: number, kbps: number, signal: AbortSignal, progress: (framesFed: number) => void): Promise<Uint8Array> {
+/** One quality: PCM in on stdin, fMP4 out on stdout. */
+async function encodeOne(ffmpeg: string, pcm: Pcm, input: Buffer, outRate: number, kbps: number, signal: AbortSignal, progress: (framesFed: number) => void): Promise<Uint8Array> {
   const channels = pcm.channels.length
   const args = [
-    '-hide_banner', '-loglevel', 'error',
     '-f', 's16le', '-ar', String(pcm.sampleRate), '-ac', String(channels), '-i', 'pipe:0',
     '-vn', '-c:a', 'aac', '-b:a', `${kbps}k`, '-ar', String(outRate),
     '-movflags', '+empty_moov+default_base_moof+frag_keyframe', '-frag_duration', String(FRAGMENT_MICROSECONDS),
     '-f', 'mp4', 'pipe:1',
   ]
-  return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'], signal })
-    const out: Buffer[] = []
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => out.push(d))
-    child.stderr.on('data', (d: Buffer) => {
-      if (err.length < 8192) err += d.toString()
-    })
-    child.on('error', (e) => {
-      if (signal.aborted) reject(signal.reason ?? e)
-      else reject(new AudioError('encoder_failed', `could not run ffmpeg (${ffmpeg}): ${e.message}`, { cause: e }))
-    })
-    child.on('close', (code) => {
-      if (signal.aborted) return reject(signal.reason)
-      if (code !== 0) return reject(new AudioError('encoder_failed', `ffmpeg AAC encode at ${kbps} kbit/s failed: ${err.trim().split('\n').slice(-3).join(' / ') || `exit code ${code}`}`))
-      const all = Buffer.concat(out)
-      resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength))
-    })
-    // An early exit closes stdin under us: the 'close' handler above says why.
-    child.stdin.on('error', () => undefined)
-    const bytesPerFrame = 2 * channels
-    const piece = 64 * 1024 * bytesPerFrame
-    let at = 0
-    const write = (): void => {
-      while (at < input.length) {
-        const end = Math.min(input.length, at + piece)
-        const ok = child.stdin.write(input.subarray(at, end))
-        at = end
-        progress(at / bytesPerFrame)
-        if (!ok) return void child.stdin.once('drain', write)
-      }
-      child.stdin.end()
-    }
-    write()
+  const run = await runFfmpeg(ffmpeg, args, {
+    input,
+    signal,
+    onFed: (bytes) => progress(bytes / (2 * channels)),
+    failure: (message, cause) => new AudioError('encoder_failed', message, { cause }),
   })
+  if (run.code !== 0) throw new AudioError('encoder_failed', `ffmpeg AAC encode at ${kbps} kbit/s failed: ${ffmpegReason(run)}`)
+  return new Uint8Array(run.stdout.buffer, run.stdout.byteOffset, run.stdout.byteLength)
 }
