@@ -33,7 +33,7 @@ export interface EdgeStatsSnapshot {
   byteHitRatio: number
   negativeHits: number
   coalescedWaits: number
-  integrityFailures: Counts<'chunk' | 'manifest'>
+  integrityFailures: Counts<'chunk' | 'manifest' | 'cachedChunk'>
   readAhead: { started: number; fromCache: number; fromOrigin: number; failed: number }
   origin: {
     requests: number
@@ -50,7 +50,7 @@ export function createEdgeStats(now: () => number) {
   const errors = new Map<number, number>()
   const served = Object.fromEntries(KINDS.map((k) => [k, zeros(SOURCES)])) as Record<ContentKind, Counts<Source>>
   const bytes = zeros(SOURCES)
-  const integrityFailures = { chunk: 0, manifest: 0 }
+  const integrityFailures = { chunk: 0, manifest: 0, cachedChunk: 0 }
   const readAhead = { started: 0, fromCache: 0, fromOrigin: 0, failed: 0 }
   const buckets = new Array<number>(ORIGIN_BUCKETS_MS.length + 1).fill(0)
   let originSum = 0
@@ -78,7 +78,7 @@ export function createEdgeStats(now: () => number) {
     coalescedWait(): void {
       coalescedWaits++
     },
-    integrityFailure(what: 'chunk' | 'manifest'): void {
+    integrityFailure(what: 'chunk' | 'manifest' | 'cachedChunk'): void {
       integrityFailures[what]++
     },
     readAhead(event: keyof typeof readAhead): void {
@@ -154,9 +154,10 @@ export function renderPrometheus(s: EdgeStatsSnapshot, prefix = 'chorus_edge'): 
   metric('byte_hit_ratio', 'gauge', 'Share of content bytes served from a cache tier (stale included).', [[{}, s.byteHitRatio]])
   metric('negative_hits_total', 'counter', 'Not-found answers served from the negative cache.', [[{}, s.negativeHits]])
   metric('coalesced_waits_total', 'counter', 'Requests that waited for a fetch already in flight instead of starting one.', [[{}, s.coalescedWaits]])
-  metric('integrity_failures_total', 'counter', 'Origin answers that failed verification (chunk hash, manifest signature).', [
+  metric('integrity_failures_total', 'counter', 'Answers that failed verification: from the origin (chunk hash, manifest signature) or read back from the Cache API (cached_chunk).', [
     [{ what: 'chunk' }, s.integrityFailures.chunk],
     [{ what: 'manifest' }, s.integrityFailures.manifest],
+    [{ what: 'cached_chunk' }, s.integrityFailures.cachedChunk],
   ])
   metric('read_ahead_total', 'counter', 'Read-ahead warms by outcome.', Object.entries(s.readAhead).map(([event, n]) => [{ event }, n]))
   metric('origin_errors_total', 'counter', 'Origin requests that failed (network error or timeout).', [[{}, s.origin.errors + s.origin.timeouts]])

@@ -176,7 +176,7 @@ export interface EdgeStatsJson {
   hitRatio: number
   byteHitRatio: number
   coalescedWaits: number
-  integrityFailures: { chunk: number; manifest: number }
+  integrityFailures: { chunk: number; manifest: number; cachedChunk: number }
   negativeHits: number
   readAhead: Record<string, number>
   errors: Record<string, number>

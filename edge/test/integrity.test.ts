@@ -1,5 +1,6 @@
+import { Response as MiniflareResponse } from 'miniflare'
 import t from 'tap'
-import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin } from './harness.js'
+import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from './harness.js'
 
 // A proxy between the edge and a healthy origin flips one byte of chosen answers: the origin
 // (or the network) gone bad, as the edge sees it.
@@ -95,4 +96,33 @@ t.test('a validly signed manifest of another track, served in place of this one,
   t.equal((await edge.stats()).integrityFailures.manifest, before + 1)
   proxy.rewrite = undefined
   t.equal((await edge.stats()).errors['500'], undefined, 'nothing crashed')
+})
+
+t.test('a chunk changed inside the Cache API is checked on the way out: refused, counted, dropped and fetched again', async (t) => {
+  // No memory tier: every hit is a read back from the Cache API.
+  const cold = await startEdge(t, { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, READ_AHEAD: '0', MEMORY_CACHE_MB: '0' })
+  const path = paths[2]!
+  const good = new Uint8Array(await (await fetch(`${origin.url}${path}`)).arrayBuffer())
+  const first = await cold.get(path)
+  t.equal(first.headers.get('x-cache'), 'MISS')
+  await first.arrayBuffer()
+  await until(() => inCacheApi(cold, path), 'the chunk reached the Cache API')
+  const hit = await cold.get(path)
+  t.equal(hit.headers.get('x-cache'), 'HIT-CACHE', 'an honest copy is served from the Cache API')
+  t.same(new Uint8Array(await hit.arrayBuffer()), good)
+
+  // Someone (a bug, a disk, another Worker on the zone) puts other bytes under the chunk's key.
+  const caches = await cold.mf.getCaches()
+  const planted = good.slice()
+  planted[100]! ^= 0xff
+  await caches.default.put(cold.cacheKey(path), new MiniflareResponse(planted, { headers: { etag: `"${song.manifest.qualities[0]!.hashes[2]}"`, 'cache-control': 'public, max-age=31536000, immutable' } }))
+  const res = await cold.get(path)
+  t.equal(res.status, 200, 'the listener still gets the chunk')
+  t.equal(res.headers.get('x-cache'), 'MISS', 'from the origin, not from the tampered copy')
+  t.same(new Uint8Array(await res.arrayBuffer()), good, 'the real bytes')
+  t.equal((await cold.stats()).integrityFailures.cachedChunk, 1, 'counted')
+  await until(async () => {
+    const stored = await (await cold.mf.getCaches()).default.match(cold.cacheKey(path))
+    return stored !== undefined && Buffer.from(await stored.arrayBuffer()).equals(Buffer.from(good))
+  }, 'the good copy replaced the tampered one')
 })

@@ -26,7 +26,7 @@ t.test('a chunk climbs the tiers: MISS from the origin, then HIT-CACHE, then HIT
 
   const second = await edge.get(path)
   t.equal(second.headers.get('x-cache'), 'HIT-CACHE')
-  t.match(second.headers.get('server-timing'), /^memory;dur=[\d.]+, cache;dur=[\d.]+$/)
+  t.match(second.headers.get('server-timing'), /^memory;dur=[\d.]+, cache;dur=[\d.]+, manifest;dur=[\d.]+, verify;dur=[\d.]+$/, 'a Cache API hit is checked against the manifest')
   t.same(new Uint8Array(await second.arrayBuffer()), await bytesAtOrigin(path))
 
   const third = await edge.get(path)
