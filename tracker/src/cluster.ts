@@ -11,7 +11,7 @@ import { mergeStats, renderMetrics } from './core/metrics.js'
 import { resolveTrackerOptions } from './core/options.js'
 import { shardOf } from './core/shard.js'
 import type { TrackerCoreOptions, TrackerStats } from './core/tracker-core.js'
-import { createHttpFront, rejectUpgrade } from './http-front.js'
+import { createHttpFront, destroyOnError, rejectUpgrade } from './http-front.js'
 import type { ShardScript } from './shard-bundle.js'
 import { prepareShardScript } from './shard-bundle.js'
 import type { FromShard, ShardWorkerConfig, ToShard } from './shard-worker.js'
@@ -67,6 +67,10 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     workers[index] = child
+    // A send to a shard that has just died fails (EPIPE) before 'disconnect' is seen, and Node
+    // reports that as an 'error' event when the send has no callback: unheard, it would end the
+    // primary. The 'exit' below restarts the shard.
+    child.on('error', (error) => process.stderr.write(`tracker shard ${index}: ${error.message}\n`))
     child.on('message', (message: FromShard) => {
       if (message.type === 'taken') {
         // Node closes our copy of a passed socket when the child acknowledges it, and the child
@@ -99,7 +103,9 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
             const id = nextRequest++
             const timer = setTimeout(() => (pending.delete(id), resolve(undefined)), 2000)
             pending.set(id, (reply) => (clearTimeout(timer), resolve(reply as Extract<FromShard, { type: T }>)))
-            child.send({ type, id } as ToShard)
+            child.send({ type, id } as ToShard, (error) => {
+              if (error && pending.delete(id)) (clearTimeout(timer), resolve(undefined))
+            })
           }),
       ),
     ).then((replies) => replies.flatMap((r) => (r === undefined ? [] : [r])))
@@ -129,6 +135,10 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
       // Not as a socket of our HTTP server: Node would then have the shard watch every socket
       // with a listener of its own (about 200 bytes each) to report back when all have closed.
       ;(socket as Socket & { server: unknown }).server = null
+      // Node's HTTP server took its error listener off when it emitted 'upgrade', and nobody
+      // else listens here until the shard has the socket: a client that resets the connection
+      // meanwhile (ECONNRESET) would otherwise end the primary and every shard with it.
+      socket.on('error', destroyOnError)
       child.send(message, socket as Socket, (error) => {
         if (error) socket.destroy()
       })

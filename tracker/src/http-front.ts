@@ -6,6 +6,7 @@ import { createServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { TrackerRoute } from './core/route.js'
 import { parseTrackerPath } from './core/route.js'
+import { badTargetMessage, parseRequestTarget } from './request-target.js'
 
 export interface HttpFrontOptions {
   health(): Promise<Record<string, unknown>>
@@ -15,12 +16,18 @@ export interface HttpFrontOptions {
 
 export function createHttpFront(options: HttpFrontOptions): Server {
   const server = createServer((request, response) => {
-    onRequest(request, response).catch((error: unknown) => json(response, 500, { error: { code: 'internal', message: String(error) } }))
+    onRequest(request, response).catch((error: unknown) => {
+      // Too late for a JSON answer once the head is out: end the exchange instead.
+      if (response.headersSent) response.destroy()
+      else json(response, 500, { error: { code: 'internal', message: String(error) } })
+    })
   })
   async function onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const { pathname } = new URL(request.url ?? '/', 'http://tracker')
     // The operator page, served by the edge on another port, reads these figures.
     response.setHeader('access-control-allow-origin', '*')
+    const target = parseRequestTarget(request.url)
+    if (target === null) return json(response, 400, { error: { code: 'bad_request', message: badTargetMessage(request.url) } })
+    const { pathname } = target
     if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: { code: 'method_not_allowed', message: 'only GET' } })
     if (pathname === '/healthz') return json(response, 200, { ok: true, ...(await options.health()) })
     if (pathname === '/metrics') {
@@ -35,12 +42,21 @@ export function createHttpFront(options: HttpFrontOptions): Server {
     json(response, 404, { error: { code: 'not_found', message: `no route ${pathname}` } })
   }
   // No per-socket listener on the way through: ws adds its own error handling as it takes the
-  // socket over, and a closure per socket would outlive the handshake.
+  // socket over, and a closure per socket would outlive the handshake. Nothing here may throw:
+  // an exception in an 'upgrade' listener ends the process.
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const { pathname } = new URL(request.url ?? '/', 'http://tracker')
+    const target = parseRequestTarget(request.url)
+    if (target === null) return rejectUpgrade(socket, 400, 'bad_request', badTargetMessage(request.url))
+    const { pathname } = target
     const route = parseTrackerPath(pathname)
-    if (route === null) return rejectUpgrade(socket, 404, 'not_found', `no tracker at ${pathname}: use /announce or /swarm/<info_hash>`)
-    options.upgrade(request, socket, head, route)
+    if (route === null) return rejectUpgrade(socket, 404, 'not_found', `no tracker at ${pathname.slice(0, 64)}: use /announce or /swarm/<info_hash>`)
+    try {
+      options.upgrade(request, socket, head, route)
+    } catch (error) {
+      // A bug, not bad input (that is answered above or by ws): lose this socket, not the process.
+      process.stderr.write(`tracker: upgrade failed: ${String(error)}\n`)
+      socket.destroy()
+    }
   })
   return server
 }

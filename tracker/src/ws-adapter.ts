@@ -8,6 +8,8 @@ import type { RawData } from 'ws'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { TokenVerifier } from './auth.js'
 import type { TrackerCore, TrackerEffect } from './core/tracker-core.js'
+import { rejectUpgrade } from './http-front.js'
+import { badTargetMessage, parseRequestTarget } from './request-target.js'
 
 export interface WsAdapterOptions {
   core: TrackerCore
@@ -140,7 +142,11 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
 
   return {
     handleUpgrade(request, socket, head) {
-      const token = new URL(request.url ?? '/', 'http://tracker').searchParams.get('token') ?? undefined
+      // The HTTP front has checked the target already; a shard gets it again over IPC, and a
+      // throw here would end the shard and every socket in it.
+      const target = parseRequestTarget(request.url)
+      if (target === null) return rejectUpgrade(socket, 400, 'bad_request', badTargetMessage(request.url))
+      const token = target.searchParams.get('token') ?? undefined
       const header = networkHeader === undefined ? undefined : request.headers[networkHeader.toLowerCase()]
       const network = typeof header === 'string' && header.length > 0 ? header.slice(0, 64) : undefined
       wss.handleUpgrade(request, socket, head, (ws) => {

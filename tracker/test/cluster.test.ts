@@ -2,6 +2,7 @@
 
 import t from 'tap'
 import { toBinaryId } from '../../protocol/src/tracker.js'
+import { createShardedTracker } from '../src/cluster.js'
 import { shardOf } from '../src/core/shard.js'
 import { trackerCompliance } from './helpers/compliance.js'
 import { connectPeer, hexId } from './helpers/peer-socket.js'
@@ -40,4 +41,22 @@ t.test('three shards: each swarm lives in one process', async (t) => {
   t.match(metrics, /^chorus_tracker_offers_relayed_total 3$/m)
   await t.rejects(connectPeer(`${base}/announce`), /HTTP 400/, 'with several shards the swarm must be in the URL')
   await Promise.all(sockets.map((s) => s.close()))
+})
+
+t.test('a shard that dies just before the primary writes to it does not take the primary down', async (t) => {
+  const tracker = createShardedTracker({ shards: 2, port: 0 })
+  const { url } = await tracker.listen()
+  t.teardown(() => tracker.close())
+  const [first] = tracker.pids()
+  process.kill(first as number, 'SIGKILL')
+  // Hold this thread (the primary's) so that it cannot see the shard go before it writes to it:
+  // each write then fails with EPIPE, which Node reports as an 'error' event on the child. More
+  // than one write: the first such event used to be taken by a leftover listener from the start.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200)
+  const [stats] = await Promise.all([tracker.stats(), tracker.stats(), tracker.stats()])
+  t.equal(stats.connections, 0, 'the live shard answers; the dead one is left out')
+  t.equal((await fetch(`${url}/healthz`)).status, 200, 'the primary lives on')
+  const deadline = Date.now() + 10_000
+  while (tracker.pids().includes(first as number) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.notOk(tracker.pids().includes(first as number), 'and the shard is restarted')
 })

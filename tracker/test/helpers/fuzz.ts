@@ -2,18 +2,9 @@
 // frames, unknown actions, oversize frames, and random mutations of valid messages.
 
 import { randomBytes } from 'node:crypto'
+import { seeded } from '../../../test-support/seeded.js'
 
-/** mulberry32: small, seedable, good enough to spread test cases. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seeded }
 
 export function fuzzMessages(seed: number, count: number, oversizeChars = 70_000): Array<string | Buffer> {
   const random = seeded(seed)
