@@ -7,6 +7,7 @@ import {
   etagMatches,
   keyPath,
   parseChunkPath,
+  readBodyLimited,
 } from '../../protocol/index.js'
 import { createAccess } from './access.js'
 import { createCatalogTier } from './catalog-tier.js'
@@ -92,9 +93,7 @@ export function createEdge(options: EdgeOptions) {
     }
     let body: Uint8Array | undefined
     if (request.method === 'POST') {
-      if (Number(request.headers.get('content-length') ?? 0) > MAX_PASS_BODY) throw new ProtocolError('payload_too_large', `request body over ${MAX_PASS_BODY} bytes`)
-      body = new Uint8Array(await request.arrayBuffer())
-      if (body.byteLength > MAX_PASS_BODY) throw new ProtocolError('payload_too_large', `request body over ${MAX_PASS_BODY} bytes`)
+      body = await readBodyLimited(request, MAX_PASS_BODY)
     }
     const answer = await origin.request(pathAndQuery, { method: request.method, headers, ...(body && { body }) })
     const out: Record<string, string> = { ...CORS_HEADERS, 'cache-control': 'no-store', ...tierHeaders('PASS', [{ name: 'origin', ms: answer.ms }]) }

@@ -1,4 +1,4 @@
-import { type ChunkAddress, CHUNK_PREFIX, ProtocolError, assertTrackId, chunkPath, parseChunkPath } from '../../protocol/index.js'
+import { type ChunkAddress, CHUNK_PREFIX, ProtocolError, assertTrackId, chunkPath, parseChunkPath, readTextLimited } from '../../protocol/index.js'
 
 export type PurgeTarget = { kind: 'track'; trackId: string } | { kind: 'chunk'; address: ChunkAddress; path: string }
 
@@ -6,8 +6,7 @@ const MAX_BODY = 4096
 
 /** Reads `{"track": "<id>"}` or `{"chunk": "/v1/chunks/..."}` from a purge request. */
 export async function purgeRequest(request: Request): Promise<PurgeTarget> {
-  const text = await request.text()
-  if (text.length > MAX_BODY) throw new ProtocolError('payload_too_large', `purge body over ${MAX_BODY} bytes`)
+  const text = await readTextLimited(request, MAX_BODY, 'purge body')
   let body: unknown
   try {
     body = JSON.parse(text)

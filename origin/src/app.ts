@@ -10,6 +10,7 @@ import {
   bearerToken,
   errorBody,
   etagMatches,
+  readTextLimited,
   signToken,
   verifyToken,
 } from '../../protocol/index.js'
@@ -145,8 +146,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     let body: { apiKey?: unknown; scope?: unknown; subject?: unknown } = {}
     const type = c.req.header('content-type') ?? ''
     if (type.includes('application/json')) {
-      const text = await c.req.text()
-      if (text.length > 4096) throw new ProtocolError('payload_too_large', 'session request body over 4 KiB')
+      const text = await readTextLimited(c.req.raw, 4096, 'session request body')
       try {
         body = JSON.parse(text || '{}')
       } catch {
