@@ -1,15 +1,28 @@
 import { createWriteStream } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { extname } from 'node:path'
 import { Writable } from 'node:stream'
 import { type Command, DEFAULT_PORTS, UsageError, intOption, parseCommandArgs } from '../../cli/command.js'
+import { MAX_CROSSFADE_SEC } from './core/transition.js'
 import { isChorusError } from './errors.js'
+import type { PlaybackStats } from './playback.js'
+import { type RenderTrack, RenderError, encodeWav, ffmpegForRender, renderTracks } from './render.js'
 
 const play: Command = {
-  summary: 'play a track from the command line, peer-assisted; write the audio to a file or stdout',
+  summary: 'play tracks from the command line, peer-assisted; write the audio (or a rendered WAV) to a file or stdout',
   help: `Usage: chorus play <trackId> [options]
+       chorus play <trackId> [<trackId>...] --out FILE.wav [--crossfade S]
 
-Plays one track through the SDK: the head from the edge, the rest from peers where they have it,
-every chunk verified and decrypted. Writes the decrypted MP3 to --out (or stdout when piped),
-serves its cache to other listeners while it plays, then prints its stats.
+Plays tracks through the SDK, in order: the head from the edge, the rest from peers where they
+have it, every chunk verified and decrypted; the next track is queued, so it is prefetched as
+the current one ends. Serves its cache to other listeners while it plays, then prints its stats.
+
+What --out gets:
+  FILE.wav          the tracks decoded (by ffmpeg), encoder priming and padding trimmed, joined
+                    gaplessly or crossfaded (--crossfade): 32-bit float WAV at the first
+                    track's rate. One track or several.
+  any other FILE    one track's stream as it is: a fragmented MP4 (AAC: the init segment and
+                    every fragment, e.g. song.m4a) or MP3 for older catalogs. '-' is stdout.
 
 Options:
   --edge URL        edge to play from (default: http://127.0.0.1:${DEFAULT_PORTS.edge})
@@ -18,14 +31,15 @@ Options:
   --public-key B64  the origin's manifest key to pin (default: asked from the edge)
   --cache DIR       local cache directory (default: ~/.cache/chorus)
   --quality Q       auto, 96, 160 or 320 (default: auto)
-  --from S          start at S seconds
+  --from S          start at S seconds (a stream only; a WAV renders whole tracks)
   --speed X         play X times faster than real time; 0 = as fast as data comes (default: 1)
-  --linger S        keep serving peers S seconds after the track ends (default: 0)
+  --linger S        keep serving peers S seconds after the last track ends (default: 0)
   --no-p2p          play from the edge and the cache only
   --download-only   take from peers, serve nobody
-  --out FILE        write the audio here ('-' for stdout)
+  --out FILE        write the audio here ('-' for stdout; .wav renders decoded audio)
+  --crossfade S     with a .wav: overlap consecutive tracks by S seconds, 0-${MAX_CROSSFADE_SEC} (default: 0, gapless)
   --json            print the stats as one JSON object, the last line of stdout
-                    (of stderr when the audio goes to stdout)
+                    (of stderr when the audio goes to stdout); several tracks: { tracks, client }
   -h, --help        this help
 `,
   async run(argv) {
@@ -44,20 +58,34 @@ Options:
         'no-p2p': { type: 'boolean' },
         'download-only': { type: 'boolean' },
         out: { type: 'string' },
+        crossfade: { type: 'string' },
         json: { type: 'boolean' },
       },
       true,
     )
-    const [trackId, ...extra] = positionals
-    if (!trackId || extra.length) throw new UsageError('name one track id')
+    const trackIds = positionals
+    if (trackIds.length === 0) throw new UsageError('name a track id (or several, with --out FILE.wav)')
+    const render = values.out !== undefined && extname(values.out).toLowerCase() === '.wav'
+    if (trackIds.length > 1 && !render) throw new UsageError('several tracks are rendered to a WAV only (--out FILE.wav): each stream has its own init segment')
     const quality = values.quality === undefined || values.quality === 'auto' ? 'auto' : intOption(values.quality, 'quality', 160, 8, 640)
     const speed = values.speed === undefined ? 1 : Number(values.speed)
     if (!Number.isFinite(speed) || speed < 0) throw new UsageError('--speed must be a number >= 0')
     const from = values.from === undefined ? 0 : Number(values.from)
     if (!Number.isFinite(from) || from < 0) throw new UsageError('--from must be a number of seconds >= 0')
+    if (from > 0 && render) throw new UsageError('--from plays part of a track: a WAV renders whole tracks')
+    const crossfade = values.crossfade === undefined ? 0 : Number(values.crossfade)
+    if (!Number.isFinite(crossfade) || crossfade < 0 || crossfade > MAX_CROSSFADE_SEC) throw new UsageError(`--crossfade must be a number of seconds from 0 to ${MAX_CROSSFADE_SEC}`)
+    if (crossfade > 0 && !render) throw new UsageError('--crossfade applies to a rendered WAV (--out FILE.wav)')
     const lingerMs = intOption(values.linger, 'linger', 0, 0, 86400) * 1000
     const toStdout = values.out === '-' || (values.out === undefined && !process.stdout.isTTY)
-    const sink = values.out && values.out !== '-' ? createWriteStream(values.out) : toStdout ? process.stdout : undefined
+    // A WAV is written once everything is decoded; a stream goes to its file as it plays.
+    const sink = render ? undefined : values.out && values.out !== '-' ? createWriteStream(values.out) : toStdout ? process.stdout : undefined
+    // Found before anything plays: a render without ffmpeg fails at once, not after the music.
+    const ffmpeg = render ? await ffmpegForRender().catch((err: Error) => err) : undefined
+    if (ffmpeg instanceof Error) {
+      process.stderr.write(`chorus play: ${ffmpeg.message}\n`)
+      return 1
+    }
 
     // The Node SDK brings a WebRTC stack (native, four threads): only `play` loads it, not every
     // command that shares this CLI.
@@ -74,24 +102,51 @@ Options:
     })
     const report = (line: string) => (toStdout ? process.stderr : process.stdout).write(line)
     try {
-      const playback = client.play(trackId, { quality, from })
-      playback.on('stall', (e) => process.stderr.write(`stall at ${(e.atMs / 1000).toFixed(1)} s\n`))
-      playback.on('resume', (e) => process.stderr.write(`resumed after ${e.stalledMs.toFixed(0)} ms\n`))
-      const ended = new Promise<void>((resolve, reject) => {
-        playback.on('end', () => resolve())
-        playback.on('error', reject)
-      })
-      const start = await playback.ready
-      if (!values.json) process.stderr.write(`playing ${trackId} at ${playback.stats()?.bitrate} kbit/s; first audio after ${start.timeToFirstAudioMs.toFixed(0)} ms${start.fromCache ? ' (from cache)' : ''}\n`)
-      await Promise.all([playback.stream.pipeTo(sink ? (Writable.toWeb(sink) as WritableStream<Uint8Array>) : new WritableStream()), ended])
+      const played: Array<{ stats: PlaybackStats; track?: RenderTrack }> = []
+      for (const [n, trackId] of trackIds.entries()) {
+        // The rest are queued: the client prefetches the next one's head as this one ends.
+        client.queue(trackIds.slice(n + 1))
+        const playback = client.play(trackId, { quality, from })
+        playback.on('stall', (e) => process.stderr.write(`stall at ${(e.atMs / 1000).toFixed(1)} s\n`))
+        playback.on('resume', (e) => process.stderr.write(`resumed after ${e.stalledMs.toFixed(0)} ms\n`))
+        const ended = new Promise<void>((resolve, reject) => {
+          playback.on('end', () => resolve())
+          playback.on('error', reject)
+        })
+        ended.catch(() => {})
+        const start = await playback.ready
+        const media = await playback.media
+        if (!values.json) process.stderr.write(`playing ${trackId} at ${playback.stats()?.bitrate} kbit/s (${media.quality.codec === 'aac' ? 'AAC' : 'MP3'}); first audio after ${start.timeToFirstAudioMs.toFixed(0)} ms${start.fromCache ? ' (from cache)' : ''}\n`)
+        if (render) {
+          const [bytes] = await Promise.all([collect(playback.stream), ended])
+          played.push({ stats: playback.stats()!, track: { bytes, codec: media.quality.codec, timing: media.timing, channels: media.quality.channels } })
+        } else {
+          await Promise.all([playback.stream.pipeTo(sink ? (Writable.toWeb(sink) as WritableStream<Uint8Array>) : new WritableStream()), ended])
+          played.push({ stats: playback.stats()! })
+        }
+      }
+      if (render) {
+        const pcm = await renderTracks(
+          played.map((p) => p.track!),
+          { crossfadeSec: crossfade, ffmpeg: ffmpeg! },
+        )
+        await writeFile(values.out!, encodeWav(pcm))
+        if (!values.json) process.stderr.write(`wrote ${values.out}: ${(pcm.channels[0]!.length / pcm.sampleRate).toFixed(2)} s at ${pcm.sampleRate} Hz${trackIds.length > 1 ? (crossfade > 0 ? `, ${crossfade} s crossfades` : ', gapless') : ''}\n`)
+      }
       if (lingerMs) await new Promise((r) => setTimeout(r, lingerMs))
-      const stats = { ...playback.stats(), client: client.stats() }
-      if (values.json) report(`${JSON.stringify(stats)}\n`)
-      else {
-        const b = stats.bytes!
+      const all = played.map((p) => p.stats)
+      if (values.json) {
+        const stats = all.length === 1 ? { ...all[0]!, client: client.stats() } : { tracks: all, client: client.stats() }
+        report(`${JSON.stringify(stats)}\n`)
+      } else {
+        const b = { cache: 0, peer: 0, edge: 0 }
+        for (const s of all) for (const k of ['cache', 'peer', 'edge'] as const) b[k] += s.bytes[k]
         const total = b.cache + b.peer + b.edge || 1
+        const stalls = all.reduce((n, s) => n + s.stalls, 0)
+        const rejected = all.reduce((n, s) => n + s.chunksRejected, 0)
+        const peers = Math.max(0, ...all.map((s) => s.peersConnected))
         process.stderr.write(
-          `done: ${stats.stalls} stall(s), ${Math.round((100 * b.peer) / total)}% from peers, ${Math.round((100 * b.edge) / total)}% from the edge, ${Math.round((100 * b.cache) / total)}% from cache; ${stats.peersConnected} peer(s); ${stats.chunksRejected} chunk(s) rejected\n`,
+          `done: ${stalls} stall(s), ${Math.round((100 * b.peer) / total)}% from peers, ${Math.round((100 * b.edge) / total)}% from the edge, ${Math.round((100 * b.cache) / total)}% from cache; ${peers} peer(s); ${rejected} chunk(s) rejected\n`,
         )
       }
       return 0
@@ -100,12 +155,23 @@ Options:
         process.stderr.write(`chorus play: ${err.code}: ${err.message}\n`)
         return 1
       }
+      if (err instanceof RenderError) {
+        process.stderr.write(`chorus play: ${err.message}\n`)
+        return 1
+      }
       throw err
     } finally {
       await client.close()
       if (sink && sink !== process.stdout && !sink.writableEnded) await new Promise<void>((r) => sink.end(() => r()))
     }
   },
+}
+
+/** Reads a whole stream into one buffer. */
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part)
+  return Buffer.concat(parts)
 }
 
 const buildPlayerCommand: Command = {

@@ -1,10 +1,11 @@
-import type { Manifest } from '../../protocol/index.js'
+import type { Manifest, QualityManifest } from '../../protocol/index.js'
 import type { WebSocketConstructor } from '../../tracker/src/client.js'
 import { type ChunkCache, chunkKey, createChunkCache, manifestKey } from './cache/chunk-cache.js'
 import { createMemoryStorage } from './cache/memory-storage.js'
 import type { CacheStorageBackend } from './cache/types.js'
 import { type HabitsState, type PlayContext, createHabits } from './core/habits.js'
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
+import type { TrackTiming } from './core/transition.js'
 import { createEdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
 import { ChorusError } from './errors.js'
@@ -66,10 +67,27 @@ export interface PlayOptions {
   context?: PlayContext
 }
 
+/** What a player needs to set up its decoder, known before the first byte of the stream. */
+export interface PlaybackMedia {
+  /** The quality playing: codec 'aac' (fragmented MP4) or 'mp3' (older catalogs). */
+  quality: QualityManifest
+  /** For MediaSource.isTypeSupported and addSourceBuffer, e.g. 'audio/mp4; codecs="mp4a.40.2"'. */
+  mimeType: string
+  /** Gapless data: encoder priming to drop and the real length in samples (core/transition.ts). */
+  timing: TrackTiming
+}
+
 export interface Playback {
   readonly trackId: string
-  /** Decrypted audio bytes (MP3), in order. */
+  /**
+   * Decrypted audio, in order. AAC qualities: a fragmented MP4 byte stream, the init segment (a
+   * piece of its own) then whole fragments (moof + mdat), a piece never ending inside one; after
+   * seek() the init segment comes again, then fragments from the new position. MP3 qualities:
+   * the MP3 bytes from the chunk holding the start time.
+   */
   readonly stream: ReadableStream<Uint8Array>
+  /** The quality, its MIME type and its gapless timing; resolves before the stream's first byte, rejects as `ready` does. */
+  readonly media: Promise<PlaybackMedia>
   /** Resolves when audio starts; rejects with a ChorusError when the track cannot play. */
   readonly ready: Promise<PlaybackEvents['start']>
   on<K extends keyof PlaybackEvents>(event: K, fn: (payload: PlaybackEvents[K]) => void): () => void
@@ -311,6 +329,14 @@ export async function createClientWith(platform: Platform, options: ClientOption
     events.on('start', resolveReady)
     events.on('error', rejectReady)
 
+    let resolveMedia!: (m: PlaybackMedia) => void
+    let rejectMedia!: (e: unknown) => void
+    const media = new Promise<PlaybackMedia>((res, rej) => {
+      resolveMedia = res
+      rejectMedia = rej
+    })
+    media.catch(() => {})
+
     const manifest = (async () => {
       const pre = prefetched.get(trackId)
       prefetched.delete(trackId)
@@ -339,6 +365,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
           release,
         },
       )
+      resolveMedia({ quality: inner.quality, mimeType: inner.mimeType, timing: inner.timing })
       current = { playback: inner, ...(playOptions.context && { context: playOptions.context }) }
       counters.plays++
       if (wasPrefetched) counters.prefetchedPlays++
@@ -358,6 +385,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
     })()
     manifest.catch((err: unknown) => {
       const e = err instanceof ChorusError ? err : new ChorusError('internal', String(err), { cause: err })
+      rejectMedia(e)
       if (e.code !== 'stopped') events.emit('error', e)
       void writable.abort(e).catch(() => {})
     })
@@ -366,6 +394,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
       trackId,
       stream: readable,
       ready,
+      media,
       on: events.on,
       stats: () => inner?.stats(),
       seek(seconds) {

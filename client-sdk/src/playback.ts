@@ -1,7 +1,18 @@
-import { type Manifest, type QualityManifest, chunkMatches, decryptChunk } from '../../protocol/index.js'
+import {
+  type Manifest,
+  type QualityManifest,
+  type StartPoint,
+  chunkMatches,
+  decryptChunk,
+  fromBase64Url,
+  mediaType,
+  playableUntilMs,
+  startPoint,
+} from '../../protocol/index.js'
 import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
 import { type Action, type ChunkLayout, type SchedulerConfig, type Source, createScheduler } from './core/scheduler.js'
 import { createSpeaker } from './core/speaker.js'
+import { type TrackTiming, trackTiming } from './core/transition.js'
 import type { EdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
 import { ChorusError } from './errors.js'
@@ -13,6 +24,16 @@ import type { Swarm } from './p2p/swarm.js'
  * the edge or peers; each is verified against the signed manifest before it is cached, shared
  * or decrypted; decrypted audio leaves in order through `stream`. A virtual speaker (or the
  * page's audio element, through reportPosition) moves the playhead and counts stalls.
+ *
+ * What the stream carries depends on the quality's container:
+ * - MP4 (AAC): a fragmented MP4 byte stream. The init segment (from the manifest) comes first,
+ *   as a piece of its own, then whole media fragments (moof + mdat) from the fragment at or
+ *   before the start time; a piece never ends inside a fragment. After seek() the stream goes
+ *   on with the init segment again (a piece of its own) and whole fragments from the new
+ *   position: what came before it is whole fragments, so each restart is a valid fMP4 stream.
+ *   From the start of the track, init + the rest is the complete file.
+ * - MP3 (older catalogs): the MP3 bytes from the chunk holding the start time; after seek()
+ *   the bytes go on from the chunk holding the new time (the decoder resyncs on its own).
  */
 export interface PlaybackEvents {
   start: { timeToFirstAudioMs: number; fromCache: boolean; prefetched: boolean }
@@ -64,6 +85,17 @@ export interface PlaybackInit {
   prefetched: boolean
 }
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}
+
 export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
   const { manifest, quality } = init
   const { cache, edge } = deps
@@ -72,16 +104,32 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     count: quality.chunkCount,
     size: (i) => Math.min(quality.chunkSize, quality.byteLength - i * quality.chunkSize),
     startMs: (i) => quality.seek[i] ?? 0,
+    playableUntilMs: (i) => playableUntilMs(quality, i, manifest.durationMs),
     durationMs: manifest.durationMs,
   }
   const scheduler = createScheduler(layout, deps.scheduler)
   const speed = deps.speed > 0 ? deps.speed : 1e6
-  let speaker = createSpeaker({ startMs: init.fromMs, durationMs: manifest.durationMs, speed })
+  const clampMs = (ms: number) => Math.max(0, Math.min(Number.isFinite(ms) ? ms : 0, manifest.durationMs))
+  /** Where the stream starts (again after each seek): the chunk, the bytes of it to skip, the audio time. */
+  let from: StartPoint = startPoint(quality, clampMs(init.fromMs))
+  let speaker = createSpeaker({ startMs: from.timeMs, durationMs: manifest.durationMs, speed })
   const bytes = { cache: 0, peer: 0, edge: 0 }
   const encrypted = new Map<number, { data: Uint8Array; source: Source }>()
   const aborter = new AbortController()
   let chunksRejected = 0
-  let next = scheduler.chunkAt(init.fromMs)
+  /** The next chunk to decrypt and deliver. */
+  let next = from.chunk
+  /** Bumped by seek(): a delivery that awaited across a seek is not delivered. */
+  let epoch = 0
+  const mp4 = quality.codec === 'aac' ? quality : undefined
+  const initSegment = mp4 ? fromBase64Url(mp4.init) : undefined
+  const fragmentBytes = mp4 ? mp4.fragments.map(([, byte]) => byte) : []
+  /** MP4: the init segment goes out before the next media bytes (at the start and after each seek). */
+  let initDue = mp4 !== undefined
+  /** MP4: decrypted bytes of a fragment not yet whole, held back so a piece never ends inside one. */
+  let partial: Uint8Array[] = []
+  /** MP4: the byte offset (in the byte string) of the next byte to go out. */
+  let byteAt = from.chunk * quality.chunkSize + from.skip
   let ttfa: number | null = null
   let stopped = false
   let ended = false
@@ -90,6 +138,8 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
   let externalClock = false
   let pumping = false
   let delivering = false
+  /** Every byte went out and the stream is closed (a later seek moves the speaker only). */
+  let streamClosed = false
   let controller!: ReadableStreamDefaultController<Uint8Array>
   let timer: ReturnType<typeof setInterval> | undefined
 
@@ -115,8 +165,53 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     shutdown()
   }
 
-  /** Audio delivered without a gap from the start position, in ms: what the speaker can play. */
-  const deliveredUntilMs = () => (next >= layout.count ? layout.durationMs : layout.startMs(next))
+  /**
+   * Audio delivered without a gap from the start position, in ms: what the speaker can play.
+   * With every chunk before `next` delivered that is the start of the frame or fragment chunk
+   * `next` begins in (an MP4 stream holds back the rest of that fragment until it is whole).
+   */
+  const deliveredUntilMs = () => playableUntilMs(quality, next, layout.durationMs)
+
+  /** The start of the last fragment at or before byte `at`: everything before it is whole fragments. */
+  function fragmentBoundary(at: number): number {
+    if (at >= quality.byteLength) return quality.byteLength
+    let lo = 0
+    let hi = fragmentBytes.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (fragmentBytes[mid]! <= at) lo = mid
+      else hi = mid - 1
+    }
+    return fragmentBytes[lo]!
+  }
+
+  /**
+   * The decrypted bytes of chunk `index` (the next in order) go out: all of them for MP3; for
+   * MP4 what lies past the start point, up to the last whole fragment, after the init segment
+   * when one is due. False when nothing went out yet (a fragment still incomplete).
+   */
+  function emit(index: number, plain: Uint8Array): boolean {
+    if (!mp4) {
+      controller.enqueue(plain)
+      return true
+    }
+    const chunkStart = index * quality.chunkSize
+    const chunkEnd = chunkStart + plain.byteLength
+    partial.push(plain.subarray(Math.max(0, byteAt - chunkStart)))
+    const boundary = fragmentBoundary(chunkEnd)
+    if (boundary <= byteAt) return false
+    const held = concat(partial)
+    const cut = boundary - byteAt
+    // The rest is a copy: a reader may transfer the piece it got (postMessage, a worklet).
+    partial = cut < held.byteLength ? [held.slice(cut)] : []
+    byteAt = boundary
+    if (initDue) {
+      initDue = false
+      controller.enqueue(initSegment!.slice())
+    }
+    controller.enqueue(held.subarray(0, cut))
+    return true
+  }
 
   function runSpeaker(now: number): void {
     // As fast as data comes there is no speaker to starve: the playhead is the delivered audio.
@@ -145,22 +240,35 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     delivering = true
     try {
       const key = await init.key
-      while (!stopped && next < layout.count) {
-        const entry = encrypted.get(next) ?? (cachedPending.has(next) ? await fromCache(next) : undefined)
-        if (!entry) break
-        const plain = await decryptChunk(key, quality.nonce, next, quality.chunkSize, entry.data)
+      while (!stopped && !streamClosed && next < layout.count) {
+        const index = next
+        const at = epoch
+        const entry = encrypted.get(index) ?? (cachedPending.has(index) ? await fromCache(index) : undefined)
         if (stopped) return
+        // A seek while this waited: the chunk is kept if the new position still needs it.
+        if (at !== epoch) {
+          if (entry && index >= next) encrypted.set(index, entry)
+          continue
+        }
+        if (!entry) break
+        const plain = await decryptChunk(key, quality.nonce, index, quality.chunkSize, entry.data)
+        if (stopped) return
+        if (at !== epoch) {
+          if (index >= next) encrypted.set(index, entry)
+          continue
+        }
         runSpeaker(deps.now())
-        encrypted.delete(next)
-        controller.enqueue(plain)
+        encrypted.delete(index)
+        const out = emit(index, plain)
         next++
-        if (ttfa === null) {
+        if (out && ttfa === null) {
           ttfa = deps.now() - init.startedAt
           events.emit('start', { timeToFirstAudioMs: ttfa, fromCache: entry.source === 'cache', prefetched: init.prefetched })
           runSpeaker(deps.now())
         }
       }
-      if (next >= layout.count && !stopped) {
+      if (next >= layout.count && !stopped && !streamClosed) {
+        streamClosed = true
         try {
           controller.close()
         } catch {}
@@ -354,7 +462,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
   }
 
   // Begin: cached chunks count at once, the head goes to the edge, the swarm is joined meanwhile.
-  scheduler.start(init.fromMs)
+  scheduler.start(from.timeMs, from.chunk)
   events.emit('quality', { bitrate: quality.bitrate, reason: 'start' })
   countCached()
   void deliver()
@@ -363,21 +471,52 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
   timer = setInterval(pump, deps.tickMs)
   ;(timer as { unref?: () => void }).unref?.()
 
+  const timing: TrackTiming = trackTiming(quality, manifest.durationMs)
+
   return {
     trackId: manifest.trackId,
     manifest,
     quality,
+    /** For MediaSource.isTypeSupported and addSourceBuffer: 'audio/mp4; codecs="mp4a.40.2"' or 'audio/mpeg'. */
+    mimeType: mediaType(quality),
+    /** Gapless data: the priming samples to drop and the real length (see core/transition.ts). */
+    timing,
+    /** The audio time the stream's bytes begin at since the start or the last seek (a fragment's or chunk's time, at or before the time asked for). */
+    get startMs() {
+      return from.timeMs
+    },
     stream,
     on: events.on,
     stats,
-    /** Moves playback to `seconds`: the head window moves there; the stream goes on from that chunk. */
+    /**
+     * Moves playback to `seconds`: the head window moves there and the stream goes on from the
+     * start point for that time (MP4: the init segment again, then the fragment at or before it;
+     * MP3: the chunk holding it). Once the whole track has gone out (the stream closed) only
+     * the speaker moves: the reader holds every byte already.
+     */
     seek(seconds: number): void {
       if (stopped) return
-      const ms = Math.max(0, Math.min(seconds * 1000, layout.durationMs))
-      next = scheduler.chunkAt(ms)
+      const ms = clampMs(seconds * 1000)
+      if (streamClosed) {
+        speaker.seek(deps.now(), ms)
+        scheduler.setPlayhead(ms)
+        return
+      }
+      from = startPoint(quality, ms)
+      epoch++
+      next = from.chunk
+      byteAt = from.chunk * quality.chunkSize + from.skip
+      partial = []
+      initDue = mp4 !== undefined
       for (const i of [...encrypted.keys()]) if (i < next) encrypted.delete(i)
-      scheduler.start(ms)
-      speaker = createSpeaker({ startMs: layout.startMs(next), durationMs: layout.durationMs, speed })
+      // Chunks counted as held but delivered already (a seek back): read again from the cache, or fetched again.
+      for (let i = next; i < layout.count; i++) {
+        if (!scheduler.has(i) || encrypted.has(i) || cachedPending.has(i)) continue
+        if (cache.has(chunkKey(manifest.trackId, manifest.version, quality.bitrate, i))) cachedPending.add(i)
+        else scheduler.forget(i)
+      }
+      scheduler.start(from.timeMs, from.chunk)
+      speaker = createSpeaker({ startMs: from.timeMs, durationMs: layout.durationMs, speed })
       countCached()
       void deliver()
       pump()

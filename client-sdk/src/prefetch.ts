@@ -1,4 +1,4 @@
-import type { Manifest, QualityManifest } from '../../protocol/index.js'
+import { type Manifest, type QualityManifest, playableUntilMs } from '../../protocol/index.js'
 import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
 import type { EdgeClient } from './edge-client.js'
 import type { Network } from './p2p/network.js'
@@ -40,7 +40,9 @@ export async function prefetchHead(args: {
   const { manifest, quality, cache, edge } = args
   const head: number[] = []
   let budget = args.byteBudget
-  for (let i = 0; i < quality.chunkCount && (quality.seek[i] ?? 0) < args.headSec * 1000; i++) {
+  // The chunks needed in the first headSec: by when each is needed (the start of the frame or
+  // fragment its first byte belongs to), not the seek table, which for MP4 can name a fragment later.
+  for (let i = 0; i < quality.chunkCount && playableUntilMs(quality, i, manifest.durationMs) < args.headSec * 1000; i++) {
     const size = Math.min(quality.chunkSize, quality.byteLength - i * quality.chunkSize)
     if (budget < size) break
     budget -= size

@@ -112,3 +112,39 @@ t.test('speaker: start, stall at the exact moment the data runs out, resume, end
   t.equal(st.stalledMs, 1800)
   t.equal(st.ended, true)
 })
+
+t.test('MP4: a start at a fragment inside a chunk fetches that chunk, though the seek table puts the playhead later', async (t) => {
+  // 10 chunks; fragments start at chunk 0, 3 and (the last one) inside chunk 6: the seek table
+  // gives chunks 6..9 the last fragment's time, so chunkAt(its time) is 9.
+  const seek = [0, 5000, 5000, 5000, 11_000, 11_000, 11_000, 11_000, 11_000, 11_000]
+  const fragmentOf = (i: number) => (i <= 3 ? 0 : i <= 6 ? 5000 : 11_000)
+  const mp4: ChunkLayout = { count: 10, size: () => 32768, startMs: (i) => seek[i]!, playableUntilMs: (i) => fragmentOf(i), durationMs: 14_000 }
+  const s = createScheduler(mp4, { ...DEFAULT_SCHEDULER_CONFIG, maxEdgeInFlight: 8 })
+  t.equal(s.chunkAt(11_000), 9, 'the seek table alone names the last chunk')
+  s.start(11_000, 6)
+  s.setPlayhead(11_000)
+  t.same(edgeIndices(s.plan(0)), [6, 7, 8, 9], 'from the start point\'s chunk to the end, nothing before it')
+  for (const i of [6, 8, 9]) s.received(i, 'edge', 10)
+  t.equal(s.bufferAheadMs(), 0, 'chunk 7 missing: the fragment is not whole, nothing to play')
+  t.same(edgeIndices(s.plan(20)), [], 'chunk 7 is still in flight')
+  s.failed(7)
+  t.same(edgeIndices(s.plan(30)), [7], 'a failed chunk before the playhead\'s seek-table chunk is asked again')
+  s.received(7, 'edge', 40)
+  t.equal(s.bufferAheadMs(), 3000, 'then the rest of the track')
+
+  // Without the chunk, as before: start(atMs) alone takes chunkAt(atMs) as the start.
+  const mp3 = createScheduler(layout, { ...DEFAULT_SCHEDULER_CONFIG, maxEdgeInFlight: 8 })
+  mp3.start(21_000)
+  t.same(edgeIndices(mp3.plan(0)).slice(0, 2), [10, 11], 'an MP3 start: the chunk holding the time')
+})
+
+t.test('the buffer and the plan count from the first missing chunk: a playhead past it still gets it asked for', async (t) => {
+  const s = createScheduler(layout, { ...DEFAULT_SCHEDULER_CONFIG, headSec: 0, p2p: false, maxEdgeInFlight: 2 })
+  s.start(0)
+  for (let i = 0; i < 3; i++) s.received(i, 'edge', 0)
+  t.equal(s.bufferAheadMs(), 6000)
+  // A page reports a position past what it was given (chunk 3 was never delivered).
+  s.setPlayhead(9000)
+  t.same(edgeIndices(s.plan(0)), [3, 4], 'the chunk the stream waits for comes first')
+  t.equal(s.bufferAheadMs(), 0)
+})

@@ -6,24 +6,38 @@ import { startEdge, startTestOrigin } from '../../edge/test/harness.js'
 import { ingestFile } from '../../origin/src/ingest.js'
 import { loadOriginKeys } from '../../origin/src/keys.js'
 import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
-import { decryptChunk, importTrackKey, verifySignedManifest, importManifestPublicKey } from '../../protocol/index.js'
+import { type Manifest, decryptChunk, fromBase64Url, importTrackKey, verifySignedManifest, importManifestPublicKey } from '../../protocol/index.js'
 import { createTrackerServer } from '../../tracker/src/server.js'
 import { type ClientOptions, createClient } from '../index.js'
 
 export const API_KEY = 'k'
+
+/** A track for the stack: `seconds` of makeWav's chords, or a WAV of the test's own. */
+export type StackTrack = { trackId: string; seconds: number } | { trackId: string; wav: Uint8Array }
+
+export interface StackOptions {
+  chunkSize?: number
+  /** The masters' codec: ingest's default (AAC in fragmented MP4 with ffmpeg, which CI has), or 'mp3' for an old catalog. */
+  codec?: 'aac' | 'mp3'
+  bitrates?: number[]
+}
 
 /**
  * The real stack for SDK tests: an origin process's code on a real port, the edge Worker in
  * workerd (Miniflare) in front of it, and the tracker on a `ws` server. Tracks are WAVs
  * ingested by the origin's own code.
  */
-export async function startStack(t: Test, tracks: Array<{ trackId: string; seconds: number }>, options: { chunkSize?: number } = {}) {
+export async function startStack(t: Test, tracks: StackTrack[], options: StackOptions = {}) {
   const dataDir = await tempDataDir(t, 'chorus-sdk')
   const keys = await loadOriginKeys(dataDir)
-  for (const { trackId, seconds } of tracks) {
-    const wav = join(dataDir, `${trackId}.wav`)
-    await writeFile(wav, makeWav(seconds))
-    await ingestFile(wav, { trackId, title: trackId }, { dataDir, keys, bitrates: [96, 160], chunkSize: options.chunkSize ?? 16384 })
+  for (const track of tracks) {
+    const wav = join(dataDir, `${track.trackId}.wav`)
+    await writeFile(wav, 'wav' in track ? track.wav : makeWav(track.seconds))
+    await ingestFile(
+      wav,
+      { trackId: track.trackId, title: track.trackId },
+      { dataDir, keys, bitrates: options.bitrates ?? [96, 160], chunkSize: options.chunkSize ?? 16384, ...(options.codec && { codec: options.codec }) },
+    )
   }
   const origin = await startTestOrigin(t, dataDir)
   const edge = await startEdge(t, { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: keys.publicKey, READ_AHEAD: '0' })
@@ -53,10 +67,14 @@ export async function startStack(t: Test, tracks: Array<{ trackId: string; secon
       })
       return { client, dir }
     },
-    /** The plain audio the origin encrypted for one quality: fetched and decrypted without the SDK. */
-    async reference(trackId: string, bitrate: number): Promise<Buffer> {
+    /** The track's manifest as the origin signed it. */
+    async manifest(trackId: string): Promise<Manifest> {
       const doc = await (await fetch(`${origin.url}/v1/tracks/${trackId}/manifest`)).json()
-      const m = await verifySignedManifest(doc, await importManifestPublicKey(keys.publicKey))
+      return verifySignedManifest(doc, await importManifestPublicKey(keys.publicKey))
+    },
+    /** The plain bytes the origin encrypted for one quality (MP4: the fragments, without the init segment): fetched and decrypted without the SDK. */
+    async master(trackId: string, bitrate: number): Promise<Buffer> {
+      const m = await this.manifest(trackId)
       const q = m.qualities.find((x) => x.bitrate === bitrate)!
       const session = (await (await fetch(`${origin.url}/v1/session`, { method: 'POST', headers: { 'x-api-key': API_KEY } })).json()) as { token: string }
       const keyDoc = (await (await fetch(`${origin.url}/v1/tracks/${trackId}/key`, { headers: { authorization: `Bearer ${session.token}` } })).json()) as { key: string }
@@ -67,6 +85,12 @@ export async function startStack(t: Test, tracks: Array<{ trackId: string; secon
         parts.push(await decryptChunk(key, q.nonce, i, q.chunkSize, enc))
       }
       return Buffer.concat(parts)
+    },
+    /** What a whole play of one quality streams: the MP4 init segment and the decrypted master, or the MP3 master. */
+    async reference(trackId: string, bitrate: number): Promise<Buffer> {
+      const q = (await this.manifest(trackId)).qualities.find((x) => x.bitrate === bitrate)!
+      const master = await this.master(trackId, bitrate)
+      return q.codec === 'aac' ? Buffer.concat([fromBase64Url(q.init), master]) : master
     },
   }
 }

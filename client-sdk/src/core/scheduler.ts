@@ -48,8 +48,16 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
 export interface ChunkLayout {
   count: number
   size(index: number): number
-  /** Audio time (ms) at which chunk `index` starts. */
+  /** Audio time (ms) at which chunk `index` starts: the seek table (chunkAt searches it). */
   startMs(index: number): number
+  /**
+   * The audio a player can reach once every chunk before `index` is there (durationMs for
+   * `count`), which is also when chunk `index` is needed. Without it, startMs(index) (and
+   * durationMs at the end): exact for MP3, where any chunk start is a start; an MP4 layout gives
+   * the start of the fragment the chunk's first byte belongs to (protocol's playableUntilMs),
+   * as startMs can overstate that by up to a fragment.
+   */
+  playableUntilMs?(index: number): number
   durationMs: number
 }
 
@@ -87,8 +95,29 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
   const peers = new Map<string, PeerState>()
   let playheadMs = 0
   let headFromMs = 0
+  let startedAtMs = 0
+  /** The chunk playback starts from: nothing before it is wanted. */
+  let floor = 0
+  /** No chunk in floor..missingFrom-1 is missing (a cursor, so plan() does not rescan what is held). */
+  let missingFrom = 0
   let emergency = false
   let uploadAllowed = true
+
+  /** When chunk `index` is needed: the audio reachable with every chunk before it. */
+  const neededMs = (index: number): number =>
+    index >= layout.count ? layout.durationMs : layout.playableUntilMs ? layout.playableUntilMs(index) : layout.startMs(index)
+
+  /**
+   * The first chunk from the start that is not held: where the stream waits. The plan begins
+   * there, not at chunkAt(playhead): an MP4 stream that starts at a fragment inside a chunk needs
+   * that chunk even where the seek table puts the playhead in a later one (after the last
+   * fragment's start every chunk has its time), and a playhead reported past undelivered audio
+   * must not leave the chunk the stream waits for unasked.
+   */
+  function firstMissing(): number {
+    while (missingFrom < layout.count && have.has(missingFrom)) missingFrom++
+    return missingFrom
+  }
 
   const chunkAt = (ms: number): number => {
     let lo = 0
@@ -103,10 +132,7 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
 
   /** Audio available ahead of the playhead without a gap. */
   function bufferAheadMs(): number {
-    let i = chunkAt(playheadMs)
-    while (i < layout.count && have.has(i)) i++
-    const until = i >= layout.count ? layout.durationMs : layout.startMs(i)
-    return Math.max(0, until - playheadMs)
+    return Math.max(0, neededMs(firstMissing()) - playheadMs)
   }
 
   function countEdge(): number {
@@ -139,7 +165,7 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
     const actions: Action[] = []
     const buffered = bufferAheadMs()
     // Before the first audio there is no buffer to protect: the head rule already asks the edge.
-    const playing = have.has(chunkAt(headFromMs))
+    const playing = neededMs(firstMissing()) > startedAtMs
     if (!playing) emergency = false
     else if (!emergency && buffered < config.lowWaterSec * 1000 && buffered < layout.durationMs - playheadMs) emergency = true
     else if (emergency && (buffered >= config.recoverSec * 1000 || playheadMs + buffered >= layout.durationMs)) emergency = false
@@ -159,13 +185,13 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
     }
 
     let edgeSlots = config.maxEdgeInFlight - countEdge()
-    const first = chunkAt(playheadMs)
-    for (let i = first; i < layout.count; i++) {
-      const aheadMs = layout.startMs(i) - playheadMs
+    for (let i = firstMissing(); i < layout.count; i++) {
+      const needed = neededMs(i)
+      const aheadMs = needed - playheadMs
       if (aheadMs > config.lookaheadSec * 1000) break
       if (have.has(i)) continue
       const f = inflight.get(i)
-      const inHead = layout.startMs(i) < headFromMs + config.headSec * 1000 && layout.startMs(i) >= headFromMs
+      const inHead = needed < headFromMs + config.headSec * 1000
       const urgent = inHead || emergency || !config.p2p || aheadMs < config.urgentSec * 1000
       if (f?.source === 'edge') continue
       if (f?.source === 'peer') {
@@ -196,10 +222,18 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
 
   return {
     plan,
-    /** Where playback starts (or restarts after a seek): the head window moves there. */
-    start(atMs: number): void {
+    /**
+     * Where playback starts (or restarts after a seek): audio time `atMs`, from chunk `fromChunk`
+     * (default chunkAt(atMs); an MP4 playback passes its start point's chunk, the one holding
+     * the fragment it starts at). The head window moves there; no chunk before `fromChunk` is
+     * asked for.
+     */
+    start(atMs: number, fromChunk: number = chunkAt(atMs)): void {
       playheadMs = atMs
-      headFromMs = layout.startMs(chunkAt(atMs))
+      startedAtMs = atMs
+      floor = Math.max(0, Math.min(fromChunk, layout.count))
+      missingFrom = floor
+      headFromMs = Math.min(atMs, neededMs(floor))
     },
     setPlayhead(ms: number): void {
       playheadMs = Math.max(0, Math.min(ms, layout.durationMs))
@@ -218,6 +252,7 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
     /** A chunk we counted as held turned out unusable (a cached copy that failed its check): wanted again. */
     forget(index: number): void {
       have.delete(index)
+      if (index >= floor) missingFrom = Math.min(missingFrom, index)
     },
     /** A request failed or was refused: the chunk is wanted again. */
     failed(index: number): void {
