@@ -113,6 +113,18 @@ export const TRACKER_FAILURE_CODES = [
   'scrape_disabled',
   'wrong_shard',
   'not_in_swarm',
+  /** The peer_id is held in this swarm by another socket (it is that socket's until it closes or stops). */
+  'peer_id_taken',
+  /** This socket is already in this swarm under another peer_id (one peer_id per socket per swarm). */
+  'one_peer_id_per_swarm',
+  /** An answer whose offer_id was not relayed to this socket from to_peer_id (or was answered already). */
+  'unknown_offer',
+  /** More offers in one second than the tracker relays for one socket. */
+  'too_many_offers',
+  /** The socket sent no valid request soon enough after connecting. */
+  'first_message_timeout',
+  /** The subject (with auth) or address (without) was closed for abuse too often; try later. */
+  'banned',
 ] as const
 export type TrackerFailureCode = (typeof TRACKER_FAILURE_CODES)[number]
 

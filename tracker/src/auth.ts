@@ -10,8 +10,9 @@ export function createTokenVerifier(secret: string, now: () => number = Date.now
   if (typeof secret !== 'string' || secret.length === 0) throw new TypeError('auth secret must be a non-empty string')
   return async function verifyAnnounceToken(token) {
     try {
-      await verifyToken(token, secret, { now: now(), scope: 'announce' })
-      return { ok: true }
+      const claims = await verifyToken(token, secret, { now: now(), scope: 'announce' })
+      // The core keys bans by `sub` and refuses requests once `exp` has passed.
+      return { ok: true, sub: claims.sub, exp: claims.exp }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
       const code = error.code === 'token_expired' || error.code === 'forbidden' ? error.code : 'unauthorized'

@@ -8,7 +8,7 @@ import { DEFAULT_TRACKER_OPTIONS, resolveTrackerOptions } from './core/options.j
 import { createTrackerServer } from './server.js'
 
 /** Flag name, option, unit shown in help, and how a flag value becomes the option's value. */
-const LIMIT_FLAGS: Array<{ flag: string; option: keyof TrackerOptions; help: string; scale?: number }> = [
+const LIMIT_FLAGS: Array<{ flag: string; option: keyof TrackerOptions; help: string; scale?: number; min?: number }> = [
   { flag: 'max-message-size', option: 'maxMessageChars', help: 'largest message, in characters' },
   { flag: 'max-swarms-per-socket', option: 'maxSwarmsPerSocket', help: 'swarms one socket may be in at once' },
   { flag: 'max-announces-per-second', option: 'maxAnnouncesPerSecond', help: 'messages per socket per second (every message counts)' },
@@ -18,7 +18,20 @@ const LIMIT_FLAGS: Array<{ flag: string; option: keyof TrackerOptions; help: str
   { flag: 'swarm-seekers', option: 'swarmSeekers', help: 'other peers each swarm remembers' },
   { flag: 'max-peers-per-announce', option: 'maxPeersPerAnnounce', help: 'peers one announce reaches at most' },
   { flag: 'announce-interval', option: 'announceIntervalSec', help: 'seconds clients wait between announces' },
+  { flag: 'max-connections-per-address', option: 'maxConnectionsPerAddress', help: 'open sockets from one client address (IPv6: one /64)' },
+  { flag: 'first-message-timeout', option: 'firstMessageTimeoutMs', help: 'seconds a new socket has to send a valid request', scale: 1000 },
+  { flag: 'max-offers-per-second', option: 'maxOffersPerSecond', help: 'offers one socket may send per second' },
+  { flag: 'max-pending-offers', option: 'maxPendingOffersPerSocket', help: 'unanswered offers remembered per socket (answers need one)' },
+  { flag: 'max-listed-per-address', option: 'maxListedPerAddress', help: "slots one address may hold in each of a swarm's lists" },
+  { flag: 'min-swarm-size', option: 'minSwarmSize', help: 'peers a swarm needs before offers are relayed in it' },
+  { flag: 'ban-strikes', option: 'banStrikes', help: 'sockets closed for abuse before a ban (0: no bans)', min: 0 },
+  { flag: 'ban-duration', option: 'banMs', help: 'seconds a ban lasts', scale: 1000 },
 ]
+
+/** A flag padded to the help's column, or on a line of its own when it is longer. */
+function column(flag: string): string {
+  return flag.length < 29 ? flag.padEnd(29) : `${flag}\n${' '.repeat(33)}`
+}
 
 function defaultShown(option: keyof TrackerOptions, scale = 1): string {
   return String((DEFAULT_TRACKER_OPTIONS[option] as number) / scale)
@@ -41,8 +54,11 @@ Options:
   --no-scrape                    answer scrape with a failure reason
   --shards N                     run N shard processes split by info_hash (default: 1, this process)
   --network-header NAME          request header naming the client's network, from a proxy you trust
+  --address-header NAME          request header naming the client's IP address, from a proxy you trust
+                                 (without it the per-address limits count the TCP peer)
+  --limit-loopback               apply the per-address limits to loopback clients too (default: exempt)
   --max-buffered BYTES           close a socket with more unsent replies than this (default: 1048576)
-${LIMIT_FLAGS.map((f) => `  --${`${f.flag} N`.padEnd(29)}${f.help} (default: ${defaultShown(f.option, f.scale)})`).join('\n')}
+${LIMIT_FLAGS.map((f) => `  --${column(`${f.flag} N`)}${f.help} (default: ${defaultShown(f.option, f.scale)})`).join('\n')}
 
 Every limit can also come from the environment as ${envName('maxConnections')}=N and so on (the same
 variables as the Durable Object's wrangler.toml vars; ${envName('idleTimeoutMs')} in ms); flags win.
@@ -57,6 +73,8 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
       'no-scrape': { type: 'boolean' },
       shards: { type: 'string' },
       'network-header': { type: 'string' },
+      'address-header': { type: 'string' },
+      'limit-loopback': { type: 'boolean' },
       'max-buffered': { type: 'string' },
       ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
     })
@@ -70,9 +88,10 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
     for (const f of LIMIT_FLAGS) {
       const raw = flags[f.flag] as string | undefined
       if (raw === undefined) continue
-      ;(options as Record<string, number>)[f.option] = intOption(raw, f.flag, 0, 1) * (f.scale ?? 1)
+      ;(options as Record<string, number>)[f.option] = intOption(raw, f.flag, 0, f.min ?? 1) * (f.scale ?? 1)
     }
     if (flags['no-scrape']) options.scrape = false
+    if (flags['limit-loopback']) options.exemptLoopback = false
     const authSecret = (flags['auth-secret'] as string | undefined) ?? (process.env.CHORUS_TOKEN_SECRET || undefined)
     try {
       resolveTrackerOptions(options)
@@ -83,6 +102,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
     const port = intOption(flags.port as string | undefined, 'port', DEFAULT_PORTS.tracker, 0, 65535)
     const shards = intOption(flags.shards as string | undefined, 'shards', 1, 1, 256)
     const networkHeader = flags['network-header'] as string | undefined
+    const addressHeader = flags['address-header'] as string | undefined
     const maxBuffered = flags['max-buffered'] === undefined ? undefined : intOption(flags['max-buffered'] as string, 'max-buffered', 0, 1)
     const common = {
       ...options,
@@ -90,6 +110,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
       port,
       ...(authSecret !== undefined && { authSecret }),
       ...(networkHeader !== undefined && { networkHeader }),
+      ...(addressHeader !== undefined && { addressHeader }),
       ...(maxBuffered !== undefined && { maxBufferedBytes: maxBuffered }),
     }
     const server = shards > 1 ? createShardedTracker({ ...common, shards }) : createTrackerServer(common)

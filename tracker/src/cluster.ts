@@ -22,6 +22,7 @@ export interface ShardedTrackerOptions extends Omit<TrackerCoreOptions, 'now' | 
   port?: number
   authSecret?: string
   networkHeader?: string
+  addressHeader?: string
   maxBufferedBytes?: number
   /**
    * Node flags for the shard processes. Default: a 2 MB young generation (V8's default grows to
@@ -42,7 +43,7 @@ export interface ShardedTracker {
 }
 
 export function createShardedTracker(options: ShardedTrackerOptions): ShardedTracker {
-  const { shards, host = '127.0.0.1', port = 0, authSecret, networkHeader, maxBufferedBytes, execArgv = ['--max-semi-space-size=2'], ...coreOptions } = options
+  const { shards, host = '127.0.0.1', port = 0, authSecret, networkHeader, addressHeader, maxBufferedBytes, execArgv = ['--max-semi-space-size=2'], ...coreOptions } = options
   if (!Number.isSafeInteger(shards) || shards < 1) throw new TypeError('shards must be a positive integer')
   // Validate here, once, rather than in N children.
   resolveTrackerOptions({ ...coreOptions, auth: authSecret !== undefined })
@@ -58,6 +59,7 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
       count: shards,
       core: { ...coreOptions, auth: authSecret !== undefined },
       ...(networkHeader !== undefined && { networkHeader }),
+      ...(addressHeader !== undefined && { addressHeader }),
       ...(maxBufferedBytes !== undefined && { maxBufferedBytes }),
     }
     const { file, execArgv: loader } = script as ShardScript
@@ -115,12 +117,20 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
     return mergeStats((await ask('stats')).map((r) => r.stats))
   }
 
+  /** The core's stats and the adapters' own counters (slow consumers, oversized frames), summed over shards. */
+  async function metrics(): Promise<string> {
+    const replies = await ask('stats')
+    const counters: Record<string, number> = {}
+    for (const reply of replies) for (const [name, n] of Object.entries(reply.counters)) counters[name] = (counters[name] ?? 0) + n
+    return renderMetrics(mergeStats(replies.map((r) => r.stats)), { ...counters, shards })
+  }
+
   const http = createHttpFront({
     health: async () => {
       const { connections, swarms, peers } = await stats()
       return { connections, swarms, peers, shards }
     },
-    metrics: async () => renderMetrics(await stats(), { shards }),
+    metrics,
     upgrade(request, socket, head, route) {
       if (route.kind === 'any' && shards > 1) {
         return rejectUpgrade(socket, 400, 'bad_request', `this tracker has ${shards} shards: connect to /swarm/<info_hash hex>`)

@@ -37,6 +37,8 @@ export interface TrackerEnv {
 export const SHARD_HEADER = 'x-chorus-shard'
 /** Set by the routing Worker from request.cf (e.g. "AS13335"). */
 export const NETWORK_HEADER = 'x-chorus-network'
+/** Set by the routing Worker from CF-Connecting-IP: the client address the per-address rules count. */
+export const ADDRESS_HEADER = 'x-chorus-address'
 
 export class TrackerShard {
   readonly #ctx: DurableObjectStateLike
@@ -108,12 +110,14 @@ export class TrackerShard {
     const opened = core.open({
       token: url.searchParams.get('token') ?? undefined,
       network: request.headers.get(NETWORK_HEADER) ?? undefined,
+      address: request.headers.get(ADDRESS_HEADER) ?? undefined,
       handle: server,
     })
     this.#ids.set(server, opened.socket)
     this.#save(opened.socket, server)
     await this.#apply(opened.effects)
-    if ((await this.#ctx.storage.getAlarm()) === null) await this.#ctx.storage.setAlarm(Date.now() + this.#tickMs())
+    // The next sweep, or the new socket's first-message deadline if that comes sooner.
+    await this.#wakeBy(Date.now() + Math.min(this.#sweepMs(), core.options.firstMessageTimeoutMs))
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit)
   }
 
@@ -139,6 +143,11 @@ export class TrackerShard {
     this.#forget(ws)
   }
 
+  /**
+   * Every deadline rides on alarms (no timer outlives hibernation): an idle sweep every quarter
+   * of the idle timeout (at most 30 s), and an alarm at the earliest first-message deadline while
+   * a socket has not spoken yet. Between alarms the object may hibernate.
+   */
   async alarm(): Promise<void> {
     const core = this.#core
     if (core === undefined) return
@@ -148,13 +157,25 @@ export class TrackerShard {
       const autoPong = this.#ctx.getWebSocketAutoResponseTimestamp(ws)
       if (id !== undefined && autoPong !== null) core.pong(id, autoPong.getTime())
     }
-    await this.#apply(core.tick())
-    if (core.stats().connections > 0) await this.#ctx.storage.setAlarm(Date.now() + this.#tickMs())
+    const effects = core.tick()
+    await this.#apply(effects)
+    // A socket whose token expired has left its swarms: its attachment must say so too.
+    for (const effect of effects) if (effect.type === 'send') this.#save(effect.socket, effect.handle as HibernatableWebSocket)
+    if (core.stats().connections === 0) return
+    const sweep = Date.now() + this.#sweepMs()
+    const deadline = core.nextDeadline()
+    await this.#ctx.storage.setAlarm(deadline === undefined ? sweep : Math.min(sweep, Math.max(deadline, Date.now() + 50)))
   }
 
-  #tickMs(): number {
+  /** Idle sweeps: a quarter of the idle timeout, at most 30 s (first-message deadlines have alarms of their own). */
+  #sweepMs(): number {
     const idle = this.#core?.options.idleTimeoutMs ?? 60_000
     return Math.max(50, Math.min(30_000, Math.floor(idle / 4)))
+  }
+
+  async #wakeBy(at: number): Promise<void> {
+    const current = await this.#ctx.storage.getAlarm()
+    if (current === null || current > at) await this.#ctx.storage.setAlarm(at)
   }
 
   #forget(ws: WebSocket): void {

@@ -19,6 +19,8 @@ export interface TrackerServerOptions extends TrackerCoreOptions {
   verifyToken?: TokenVerifier
   /** Request header that carries the client's network, set by a proxy you trust (e.g. "cf-ipcountry"). */
   networkHeader?: string
+  /** Request header that carries the client's IP address, set by a proxy you trust (e.g. "x-real-ip"). */
+  addressHeader?: string
   /** A socket whose unsent replies exceed this many bytes is not reading: it is closed. */
   maxBufferedBytes?: number
 }
@@ -32,13 +34,14 @@ export interface TrackerServer {
 }
 
 export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
-  const { host = '127.0.0.1', port = 0, authSecret, verifyToken, networkHeader, maxBufferedBytes, ...coreOptions } = options
+  const { host = '127.0.0.1', port = 0, authSecret, verifyToken, networkHeader, addressHeader, maxBufferedBytes, ...coreOptions } = options
   const verify = verifyToken ?? (authSecret !== undefined ? createTokenVerifier(authSecret, coreOptions.now) : undefined)
   const core = createTrackerCore({ ...coreOptions, auth: coreOptions.auth ?? verify !== undefined })
   const adapter = createWsAdapter({
     core,
     ...(verify !== undefined && { verify }),
     ...(networkHeader !== undefined && { networkHeader }),
+    ...(addressHeader !== undefined && { addressHeader }),
     ...(maxBufferedBytes !== undefined && { maxBufferedBytes }),
   })
   const metrics = () => renderMetrics(core.stats(), adapter.counters())

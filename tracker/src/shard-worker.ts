@@ -14,6 +14,7 @@ export interface ShardWorkerConfig {
   count: number
   core: Omit<TrackerCoreOptions, 'now' | 'random' | 'shard'>
   networkHeader?: string
+  addressHeader?: string
   maxBufferedBytes?: number
 }
 
@@ -42,6 +43,7 @@ function main(): void {
     core,
     ...(verify !== undefined && { verify }),
     ...(config.networkHeader !== undefined && { networkHeader: config.networkHeader }),
+    ...(config.addressHeader !== undefined && { addressHeader: config.addressHeader }),
     ...(config.maxBufferedBytes !== undefined && { maxBufferedBytes: config.maxBufferedBytes }),
   })
   const send = (message: FromShard) => process.send?.(message)

@@ -4,7 +4,7 @@
 import { parseTrackerPath } from './core/route.js'
 import { shardOf } from './core/shard.js'
 import type { TrackerEnv } from './durable-object.js'
-import { NETWORK_HEADER, SHARD_HEADER } from './durable-object.js'
+import { ADDRESS_HEADER, NETWORK_HEADER, SHARD_HEADER } from './durable-object.js'
 
 export { TrackerShard } from './durable-object.js'
 
@@ -43,6 +43,11 @@ export async function routeTracker(request: Request, env: TrackerWorkerEnv): Pro
   const asn = (request as Request & { cf?: { asn?: number } }).cf?.asn
   if (asn !== undefined) headers.set(NETWORK_HEADER, `AS${asn}`)
   else headers.delete(NETWORK_HEADER)
+  // Cloudflare sets CF-Connecting-IP itself (a client's own value does not survive); whatever
+  // the client sent as ours is dropped.
+  const address = request.headers.get('cf-connecting-ip')
+  if (address) headers.set(ADDRESS_HEADER, address)
+  else headers.delete(ADDRESS_HEADER)
   // The shard count is part of the name: changing it starts fresh objects instead of mixing layouts.
   const stub = env.TRACKER.get(env.TRACKER.idFromName(`shard-${index}-of-${shards}`))
   return stub.fetch(new Request(request, { headers }))

@@ -3,10 +3,12 @@
 // upgraded sockets.
 
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { RawData } from 'ws'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { TokenVerifier } from './auth.js'
+import { sweepIntervalMs } from './core/options.js'
 import type { TrackerCore, TrackerEffect } from './core/tracker-core.js'
 import { rejectUpgrade } from './http-front.js'
 import { badTargetMessage, parseRequestTarget } from './request-target.js'
@@ -17,6 +19,11 @@ export interface WsAdapterOptions {
   verify?: TokenVerifier
   /** Request header that carries the client's network, set by a proxy you trust. */
   networkHeader?: string
+  /**
+   * Request header that carries the client's IP address, set by a proxy you trust (e.g.
+   * "x-real-ip"); without it the per-address rules count the TCP peer, i.e. the proxy.
+   */
+  addressHeader?: string
   /** A socket whose unsent replies exceed this many bytes is not reading: it is closed. */
   maxBufferedBytes?: number
 }
@@ -25,15 +32,15 @@ export interface WsAdapter {
   /** Takes an upgrade request for a tracker path. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void
   /** Counters the core cannot see. */
-  counters(): { slow_consumers_closed: number }
+  counters(): { slow_consumers_closed: number; oversized_frames_closed: number }
   close(): void
 }
 
 export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
-  const { core, verify, networkHeader, maxBufferedBytes = 1 << 20 } = options
+  const { core, verify, networkHeader, addressHeader, maxBufferedBytes = 1 << 20 } = options
   if (core.options.auth && verify === undefined) throw new TypeError('the core requires auth but no token verifier is given')
   let slowConsumers = 0
-
+  let oversizedFrames = 0
 
   /**
    * The core's socket id rides on the socket (and the socket on the core's state, as its handle:
@@ -61,7 +68,10 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
           core.close(this.trackerId)
           return true
         case 'error':
-          // A 'close' always follows; the core learns of the loss there.
+          // A frame over 4x the limit: ws closes with 1009 before the core sees it (no failure
+          // reason can follow a close frame), so it is counted here. A 'close' always follows;
+          // the core learns of the loss there.
+          if ((args[0] as { code?: string } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') oversizedFrames++
           return true
         default:
           return super.emit(event, ...args)
@@ -136,8 +146,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
     }
   }
 
-  const tickMs = Math.max(50, Math.min(5000, Math.floor(core.options.idleTimeoutMs / 4)))
-  const timer = setInterval(() => apply(core.tick()), tickMs)
+  const timer = setInterval(() => apply(core.tick()), sweepIntervalMs(core.options, 5000))
   timer.unref()
 
   return {
@@ -149,14 +158,16 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
       const token = target.searchParams.get('token') ?? undefined
       const header = networkHeader === undefined ? undefined : request.headers[networkHeader.toLowerCase()]
       const network = typeof header === 'string' && header.length > 0 ? header.slice(0, 64) : undefined
+      const named = addressHeader === undefined ? undefined : request.headers[addressHeader.toLowerCase()]
+      const address = typeof named === 'string' && named.length > 0 ? named : (socket as Socket).remoteAddress
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const opened = core.open({ token, network, handle: ws })
+        const opened = core.open({ token, network, address, handle: ws })
         ws.trackerId = opened.socket
         ws.raw = socket
         apply(opened.effects)
       })
     },
-    counters: () => ({ slow_consumers_closed: slowConsumers }),
+    counters: () => ({ slow_consumers_closed: slowConsumers, oversized_frames_closed: oversizedFrames }),
     close() {
       clearInterval(timer)
       for (const handle of core.handles()) {

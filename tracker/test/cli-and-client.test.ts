@@ -15,7 +15,7 @@ const ROOT = new URL('../../', import.meta.url).pathname
 
 t.test('chorus tracker: ready line, limits from flags, stops on SIGTERM', async (t) => {
   const script = "const { commands } = await import('./tracker/src/cli.ts'); process.exitCode = await commands.tracker.run(process.argv.slice(1))"
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', '--json', '--max-swarms-per-socket', '1', '--no-scrape'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', '--json', '--max-swarms-per-socket', '1', '--no-scrape', '--max-connections-per-address', '1', '--limit-loopback', '--ban-strikes', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => child.kill('SIGKILL'))
   const line = await new Promise<string>((resolve) => {
     let out = ''
@@ -34,6 +34,10 @@ t.test('chorus tracker: ready line, limits from flags, stops on SIGTERM', async 
   await peer.next()
   peer.send({ action: 'announce', info_hash: hexId(), peer_id: hexId(), left: 0 })
   t.match(await peer.next(), { failure_code: 'too_many_swarms' }, '--max-swarms-per-socket 1')
+  const first = await connectPeer(`${ready.url.replace(/^http/, 'ws')}/announce`, { from: '127.10.200.1' })
+  const second = await connectPeer(`${ready.url.replace(/^http/, 'ws')}/announce`, { from: '127.10.200.1' })
+  t.match(await second.next(), { failure_code: 'too_many_connections' }, '--max-connections-per-address 1 --limit-loopback')
+  await first.close()
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   child.kill('SIGTERM')
   t.equal(await exited, 0)

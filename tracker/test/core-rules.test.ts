@@ -50,7 +50,7 @@ t.test('the announce rate is counted per socket in one-second windows', async (t
 })
 
 t.test('idle sockets are pinged at half the timeout and closed at the timeout', async (t) => {
-  const { core, advance, open } = harness({ idleTimeoutMs: 10_000 })
+  const { core, advance, open } = harness({ idleTimeoutMs: 10_000, firstMessageTimeoutMs: 60_000 })
   const quiet = open()
   const ponging = open()
   advance(4_000)
@@ -83,10 +83,11 @@ t.test('auth: a token in the first message is verified before anything is served
   const { core, open } = harness({ auth: true })
   const s = open()
   const infoHash = binaryId()
-  const first = announce(core, s, { info_hash: infoHash, peer_id: binaryId(), left: 0, token: 'tok' })
+  const peerId = binaryId()
+  const first = announce(core, s, { info_hash: infoHash, peer_id: peerId, left: 0, token: 'tok' })
   t.match(first, [{ type: 'verify', socket: s, token: 'tok' }])
-  t.same(announce(core, s, { info_hash: infoHash, peer_id: binaryId(), left: 0 }), [], 'queued meanwhile')
-  t.match(sent(core.verified(s, { ok: true })), [{ complete: 1 }, { complete: 2 }])
+  t.same(announce(core, s, { info_hash: infoHash, peer_id: peerId, left: 10 }), [], 'queued meanwhile')
+  t.match(sent(core.verified(s, { ok: true })), [{ complete: 1, incomplete: 0 }, { complete: 0, incomplete: 1 }])
   const other = open()
   t.match(sent(announce(core, other, { info_hash: infoHash, peer_id: binaryId(), token: 'bad' })), [])
   t.match(sent(core.verified(other, { ok: false, code: 'forbidden', message: 'no' })), [{ failure_code: 'forbidden' }])

@@ -11,6 +11,21 @@ export interface TrackerLimits {
   maxConnections: number
   /** A socket silent this long (no message, no pong) is closed; pings go out at half of it. */
   idleTimeoutMs: number
+  /** Open sockets from one client address (an IPv6 /64 counts as one); beyond: refused and closed. */
+  maxConnectionsPerAddress: number
+  /** A socket that sends no valid request (announce, answer, scrape) this long after connecting is closed. */
+  firstMessageTimeoutMs: number
+  /**
+   * Offers one socket may send in one second (counting at most maxPeersPerAnnounce per announce:
+   * the rest are dropped anyway); an announce that would pass it is refused and changes nothing.
+   */
+  maxOffersPerSecond: number
+  /** Offers relayed to one socket and not yet answered that the tracker remembers (oldest forgotten first). */
+  maxPendingOffersPerSocket: number
+  /** Sockets closed for abuse (rate, size, swarms) within `banMs` before their subject or address is banned; 0: never. */
+  banStrikes: number
+  /** How long a ban lasts, and the window in which strikes add up. */
+  banMs: number
 }
 
 export interface TrackerRules {
@@ -26,6 +41,18 @@ export interface TrackerRules {
   scrape: boolean
   /** Whether every socket must present a valid session token before anything else. */
   auth: boolean
+  /**
+   * Slots one client address may hold in each of a swarm's two lists (holders, seekers), so that
+   * an announce's offers reach several addresses; a socket holds at most one (one peer_id per swarm).
+   */
+  maxListedPerAddress: number
+  /** Peers a swarm must have (the announcer included) before offers are relayed in it; 1: always. */
+  minSwarmSize: number
+  /**
+   * Loopback clients (127.0.0.0/8, ::1) are exempt from the per-address rules: they are this
+   * machine (tests, benchmarks, a local proxy that does not name the client). Set false to count them.
+   */
+  exemptLoopback: boolean
 }
 
 export interface TrackerOptions extends TrackerLimits, TrackerRules {}
@@ -42,6 +69,15 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   announceIntervalSec: 120,
   scrape: true,
   auth: false,
+  maxConnectionsPerAddress: 64,
+  firstMessageTimeoutMs: 10_000,
+  maxOffersPerSecond: 50,
+  maxPendingOffersPerSocket: 32,
+  banStrikes: 3,
+  banMs: 600_000,
+  maxListedPerAddress: 4,
+  minSwarmSize: 1,
+  exemptLoopback: true,
 })
 
 const POSITIVE_INTEGERS = [
@@ -54,7 +90,16 @@ const POSITIVE_INTEGERS = [
   'swarmSeekers',
   'maxPeersPerAnnounce',
   'announceIntervalSec',
+  'maxConnectionsPerAddress',
+  'firstMessageTimeoutMs',
+  'maxOffersPerSecond',
+  'maxPendingOffersPerSocket',
+  'banMs',
+  'maxListedPerAddress',
+  'minSwarmSize',
 ] as const satisfies readonly (keyof TrackerOptions)[]
+const NON_NEGATIVE_INTEGERS = ['banStrikes'] as const satisfies readonly (keyof TrackerOptions)[]
+const FLAGS = ['scrape', 'auth', 'exemptLoopback'] as const satisfies readonly (keyof TrackerOptions)[]
 
 /** Fills defaults and refuses nonsense with a TypeError naming the option. */
 export function resolveTrackerOptions(options: Partial<TrackerOptions> = {}): TrackerOptions {
@@ -70,8 +115,22 @@ export function resolveTrackerOptions(options: Partial<TrackerOptions> = {}): Tr
       throw new TypeError(`tracker option ${key} must be a positive integer, got ${String(value)}`)
     }
   }
-  for (const key of ['scrape', 'auth'] as const) {
+  for (const key of NON_NEGATIVE_INTEGERS) {
+    const value = resolved[key]
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(`tracker option ${key} must be a non-negative integer, got ${String(value)}`)
+    }
+  }
+  for (const key of FLAGS) {
     if (typeof resolved[key] !== 'boolean') throw new TypeError(`tracker option ${key} must be a boolean`)
   }
   return resolved
+}
+
+/**
+ * How often an adapter should call `tick()`: a quarter of the shortest timeout (idle, first
+ * message), so that a deadline is enforced at most a quarter late, within [50 ms, `maxMs`].
+ */
+export function sweepIntervalMs(options: TrackerOptions, maxMs: number): number {
+  return Math.max(50, Math.min(maxMs, Math.floor(Math.min(options.idleTimeoutMs, options.firstMessageTimeoutMs) / 4)))
 }

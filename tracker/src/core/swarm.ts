@@ -4,11 +4,17 @@
 // Here every connected peer that announced stays a member (answers are routed to it), and two
 // short recency lists, holders (left = 0) and seekers (everyone else), each capped, say who is
 // handed out. A peer pushed out of its list is handed out again once it announces again.
+//
+// A peer_id belongs to the socket that first announced it here, until that socket leaves (the
+// core refuses the others), and one client address holds at most `perAddress` slots of each list,
+// so that one client cannot fill the lists with made-up peers and take every offer (an eclipse).
 
 export interface Membership {
   readonly infoHash: string
   readonly peerId: string
   readonly socket: number
+  /** The socket's address key (address.ts), or undefined where per-address rules do not apply. */
+  readonly address: string | undefined
   holder: boolean
   /** Activity order: a counter, bumped by each announce (a small integer costs no heap object). */
   seq: number
@@ -19,10 +25,12 @@ export interface Membership {
 export interface SwarmCaps {
   holders: number
   seekers: number
+  /** Slots of each list one address may hold. */
+  perAddress: number
 }
 
 export class Swarm {
-  /** Every member by peer id; a peer id announced again from another socket takes the entry over. */
+  /** Every member by peer id (the core lets only the socket that holds a peer id announce it). */
   readonly members = new Map<string, Membership>()
   /** Least recently active first. Arrays, not Maps: they are short, and memory per peer counts. */
   readonly holders: Membership[] = []
@@ -44,7 +52,20 @@ export class Swarm {
     if (previous !== member) this.members.set(member.peerId, member)
     const list = member.holder ? this.holders : this.seekers
     list.push(member)
+    if (member.address !== undefined) this.capAddress(list, member.address)
     if (list.length > (member.holder ? this.caps.holders : this.caps.seekers)) list.shift()
+  }
+
+  /** Unlists the least recently active peer of `address` while it holds more than its share of `list`. */
+  private capAddress(list: Membership[], address: string): void {
+    let count = 0
+    for (let i = 0; i < list.length; i++) if ((list[i] as Membership).address === address) count++
+    for (let i = 0; count > this.caps.perAddress && i < list.length; i++) {
+      if ((list[i] as Membership).address === address) {
+        list.splice(i--, 1)
+        count--
+      }
+    }
   }
 
   /** Forgets `member`, unless its peer id has since been taken by another socket's membership. */

@@ -4,13 +4,16 @@
 
 import type { TrackerFailureCode, TrackerWarningCode } from '../../../protocol/src/tracker.js'
 import { binaryIdToHex, TRACKER_PING, TRACKER_PONG } from '../../../protocol/src/tracker.js'
+import { addressKey } from './address.js'
+import { createBanList } from './bans.js'
 import type { TrackerOptions } from './options.js'
 import { resolveTrackerOptions } from './options.js'
-import type { ParsedAnnounce, ParsedAnswer, ParsedScrape } from './parse.js'
+import type { ParsedAnnounce, ParsedAnswer, ParsedRequest, ParsedScrape } from './parse.js'
 import { parseRequest } from './parse.js'
+import { countOffers, rememberOffer, takeOffer } from './pending-offers.js'
 import { shardOf } from './shard.js'
 import type { PackedSocketState, SocketState } from './socket-state.js'
-import { packSocketState, unpackSocketState } from './socket-state.js'
+import { createSocketState, packSocketState, unpackSocketState } from './socket-state.js'
 import type { Membership } from './swarm.js'
 import { Swarm } from './swarm.js'
 
@@ -22,13 +25,31 @@ export type TrackerEffect =
   /** Verify `token`, then call `verified(socket, ...)` with the outcome. */
   | { type: 'verify'; socket: number; handle: unknown; token: string }
 
-export type AuthOutcome = { ok: true } | { ok: false; code: 'unauthorized' | 'token_expired' | 'forbidden'; message: string }
+/** A token check's outcome; `sub` and `exp` (seconds since the epoch, as in JWT) from its claims. */
+export type AuthOutcome =
+  | { ok: true; sub?: string; exp?: number }
+  | { ok: false; code: 'unauthorized' | 'token_expired' | 'forbidden'; message: string }
 
 export interface TrackerCoreOptions extends Partial<TrackerOptions> {
   now?: () => number
   random?: () => number
   /** When set, only info_hashes of this shard are served (one Durable Object or process per shard). */
   shard?: { index: number; count: number }
+}
+
+/** Sizes of the state that the limits bound: a flood must not grow them past their caps. */
+export interface TrackerStateSizes {
+  /** Offers relayed and not yet answered, over all sockets. */
+  pendingOffers: number
+  /** Entries the largest pending-offer ring holds room for (at most maxPendingOffersPerSocket). */
+  maxPendingOffersPerSocket: number
+  /** Frames waiting for a token check, over all sockets. */
+  queuedFrames: number
+  maxMembershipsPerSocket: number
+  /** Client addresses with open sockets. */
+  addresses: number
+  /** Subjects or addresses with strikes or a ban. */
+  bans: number
 }
 
 export interface TrackerStats {
@@ -42,17 +63,21 @@ export interface TrackerStats {
   scrapes: number
   offersRelayed: number
   answersRelayed: number
+  /** Offers not relayed because their swarm was smaller than minSwarmSize. */
+  offersWithheld: number
   rejected: Partial<Record<TrackerFailureCode, number>>
   warnings: Partial<Record<TrackerWarningCode, number>>
+  state: TrackerStateSizes
 }
 
 export interface TrackerCore {
   readonly options: TrackerOptions
   /**
-   * A new socket. `token` came with the connection (query string); `network` from the platform;
-   * `handle` is the adapter's own socket object, handed back in every effect for this socket.
+   * A new socket. `token` came with the connection (query string); `network` and `address` (the
+   * client's IP address) from the platform; `handle` is the adapter's own socket object, handed
+   * back in every effect for this socket.
    */
-  open(init?: { token?: string; network?: string; handle?: unknown }): { socket: number; effects: TrackerEffect[] }
+  open(init?: { token?: string; network?: string; address?: string; handle?: unknown }): { socket: number; effects: TrackerEffect[] }
   /** One frame: a string for text, bytes for binary. */
   message(socket: number, data: string | ArrayBuffer | ArrayBufferView): TrackerEffect[]
   verified(socket: number, outcome: AuthOutcome): TrackerEffect[]
@@ -60,8 +85,10 @@ export interface TrackerCore {
   pong(socket: number, at?: number): void
   /** The socket is gone (closed by either side); forgets it. */
   close(socket: number): void
-  /** Keep-alive and idle sweep; call every few seconds. */
+  /** Keep-alive, first-message deadlines, expired tokens, idle sweep; call every few seconds. */
   tick(): TrackerEffect[]
+  /** The earliest time (ms, the core's clock) at which tick() has a first-message deadline to enforce. */
+  nextDeadline(): number | undefined
   /** A socket's state in a compact, structured-clone-friendly form (Durable Object attachments). */
   pack(socket: number): PackedSocketState | undefined
   /**
@@ -84,14 +111,20 @@ const CLOSE_CODE: Partial<Record<TrackerFailureCode, number>> = {
   token_expired: 4401,
   forbidden: 4403,
   rate_limited: 4429,
+  banned: 4429,
   too_many_connections: 4503,
   idle_timeout: 4408,
+  first_message_timeout: 4408,
 }
 const CLOSE_POLICY = 4400
+
+/** Closes that count as a strike towards a ban: what an honest, paced client does not do. */
+const ABUSE = new Set<TrackerFailureCode>(['rate_limited', 'message_too_large', 'too_many_swarms'])
 
 /** Frames kept while a token is being verified; more than this on one socket is abuse. */
 const MAX_PENDING = 16
 
+type Echo = { action?: 'announce' | 'scrape'; infoHashWire?: string }
 
 export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): TrackerCore {
   const { now = Date.now, random = Math.random, shard, ...limits } = coreOptions
@@ -99,7 +132,7 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
   if (shard !== undefined && !(Number.isSafeInteger(shard.count) && shard.count > 0 && shard.index >= 0 && shard.index < shard.count)) {
     throw new TypeError('shard must be { index, count } with 0 <= index < count')
   }
-  const swarmCaps = { holders: options.swarmHolders, seekers: options.swarmSeekers }
+  const swarmCaps = { holders: options.swarmHolders, seekers: options.swarmSeekers, perAddress: options.maxListedPerAddress }
   /** Socket times are kept relative to this, as small integers (see SocketState). */
   const epoch = now()
   const clock = () => now() - epoch
@@ -108,10 +141,13 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
   const swarms = new Map<string, Swarm>()
   /** Frames waiting for a token check, per socket. */
   const pending = new Map<number, string[]>()
+  /** Open sockets per client address key. */
+  const perAddress = new Map<string, number>()
+  const bans = createBanList({ strikes: options.banStrikes, ms: options.banMs, maxEntries: Math.max(1024, options.maxConnections) })
   let nextSocket = 1
   let seq = 0
 
-  const counters = { announces: 0, answers: 0, scrapes: 0, offersRelayed: 0, answersRelayed: 0 }
+  const counters = { announces: 0, answers: 0, scrapes: 0, offersRelayed: 0, answersRelayed: 0, offersWithheld: 0 }
   const rejected: Partial<Record<TrackerFailureCode, number>> = {}
   const warnings: Partial<Record<TrackerWarningCode, number>> = {}
   let second = 0
@@ -133,14 +169,15 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     return hex ? binaryIdToHex(id) : id
   }
 
-  function failure(
-    out: TrackerEffect[],
-    state: SocketState,
-    code: TrackerFailureCode,
-    message: string,
-    close: boolean,
-    echo?: { action?: 'announce' | 'scrape'; infoHashWire?: string },
-  ): TrackerEffect[] {
+  function expired(state: SocketState, at: number): boolean {
+    return state.exp !== undefined && at >= state.exp
+  }
+
+  function echoOf(request: ParsedRequest): Echo {
+    return request.kind === 'scrape' ? { action: 'scrape' } : { action: 'announce', infoHashWire: request.infoHashWire }
+  }
+
+  function failure(out: TrackerEffect[], state: SocketState, code: TrackerFailureCode, message: string, close: boolean, echo?: Echo): TrackerEffect[] {
     rejected[code] = (rejected[code] ?? 0) + 1
     const body: Record<string, string> = {}
     if (echo?.action !== undefined) body.action = echo.action
@@ -152,15 +189,31 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
       forget(state.id)
       // Close reasons are limited to 123 bytes by the WebSocket protocol.
       out.push({ type: 'close', socket: state.id, handle: state.handle, code: CLOSE_CODE[code] ?? CLOSE_POLICY, reason: code })
+      if (ABUSE.has(code)) strike(state, out)
     }
     return out
   }
 
-  function forget(socket: number): void {
-    const state = sockets.get(socket)
-    if (state === undefined) return
-    sockets.delete(socket)
-    pending.delete(socket)
+  /** Bans are keyed by the token's subject when auth is on, else by address: never by peer_id. */
+  function banKey(state: SocketState): string | undefined {
+    if (options.auth) return state.sub === undefined ? undefined : `sub:${state.sub}`
+    return state.address === undefined ? undefined : `addr:${state.address}`
+  }
+
+  function strike(state: SocketState, out: TrackerEffect[]): void {
+    const key = banKey(state)
+    if (key === undefined || !bans.strike(key, clock())) return
+    // The ban starts now: the same subject's (or address's) other sockets go too.
+    for (const other of sockets.values()) {
+      if (options.auth ? other.sub === state.sub : other.address === state.address) failure(out, other, 'banned', banMessage(), true)
+    }
+  }
+
+  function banMessage(): string {
+    return `banned for ${Math.round(options.banMs / 1000)} s after ${options.banStrikes} sockets closed for abuse`
+  }
+
+  function leaveAll(state: SocketState): void {
     for (let member = state.first; member !== undefined; member = member.next) {
       const swarm = swarms.get(member.infoHash)
       if (swarm !== undefined) {
@@ -168,14 +221,37 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
         if (swarm.size === 0) swarms.delete(member.infoHash)
       }
     }
+    state.first = undefined
   }
 
-  function open(init: { token?: string; network?: string; handle?: unknown } = {}): { socket: number; effects: TrackerEffect[] } {
+  function forget(socket: number): void {
+    const state = sockets.get(socket)
+    if (state === undefined) return
+    sockets.delete(socket)
+    pending.delete(socket)
+    if (state.address !== undefined) {
+      const count = (perAddress.get(state.address) ?? 1) - 1
+      if (count > 0) perAddress.set(state.address, count)
+      else perAddress.delete(state.address)
+    }
+    leaveAll(state)
+  }
+
+  function open(init: { token?: string; network?: string; address?: string; handle?: unknown } = {}): { socket: number; effects: TrackerEffect[] } {
     const socket = nextSocket++
     const at = clock()
-    const state: SocketState = { id: socket, lastSeen: at, windowStart: at, windowCount: 0, authed: !options.auth, hex: false, network: init.network, first: undefined, handle: init.handle }
+    const address = addressKey(init.address, options.exemptLoopback)
+    const state = createSocketState(socket, at, { authed: !options.auth, network: init.network, address, handle: init.handle })
     if (sockets.size >= options.maxConnections) {
       return { socket, effects: failure([], state, 'too_many_connections', `the tracker holds ${options.maxConnections} connections already`, true) }
+    }
+    if (address !== undefined) {
+      if (!options.auth && bans.banned(`addr:${address}`, at)) return { socket, effects: failure([], state, 'banned', banMessage(), true) }
+      const count = perAddress.get(address) ?? 0
+      if (count >= options.maxConnectionsPerAddress) {
+        return { socket, effects: failure([], state, 'too_many_connections', `${options.maxConnectionsPerAddress} connections from this address already`, true) }
+      }
+      perAddress.set(address, count + 1)
     }
     sockets.set(socket, state)
     if (options.auth && init.token !== undefined) {
@@ -194,6 +270,7 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     if (at - state.windowStart >= 1000) {
       state.windowStart = at
       state.windowCount = 0
+      state.offersSent = 0
     }
     if (++state.windowCount > options.maxAnnouncesPerSecond) {
       return failure(out, state, 'rate_limited', `more than ${options.maxAnnouncesPerSecond} messages in one second`, true)
@@ -213,15 +290,21 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
       queue.push(data)
       return out
     }
-    return handle(state, data, out)
+    return handle(state, data, out, at)
   }
 
-  function handle(state: SocketState, data: string, out: TrackerEffect[]): TrackerEffect[] {
+  function handle(state: SocketState, data: string, out: TrackerEffect[], at: number): TrackerEffect[] {
     const request = parseRequest(data)
     if (request.kind === 'refusal') return failure(out, state, request.code, request.message, false, request)
-    if (!state.authed) {
+    state.greeted = true
+    // Nothing, scrape included, is served to a socket without a valid token when auth is on; a
+    // token that expired since is refused at the next request, which may bring a fresh one.
+    if (!state.authed || expired(state, at)) {
       if (request.token === undefined) {
-        return failure(out, state, 'unauthorized', 'a session token is required: add ?token= to the URL or `token` to the first message', true)
+        if (!state.authed) {
+          return failure(out, state, 'unauthorized', 'a session token is required: add ?token= to the URL or `token` to the first message', true)
+        }
+        return failure(out, state, 'token_expired', 'session token expired: send a fresh one as `token` in a message', false, echoOf(request))
       }
       pending.set(state.id, [data])
       out.push({ type: 'verify', socket: state.id, handle: state.handle, token: request.token })
@@ -230,15 +313,16 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     state.hex = request.hex
     if (request.kind === 'scrape') return scrape(state, request, out)
     if (shard !== undefined && shardOf(request.infoHash, shard.count) !== shard.index) {
-      return failure(out, state, 'wrong_shard', `this info_hash belongs to shard ${shardOf(request.infoHash, shard.count)}, connect to /swarm/<info_hash>`, false, { action: 'announce', infoHashWire: request.infoHashWire })
+      return failure(out, state, 'wrong_shard', `this info_hash belongs to shard ${shardOf(request.infoHash, shard.count)}, connect to /swarm/<info_hash>`, false, echoOf(request))
     }
     if (request.network !== undefined) state.network = request.network
-    return request.kind === 'answer' ? answer(state, request, out) : announce(state, request, out)
+    return request.kind === 'answer' ? answer(state, request, out, at) : announce(state, request, out, at)
   }
 
-  function findMembership(state: SocketState, infoHash: string, peerId: string): Membership | undefined {
+  /** This socket's membership in the swarm, whatever its peer id (there is at most one). */
+  function membershipIn(state: SocketState, infoHash: string): Membership | undefined {
     for (let member = state.first; member !== undefined; member = member.next) {
-      if (member.infoHash === infoHash && member.peerId === peerId) return member
+      if (member.infoHash === infoHash) return member
     }
     return undefined
   }
@@ -262,10 +346,19 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     }
   }
 
-  function announce(state: SocketState, request: ParsedAnnounce, out: TrackerEffect[]): TrackerEffect[] {
+  function announce(state: SocketState, request: ParsedAnnounce, out: TrackerEffect[], at: number): TrackerEffect[] {
     countAnnounce()
-    let member = findMembership(state, request.infoHash, request.peerId)
     let swarm = swarms.get(request.infoHash)
+    // A peer_id is its first socket's until that socket stops or closes: nobody else can take its
+    // answers, its offers or its place in the lists, nor stop it.
+    const owner = swarm?.members.get(request.peerId)
+    if (owner !== undefined && owner.socket !== state.id) {
+      return failure(out, state, 'peer_id_taken', 'another socket holds this peer_id in this swarm', false, echoOf(request))
+    }
+    let member = membershipIn(state, request.infoHash)
+    if (member !== undefined && member.peerId !== request.peerId) {
+      return failure(out, state, 'one_peer_id_per_swarm', 'this socket is in this swarm under another peer_id: one per socket (send stopped for it first)', false, echoOf(request))
+    }
     if (request.event === 'stopped') {
       if (member !== undefined) {
         unlink(state, member)
@@ -275,8 +368,12 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
       out.push({ type: 'send', socket: state.id, handle: state.handle, data: reply(request, swarm) })
       return out
     }
+    const count = Math.min(request.offers.length, options.maxPeersPerAnnounce)
+    if (count > 0 && state.offersSent + count > options.maxOffersPerSecond) {
+      return failure(out, state, 'too_many_offers', `more than ${options.maxOffersPerSecond} offers in one second`, false, echoOf(request))
+    }
     if (member === undefined && countMemberships(state) >= options.maxSwarmsPerSocket) {
-      return failure(out, state, 'too_many_swarms', `one socket may be in at most ${options.maxSwarmsPerSocket} swarms`, true, { action: 'announce', infoHashWire: request.infoHashWire })
+      return failure(out, state, 'too_many_swarms', `one socket may be in at most ${options.maxSwarmsPerSocket} swarms`, true, echoOf(request))
     }
     if (swarm === undefined) {
       swarm = new Swarm(request.infoHash, swarmCaps)
@@ -284,7 +381,7 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     }
     if (member === undefined) {
       // The swarm's own key string, not this message's copy: one string per swarm, not per peer.
-      member = { infoHash: swarm.infoHash, peerId: request.peerId, socket: state.id, holder: false, seq: 0, next: state.first }
+      member = { infoHash: swarm.infoHash, peerId: request.peerId, socket: state.id, address: state.address, holder: false, seq: 0, next: state.first }
       state.first = member
     }
     if (request.left === 0 || request.event === 'completed') member.holder = true
@@ -293,12 +390,17 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     swarm.touch(member)
     out.push({ type: 'send', socket: state.id, handle: state.handle, data: reply(request, swarm) })
 
-    const count = Math.min(request.offers.length, options.maxPeersPerAnnounce)
     if (count === 0) return out
+    // In a swarm this small, whoever answers is as good as named: offers wait for more peers.
+    if (swarm.size < options.minSwarmSize) {
+      counters.offersWithheld += count
+      return out
+    }
+    state.offersSent += count
     const targets = swarm.pick(request.peerId, count, state.network, networkOf, random)
     for (let i = 0; i < targets.length; i++) {
       const to = sockets.get((targets[i] as Membership).socket)
-      if (to === undefined) continue
+      if (to === undefined || expired(to, at)) continue
       const offer = request.offers[i] as ParsedAnnounce['offers'][number]
       out.push({
         type: 'send',
@@ -312,6 +414,7 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
           offer_id: offer.offerId,
         }),
       })
+      rememberOffer(to, options.maxPendingOffersPerSocket, swarm.infoHash, offer.offerId, state.id)
       counters.offersRelayed++
     }
     return out
@@ -331,15 +434,23 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     })
   }
 
-  function answer(state: SocketState, request: ParsedAnswer, out: TrackerEffect[]): TrackerEffect[] {
+  function answer(state: SocketState, request: ParsedAnswer, out: TrackerEffect[], at: number): TrackerEffect[] {
     counters.answers++
     const swarm = swarms.get(request.infoHash)
-    if (swarm?.members.get(request.peerId)?.socket !== state.id) {
-      return failure(out, state, 'not_in_swarm', 'announce in this swarm before answering offers in it', false, { action: 'announce', infoHashWire: request.infoHashWire })
+    const owner = swarm?.members.get(request.peerId)
+    if (swarm === undefined || owner === undefined) {
+      return failure(out, state, 'not_in_swarm', 'announce in this swarm before answering offers in it', false, echoOf(request))
     }
-    const targetMember = swarm.members.get(request.toPeerId)
-    const target = targetMember === undefined ? undefined : sockets.get(targetMember.socket)
-    if (target === undefined) {
+    if (owner.socket !== state.id) return failure(out, state, 'peer_id_taken', 'another socket holds this peer_id in this swarm', false, echoOf(request))
+    // Only an offer relayed to this socket, in this swarm, by the socket that holds to_peer_id,
+    // can be answered, once. Its offerer may have left since: then a warning, as before, but only
+    // to a socket that did get such an offer (to others, whether a peer_id is here is no answer).
+    const from = swarm.members.get(request.toPeerId)?.socket
+    if (!takeOffer(state, swarm.infoHash, request.offerId, from)) {
+      return failure(out, state, 'unknown_offer', 'no offer with this offer_id came to this socket from to_peer_id (or it was answered already)', false, echoOf(request))
+    }
+    const target = from === undefined ? undefined : sockets.get(from)
+    if (target === undefined || expired(target, at)) {
       warnings.peer_not_found = (warnings.peer_not_found ?? 0) + 1
       out.push({
         type: 'send',
@@ -368,6 +479,8 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
   function scrape(state: SocketState, request: ParsedScrape, out: TrackerEffect[]): TrackerEffect[] {
     counters.scrapes++
     if (!options.scrape) return failure(out, state, 'scrape_disabled', 'scrape is turned off on this tracker', false, { action: 'scrape' })
+    // Counts only, never peers or addresses; with auth on, only to a socket whose token checked out.
+    if (!state.authed) return failure(out, state, 'unauthorized', 'a session token is required', true)
     const files: Record<string, { complete: number; incomplete: number; downloaded: number }> = {}
     for (const [infoHash, wireForm] of request.infoHashes) {
       const swarm = shard === undefined || shardOf(infoHash, shard.count) === shard.index ? swarms.get(infoHash) : undefined
@@ -386,10 +499,19 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     pending.delete(socket)
     const out: TrackerEffect[] = []
     if (!outcome.ok) return failure(out, state, outcome.code, outcome.message, true)
+    if (outcome.sub !== undefined) {
+      // A fresh token may extend a socket's session, not change whose it is (bans are by subject).
+      if (state.sub !== undefined && outcome.sub !== state.sub) {
+        return failure(out, state, 'forbidden', 'a fresh token must have the subject of the first one; connect again for another', true)
+      }
+      state.sub = outcome.sub
+      if (bans.banned(`sub:${outcome.sub}`, clock())) return failure(out, state, 'banned', banMessage(), true)
+    }
+    state.exp = outcome.exp === undefined ? undefined : outcome.exp * 1000 - epoch
     state.authed = true
     for (const data of queue) {
       if (!sockets.has(socket)) break
-      handle(state, data, out)
+      handle(state, data, out, clock())
     }
     return out
   }
@@ -405,11 +527,32 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     const at = clock()
     const idle = options.idleTimeoutMs
     for (const state of sockets.values()) {
+      if (!state.greeted && at - state.openedAt >= options.firstMessageTimeoutMs) {
+        failure(out, state, 'first_message_timeout', `no valid request within ${Math.round(options.firstMessageTimeoutMs / 1000)} s of connecting`, true)
+        continue
+      }
       const silent = at - state.lastSeen
-      if (silent >= idle) failure(out, state, 'idle_timeout', `no message or pong for ${Math.round(silent / 1000)} s`, true)
-      else if (silent >= idle / 2) out.push({ type: 'ping', socket: state.id, handle: state.handle })
+      if (silent >= idle) {
+        failure(out, state, 'idle_timeout', `no message or pong for ${Math.round(silent / 1000)} s`, true)
+        continue
+      }
+      if (silent >= idle / 2) out.push({ type: 'ping', socket: state.id, handle: state.handle })
+      if (state.first !== undefined && expired(state, at)) {
+        // Its token ran out: it leaves its swarms (no offer or answer reaches it) until it sends a fresh one.
+        leaveAll(state)
+        failure(out, state, 'token_expired', 'session token expired: you left your swarms; send a fresh token as `token` to announce again', false)
+      }
     }
+    bans.sweep(at)
     return out
+  }
+
+  function nextDeadline(): number | undefined {
+    let earliest: number | undefined
+    for (const state of sockets.values()) {
+      if (!state.greeted && (earliest === undefined || state.openedAt < earliest)) earliest = state.openedAt
+    }
+    return earliest === undefined ? undefined : earliest + options.firstMessageTimeoutMs + epoch
   }
 
   function restore(saved: Array<{ packed: unknown; handle: unknown }>): Array<number | undefined> {
@@ -418,6 +561,7 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
       const state = unpackSocketState(packed, epoch, handle)
       if (state === undefined) return undefined
       sockets.set(state.id, state)
+      if (state.address !== undefined) perAddress.set(state.address, (perAddress.get(state.address) ?? 0) + 1)
       if (state.id >= nextSocket) nextSocket = state.id + 1
       for (let member = state.first; member !== undefined; member = member.next) {
         members.push(member)
@@ -443,6 +587,18 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     return state === undefined ? undefined : packSocketState(state, epoch)
   }
 
+  function stateSizes(): TrackerStateSizes {
+    const sizes: TrackerStateSizes = { pendingOffers: 0, maxPendingOffersPerSocket: 0, queuedFrames: 0, maxMembershipsPerSocket: 0, addresses: perAddress.size, bans: bans.size }
+    for (const state of sockets.values()) {
+      const offers = countOffers(state.offers)
+      sizes.pendingOffers += offers.held
+      sizes.maxPendingOffersPerSocket = Math.max(sizes.maxPendingOffersPerSocket, offers.allocated)
+      sizes.maxMembershipsPerSocket = Math.max(sizes.maxMembershipsPerSocket, countMemberships(state))
+    }
+    for (const queue of pending.values()) sizes.queuedFrames += queue.length
+    return sizes
+  }
+
   function stats(): TrackerStats {
     let members = 0
     for (const swarm of swarms.values()) members += swarm.size
@@ -455,10 +611,11 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
       announcesPerSecond: current === second ? announcesLastSecond : current === second + 1 ? announcesThisSecond : 0,
       rejected: { ...rejected },
       warnings: { ...warnings },
+      state: stateSizes(),
     }
   }
 
   const handles = () => [...sockets.values()].map((state) => state.handle)
 
-  return { options, open, message, verified, pong, close: forget, tick, pack, restore, handles, stats }
+  return { options, open, message, verified, pong, close: forget, tick, nextDeadline, pack, restore, handles, stats }
 }

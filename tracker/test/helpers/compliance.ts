@@ -1,95 +1,16 @@
 // The tracker compliance suite: the protocol, Spotify's swarm rules, bad input, every limit and
-// auth, run the same way against every adapter (see ws-server.test.ts, durable-object.test.ts).
+// auth, run the same way against every adapter (see ws-server.test.ts, durable-object.test.ts);
+// the security rules (issue 15) are in compliance-security.ts, run from here.
 
 import type { Test } from 'tap'
 import { signToken } from '../../../protocol/index.js'
 import { TRACKER_FAILURE_CODES } from '../../../protocol/src/tracker.js'
+import { announce, announceMessage, eventually, isAnswer, isFailure, isOffer, isReply, isScrape, isWarning, metric, sync, take, withTracker } from './compliance-kit.js'
+import { securityCompliance } from './compliance-security.js'
 import { fuzzMessages } from './fuzz.js'
-import type { Frame, PeerSocket } from './peer-socket.js'
+import type { PeerSocket } from './peer-socket.js'
 import { binaryId, closedWithin, connectPeer, hexId } from './peer-socket.js'
-import type { StartTracker, StartedTracker } from './start-trackers.js'
-
-const isReply = (f: Frame) => 'interval' in f
-const isOffer = (f: Frame) => 'offer' in f
-const isAnswer = (f: Frame) => 'answer' in f
-const isFailure = (f: Frame) => 'failure reason' in f
-const isWarning = (f: Frame) => 'warning message' in f
-const isScrape = (f: Frame) => f.action === 'scrape'
-
-interface AnnounceFields {
-  infoHash: string
-  peerId: string
-  left?: number | null
-  event?: string
-  offers?: number
-  network?: string
-  token?: string
-}
-
-let offerSeq = 0
-function offers(count: number): Array<{ offer: { type: 'offer'; sdp: string }; offer_id: string }> {
-  return Array.from({ length: count }, () => ({ offer: { type: 'offer' as const, sdp: `v=0 test-offer-${++offerSeq}` }, offer_id: binaryId() }))
-}
-
-function announceMessage(a: AnnounceFields): Record<string, unknown> {
-  const message: Record<string, unknown> = { action: 'announce', info_hash: a.infoHash, peer_id: a.peerId, numwant: a.offers ?? 0, uploaded: 0, downloaded: 0 }
-  if (a.left !== undefined) message.left = a.left
-  if (a.event !== undefined) message.event = a.event
-  if (a.offers !== undefined) message.offers = offers(a.offers)
-  if (a.network !== undefined) message.network = a.network
-  if (a.token !== undefined) message.token = a.token
-  return message
-}
-
-async function announce(peer: PeerSocket, a: AnnounceFields): Promise<Frame> {
-  const message = announceMessage(a)
-  peer.send(message)
-  return peer.next((f) => (isReply(f) || isFailure(f)) && f.info_hash === a.infoHash)
-}
-
-/** Resolves once every frame the tracker sent this socket before now has arrived. */
-async function sync(peer: PeerSocket): Promise<void> {
-  const probe = hexId()
-  peer.send({ action: 'scrape', info_hash: probe })
-  await peer.next((f) => (isScrape(f) && typeof f.files === 'object' && f.files !== null && probe in f.files) || f.failure_code === 'scrape_disabled')
-}
-
-function take(peer: PeerSocket, accept: (f: Frame) => boolean): Frame[] {
-  const taken = peer.queued.filter(accept)
-  for (const frame of taken) peer.queued.splice(peer.queued.indexOf(frame), 1)
-  return taken
-}
-
-async function withTracker(t: Test, start: StartTracker, options: Parameters<StartTracker>[0]): Promise<{ tracker: StartedTracker; peer: (url?: string) => Promise<PeerSocket> }> {
-  const tracker = await start(options)
-  t.teardown(() => tracker.close())
-  const open: PeerSocket[] = []
-  t.afterEach(async () => {
-    await Promise.all(open.splice(0).map((p) => p.close()))
-  })
-  return {
-    tracker,
-    peer: async (url = tracker.wsUrl) => {
-      const p = await connectPeer(url)
-      open.push(p)
-      return p
-    },
-  }
-}
-
-async function metric(tracker: StartedTracker, name: string): Promise<number> {
-  const text = await (await fetch(`${tracker.httpUrl}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
-  return line === undefined ? Number.NaN : Number(line.split(' ')[1])
-}
-
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`never happened: ${what}`)
-}
+import type { StartTracker } from './start-trackers.js'
 
 export function trackerCompliance(t: Test, start: StartTracker): void {
   t.test('protocol and swarm rules', async (t) => {
@@ -190,12 +111,13 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       const ids = holders.map(() => binaryId())
       for (let i = 0; i < holders.length; i++) await announce(holders[i] as PeerSocket, { infoHash, peerId: ids[i] as string, left: 0 })
       const probe = await peer()
-      const reply = await announce(probe, { infoHash, peerId: binaryId(), left: 1 })
+      const probeId = binaryId()
+      const reply = await announce(probe, { infoHash, peerId: probeId, left: 1 })
       t.equal(reply.complete, 20)
       // The two oldest were forgotten: 20 offers can only reach the 20 remembered.
-      probe.send(announceMessage({ infoHash, peerId: binaryId(), left: 1, offers: 10 }))
+      probe.send(announceMessage({ infoHash, peerId: probeId, left: 1, offers: 10 }))
       await probe.next(isReply)
-      probe.send(announceMessage({ infoHash, peerId: binaryId(), left: 1, offers: 10 }))
+      probe.send(announceMessage({ infoHash, peerId: probeId, left: 1, offers: 10 }))
       await probe.next(isReply)
       await Promise.all(holders.map(sync))
       t.same(holders.slice(0, 2).map((h) => take(h, isOffer).length), [0, 0], 'forgotten holders get no offers')
@@ -217,7 +139,7 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       await sync(inB)
       t.equal(take(inB, isOffer).length, 0, 'no offer crosses into another swarm')
       inA.send({ action: 'announce', info_hash: swarmA, peer_id: inAId, to_peer_id: inBId, offer_id: binaryId(), answer: { type: 'answer', sdp: 'x' } })
-      t.match(await inA.next(isWarning), { warning_code: 'peer_not_found', info_hash: swarmA })
+      t.match(await inA.next(isFailure), { failure_code: 'unknown_offer', info_hash: swarmA }, 'no offer came from there')
       await sync(inB)
       t.equal(take(inB, isAnswer).length, 0, 'no answer crosses into another swarm')
       const outsider = await peer()
@@ -468,4 +390,6 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       }
     })
   })
+
+  securityCompliance(t, start)
 }

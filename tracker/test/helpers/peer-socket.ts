@@ -20,10 +20,20 @@ export interface PeerSocket {
 
 export const WAIT_MS = 10_000
 
-export async function connectPeer(url: string, options: { autoPong?: boolean } = {}): Promise<PeerSocket> {
+export interface ConnectOptions {
+  autoPong?: boolean
+  /** Local address to connect from (any of 127.0.0.0/8 here): the client address the tracker sees. */
+  from?: string
+}
+
+export async function connectPeer(url: string, options: ConnectOptions = {}): Promise<PeerSocket> {
   // After the closing handshake, wait only briefly for the server to end TCP: workerd holds it
   // for about 10 s when the client never sent a message (browsers give up early too).
-  const ws = new WebSocket(url, { autoPong: options.autoPong ?? true, closeTimeout: 300 } as WebSocket.ClientOptions)
+  const ws = new WebSocket(url, {
+    autoPong: options.autoPong ?? true,
+    closeTimeout: 300,
+    ...(options.from !== undefined && { localAddress: options.from }),
+  } as WebSocket.ClientOptions)
   const queued: Frame[] = []
   const waiters: Array<{ accept: (f: Frame) => boolean; resolve: (f: Frame) => void }> = []
   ws.on('message', (data) => {
@@ -84,6 +94,13 @@ export function closedWithin(peer: PeerSocket, ms = WAIT_MS): Promise<{ code: nu
     peer.closed,
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms).unref()),
   ])
+}
+
+let addressSeq = 0
+/** A fresh loopback address (127.10.0.1, 127.10.0.2, ...) to connect from: a distinct client to the tracker. */
+export function freshAddress(): string {
+  const n = ++addressSeq
+  return `127.10.${(n >> 8) & 255}.${n & 255 || 1}`
 }
 
 /** A fresh random 20-byte id in the binary (latin1) wire form stock clients use. */
