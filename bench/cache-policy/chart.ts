@@ -1,4 +1,4 @@
-/** A hand-rolled SVG line chart: miss ratio against cache size, one panel per workload. */
+/** A hand-rolled SVG line chart: miss ratio against cache size, one panel per workload (and metric). */
 
 export interface Series {
   readonly label: string
@@ -13,6 +13,8 @@ export interface Panel {
   /** Cache sizes as fractions of the working set; plotted on a log axis. */
   readonly fractions: readonly number[]
   readonly series: readonly Series[]
+  /** The y axis' name; "miss ratio" by default. */
+  readonly yLabel?: string
 }
 
 const PANEL_W = 470
@@ -53,7 +55,7 @@ function panel (p: Panel, x0: number): string {
   }
   out.push(`<rect x="${x0 + M.left}" y="${M.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`)
   out.push(`<text x="${x0 + M.left + plotW / 2}" y="${PANEL_H - 8}" text-anchor="middle" font-size="12">cache size, % of working set (log scale)</text>`)
-  out.push(`<text transform="translate(${x0 + 14} ${M.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">miss ratio</text>`)
+  out.push(`<text transform="translate(${x0 + 14} ${M.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(p.yLabel ?? 'miss ratio')}</text>`)
   for (const s of p.series) {
     const points = p.fractions
       .map((f, i) => [f, s.values[i]] as const)

@@ -13,6 +13,16 @@
  * - Listeners: `listeners` concurrent sessions, interleaved at random, each
  *   starting a new play when its current one ends; an edge sees many streams
  *   at once, not one play after another.
+ * - Keys are the edge's: chunks are `/v1/chunks/t{n}/v1/160/{index}`.
+ * - `objectSizes: 'mixed'` adds the objects of other sizes a CDN serves with
+ *   them: each play first fetches the track's manifest
+ *   (`/v1/tracks/t{n}/versions/v1/manifest`, 1 KiB plus 66 bytes of hash a
+ *   chunk, so 10-17 KiB), and, for the half of the tracks that are AAC, an
+ *   init segment (`/v1/tracks/t{n}/versions/v1/init/160`, 600-1200 bytes;
+ *   Chorus carries it inside the manifest, HLS and DASH CDNs serve it
+ *   apart); and the last chunk of a track is short (1 KiB up to a full
+ *   chunk). `uniform` (the default) keeps every object at chunkBytes, which
+ *   keeps OPT exact.
  */
 import { createPrng } from './prng.js'
 import { compactTrace } from './trace.js'
@@ -31,6 +41,8 @@ export interface ChunkWorkloadOptions {
   completeShare?: number
   earlySkipShare?: number
   earlySkipChunks?: number
+  /** 'uniform' (every object chunkBytes) or 'mixed' (manifests, init segments, short last chunks). */
+  objectSizes?: 'uniform' | 'mixed'
 }
 
 export interface ChunkWorkload extends Trace {
@@ -57,8 +69,13 @@ const DEFAULTS: Required<ChunkWorkloadOptions> = {
   topPlayShare: 0.88,
   completeShare: 0.3,
   earlySkipShare: 0.3,
-  earlySkipChunks: 19
+  earlySkipChunks: 19,
+  objectSizes: 'uniform'
 }
+
+/** Raw ids: chunks are track * 256 + index; a track's manifest and init segment are negative. */
+const manifestId = (track: number): number => -2 * track - 1
+const initId = (track: number): number => -2 * track - 2
 
 /** Exponent s of a Zipf law over n ranks that gives the top fraction that share. */
 export function zipfExponentFor (n: number, topFraction: number, share: number): number {
@@ -88,9 +105,20 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
   if (p.maxChunks > 255 || p.minChunks < 1 || p.minChunks > p.maxChunks) {
     throw new RangeError('need 1 <= minChunks <= maxChunks <= 255')
   }
+  if (p.objectSizes !== 'uniform' && p.objectSizes !== 'mixed') throw new RangeError('objectSizes must be uniform or mixed')
+  const mixed = p.objectSizes === 'mixed'
   const rand = createPrng(p.seed)
   const lengths = new Int32Array(p.tracks)
   for (let t = 0; t < p.tracks; t++) lengths[t] = p.minChunks + Math.floor(rand() * (p.maxChunks - p.minChunks + 1))
+  // Drawn from their own generator so that 'mixed' plays the same plays as 'uniform'.
+  const sizeRand = createPrng(p.seed ^ 0x5eed)
+  const lastBytes = new Int32Array(p.tracks)
+  const initBytes = new Int32Array(p.tracks)
+  for (let t = 0; t < p.tracks; t++) {
+    const blocks = Math.max(1, Math.floor(p.chunkBytes / 16))
+    lastBytes[t] = Math.max(16, Math.min(p.chunkBytes, 1024 + 16 * Math.floor(sizeRand() * blocks)))
+    initBytes[t] = sizeRand() < 0.5 ? 600 + Math.floor(sizeRand() * 601) : 0
+  }
 
   // Track t has popularity rank t + 1; sampling by binary search on the CDF.
   const exponent = zipfExponentFor(p.tracks, p.topTrackShare, p.topPlayShare)
@@ -112,6 +140,7 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
     return low
   }
   const topTracks = Math.max(1, Math.round(p.tracks * p.topTrackShare))
+  const raw: number[] = []
   let started = 0
   let toTop = 0
   let endedEarly = 0
@@ -128,12 +157,15 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
     if (track < topTracks) toTop++
     if (end < length) endedEarly++
     chunksPlayed += end
+    if (mixed) {
+      raw.push(manifestId(track))
+      if ((initBytes[track] as number) > 0) raw.push(initId(track))
+    }
     return { track, next: 0, end }
   }
 
   const active: Array<{ track: number, next: number, end: number }> = []
   for (let i = 0; i < Math.min(p.listeners, p.plays); i++) active.push(startPlay())
-  const raw: number[] = []
   while (active.length > 0) {
     const slot = Math.floor(rand() * active.length)
     const play = active[slot] as { track: number, next: number, end: number }
@@ -148,12 +180,24 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
     }
   }
 
+  const nameOf = (id: number): string => {
+    if (id >= 0) return `/v1/chunks/t${id >>> 8}/v1/160/${id & 255}`
+    const track = Math.floor((-id - 1) / 2)
+    return id === manifestId(track) ? `/v1/tracks/t${track}/versions/v1/manifest` : `/v1/tracks/t${track}/versions/v1/init/160`
+  }
+  const sizeOf = (id: number): number => {
+    if (!mixed) return p.chunkBytes
+    if (id >= 0) return (id & 255) === (lengths[id >>> 8] as number) - 1 ? lastBytes[id >>> 8] as number : p.chunkBytes
+    const track = Math.floor((-id - 1) / 2)
+    return id === manifestId(track) ? 1024 + 66 * (lengths[track] as number) : initBytes[track] as number
+  }
   const trace = compactTrace(
-    'chunks',
-    `synthetic Spotify-like chunk workload: ${p.tracks} tracks, ${p.plays} plays, ${p.listeners} concurrent listeners, seed ${p.seed}`,
+    mixed ? 'chunks-mixed' : 'chunks',
+    `synthetic Spotify-like chunk workload: ${p.tracks} tracks, ${p.plays} plays, ${p.listeners} concurrent listeners, seed ${p.seed}` +
+      (mixed ? '; with manifests, init segments and short last chunks' : ''),
     raw,
-    (id) => `t${id >>> 8}/${id & 255}`,
-    () => p.chunkBytes
+    nameOf,
+    sizeOf
   )
   return {
     ...trace,

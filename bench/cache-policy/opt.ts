@@ -20,6 +20,11 @@ export interface OptResult {
   readonly misses: number
   readonly requests: number
   readonly missRatio: number
+  /**
+   * Missed bytes over requested bytes of the same schedule. OPT minimises
+   * misses, not bytes: with variable sizes this is a reference, not a bound.
+   */
+  readonly byteMissRatio: number
   /** True when every object has the same size (the result is then exact). */
   readonly exact: boolean
 }
@@ -49,6 +54,8 @@ export function belady (trace: Trace, capacityBytes: number): OptResult {
   let heapSize = 0
   let used = 0
   let misses = 0
+  let missedBytes = 0
+  let requestedBytes = 0
   let exact = true
   for (let k = 1; k < keyCount; k++) if (sizes[k] !== sizes[0]) exact = false
 
@@ -93,6 +100,7 @@ export function belady (trace: Trace, capacityBytes: number): OptResult {
   for (let i = 0; i < n; i++) {
     const id = requests[i] as number
     const nu = next[i] as number
+    requestedBytes += sizes[id] as number
     if (cached[id] === 1) {
       current[id] = nu
       push(nu)
@@ -100,6 +108,7 @@ export function belady (trace: Trace, capacityBytes: number): OptResult {
     }
     misses++
     const size = sizes[id] as number
+    missedBytes += size
     if (size > capacityBytes || nu >= n) continue
     let bypass = false
     while (used + size > capacityBytes) {
@@ -119,5 +128,11 @@ export function belady (trace: Trace, capacityBytes: number): OptResult {
     used += size
     push(nu)
   }
-  return { misses, requests: n, missRatio: n === 0 ? 0 : misses / n, exact }
+  return {
+    misses,
+    requests: n,
+    missRatio: n === 0 ? 0 : misses / n,
+    byteMissRatio: requestedBytes === 0 ? 0 : missedBytes / requestedBytes,
+    exact
+  }
 }

@@ -14,6 +14,8 @@ export interface ReplayResult {
   readonly misses: number
   readonly requests: number
   readonly missRatio: number
+  /** Bytes of the missed requests over bytes of all requests. */
+  readonly byteMissRatio: number
   readonly ms: number
 }
 
@@ -22,10 +24,15 @@ export function replay (trace: Trace, variant: Variant, capacityBytes: number): 
   const policy = createPolicy(variant.policy, capacityBytes)
   const started = performance.now()
   let misses = 0
+  let missedBytes = 0
   if (variant.admitAfter <= 1) {
     for (let i = 0; i < requests.length; i++) {
       const id = requests[i] as number
-      if (!policy.access(keyNames[id] as string, sizes[id] as number).hit) misses++
+      const size = sizes[id] as number
+      if (!policy.access(keyNames[id] as string, size).hit) {
+        misses++
+        missedBytes += size
+      }
     }
   } else {
     // As in the memory cache: every miss counts as a request for admission.
@@ -39,9 +46,25 @@ export function replay (trace: Trace, variant: Variant, capacityBytes: number): 
         continue
       }
       misses++
+      missedBytes += size
       if (admission.record(key)) policy.access(key, size)
     }
   }
   const ms = performance.now() - started
-  return { misses, requests: requests.length, missRatio: requests.length === 0 ? 0 : misses / requests.length, ms }
+  const n = requests.length
+  const total = requestedBytes(trace)
+  return { misses, requests: n, missRatio: n === 0 ? 0 : misses / n, byteMissRatio: total === 0 ? 0 : missedBytes / total, ms }
+}
+
+const requestedBytesCache = new WeakMap<Trace, number>()
+
+/** Bytes of all requests (each request counts its object's size). */
+export function requestedBytes (trace: Trace): number {
+  let total = requestedBytesCache.get(trace)
+  if (total === undefined) {
+    total = 0
+    for (let i = 0; i < trace.requests.length; i++) total += trace.sizes[trace.requests[i] as number] as number
+    requestedBytesCache.set(trace, total)
+  }
+  return total
 }

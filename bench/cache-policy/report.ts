@@ -1,7 +1,8 @@
-/** Tables and the summary, as plain text for the console and as Markdown. */
+/** Tables, the summary and the issue's goals, as plain text for the console and as Markdown. */
 
 export interface Cell {
   readonly missRatio: number | null
+  readonly byteMissRatio: number | null
   readonly misses: number | null
   readonly ms: number | null
   readonly requestsPerSecond: number | null
@@ -11,7 +12,7 @@ export interface SizeRow {
   readonly fraction: number
   readonly capacityBytes: number
   readonly capacityObjects: number
-  readonly opt: { readonly missRatio: number, readonly misses: number, readonly exact: boolean, readonly ms: number }
+  readonly opt: { readonly missRatio: number, readonly byteMissRatio: number, readonly misses: number, readonly exact: boolean, readonly ms: number }
   readonly results: Readonly<Record<string, Cell>>
 }
 
@@ -33,6 +34,7 @@ export interface Summary {
   /** Lowest mean miss ratio over the sizes (among variants with every size run). */
   readonly best: string
   readonly meanMissRatio: Readonly<Record<string, number>>
+  readonly meanByteMissRatio: Readonly<Record<string, number>>
   readonly bySize: ReadonlyArray<{
     readonly fraction: number
     /** The variant with the lowest miss ratio at this size. */
@@ -48,12 +50,20 @@ export interface Summary {
   }>
 }
 
+type Metric = 'missRatio' | 'byteMissRatio'
+
+function mean (values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
+}
+
 export function summarize (labels: readonly string[], sizes: readonly SizeRow[]): Summary | null {
   const complete = labels.filter((label) => sizes.every((row) => row.results[label]?.missRatio != null))
   if (complete.length === 0 || sizes.length === 0) return null
   const meanMissRatio: Record<string, number> = {}
+  const meanByteMissRatio: Record<string, number> = {}
   for (const label of complete) {
-    meanMissRatio[label] = sizes.reduce((sum, row) => sum + (row.results[label]?.missRatio as number), 0) / sizes.length
+    meanMissRatio[label] = mean(sizes.map((row) => row.results[label]?.missRatio as number))
+    meanByteMissRatio[label] = mean(sizes.map((row) => row.results[label]?.byteMissRatio as number))
   }
   const best = complete.reduce((a, b) => ((meanMissRatio[b] as number) < (meanMissRatio[a] as number) ? b : a))
   const bySize = sizes.map((row) => {
@@ -73,7 +83,7 @@ export function summarize (labels: readonly string[], sizes: readonly SizeRow[])
       timesOpt: row.opt.missRatio === 0 ? Number.POSITIVE_INFINITY : value / row.opt.missRatio
     }
   })
-  return { best, meanMissRatio, bySize }
+  return { best, meanMissRatio, meanByteMissRatio, bySize }
 }
 
 export function percent (value: number | null | undefined, digits = 1): string {
@@ -96,13 +106,17 @@ export function bytesLabel (bytes: number): string {
   return `${value.toFixed(value >= 100 || unit === 0 ? 0 : 1)} ${units[unit] as string}`
 }
 
-function rows (w: WorkloadResult): string[][] {
-  const header = ['policy', ...w.sizes.map((s) => `${sizeLabel(s.fraction)} (${s.capacityObjects} obj)`), 'mean', 'M req/s']
+function capacityLabel (w: WorkloadResult, s: SizeRow): string {
+  return w.objectBytes === null ? bytesLabel(s.capacityBytes) : `${s.capacityObjects} obj`
+}
+
+function rows (w: WorkloadResult, metric: Metric): string[][] {
+  const header = ['policy', ...w.sizes.map((s) => `${sizeLabel(s.fraction)} (${capacityLabel(w, s)})`), 'mean', 'M req/s']
   const body: string[][] = [header]
-  body.push(['OPT (Belady)', ...w.sizes.map((s) => percent(s.opt.missRatio)), percent(mean(w.sizes.map((s) => s.opt.missRatio))), ''])
+  body.push(['OPT (Belady)', ...w.sizes.map((s) => percent(s.opt[metric])), percent(mean(w.sizes.map((s) => s.opt[metric]))), ''])
   for (const label of w.labels) {
     const cells = w.sizes.map((s) => s.results[label])
-    const ratios = cells.map((c) => c?.missRatio ?? null)
+    const ratios = cells.map((c) => c?.[metric] ?? null)
     const speeds = cells.map((c) => c?.requestsPerSecond ?? null).filter((v): v is number => v !== null)
     body.push([
       label,
@@ -114,24 +128,51 @@ function rows (w: WorkloadResult): string[][] {
   return body
 }
 
-function mean (values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
+/** Points above OPT's miss ratio, per variant and size. */
+function gapRows (w: WorkloadResult): string[][] {
+  const body: string[][] = [['policy', ...w.sizes.map((s) => sizeLabel(s.fraction))]]
+  for (const label of w.labels) {
+    body.push([label, ...w.sizes.map((s) => {
+      const r = s.results[label]?.missRatio
+      return r == null ? 'n/a' : ((r - s.opt.missRatio) * 100).toFixed(1)
+    })])
+  }
+  return body
 }
 
-export function textTable (w: WorkloadResult): string {
-  const body = rows(w)
+function text (body: string[][]): string {
   const widths = (body[0] as string[]).map((_, i) => Math.max(...body.map((r) => (r[i] ?? '').length)))
   return body.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ')).join('\n')
 }
 
-export function markdownTable (w: WorkloadResult): string {
-  const body = rows(w)
+function markdown (body: string[][]): string {
   const header = body[0] as string[]
   return [
     `| ${header.join(' | ')} |`,
     `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
     ...body.slice(1).map((r) => `| ${r.join(' | ')} |`)
   ].join('\n')
+}
+
+/** True when every object of the workload has the same size (byte and object ratios then agree). */
+export function uniformSizes (w: WorkloadResult): boolean {
+  return w.objectBytes !== null
+}
+
+export function textTable (w: WorkloadResult, metric: Metric = 'missRatio'): string {
+  return text(rows(w, metric))
+}
+
+export function markdownTable (w: WorkloadResult, metric: Metric = 'missRatio'): string {
+  return markdown(rows(w, metric))
+}
+
+export function markdownGapTable (w: WorkloadResult): string {
+  return markdown(gapRows(w))
+}
+
+export function textGapTable (w: WorkloadResult): string {
+  return text(gapRows(w))
 }
 
 export function summaryLines (w: WorkloadResult): string[] {
@@ -152,6 +193,60 @@ export function summaryLines (w: WorkloadResult): string[] {
       `${vsLru}; ${row.pointsAboveOpt.toFixed(1)} points above OPT (${row.timesOpt.toFixed(2)}x)` +
       (row.winner !== s.best ? `; best at this size: ${row.winner}` : '')
     )
+  }
+  return lines
+}
+
+/**
+ * Issue 16's goals, checked on this run: on the chunk workload, gaps to OPT
+ * at 1 % and 10 % at most half of s3fifo's when the issue was written (7.9
+ * and 5.5 points), the chunk-aware policy ahead of W-TinyLFU at every size,
+ * the default policy the best there; on web07, the default within 1 point
+ * of W-TinyLFU.
+ */
+export const GOAL_GAPS: ReadonlyArray<{ fraction: number, points: number }> = [
+  { fraction: 0.01, points: 7.9 / 2 },
+  { fraction: 0.1, points: 5.5 / 2 }
+]
+
+export function goalLines (workloads: readonly WorkloadResult[], defaultPolicy: string): string[] {
+  const lines: string[] = []
+  const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met')
+  const chunks = workloads.find((w) => w.name === 'chunks')
+  if (chunks !== undefined) {
+    for (const goal of GOAL_GAPS) {
+      const row = chunks.sizes.find((s) => Math.abs(s.fraction - goal.fraction) < 1e-9)
+      if (row === undefined) continue
+      const gaps = chunks.labels
+        .filter((label) => row.results[label]?.missRatio != null)
+        .map((label) => `${label} ${(((row.results[label]?.missRatio as number) - row.opt.missRatio) * 100).toFixed(1)}`)
+      const own = row.results[defaultPolicy]?.missRatio
+      const gap = own == null ? null : (own - row.opt.missRatio) * 100
+      lines.push(`chunks at ${sizeLabel(goal.fraction)}: gap to OPT (points) ${gaps.join(', ')}; goal for ${defaultPolicy} <= ${goal.points.toFixed(2)}: ` +
+        (gap === null ? 'not run' : `${gap.toFixed(2)}, ${mark(gap <= goal.points)}`))
+    }
+    const behind = chunks.sizes.filter((s) => {
+      const ours = s.results['chunk-aware']?.missRatio
+      const theirs = s.results['w-tinylfu']?.missRatio
+      return ours == null || theirs == null || ours >= theirs
+    })
+    if (chunks.labels.includes('chunk-aware') && chunks.labels.includes('w-tinylfu')) {
+      lines.push(`chunks: chunk-aware ahead of w-tinylfu at every size: ${behind.length === 0 ? 'met' : `NOT met at ${behind.map((s) => sizeLabel(s.fraction)).join(', ')}`} (` +
+        chunks.sizes.map((s) => `${sizeLabel(s.fraction)} ${percent(s.results['chunk-aware']?.missRatio)} vs ${percent(s.results['w-tinylfu']?.missRatio)}`).join(', ') + ')')
+    }
+    if (chunks.summary !== null) {
+      lines.push(`chunks: the default (${defaultPolicy}) has the lowest mean miss ratio: ${mark(chunks.summary.best === defaultPolicy)} (best ${chunks.summary.best})`)
+    }
+  }
+  const web07 = workloads.find((w) => w.name === 'web07')
+  if (web07?.summary != null) {
+    const ours = web07.summary.meanMissRatio[defaultPolicy]
+    const theirs = web07.summary.meanMissRatio['w-tinylfu']
+    if (ours !== undefined && theirs !== undefined) {
+      const worst = Math.max(...web07.sizes.map((s) => ((s.results[defaultPolicy]?.missRatio as number) - (s.results['w-tinylfu']?.missRatio as number)) * 100))
+      lines.push(`web07: ${defaultPolicy} ${percent(ours, 2)} mean against w-tinylfu ${percent(theirs, 2)}: ${((ours - theirs) * 100).toFixed(2)} points ` +
+        `(worst size ${worst.toFixed(2)}); goal no worse by more than 1 point: ${mark(worst <= 1)}`)
+    }
   }
   return lines
 }

@@ -4,6 +4,7 @@
  * a size per id.
  */
 import { spawn } from 'node:child_process'
+import { open } from 'node:fs/promises'
 
 export interface Trace {
   readonly name: string
@@ -92,10 +93,27 @@ export interface Int32TraceOptions {
   limit?: number
 }
 
-/** A trace of big-endian int32 keys, one per request, xz-compressed (the cache2k traces). */
+/** Reads at most maxBytes of a file as it is. */
+async function readRaw (file: string, maxBytes: number): Promise<Buffer> {
+  const handle = await open(file, 'r')
+  try {
+    const { size } = await handle.stat()
+    const length = Math.min(size, maxBytes)
+    const buffer = Buffer.alloc(length)
+    await handle.read(buffer, 0, length, 0)
+    return buffer
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * A trace of big-endian int32 keys, one per request (the cache2k traces'
+ * format), xz-compressed when the file name ends in `.xz`, raw otherwise.
+ */
 export async function loadInt32Trace (file: string, options: Int32TraceOptions): Promise<Trace> {
   const maxBytes = options.limit === undefined ? Number.POSITIVE_INFINITY : options.limit * 4
-  const bytes = await readXz(file, maxBytes)
+  const bytes = file.endsWith('.xz') ? await readXz(file, maxBytes) : await readRaw(file, maxBytes)
   const count = Math.floor(bytes.length / 4)
   const view = new DataView(bytes.buffer, bytes.byteOffset, count * 4)
   const raw = new Int32Array(count)

@@ -66,7 +66,7 @@ export function createChunkTier(options: ChunkTierOptions) {
     return { manifest, expected }
   }
 
-  async function load(a: ChunkAddress, path: string, ctx: RequestContext, timings: Timings): Promise<ChunkResult> {
+  async function load(a: ChunkAddress, path: string, ctx: RequestContext, timings: Timings, readAhead: boolean): Promise<ChunkResult> {
     let t0 = now()
     const key = `${ctx.cacheBase}${path}`
     // The manifest is wanted either way: a chunk read back from the Cache API is checked too,
@@ -92,7 +92,7 @@ export function createChunkTier(options: ChunkTierOptions) {
       timings.push({ name: 'verify', ms: now() - t0 })
       if (intact) {
         const chunk = { bytes, etag: `"${expected}"` }
-        memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD)
+        memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD, { readAhead })
         return { chunk, status: 'HIT-CACHE', timings, joined: false }
       }
       // Rotten or planted: out of the cache, and fetched again as on a miss.
@@ -111,13 +111,14 @@ export function createChunkTier(options: ChunkTierOptions) {
       throw new ProtocolError('integrity_failure', `chunk ${path} from the origin does not match its signed manifest (sha256 ${actual.slice(0, 16)}..., expected ${expected.slice(0, 16)}...); not cached`)
     }
     const chunk = { bytes: answer.body, etag: `"${expected}"` }
-    memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD)
+    memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD, { readAhead })
     ctx.waitUntil(cache.put(key, toCached(chunk, a)).catch(() => {}))
     return { chunk, status: 'MISS', timings, joined: false, manifest }
   }
 
-  function loadShared(a: ChunkAddress, path: string, ctx: RequestContext, timings: Timings) {
-    return inflight.run(path, () => load(a, path, ctx, timings))
+  /** One load per path at a time; `readAhead` marks a load no request asked for yet (the policy holds it more cheaply). */
+  function loadShared(a: ChunkAddress, path: string, ctx: RequestContext, timings: Timings, readAhead = false) {
+    return inflight.run(path, () => load(a, path, ctx, timings, readAhead))
   }
 
   return {
@@ -150,7 +151,7 @@ export function createChunkTier(options: ChunkTierOptions) {
           if (memory?.has(path) || inflight.has(path)) continue
           stats.readAhead('started')
           loads.push(
-            loadShared(next, path, ctx, []).promise.then(
+            loadShared(next, path, ctx, [], true).promise.then(
               (r) => stats.readAhead(r.status === 'MISS' ? 'fromOrigin' : 'fromCache'),
               () => stats.readAhead('failed'),
             ),

@@ -15,7 +15,7 @@ import type { EvictionPolicy, PolicyName } from './policy/types.js'
 export interface MemoryCacheOptions {
   /** Upper bound of the sum of the sizes given to set(). */
   maxBytes: number
-  /** Eviction policy; default 's3fifo'. */
+  /** Eviction policy; default 'chunk-aware'. */
   policy?: PolicyName
   /** Requests (set() calls) a key needs before it is stored; default 1. */
   admitAfter?: number
@@ -43,8 +43,11 @@ export interface MemoryCache<V> {
   /** Like get() but records nothing: no hit, no recency. */
   peek(key: string): V | undefined
   has(key: string): boolean
-  /** Stores `value`, counted as `size` bytes; false when not admitted. */
-  set(key: string, value: V, size: number): boolean
+  /**
+   * Stores `value`, counted as `size` bytes; false when not admitted. `readAhead`: stored ahead
+   * of any request for it (the edge's read-ahead), which a policy may hold more cheaply.
+   */
+  set(key: string, value: V, size: number, options?: { readAhead?: boolean }): boolean
   delete(key: string): boolean
   /** Deletes every key starting with `prefix`, or matching `predicate`; returns how many. */
   deleteWhere(match: string | ((key: string, value: V) => boolean)): number
@@ -65,7 +68,7 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
   if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes < 1) {
     throw new TypeError(`maxBytes must be a positive integer, got ${String(maxBytes)}`)
   }
-  const policyName = options.policy ?? 's3fifo'
+  const policyName = options.policy ?? 'chunk-aware'
   if (!isPolicyName(policyName)) {
     throw new TypeError(`policy must be one of ${POLICY_NAMES.join(', ')}, got ${String(policyName)}`)
   }
@@ -120,7 +123,8 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
       return slots.has(key)
     },
 
-    set (key, value, size) {
+    set (key, value, size, options) {
+      const readAhead = options?.readAhead === true
       checkKey(key)
       if (typeof size !== 'number' || !(size >= 0 && size <= Number.MAX_SAFE_INTEGER)) {
         throw new TypeError(`size must be a non-negative finite number, got ${String(size)}`)
@@ -128,7 +132,7 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
       const slot = slots.get(key)
       if (slot !== undefined && slot.size === size) {
         slot.value = value
-        policy.access(key, size)
+        policy.access(key, size, readAhead)
         admitted++
         return true
       }
@@ -136,7 +140,7 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
         rejected++
         return false
       }
-      const result = policy.access(key, size)
+      const result = policy.access(key, size, readAhead)
       for (const gone of result.evicted) {
         slots.delete(gone)
         evictions++

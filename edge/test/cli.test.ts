@@ -32,7 +32,7 @@ t.test('`chorus edge --origin URL --port 0 --json` runs the Worker under wrangle
   })
   t.equal(ready.ready, true)
   t.match(ready.url, /^http:\/\/127\.0\.0\.1:\d+$/)
-  t.equal(ready.policy, 's3fifo')
+  t.equal(ready.policy, 'chunk-aware')
 
   const expected = new Uint8Array(await (await fetch(`${origin.url}${path}`)).arrayBuffer())
   const first = await fetch(`${ready.url}${path}`)

@@ -33,7 +33,7 @@ t.test('bad options: a TypeError naming the option', async (t) => {
   t.throws(() => cache.get(42 as never), { name: 'TypeError', message: /key/ })
   t.throws(() => cache.deleteWhere(''), { name: 'TypeError', message: /prefix/ })
   t.throws(() => cache.deleteWhere(7 as never), { name: 'TypeError', message: /prefix|predicate/ })
-  t.equal(cache.stats().policy, 's3fifo', 'default policy')
+  t.equal(cache.stats().policy, 'chunk-aware', 'default policy')
 })
 
 for (const policy of POLICY_NAMES) {

@@ -26,6 +26,28 @@ function randomTrace (seed: number, length: number, keys: number, maxSize: numbe
   return trace
 }
 
+// Plays over the edge's chunk paths: interleaved, from chunk 0, most stopping
+// early, the last chunk of a track short, some accesses marked read-ahead.
+function chunkTrace (seed: number, length: number): Array<[string, number, boolean]> {
+  const rand = prng(seed)
+  const plays = Array.from({ length: 8 }, () => ({ track: 0, at: 0, end: 0, length: 1 }))
+  const trace: Array<[string, number, boolean]> = []
+  while (trace.length < length) {
+    const play = plays[Math.floor(rand() * plays.length)] as { track: number, at: number, end: number, length: number }
+    if (play.at >= play.end) {
+      play.track = Math.floor(60 * rand() ** 2)
+      play.length = 20 + (play.track % 7)
+      play.at = 0
+      play.end = rand() < 0.3 ? play.length : 1 + Math.floor(rand() * play.length)
+    }
+    const index = play.at++
+    const size = index === play.length - 1 ? 1 + (play.track % 50) : 64
+    trace.push([`/v1/chunks/t${play.track}/v1/160/${index}`, size, false])
+    if (rand() < 0.2 && index + 1 < play.length) trace.push([`/v1/chunks/t${play.track}/v1/160/${index + 1}`, index + 2 === play.length ? 1 + (play.track % 50) : 64, true])
+  }
+  return trace
+}
+
 function cachedBytes (policy: EvictionPolicy, sizes: Map<string, number>): number {
   let sum = 0
   for (const key of policy.keys()) sum += sizes.get(key) as number
@@ -152,6 +174,37 @@ for (const name of POLICY_NAMES) {
       t.ok(hits / trace.length > 0.3, `hit ratio ${(hits / trace.length).toFixed(3)}`)
     })
 
+    t.test('chunk paths, read-aheads and short last chunks: the books balance', async (t) => {
+      const capacity = 2000
+      const p = createPolicy(name, capacity)
+      const sizes = new Map<string, number>()
+      let broken = 0
+      let worst = 0
+      let hits = 0
+      const trace = chunkTrace(5, 20000)
+      for (const [key, size, readAhead] of trace) {
+        sizes.set(key, size)
+        const before = p.has(key)
+        const result = p.access(key, size, readAhead)
+        if (result.hit !== before) broken++
+        // A policy with admission may decline a chunk; stored says which.
+        if (p.has(key) !== result.stored) broken++
+        for (const gone of result.evicted) if (p.has(gone)) broken++
+        if (result.hit && !readAhead) hits++
+        worst = Math.max(worst, p.bytes)
+        if (p.bytes !== cachedBytes(p, sizes) || p.count !== [...p.keys()].length) broken++
+      }
+      t.equal(broken, 0)
+      t.ok(worst <= capacity && worst > capacity * 0.8, `peak ${worst} of ${capacity}`)
+      t.ok(hits > trace.length * 0.05, `${hits} hits of ${trace.length} accesses`)
+      for (const key of [...p.keys()]) p.remove(key)
+      t.equal(p.bytes, 0)
+      t.equal(p.count, 0)
+      const again = createPolicy(name, capacity)
+      const replay = (policy: EvictionPolicy): string => chunkTrace(5, 3000).map(([key, size, readAhead]) => policy.access(key, size, readAhead).evicted.join()).join(';')
+      t.equal(replay(again), replay(createPolicy(name, capacity)), 'deterministic')
+    })
+
     t.test('bad arguments', async (t) => {
       t.throws(() => createPolicy(name, 0), TypeError)
       t.throws(() => createPolicy(name, -5), TypeError)
@@ -167,7 +220,7 @@ for (const name of POLICY_NAMES) {
 }
 
 t.test('createPolicy refuses an unknown name', async (t) => {
-  t.throws(() => createPolicy('arc' as never, 10), { name: 'TypeError', message: /policy must be one of lru, sieve, s3fifo/ })
+  t.throws(() => createPolicy('arc' as never, 10), { name: 'TypeError', message: /policy must be one of lru, sieve, s3fifo, w-tinylfu, chunk-aware/ })
 })
 
 t.test('edge/src policy code stays runtime-neutral (no node: imports, no process)', async (t) => {

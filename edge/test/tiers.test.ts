@@ -203,7 +203,7 @@ t.test('stats and metrics add up to what was served', async (t) => {
   t.equal(s.integrityFailures.chunk, 0)
   t.equal(s.origin.latencyMs.count, s.origin.requests)
   t.equal(s.origin.requests, [...proxy.seen.values()].reduce((a, b) => a + b, 0), 'every request the proxy saw is in the origin histogram')
-  t.equal(s.memory?.policy, 's3fifo', 'the default policy')
+  t.equal(s.memory?.policy, 'chunk-aware', 'the default policy')
   t.equal(s.errors['500'], undefined, 'nothing crashed')
 
   const res = await edge.get('/_chorus/metrics')
