@@ -1,12 +1,14 @@
-import { ProtocolError, type Scope, bearerToken, utf8, verifyToken } from '../../protocol/index.js'
+import { type ManifestVerifier, ProtocolError, type Scope, bearerToken, utf8, verifyToken } from '../../protocol/index.js'
 
 /**
- * Who may do what at the edge: listeners with a 'play' session token (when REQUIRE_TOKEN is on)
- * and operators with the purge secret or a 'purge' session token. Tokens that verified once are
- * remembered until they expire: an HMAC per chunk request would cost more than serving a hit.
+ * Who may do what at the edge: listeners with a 'play' session token for the edge (when
+ * REQUIRE_TOKEN is on) and operators with the purge secret or a 'purge' session token. Tokens are
+ * checked with the origin's public key (ORIGIN_PUBLIC_KEY, which also checks manifests): the
+ * edge can verify a token but not mint one. Tokens that verified once are remembered until they
+ * expire: a signature check per chunk request would cost more than serving a hit.
  */
 export interface AccessOptions {
-  tokenSecret: string | undefined
+  verifier: ManifestVerifier
   purgeToken: string | undefined
   now: () => number
 }
@@ -23,35 +25,30 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 export function createAccess(options: AccessOptions) {
-  const { tokenSecret, purgeToken, now } = options
-  const verified = new Map<string, number>()
+  const { verifier, purgeToken, now } = options
+  /** token -> what it was verified for: its scopes, its tracks (undefined: all), until when. */
+  const verified = new Map<string, { scope: Scope[]; tracks: string[] | undefined; until: number }>()
 
-  async function check(token: string, scope: Scope): Promise<void> {
-    const key = `${scope} ${token}`
-    const until = verified.get(key)
-    if (until !== undefined && until > now()) return
-    if (tokenSecret === undefined) throw new ProtocolError('unauthorized', 'this edge has no TOKEN_SECRET, so it cannot check session tokens')
-    const claims = await verifyToken(token, tokenSecret, { now: now(), scope })
+  async function check(token: string, scope: Scope, track?: string): Promise<void> {
+    const known = verified.get(token)
+    if (known && known.until > now() && known.scope.includes(scope) && (track === undefined || known.tracks === undefined || known.tracks.includes(track))) return
+    const claims = await verifyToken(token, verifier, { now: now(), audience: 'edge', scope, ...(track !== undefined && { track }) })
     if (verified.size >= REMEMBERED) verified.clear()
-    verified.set(key, claims.exp * 1000)
+    verified.set(token, { scope: claims.scope, tracks: claims.tracks, until: claims.exp * 1000 })
   }
 
   return {
     /** For chunk requests when REQUIRE_TOKEN is on. */
-    async requirePlay(authorization: string | null): Promise<void> {
+    async requirePlay(authorization: string | null, trackId: string): Promise<void> {
       const token = bearerToken(authorization)
-      if (!token) throw new ProtocolError('unauthorized', "this edge needs a session token: Authorization: Bearer <token> with the 'play' scope (POST /v1/session)")
-      await check(token, 'play')
+      if (!token) throw new ProtocolError('unauthorized', "this edge needs a session token: Authorization: Bearer <the session's edge token> with the 'play' scope (POST /v1/session)")
+      await check(token, 'play', trackId)
     },
 
     async requirePurge(authorization: string | null): Promise<void> {
-      if (purgeToken === undefined && tokenSecret === undefined) {
-        throw new ProtocolError('forbidden', 'purge is off: set PURGE_TOKEN or TOKEN_SECRET on the edge')
-      }
       const token = bearerToken(authorization)
-      if (!token) throw new ProtocolError('unauthorized', "purge needs Authorization: Bearer <PURGE_TOKEN or a session token with the 'purge' scope>")
+      if (!token) throw new ProtocolError('unauthorized', "purge needs Authorization: Bearer <PURGE_TOKEN or an edge session token with the 'purge' scope>")
       if (purgeToken !== undefined && sameSecret(token, purgeToken)) return
-      if (tokenSecret === undefined) throw new ProtocolError('invalid_token', 'wrong purge token')
       await check(token, 'purge')
     },
   }

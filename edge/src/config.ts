@@ -22,15 +22,14 @@ export interface EdgeConfig {
   readAhead: number
   originTimeoutMs: number
   requireToken: boolean
-  tokenSecret: string | undefined
   purgeToken: string | undefined
 }
 
 /**
- * s3fifo had the lowest mean miss ratio on the Spotify-shaped chunk workload in
- * bench/results/cache-policy.md (40.8 % against LRU's 49.1 %, sieve a hair behind at 40.8 %).
+ * chunk-aware has the lowest mean miss ratio on the Spotify-shaped chunk workload, and on traffic
+ * without chunk paths it is W-TinyLFU (bench/results/cache-policy.md; figures in src/policy/README.md).
  */
-export const DEFAULT_POLICY: PolicyName = 's3fifo'
+export const DEFAULT_POLICY: PolicyName = 'chunk-aware'
 
 export interface ConfigVar {
   name: string
@@ -51,8 +50,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'STALE_WINDOW_SEC', fallback: '3600', secret: false, help: 'seconds past its TTL a current manifest is still served when the origin is down or slow, 0 to 604800' },
   { name: 'READ_AHEAD', fallback: '2', secret: false, help: 'chunks after a missed one warmed in the background, 0 to 32' },
   { name: 'ORIGIN_TIMEOUT_MS', fallback: '5000', secret: false, help: 'time the edge waits for a whole origin answer, 50 to 120000 ms' },
-  { name: 'REQUIRE_TOKEN', fallback: 'false', secret: false, help: "true: chunk requests need `Authorization: Bearer <session token>` with the 'play' scope (needs TOKEN_SECRET)" },
-  { name: 'TOKEN_SECRET', fallback: undefined, secret: true, help: "the origin's session-token secret (CHORUS_TOKEN_SECRET); checks play tokens and purge-scope tokens" },
+  { name: 'REQUIRE_TOKEN', fallback: 'false', secret: false, help: "true: chunk requests need `Authorization: Bearer <the session's edge token>` with the 'play' scope, checked with ORIGIN_PUBLIC_KEY" },
   { name: 'PURGE_TOKEN', fallback: undefined, secret: true, help: 'a shared secret of at least 16 characters that authorises POST /_chorus/purge (a purge-scope session token works too)' },
 ]
 
@@ -129,9 +127,6 @@ export function parseEdgeConfig(vars: Record<string, unknown>, options: ParseCon
   if (requireRaw !== 'true' && requireRaw !== 'false') fail('REQUIRE_TOKEN', `must be true or false, not ${show(requireRaw)}`)
   const requireToken = requireRaw === 'true'
 
-  const tokenSecret = raw('TOKEN_SECRET')
-  if (tokenSecret?.startsWith('\u0000')) fail('TOKEN_SECRET', `must be a string, not ${show(tokenSecret)}`)
-  if (requireToken && tokenSecret === undefined) fail('TOKEN_SECRET', 'is required when REQUIRE_TOKEN is true: set it with `wrangler secret put TOKEN_SECRET`')
   const purgeToken = raw('PURGE_TOKEN')
   if (purgeToken !== undefined && (purgeToken.startsWith('\u0000') || purgeToken.length < 16)) fail('PURGE_TOKEN', 'must be at least 16 characters: it is the only thing between the Internet and a purge')
 
@@ -147,7 +142,6 @@ export function parseEdgeConfig(vars: Record<string, unknown>, options: ParseCon
     readAhead: number('READ_AHEAD', 0, 32, true),
     originTimeoutMs: number('ORIGIN_TIMEOUT_MS', 50, 120000, true),
     requireToken,
-    tokenSecret,
     purgeToken,
   }
   return problems.length ? { ok: false, problems } : { ok: true, config }

@@ -69,7 +69,7 @@ export function createEdge(options: EdgeOptions) {
     config.memoryCacheBytes > 0 ? createMemoryCache<StoredChunk>({ maxBytes: config.memoryCacheBytes, policy: config.memoryPolicy, admitAfter: config.admitAfter }) : undefined
   const chunks = createChunkTier({ origin, manifests, cache, memory, stats, now, readAhead: config.readAhead })
   const catalog = createCatalogTier({ origin, now, ttlSec: config.manifestTtlSec, staleWindowSec: config.staleWindowSec })
-  const access = createAccess({ tokenSecret: config.tokenSecret, purgeToken: config.purgeToken, now })
+  const access = createAccess({ verifier, purgeToken: config.purgeToken, now })
 
   /** Counts the request, turns any failure into its JSON answer, counts errors. */
   async function handle(kind: RequestKind, work: () => Promise<Response>): Promise<Response> {
@@ -108,8 +108,8 @@ export function createEdge(options: EdgeOptions) {
     /** GET/HEAD /v1/chunks/{track}/{version}/{bitrate}/{index}. */
     chunk(request: Request, path: string, ctx: RequestContext): Promise<Response> {
       return handle('chunk', async () => {
-        if (config.requireToken) await access.requirePlay(request.headers.get('authorization'))
         const address = parseChunkPath(path.slice(CHUNK_PREFIX.length))
+        if (config.requireToken) await access.requirePlay(request.headers.get('authorization'), address.trackId)
         const result = await chunks.get(address, ctx)
         if (result.status !== 'HIT-MEMORY' && !result.joined) chunks.readAhead(address, result.manifest, ctx)
         const answer = chunkAnswer(
@@ -256,6 +256,6 @@ export type Edge = ReturnType<typeof createEdge>
 
 /** The configuration without its secrets, for /_chorus/stats. */
 function publicConfig(config: EdgeConfig) {
-  const { tokenSecret, purgeToken, ...rest } = config
-  return { ...rest, tokenSecret: tokenSecret === undefined ? 'unset' : 'set', purgeToken: purgeToken === undefined ? 'unset' : 'set' }
+  const { purgeToken, ...rest } = config
+  return { ...rest, purgeToken: purgeToken === undefined ? 'unset' : 'set' }
 }

@@ -11,16 +11,19 @@ const { dataDir } = await makeCatalog(t, [{ trackId: 'song', seconds: 2 }])
 const origin = await startTestOrigin(t, dataDir)
 const doc = await signedManifest(origin.url, 'song')
 const path = chunkPaths(doc.manifest)[0]!
-const secret = origin.keys.tokenSecret
+const signer = origin.keys.tokenSigner
 
-const spki = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' })
+const stranger = generateKeyPairSync('ed25519')
+const spki = stranger.publicKey.export({ format: 'der', type: 'spki' })
 const strangerKey = toBase64Url(new Uint8Array(spki.subarray(spki.length - 32)))
+// Another key that claims to be the origin's (same kid): a forger without the origin's private key.
+const forger = { key: await crypto.subtle.importKey('pkcs8', stranger.privateKey.export({ format: 'der', type: 'pkcs8' }), { name: 'Ed25519' }, false, ['sign']), keyId: signer.keyId }
 
 const script = await bundleWorker()
 const worker = (name: string, bindings: Record<string, string>) => ({ name, modules: true, scriptPath: script, modulesRoot: dirname(script), compatibilityDate: COMPATIBILITY_DATE, bindings })
 const mf = new Miniflare({
   workers: [
-    worker('locked', { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, REQUIRE_TOKEN: 'true', TOKEN_SECRET: secret }),
+    worker('locked', { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, REQUIRE_TOKEN: 'true' }),
     worker('wrong-key', { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: strangerKey }),
   ],
 })
@@ -48,30 +51,37 @@ t.test('an edge configured with another key refuses every manifest and so every 
   t.equal(stats.memory.entries, 0, 'nothing was cached')
 })
 
-t.test('REQUIRE_TOKEN: a chunk needs a valid, unexpired session token with the play scope', async (t) => {
+t.test('REQUIRE_TOKEN: a chunk needs a valid, unexpired edge session token with the play scope, for its track', async (t) => {
   const none = await get(locked, path)
   t.equal(none.status, 401)
   t.equal(none.json().error.code, 'unauthorized')
   t.match(none.json().error.message, /POST \/v1\/session/)
 
-  const forged = await signToken({ sub: 'mallory', scope: ['play'] }, 'not-the-secret')
+  const forged = await signToken({ sub: 'mallory', scope: ['play'], aud: ['edge'] }, forger)
   t.equal((await get(locked, path, { headers: { authorization: `Bearer ${forged}` } })).json().error.code, 'invalid_token')
   const garbage = await get(locked, path, { headers: { authorization: 'Bearer abc.def.ghi' } })
   t.equal(garbage.status, 401)
 
-  const expired = await signToken({ sub: 'late', scope: ['play'], ttlSec: 60 }, secret, Date.now() - 3_600_000)
+  const expired = await signToken({ sub: 'late', scope: ['play'], aud: ['edge'], ttlSec: 60 }, signer, Date.now() - 3_600_000)
   const old = await get(locked, path, { headers: { authorization: `Bearer ${expired}` } })
   t.equal(old.status, 401)
   t.equal(old.json().error.code, 'token_expired')
 
-  const announceOnly = await signToken({ sub: 'peer', scope: ['announce'] }, secret)
+  const announceOnly = await signToken({ sub: 'peer', scope: ['announce'], aud: ['edge'] }, signer)
   const wrongScope = await get(locked, path, { headers: { authorization: `Bearer ${announceOnly}` } })
   t.equal(wrongScope.status, 403)
   t.equal(wrongScope.json().error.code, 'forbidden')
 
-  const session = await get(locked, '/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: 'k' }) })
-  t.equal(session.status, 200, 'a listener gets a token through the edge')
-  const { token } = JSON.parse(session.text) as { token: string }
+  const keysOnly = await signToken({ sub: 'l', scope: ['play'], aud: ['keys'] }, signer)
+  const forKeys = await get(locked, path, { headers: { authorization: `Bearer ${keysOnly}` } })
+  t.equal(forKeys.status, 403, "the key service's token is not the edge's")
+  const otherTrack = await signToken({ sub: 'l', scope: ['play'], aud: ['edge'], tracks: ['other'] }, signer)
+  t.equal((await get(locked, path, { headers: { authorization: `Bearer ${otherTrack}` } })).status, 403, 'a token for other tracks gets none of this one')
+
+  // The listener's session comes from the origin; the edge sees only the edge's token of it.
+  const session = await fetch(`${origin.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: 'k' }) })
+  t.equal(session.status, 200)
+  const token = ((await session.json()) as { tokens: { edge: string } }).tokens.edge
   for (let i = 0; i < 2; i++) {
     const ok = await get(locked, path, { headers: { authorization: `Bearer ${token}` } })
     t.equal(ok.status, 200)

@@ -11,7 +11,7 @@ const [oldSong, song, other] = tracks as [(typeof tracks)[0], (typeof tracks)[0]
 const origin = await startTestOrigin(t, dataDir)
 const proxy = await startProxy(t, origin.url)
 const cachePersist = join(dataDir, 'edge-cache')
-const vars = { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, PURGE_TOKEN, TOKEN_SECRET: origin.keys.tokenSecret, READ_AHEAD: '0' }
+const vars = { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, PURGE_TOKEN, READ_AHEAD: '0' }
 let edge = await startEdge(t, vars, { cachePersist })
 
 const manifestOf = async (trackId: string, version: string) =>
@@ -43,7 +43,7 @@ t.test('purge is for operators only', async (t) => {
   const wrong = await purge({ track: 'song' }, 'not-the-purge-token-at-all')
   t.equal(wrong.status, 401)
   t.equal(((await wrong.json()) as { error: { code: string } }).error.code, 'invalid_token')
-  const playToken = await signToken({ sub: 'listener', scope: ['play'] }, origin.keys.tokenSecret)
+  const playToken = await signToken({ sub: 'listener', scope: ['play'], aud: ['edge'] }, origin.keys.tokenSigner)
   const listener = await purge({ track: 'song' }, playToken)
   t.equal(listener.status, 403, "a listener's token lacks the purge scope")
   await listener.arrayBuffer()
@@ -79,7 +79,7 @@ t.test('purging one chunk drops it from both tiers, and nothing else', async (t)
 
 t.test('purging a track drops every version, chunks and manifests, from both tiers', async (t) => {
   await warm(edge, [...oldPaths, ...songPaths, ...otherPaths.slice(0, 2), '/v1/tracks/song/manifest'])
-  const token = await signToken({ sub: 'ops', scope: ['purge'] }, origin.keys.tokenSecret)
+  const token = await signToken({ sub: 'ops', scope: ['purge'], aud: ['edge'] }, origin.keys.tokenSigner)
   const res = await purge({ track: 'song' }, token)
   t.equal(res.status, 200, 'a purge-scope session token works too')
   const body = (await res.json()) as PurgeJson

@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import {
   CHUNK_PREFIX,
   ProtocolError,
+  type Audience,
   type Scope,
   SCOPES,
   assertTrackId,
@@ -143,7 +144,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
   })
 
   app.post('/v1/session', async (c) => {
-    let body: { apiKey?: unknown; scope?: unknown; subject?: unknown } = {}
+    let body: { apiKey?: unknown; scope?: unknown; subject?: unknown; tracks?: unknown[] } = {}
     const type = c.req.header('content-type') ?? ''
     if (type.includes('application/json')) {
       const text = await readTextLimited(c.req.raw, 4096, 'session request body')
@@ -168,17 +169,36 @@ export function createOriginApp(options: OriginAppOptions): Hono {
       if (extra.length) throw new ProtocolError('forbidden', `this API key may not grant ${extra.join(', ')}`)
       scope = wanted
     }
+    let tracks = grant.tracks
+    if (body.tracks !== undefined) {
+      if (!Array.isArray(body.tracks) || body.tracks.length === 0 || body.tracks.length > 256) throw new ProtocolError('bad_request', 'tracks must be a list of 1 to 256 track ids')
+      const wanted = body.tracks.map((id) => assertTrackId(id))
+      const extra = grant.tracks ? wanted.filter((id) => !grant.tracks!.includes(id)) : []
+      if (extra.length) throw new ProtocolError('forbidden', `this API key may not grant ${extra.slice(0, 5).join(', ')}`)
+      tracks = wanted
+    }
     const subject = typeof body.subject === 'string' && /^[\w.-]{1,64}$/.test(body.subject) ? body.subject : crypto.randomUUID()
     const ttlSec = options.tokenTtlSec ?? 3600
-    const token = await signToken({ sub: `${grant.name}:${subject}`, scope, ttlSec }, keys.tokenSecret, now())
-    return c.json({ token, tokenType: 'Bearer', scope, expiresAt: new Date(now() + ttlSec * 1000).toISOString() }, 200, { 'cache-control': 'no-store' })
+    // One token per service, so that none is any good at another: what passes through an edge
+    // cannot fetch a key, and the key service's token never goes to an edge or a tracker.
+    const issue = (aud: Audience, scopes: Scope[]) => signToken({ sub: `${grant.name}:${subject}`, scope: scopes, aud: [aud], ...(tracks && { tracks }), ttlSec }, keys.tokenSigner, now())
+    const [keysToken, edgeToken, trackerToken] = await Promise.all([
+      issue('keys', scope.filter((s) => s === 'play')),
+      issue('edge', scope.filter((s) => s !== 'announce')),
+      issue('tracker', scope.filter((s) => s === 'announce')),
+    ])
+    return c.json(
+      { token: keysToken, tokens: { keys: keysToken, edge: edgeToken, tracker: trackerToken }, tokenType: 'Bearer', scope, ...(tracks && { tracks }), expiresAt: new Date(now() + ttlSec * 1000).toISOString() },
+      200,
+      { 'cache-control': 'no-store' },
+    )
   })
 
   app.get('/v1/tracks/:id/key', async (c) => {
     const trackId = assertTrackId(c.req.param('id'))
     const token = bearerToken(c.req.header('authorization'))
     if (!token) throw new ProtocolError('unauthorized', 'a track key needs a session token: Authorization: Bearer <token> (POST /v1/session)')
-    await verifyToken(token, keys.tokenSecret, { now: now(), scope: 'play' })
+    await verifyToken(token, keys.verifier, { now: now(), audience: 'keys', scope: 'play', track: trackId })
     const asked = c.req.query('version')
     const version = asked === undefined ? await store.currentVersion(trackId) : assertVersion(asked)
     if (!version) throw new ProtocolError('track_not_found', `no track '${trackId}'`)

@@ -1,11 +1,11 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fromBase64Url, publicKeyId, toArrayBuffer, toBase64Url } from '../../protocol/index.js'
+import { type ManifestVerifier, type TokenSigner, fromBase64Url, importManifestPublicKey, publicKeyId, toArrayBuffer, toBase64Url } from '../../protocol/index.js'
 
 /**
- * The origin's secrets: the Ed25519 key that signs manifests and the HMAC secret for session
- * tokens. Taken from the environment when given (how a deployment injects them), otherwise
+ * The origin's secret: the Ed25519 key that signs manifests and session tokens (edges and
+ * trackers verify both with the public key, and cannot sign either). Taken from the environment when given (how a deployment injects them), otherwise
  * generated once into the data directory with mode 0600 and reused.
  */
 export interface OriginKeys {
@@ -13,7 +13,10 @@ export interface OriginKeys {
   publicKey: string
   keyId: string
   signer: CryptoKey
-  tokenSecret: string
+  /** The same key, as session tokens are signed with it: services verify tokens with publicKey. */
+  tokenSigner: TokenSigner
+  /** The public key, imported: what the key service checks its own tokens with. */
+  verifier: ManifestVerifier
 }
 
 interface StoredSigningKey {
@@ -23,7 +26,7 @@ interface StoredSigningKey {
   privateKey: string
 }
 
-export const KEY_ENV = { signingKey: 'CHORUS_SIGNING_KEY', tokenSecret: 'CHORUS_TOKEN_SECRET' } as const
+export const KEY_ENV = { signingKey: 'CHORUS_SIGNING_KEY' } as const
 
 async function writeSecret(path: string, text: string): Promise<void> {
   // Written beside, then renamed: a crash never leaves a half-written key that later reads as valid.
@@ -81,16 +84,6 @@ export async function loadOriginKeys(dataDir: string, env: NodeJS.ProcessEnv = p
   const publicKey = publicFromPrivate(pkcs8)
   const signer = await crypto.subtle.importKey('pkcs8', toArrayBuffer(pkcs8), { name: 'Ed25519' }, false, ['sign'])
 
-  let tokenSecret = env[KEY_ENV.tokenSecret]
-  if (!tokenSecret) {
-    const path = join(dir, 'token-secret')
-    tokenSecret = (await readIfExists(path))?.trim()
-    if (!tokenSecret) {
-      tokenSecret = toBase64Url(new Uint8Array(randomBytes(32)))
-      await writeSecret(path, `${tokenSecret}\n`)
-    }
-  }
-  if (tokenSecret.length < 16) throw new Error(`${KEY_ENV.tokenSecret} must be at least 16 characters`)
-
-  return { publicKey, keyId: await publicKeyId(fromBase64Url(publicKey)), signer, tokenSecret }
+  const keyId = await publicKeyId(fromBase64Url(publicKey))
+  return { publicKey, keyId, signer, tokenSigner: { key: signer, keyId }, verifier: await importManifestPublicKey(publicKey) }
 }

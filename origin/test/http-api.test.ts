@@ -70,9 +70,9 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
   await t.test('sessions and keys: 401 without a token, 403 with the wrong scope, never cacheable', async (t) => {
     await expectError(t, '/v1/tracks/song/key', 401, 'unauthorized')
     await expectError(t, '/v1/tracks/song/key', 401, 'invalid_token', { headers: { authorization: 'Bearer nope' } })
-    const announceOnly = await signToken({ sub: 'x', scope: ['announce'] }, keys.tokenSecret)
+    const announceOnly = await signToken({ sub: 'x', scope: ['announce'], aud: ['keys'] }, keys.tokenSigner)
     await expectError(t, '/v1/tracks/song/key', 403, 'forbidden', { headers: { authorization: `Bearer ${announceOnly}` } })
-    const expired = await signToken({ sub: 'x', scope: ['play'], ttlSec: 10 }, keys.tokenSecret, Date.now() - 60_000)
+    const expired = await signToken({ sub: 'x', scope: ['play'], aud: ['keys'], ttlSec: 10 }, keys.tokenSigner, Date.now() - 60_000)
     await expectError(t, '/v1/tracks/song/key', 401, 'token_expired', { headers: { authorization: `Bearer ${expired}` } })
 
     await expectError(t, '/v1/session', 401, 'invalid_api_key', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"apiKey":"wrong"}' })
@@ -89,6 +89,16 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
     t.match(body.key, /^[A-Za-z0-9_-]{22}$/)
     await expectError(t, '/v1/tracks/song/key?version=zzzz9999', 404, 'version_not_found', { headers: { authorization: `Bearer ${session.token}` } })
     await expectError(t, '/v1/tracks/song/key?version=../x', 400, 'invalid_id', { headers: { authorization: `Bearer ${session.token}` } })
+
+    // One token per service: the edge's and the tracker's are refused by the key service.
+    t.equal(session.tokens.keys, session.token)
+    await expectError(t, '/v1/tracks/song/key', 403, 'forbidden', { headers: { authorization: `Bearer ${session.tokens.edge}` } })
+    await expectError(t, '/v1/tracks/song/key', 403, 'forbidden', { headers: { authorization: `Bearer ${session.tokens.tracker}` } })
+    // A session narrowed to other tracks gets no key for this one.
+    const narrow = (await (await fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, tracks: ['other-song'] }) })).json()) as any
+    t.same(narrow.tracks, ['other-song'])
+    await expectError(t, '/v1/tracks/song/key', 403, 'forbidden', { headers: { authorization: `Bearer ${narrow.token}` } })
+    await expectError(t, '/v1/session', 400, 'invalid_id', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, tracks: ['../x'] }) })
   })
 
   await t.test('bad input: unknown, malformed, escaping paths, wrong methods', async (t) => {

@@ -1,16 +1,22 @@
-// Session tokens for the tracker: scope "announce", checked with the shared secret. WebCrypto
-// only, so the Node server and the Durable Object share it.
+// Session tokens for the tracker: the origin's EdDSA JWTs for the 'tracker' audience with the
+// "announce" scope, checked with the origin's public key (the one that checks manifests), so a
+// tracker can verify a token but never mint one. WebCrypto only, so the Node server and the
+// Durable Object share it.
 
-import { ProtocolError, verifyToken } from '../../protocol/index.js'
+import { ProtocolError, importManifestPublicKey, verifyToken } from '../../protocol/index.js'
 import type { AuthOutcome } from './core/tracker-core.js'
 
 export type TokenVerifier = (token: string) => Promise<AuthOutcome>
 
-export function createTokenVerifier(secret: string, now: () => number = Date.now): TokenVerifier {
-  if (typeof secret !== 'string' || secret.length === 0) throw new TypeError('auth secret must be a non-empty string')
+/** `publicKey`: the origin's Ed25519 public key, 32 raw bytes in base64url (`chorus origin --print-public-key`). */
+export function createTokenVerifier(publicKey: string, now: () => number = Date.now): TokenVerifier {
+  if (typeof publicKey !== 'string' || publicKey.length === 0) throw new TypeError("auth key must be the origin's public key (base64url)")
+  const verifier = importManifestPublicKey(publicKey)
+  // A bad key is a configuration error: say so at start, not at the first announce.
+  verifier.catch(() => undefined)
   return async function verifyAnnounceToken(token) {
     try {
-      const claims = await verifyToken(token, secret, { now: now(), scope: 'announce' })
+      const claims = await verifyToken(token, await verifier, { now: now(), audience: 'tracker', scope: 'announce' })
       // The core keys bans by `sub` and refuses requests once `exp` has passed.
       return { ok: true, sub: claims.sub, exp: claims.exp }
     } catch (error) {

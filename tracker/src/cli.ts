@@ -49,8 +49,10 @@ Options:
   --host HOST                    interface to listen on (default: 127.0.0.1)
   --port PORT                    port, 0 for any free one (default: ${DEFAULT_PORTS.tracker})
   --json                         print {"ready":true,"url":...} once listening
-  --auth-secret SECRET           require session tokens (scope "announce") signed with SECRET,
-                                 in ?token= or the first message's "token" (env: CHORUS_TOKEN_SECRET)
+  --auth-key KEY                 require session tokens (the origin's, for the tracker, scope
+                                 "announce") in ?token= or the first message's "token", checked
+                                 with the origin's public key KEY (env: CHORUS_ORIGIN_PUBLIC_KEY;
+                                 chorus origin --print-public-key)
   --no-scrape                    answer scrape with a failure reason
   --shards N                     run N shard processes split by info_hash (default: 1, this process)
   --network-header NAME          request header naming the client's network, from a proxy you trust
@@ -69,7 +71,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
       host: { type: 'string' },
       port: { type: 'string' },
       json: { type: 'boolean' },
-      'auth-secret': { type: 'string' },
+      'auth-key': { type: 'string' },
       'no-scrape': { type: 'boolean' },
       shards: { type: 'string' },
       'network-header': { type: 'string' },
@@ -92,7 +94,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
     }
     if (flags['no-scrape']) options.scrape = false
     if (flags['limit-loopback']) options.exemptLoopback = false
-    const authSecret = (flags['auth-secret'] as string | undefined) ?? (process.env.CHORUS_TOKEN_SECRET || undefined)
+    const authKey = (flags['auth-key'] as string | undefined) ?? (process.env.CHORUS_ORIGIN_PUBLIC_KEY || undefined)
     try {
       resolveTrackerOptions(options)
     } catch (error) {
@@ -108,7 +110,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
       ...options,
       host,
       port,
-      ...(authSecret !== undefined && { authSecret }),
+      ...(authKey !== undefined && { authKey }),
       ...(networkHeader !== undefined && { networkHeader }),
       ...(addressHeader !== undefined && { addressHeader }),
       ...(maxBuffered !== undefined && { maxBufferedBytes: maxBuffered }),
@@ -117,7 +119,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
     const { url } = await server.listen()
     announceReady(flags.json === true, 'chorus tracker', { url })
     if (flags.json !== true) {
-      process.stderr.write(`  WebSocket: ${url.replace(/^http/, 'ws')}${shards > 1 ? '/swarm/<info_hash>' : '/announce'}${authSecret ? ' (auth on)' : ''}\n`)
+      process.stderr.write(`  WebSocket: ${url.replace(/^http/, 'ws')}${shards > 1 ? '/swarm/<info_hash>' : '/announce'}${authKey ? ' (auth on)' : ''}\n`)
     }
     await untilSignal()
     await server.close()

@@ -20,7 +20,7 @@ export interface ShardedTrackerOptions extends Omit<TrackerCoreOptions, 'now' | 
   shards: number
   host?: string
   port?: number
-  authSecret?: string
+  authKey?: string
   networkHeader?: string
   addressHeader?: string
   maxBufferedBytes?: number
@@ -43,10 +43,10 @@ export interface ShardedTracker {
 }
 
 export function createShardedTracker(options: ShardedTrackerOptions): ShardedTracker {
-  const { shards, host = '127.0.0.1', port = 0, authSecret, networkHeader, addressHeader, maxBufferedBytes, execArgv = ['--max-semi-space-size=2'], ...coreOptions } = options
+  const { shards, host = '127.0.0.1', port = 0, authKey, networkHeader, addressHeader, maxBufferedBytes, execArgv = ['--max-semi-space-size=2'], ...coreOptions } = options
   if (!Number.isSafeInteger(shards) || shards < 1) throw new TypeError('shards must be a positive integer')
   // Validate here, once, rather than in N children.
-  resolveTrackerOptions({ ...coreOptions, auth: authSecret !== undefined })
+  resolveTrackerOptions({ ...coreOptions, auth: authKey !== undefined })
   const workers: ChildProcess[] = []
   const pending = new Map<number, (reply: FromShard) => void>()
   let nextRequest = 1
@@ -57,7 +57,7 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
     const config: ShardWorkerConfig = {
       index,
       count: shards,
-      core: { ...coreOptions, auth: authSecret !== undefined },
+      core: { ...coreOptions, auth: authKey !== undefined },
       ...(networkHeader !== undefined && { networkHeader }),
       ...(addressHeader !== undefined && { addressHeader }),
       ...(maxBufferedBytes !== undefined && { maxBufferedBytes }),
@@ -65,7 +65,7 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
     const { file, execArgv: loader } = script as ShardScript
     const child = fork(file, [JSON.stringify(config)], {
       execArgv: [...loader, ...execArgv],
-      env: { ...process.env, ...(authSecret !== undefined && { CHORUS_TOKEN_SECRET: authSecret }) },
+      env: { ...process.env, ...(authKey !== undefined && { CHORUS_ORIGIN_PUBLIC_KEY: authKey }) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     workers[index] = child

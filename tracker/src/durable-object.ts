@@ -26,8 +26,8 @@ declare const WebSocketPair: new () => { 0: WebSocket; 1: WebSocket }
 declare const WebSocketRequestResponsePair: new (request: string, response: string) => unknown
 
 export interface TrackerEnv {
-  /** Session token secret; set it (wrangler secret put CHORUS_TOKEN_SECRET) to turn auth on. */
-  CHORUS_TOKEN_SECRET?: string
+  /** The origin's public key (base64url); set it (a var in wrangler.toml) to turn auth on. */
+  ORIGIN_PUBLIC_KEY?: string
   /** Number of shards; with more than 1, clients connect to /swarm/<info_hash>. */
   TRACKER_SHARDS?: string
   [option: string]: unknown
@@ -50,7 +50,7 @@ export class TrackerShard {
   constructor(ctx: DurableObjectStateLike, env: TrackerEnv) {
     this.#ctx = ctx
     this.#env = env
-    this.#verify = env.CHORUS_TOKEN_SECRET ? createTokenVerifier(env.CHORUS_TOKEN_SECRET) : undefined
+    this.#verify = env.ORIGIN_PUBLIC_KEY ? createTokenVerifier(env.ORIGIN_PUBLIC_KEY) : undefined
     // Keep-alive without waking the object: the runtime answers "ping" itself.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'))
     const sockets = ctx.getWebSockets()

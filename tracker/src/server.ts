@@ -13,8 +13,8 @@ import { createWsAdapter } from './ws-adapter.js'
 export interface TrackerServerOptions extends TrackerCoreOptions {
   host?: string
   port?: number
-  /** Turns auth on: tokens (scope "announce") are checked against this secret. */
-  authSecret?: string
+  /** Turns auth on: the origin's public key (base64url), which checks tokens (audience tracker, scope "announce"). */
+  authKey?: string
   /** Or bring your own check (auth is then on). */
   verifyToken?: TokenVerifier
   /** Request header that carries the client's network, set by a proxy you trust (e.g. "cf-ipcountry"). */
@@ -34,8 +34,8 @@ export interface TrackerServer {
 }
 
 export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
-  const { host = '127.0.0.1', port = 0, authSecret, verifyToken, networkHeader, addressHeader, maxBufferedBytes, ...coreOptions } = options
-  const verify = verifyToken ?? (authSecret !== undefined ? createTokenVerifier(authSecret, coreOptions.now) : undefined)
+  const { host = '127.0.0.1', port = 0, authKey, verifyToken, networkHeader, addressHeader, maxBufferedBytes, ...coreOptions } = options
+  const verify = verifyToken ?? (authKey !== undefined ? createTokenVerifier(authKey, coreOptions.now) : undefined)
   const core = createTrackerCore({ ...coreOptions, auth: coreOptions.auth ?? verify !== undefined })
   const adapter = createWsAdapter({
     core,

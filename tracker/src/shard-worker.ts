@@ -35,9 +35,8 @@ export type FromShard =
 
 function main(): void {
   const config = JSON.parse(process.argv[2] ?? '') as ShardWorkerConfig
-  // The secret travels in the environment, not on the command line where `ps` shows it.
-  const secret = process.env.CHORUS_TOKEN_SECRET
-  const verify = config.core.auth && secret ? createTokenVerifier(secret) : undefined
+  const publicKey = process.env.CHORUS_ORIGIN_PUBLIC_KEY
+  const verify = config.core.auth && publicKey ? createTokenVerifier(publicKey) : undefined
   const core = createTrackerCore({ ...config.core, shard: { index: config.index, count: config.count } })
   const adapter = createWsAdapter({
     core,

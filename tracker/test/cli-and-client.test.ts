@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
+import { testOriginKey } from '../../test-support/origin-key.js'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { createTrackerClient, reconnectDelay } from '../src/client.js'
@@ -103,7 +104,7 @@ t.test('the client comes back after the tracker restarts, and announces again', 
 })
 
 t.test('the client does not hammer a tracker that refuses its token', async (t) => {
-  const server = createTrackerServer({ authSecret: 'secret' })
+  const server = createTrackerServer({ authKey: (await testOriginKey()).publicKey })
   const { url } = await server.listen()
   t.teardown(() => server.close())
   const closed = new Promise<{ code: number; reconnectInMs: number | null }>((resolve) => {

@@ -4,7 +4,7 @@
 // addresses (127.10.x.y) so that the per-address rules see distinct clients.
 
 import type { Test } from 'tap'
-import { signToken } from '../../../protocol/index.js'
+import { testOriginKey } from '../../../test-support/origin-key.js'
 import { announce, announceMessage, eventually, isAnswer, isFailure, isOffer, isReply, isScrape, isWarning, metric, sync, take, withTracker } from './compliance-kit.js'
 import type { Frame, PeerSocket } from './peer-socket.js'
 import { closedWithin, freshAddress, hexId } from './peer-socket.js'
@@ -316,9 +316,9 @@ export function securityCompliance(t: Test, start: StartTracker): void {
   })
 
   t.test('security with auth: scrape, token expiry, bans by subject', async (t) => {
-    const secret = 'security-secret'
-    const { tracker, peer } = await withTracker(t, start, { authSecret: secret, exemptLoopback: false, banStrikes: 1, banMs: 60_000 })
-    const token = (sub: string, ttlSec?: number, now?: number) => signToken({ sub, scope: ['announce'], ...(ttlSec !== undefined && { ttlSec }) }, secret, now)
+    const origin = await testOriginKey()
+    const { tracker, peer } = await withTracker(t, start, { authKey: origin.publicKey, exemptLoopback: false, banStrikes: 1, banMs: 60_000 })
+    const token = (sub: string, ttlSec?: number, now?: number) => origin.token({ sub, ...(ttlSec !== undefined && { ttlSec }) }, now)
     const as = async (sub: string, from = freshAddress()) => peer(`${tracker.wsUrl}?token=${await token(sub)}`, { from })
 
     t.test('7. scrape answers counts only, and only to an authenticated socket', async (t) => {

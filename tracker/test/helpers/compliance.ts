@@ -3,7 +3,7 @@
 // the security rules (issue 15) are in compliance-security.ts, run from here.
 
 import type { Test } from 'tap'
-import { signToken } from '../../../protocol/index.js'
+import { forgerOf, testOriginKey } from '../../../test-support/origin-key.js'
 import { TRACKER_FAILURE_CODES } from '../../../protocol/src/tracker.js'
 import { announce, announceMessage, eventually, isAnswer, isFailure, isOffer, isReply, isScrape, isWarning, metric, sync, take, withTracker } from './compliance-kit.js'
 import { securityCompliance } from './compliance-security.js'
@@ -346,9 +346,9 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
   })
 
   t.test('auth', async (t) => {
-    const secret = 'compliance-secret'
-    const { tracker, peer } = await withTracker(t, start, { authSecret: secret })
-    const token = await signToken({ sub: 'listener-1', scope: ['announce'] }, secret)
+    const origin = await testOriginKey()
+    const { tracker, peer } = await withTracker(t, start, { authKey: origin.publicKey })
+    const token = await origin.token({ sub: 'listener-1' })
 
     t.test('without a token the socket is refused and closed', async (t) => {
       const p = await peer()
@@ -375,9 +375,10 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
     t.test('bad, expired and wrong-scope tokens', async (t) => {
       const cases: Array<[string, string]> = [
         [`${token}x`, 'unauthorized'],
-        [await signToken({ sub: 'l', scope: ['announce'], ttlSec: 60 }, secret, Date.now() - 3_600_000), 'token_expired'],
-        [await signToken({ sub: 'l', scope: ['play'] }, secret), 'forbidden'],
-        [await signToken({ sub: 'l', scope: ['announce'] }, 'another-secret'), 'unauthorized'],
+        [await origin.token({ sub: 'l', ttlSec: 60 }, Date.now() - 3_600_000), 'token_expired'],
+        [await origin.token({ sub: 'l', scope: ['play'] }), 'forbidden'],
+        [await origin.token({ sub: 'l', aud: ['edge'] }), 'forbidden'],
+        [await (await forgerOf(origin)).token({ sub: 'l' }), 'unauthorized'],
       ]
       for (const [bad, code] of cases) {
         const viaQuery = await peer(`${tracker.wsUrl}?token=${encodeURIComponent(bad)}`)

@@ -12,7 +12,7 @@ import type { TrackerOptions } from '../../src/core/options.js'
 import { createShardedTracker } from '../../src/cluster.js'
 import { createTrackerServer } from '../../src/server.js'
 
-export type TrackerTestOptions = Partial<TrackerOptions> & { authSecret?: string }
+export type TrackerTestOptions = Partial<TrackerOptions> & { authKey?: string }
 
 export interface StartedTracker {
   /** ws://host:port/announce */
@@ -26,8 +26,8 @@ export interface StartedTracker {
 
 export type StartTracker = (options: TrackerTestOptions) => Promise<StartedTracker>
 
-export const startNodeTracker: StartTracker = async ({ authSecret, ...options }) => {
-  const server = createTrackerServer({ ...options, ...(authSecret === undefined ? {} : { authSecret }), port: 0 })
+export const startNodeTracker: StartTracker = async ({ authKey, ...options }) => {
+  const server = createTrackerServer({ ...options, ...(authKey === undefined ? {} : { authKey }), port: 0 })
   const { url } = await server.listen()
   return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: true, close: () => server.close() }
 }
@@ -53,11 +53,11 @@ function bundleWorker(): Promise<string> {
   return bundled
 }
 
-export const startWorkerdTracker: StartTracker = async ({ authSecret, ...options }) => {
+export const startWorkerdTracker: StartTracker = async ({ authKey, ...options }) => {
   const dir = await bundleWorker()
   const bindings: Record<string, string> = { TRACKER_SHARDS: '1' }
   for (const [key, value] of Object.entries(options)) bindings[envName(key as keyof TrackerOptions)] = String(value)
-  if (authSecret !== undefined) bindings.CHORUS_TOKEN_SECRET = authSecret
+  if (authKey !== undefined) bindings.ORIGIN_PUBLIC_KEY = authKey
   const mf = new Miniflare({
     modules: true,
     modulesRoot: dir,
@@ -74,8 +74,8 @@ export const startWorkerdTracker: StartTracker = async ({ authSecret, ...options
 
 /** The sharded Node tracker (primary + shard processes); `shards` 1 runs the whole suite through the socket hand-off. */
 export function startClusterTracker(shards: number): StartTracker {
-  return async ({ authSecret, ...options }) => {
-    const tracker = createShardedTracker({ ...options, shards, ...(authSecret === undefined ? {} : { authSecret }), port: 0 })
+  return async ({ authKey, ...options }) => {
+    const tracker = createShardedTracker({ ...options, shards, ...(authKey === undefined ? {} : { authKey }), port: 0 })
     const { url } = await tracker.listen()
     return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: true, close: () => tracker.close() }
   }
