@@ -8,8 +8,10 @@ const BENCHES: Record<string, { summary: string; load: () => Promise<{ run(argv:
   'cache-policy': { summary: 'miss ratio of the edge memory-tier policies vs OPT (web07 trace, Spotify-shaped chunks)', load: () => import('../cache-policy/index.js') },
   playback: { summary: 'time to first audio, stalls and offload: real SDK listeners on an emulated network, P2P on and off', load: () => import('../playback/index.js') },
   sim: { summary: "the SDK's scheduler and the tracker's core under virtual time, 10,000 to 1,000,000 listeners", load: () => import('../sim/index.js') },
+  'first-run': { summary: '`chorus start` on an empty data directory: time to the player, to first audio, to the whole demo catalog; CPU', load: () => import('../first-run/index.js') },
+  ingest: { summary: 'ingest throughput, audio seconds per CPU second: the ffmpeg AAC encoder beside the pure-JS MP3 one, per quality', load: () => import('../ingest/index.js') },
 }
-const ALIASES: Record<string, string> = { ingest: 'origin' }
+const ALIASES: Record<string, string> = {}
 
 const bench: Command = {
   summary: 'run benchmarks; figures go to bench/results/',

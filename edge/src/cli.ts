@@ -111,6 +111,7 @@ Options:
   --public-key B64    the origin's Ed25519 public key (sets ORIGIN_PUBLIC_KEY; default: read
                       from ORIGIN/v1/origin-key at start)
   --var NAME=VALUE    set any edge variable, for example --var MEMORY_POLICY=lru (repeatable)
+  env CHORUS_EDGE_PURGE_TOKEN  secrets (PURGE_TOKEN) from the environment, so they stay out of ps
   --config PATH       wrangler config (default: wrangler.toml at the repository root)
   --host HOST         address to listen on (default: 127.0.0.1)
   --port PORT         port (default: ${DEFAULT_PORTS.edge}; 0 = a free port)
@@ -139,6 +140,11 @@ Options:
     const vars: Record<string, unknown> = { ...fileVars, ...parseVarFlags(values.var ?? []) }
     if (values.origin !== undefined) vars.ORIGIN_URL = values.origin
     if (values['public-key'] !== undefined) vars.ORIGIN_PUBLIC_KEY = values['public-key']
+    // Secrets come from the environment (CHORUS_EDGE_PURGE_TOKEN, ...): a --var shows in `ps`.
+    for (const v of CONFIG_VARS) {
+      const fromEnv = v.secret ? process.env[`CHORUS_EDGE_${v.name}`] : undefined
+      if (fromEnv) vars[v.name] = fromEnv
+    }
 
     if (values.check) {
       const result = parseEdgeConfig(vars, { publicKeyOptional: true })

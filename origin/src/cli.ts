@@ -3,8 +3,9 @@ import { extname, join } from 'node:path'
 import { type Command, DEFAULT_PORTS, UsageError, announceReady, defaultDataDir, intOption, parseCommandArgs, untilSignal } from '../../cli/command.js'
 import { STANDARD_BITRATES, isBitrate, isChunkSize } from '../../protocol/index.js'
 import { DEMO_API_KEY } from './api-keys.js'
-import { AudioError } from './audio/pcm.js'
-import { DEMO_TRACKS, synthesizeTrack } from './audio/demo-music.js'
+import { AudioError, type Pcm } from './audio/pcm.js'
+import { DEMO_TRACKS } from './audio/demo-music.js'
+import { createSynthesizer } from './audio/synth-pool.js'
 import { type IngestOptions, type IngestResult, ingestFile, ingestPcm } from './ingest.js'
 import { loadOriginKeys } from './keys.js'
 import { createProgress } from './progress.js'
@@ -31,28 +32,142 @@ function formatDuration(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
 
-/** Creates the demo catalog: a dozen synthesized tracks in three qualities, and the demo API key. */
-export async function ingestDemo(dataDir: string, options: { durationSec?: number; count?: number; json?: boolean; workers?: number; chunkSize?: number; onTrack?: (r: IngestResult) => void }): Promise<IngestResult[]> {
+export interface DemoOptions {
+  /** Make every track this long (quick tests); default: each track's own 2-4 minutes. */
+  durationSec?: number
+  /** Only the first `count` tracks of the catalog. */
+  count?: number
+  json?: boolean
+  workers?: number
+  chunkSize?: number
+  /** Leave out the tracks already in the catalog (a first run stopped part way goes on). */
+  skipExisting?: boolean
+  /** Stops the catalog between tracks or in the middle of one; a track is published whole or not at all. */
+  signal?: AbortSignal
+  /** A progress bar on a terminal's stderr (default: unless json). */
+  progressBar?: boolean
+  /** Each track as it is published, with how many of this run's tracks are done. */
+  onTrack?: (r: IngestResult, done: number, total: number) => void
+  onWarning?: (message: string) => void
+}
+
+/**
+ * Creates the demo catalog: a dozen synthesized tracks in three qualities, and the demo API key.
+ * Each track is published as soon as it is encoded, in catalog order as a rule. The qualities
+ * are handed to the encoders highest bitrate first (with ffmpeg's AAC, 320 kbit/s costs about
+ * as much as 96 and 160 together: on two cores one encoder takes it while the other does the
+ * two others). The next track is synthesized on a thread of its own while one encodes, and its
+ * encode starts when the current one is nearly through, so that the tail of one track does not
+ * leave a core idle. At most two tracks are in flight.
+ */
+export async function ingestDemo(dataDir: string, options: DemoOptions): Promise<IngestResult[]> {
   const keys = await loadOriginKeys(dataDir)
   await writeConfigFile(dataDir, { apiKeys: { [DEMO_API_KEY]: { name: 'demo', scope: ['play', 'announce'] } } })
-  const specs = DEMO_TRACKS.slice(0, options.count ?? DEMO_TRACKS.length)
-  const progress = createProgress(process.stderr, !options.json && process.stderr.isTTY === true)
+  let specs = DEMO_TRACKS.slice(0, options.count ?? DEMO_TRACKS.length)
+  if (options.skipExisting) {
+    const have = new Set((await createStore({ dataDir, refreshMs: 0 }).catalog()).map((e) => e.trackId))
+    specs = specs.filter((s) => !have.has(s.id))
+  }
   const results: IngestResult[] = []
-  for (const [i, spec] of specs.entries()) {
-    const durationSec = options.durationSec ?? spec.durationSec
-    const pcm = synthesizeTrack({ seed: spec.seed, durationSec })
+  if (specs.length === 0) return results
+  options.signal?.throwIfAborted()
+  // A failed track stops the other in flight; the caller's signal stops both.
+  const failure = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, failure.signal]) : failure.signal
+  const progress = createProgress(process.stderr, (options.progressBar ?? !options.json) && process.stderr.isTTY === true)
+  const fractions = new Float64Array(specs.length)
+  const synth = await createSynthesizer()
+  const renders: Array<Promise<Pcm> | undefined> = []
+  const render = (i: number): Promise<Pcm> | undefined => {
+    if (i >= specs.length) return undefined
+    let pcm = renders[i]
+    if (!pcm) {
+      const spec = specs[i]!
+      pcm = renders[i] = synth.render({ seed: spec.seed, durationSec: options.durationSec ?? spec.durationSec }, signal)
+      pcm.catch(() => undefined) // awaited when its turn comes; an abort before then must not surface as unhandled
+    }
+    return pcm
+  }
+
+  /** Share of a track's encoding fed to the encoders at which the next track's encode starts. */
+  const HANDOFF = 0.9
+  // Longest job first: the encoders take the qualities in this order (the manifest sorts them).
+  const bitrates = [...STANDARD_BITRATES].sort((a, b) => b - a)
+  const ingestOne = async (i: number, handoff: () => void): Promise<void> => {
+    const spec = specs[i]!
+    const pcm = await render(i)!
+    renders[i] = undefined // the PCM goes with this ingest
+    render(i + 1) // synthesized while this one encodes
+    signal.throwIfAborted()
+    let handedOff = false
     const ingestOptions: IngestOptions = {
       dataDir,
       keys,
-      onProgress: (f) => progress.update(`demo ${i + 1}/${specs.length}: ${spec.title}`, (i + f) / specs.length),
+      signal,
+      bitrates,
+      onProgress: (f) => {
+        fractions[i] = f
+        progress.update(`demo ${i + 1}/${specs.length}: ${spec.title}`, fractions.reduce((a, b) => a + b, 0) / specs.length)
+        if (!handedOff && f >= HANDOFF) {
+          handedOff = true
+          handoff()
+        }
+      },
       ...(options.workers !== undefined && { workers: options.workers }),
       ...(options.chunkSize !== undefined && { chunkSize: options.chunkSize }),
+      ...(options.onWarning && { onWarning: options.onWarning }),
     }
     const result = await ingestPcm(pcm, { trackId: spec.id, title: spec.title, artist: spec.artist, album: spec.album }, ingestOptions)
+    fractions[i] = 1
     results.push(result)
-    options.onTrack?.(result)
+    options.onTrack?.(result, results.length, specs.length)
+    if (!handedOff) handoff()
   }
-  progress.done()
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const inFlight = new Set<number>()
+      let next = 0
+      let failed = false
+      let waiting = false // a hand-off came while two were in flight: start the next when one ends
+      const launch = (): void => {
+        if (failed) return
+        if (next >= specs.length) {
+          if (inFlight.size === 0) resolve()
+          return
+        }
+        if (inFlight.size >= 2) {
+          waiting = true
+          return
+        }
+        const i = next++
+        inFlight.add(i)
+        ingestOne(i, launch).then(
+          () => {
+            inFlight.delete(i)
+            if (waiting) {
+              waiting = false
+              launch()
+            } else if (!failed && inFlight.size === 0 && next >= specs.length) resolve()
+          },
+          (err: unknown) => {
+            inFlight.delete(i)
+            if (!failed) {
+              failed = true
+              failure.abort(err)
+              // Wait for the other track in flight to stop, so nothing runs after we return.
+              const settle = (): void => (inFlight.size === 0 ? reject(options.signal?.aborted ? options.signal.reason : err) : void setTimeout(settle, 20))
+              settle()
+            }
+          },
+        )
+      }
+      launch()
+    })
+  } finally {
+    progress.done()
+    await synth.close()
+  }
   return results
 }
 
@@ -173,9 +288,10 @@ const origin: Command = {
   help: `Usage: chorus origin [options]
 
 Serves the catalog over HTTP (Hono on Node): the track list, signed manifests, encrypted chunks,
-session tokens for API keys, and track keys to valid tokens only. The signing key and token
-secret are generated into DIR/keys on first run unless given by environment
-(CHORUS_SIGNING_KEY: Ed25519 PKCS#8 DER in base64url; CHORUS_TOKEN_SECRET). API keys come from
+session tokens for API keys, and track keys to valid tokens only. The signing key is
+generated into DIR/keys on first run unless given by environment
+(CHORUS_SIGNING_KEY: Ed25519 PKCS#8 DER in base64url); that key also signs session tokens,
+which edges and trackers check with its public key. API keys come from
 DIR/config.json and CHORUS_API_KEYS=key1,key2:name.
 
 Options:

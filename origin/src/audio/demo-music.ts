@@ -120,8 +120,12 @@ function tone(note: NoteEvent, frequency: number, table: Float32Array, level: nu
   return { table, start: note.time, duration: note.duration, frequency, amplitude: level * note.velocity, pan: 0 }
 }
 
+/**
+ * Math.round(x * gain) for |x * gain| < 32768, by integer truncation of a positive number:
+ * the same samples, without a Math.round call per sample of a song-length buffer.
+ */
 function toInt16(samples: Float32Array, gain: number): Int16Array {
   const out = new Int16Array(samples.length)
-  for (let i = 0; i < samples.length; i++) out[i] = Math.round(samples[i]! * gain)
+  for (let i = 0; i < samples.length; i++) out[i] = ((samples[i]! * gain + 32768.5) | 0) - 32768
   return out
 }

@@ -1,5 +1,9 @@
 import { panGains, releaseSamples, type Envelope, type StereoBus } from './synth-bus.js'
-import { TABLE_SIZE } from './synth-wavetables.js'
+import { PHASE_SHIFT, TABLE_SIZE, fixedPhase, phaseIncrement } from './synth-wavetables.js'
+
+// The loops below spell the fixed-point phase's split as literals (21 bits of fraction under an
+// 11-bit table index): V8 folds literals, not imported constants, and it is worth a third.
+if (PHASE_SHIFT !== 21) throw new Error('synth-chord.ts assumes 2048-entry wavetables')
 
 export interface ChordOptions {
   table: Float32Array
@@ -32,13 +36,13 @@ export function renderChord(bus: StereoBus, o: ChordOptions): void {
   const releaseK = Math.exp(-1 / (Math.max(1e-4, release) * sr))
 
   const count = o.frequencies.length * 2
-  const phases = new Float64Array(count)
-  const incs = new Float64Array(count)
+  const phases = new Int32Array(count)
+  const incs = new Int32Array(count)
   o.frequencies.forEach((f, n) => {
-    incs[2 * n] = (f * TABLE_SIZE * 2 ** (-o.unisonCents / 1200)) / sr
-    incs[2 * n + 1] = (f * TABLE_SIZE * 2 ** (o.unisonCents / 1200)) / sr
-    phases[2 * n] = (o.start * 7919 + n * 331) % TABLE_SIZE
-    phases[2 * n + 1] = (o.start * 3571 + n * 677) % TABLE_SIZE
+    incs[2 * n] = phaseIncrement(f * 2 ** (-o.unisonCents / 1200), sr)
+    incs[2 * n + 1] = phaseIncrement(f * 2 ** (o.unisonCents / 1200), sr)
+    phases[2 * n] = fixedPhase((o.start * 7919 + n * 331) % TABLE_SIZE)
+    phases[2 * n + 1] = fixedPhase((o.start * 3571 + n * 677) % TABLE_SIZE)
   })
   const [gl, gr] = panGains(-o.width)
   const scale = o.amplitude / Math.sqrt(count)
@@ -59,8 +63,8 @@ export function renderChord(bus: StereoBus, o: ChordOptions): void {
 interface ChordState {
   env: number
   table: Float32Array
-  phases: Float64Array
-  incs: Float64Array
+  phases: Int32Array
+  incs: Int32Array
   /** Gains of the flat (left-leaning) copies; the sharp copies mirror them. */
   gains: readonly [number, number]
   send: Float32Array | undefined
@@ -68,12 +72,13 @@ interface ChordState {
 }
 
 const BLOCK = 256
-const flatBlock = new Float32Array(BLOCK)
-const sharpBlock = new Float32Array(BLOCK)
+const flatBlock = new Float64Array(BLOCK)
+const sharpBlock = new Float64Array(BLOCK)
 
 /**
- * Oscillator by oscillator over short blocks (tight loops with the phase in a register, block
- * sums in L1 cache), then one pass that applies the envelope and writes the buses.
+ * Oscillators two at a time over short blocks (tight loops with both phases in registers, block
+ * sums in L1 cache, one store per sample for two oscillators), then one pass that applies the
+ * envelope and writes the buses. Even oscillators are the flat copies, odd ones the sharp.
  */
 function runChord(bus: StereoBus, s: ChordState, from: number, to: number, mul: number, add: number): void {
   const { table, phases, incs, send, sendAmount } = s
@@ -83,20 +88,12 @@ function runChord(bus: StereoBus, s: ChordState, from: number, to: number, mul: 
   let env = s.env
   for (let blockStart = from; blockStart < to; blockStart += BLOCK) {
     const n = Math.min(BLOCK, to - blockStart)
-    flatBlock.fill(0, 0, n)
-    sharpBlock.fill(0, 0, n)
-    for (let j = 0; j < count; j++) {
-      const out = (j & 1) === 0 ? flatBlock : sharpBlock
-      const inc = incs[j]!
-      let p = phases[j]!
-      for (let i = 0; i < n; i++) {
-        const k = p | 0
-        const a = table[k]!
-        out[i] = out[i]! + a + (p - k) * (table[k + 1]! - a)
-        p += inc
-        if (p >= TABLE_SIZE) p -= TABLE_SIZE
+    for (let side = 0; side < 2; side++) {
+      const out = side === 0 ? flatBlock : sharpBlock
+      for (let j = side; j < count; j += 4) {
+        if (j + 2 < count) addPair(out, table, phases, incs, j, j + 2, n, j === side)
+        else addOne(out, table, phases, incs, j, n, j === side)
       }
-      phases[j] = p
     }
     for (let i = 0; i < n; i++) {
       env = env * mul + add
@@ -110,3 +107,37 @@ function runChord(bus: StereoBus, s: ChordState, from: number, to: number, mul: 
   }
   s.env = env
 }
+
+/** Two oscillators of one table into `out` (added, or written over when `first`). */
+function addPair(out: Float64Array, table: Float32Array, phases: Int32Array, incs: Int32Array, a: number, b: number, n: number, first: boolean): void {
+  const incA = incs[a]!
+  const incB = incs[b]!
+  let p = phases[a]!
+  let q = phases[b]!
+  for (let i = 0; i < n; i++) {
+    const k = p >>> 21
+    const m = q >>> 21
+    const x = table[k]!
+    const y = table[m]!
+    const v = x + (p & 0x1fffff) * 4.76837158203125e-7 * (table[k + 1]! - x) + (y + (q & 0x1fffff) * 4.76837158203125e-7 * (table[m + 1]! - y))
+    out[i] = first ? v : out[i]! + v
+    p = (p + incA) | 0
+    q = (q + incB) | 0
+  }
+  phases[a] = p
+  phases[b] = q
+}
+
+function addOne(out: Float64Array, table: Float32Array, phases: Int32Array, incs: Int32Array, a: number, n: number, first: boolean): void {
+  const inc = incs[a]!
+  let p = phases[a]!
+  for (let i = 0; i < n; i++) {
+    const k = p >>> 21
+    const x = table[k]!
+    const v = x + (p & 0x1fffff) * 4.76837158203125e-7 * (table[k + 1]! - x)
+    out[i] = first ? v : out[i]! + v
+    p = (p + inc) | 0
+  }
+  phases[a] = p
+}
+

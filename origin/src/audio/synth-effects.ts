@@ -3,63 +3,14 @@ import type { StereoBus } from './synth-bus.js'
 /**
  * The demo synthesizer's effects and master section, run as one pass over the song: on this
  * kind of machine every extra pass over song-length buffers costs more than the arithmetic in it.
- * The small processors below keep their state in short delay lines and are inlined by V8.
+ *
+ * The reverb is Freeverb's shape: four feedback combs with a one-pole low-pass in the loop
+ * (damped combs) in parallel, then two Schroeder all-passes a side (flat magnitude, smeared
+ * phase; slightly different lengths per side make the tail wide). The lead's echoes bounce
+ * between the channels (ping-pong). Every delay line is a power-of-two ring indexed by the
+ * sample number under a mask, and every filter's state is a local variable: one loop, no
+ * per-sample object reads and writes, no wrap tests.
  */
-
-/** A feedback comb with a one-pole low-pass in the loop (Freeverb's damped comb). */
-class Comb {
-  readonly #line: Float32Array
-  #pos = 0
-  #low = 0
-  constructor(length: number, readonly decay: number, readonly damping: number) {
-    this.#line = new Float32Array(length)
-  }
-  tick(x: number): number {
-    const out = this.#line[this.#pos]!
-    this.#low = out * (1 - this.damping) + this.#low * this.damping
-    this.#line[this.#pos] = x + this.#low * this.decay
-    if (++this.#pos === this.#line.length) this.#pos = 0
-    return out
-  }
-}
-
-/** Schroeder all-pass: flat magnitude, smeared phase; diffuses the combs' echoes. */
-class Allpass {
-  readonly #line: Float32Array
-  #pos = 0
-  constructor(length: number, readonly gain = 0.5) {
-    this.#line = new Float32Array(length)
-  }
-  tick(x: number): number {
-    const delayed = this.#line[this.#pos]!
-    const y = delayed - this.gain * x
-    this.#line[this.#pos] = x + this.gain * y
-    if (++this.#pos === this.#line.length) this.#pos = 0
-    return y
-  }
-}
-
-/** Echoes that bounce between the channels; `left`/`right` hold the latest echo outputs. */
-class PingPong {
-  readonly #toLeft: Float32Array
-  readonly #toRight: Float32Array
-  #pos = 0
-  left = 0
-  right = 0
-  constructor(length: number, readonly feedback: number) {
-    this.#toLeft = new Float32Array(length)
-    this.#toRight = new Float32Array(length)
-  }
-  tick(x: number): void {
-    const l = this.#toLeft[this.#pos]!
-    const r = this.#toRight[this.#pos]!
-    this.#toLeft[this.#pos] = r * this.feedback
-    this.#toRight[this.#pos] = (x + l) * this.feedback
-    if (++this.#pos === this.#toLeft.length) this.#pos = 0
-    this.left = l
-    this.right = r
-  }
-}
 
 export interface MixdownOptions {
   /** Mono reverb send, as long as the song. */
@@ -78,40 +29,95 @@ export interface MixdownOptions {
 const COMB_MS = [29.7, 37.1, 41.1, 43.7]
 const ROOM_DECAY = 0.8
 const ROOM_DAMPING = 0.3
+const ALLPASS_GAIN = 0.5
+
+/** A ring of at least `length` samples, a power of two, so `index & (size - 1)` wraps it. */
+function ring(length: number): Float32Array {
+  return new Float32Array(2 ** Math.ceil(Math.log2(Math.max(2, length))))
+}
 
 /** Adds echoes and reverb into the bus, applies the fades, and returns the peak level. */
 export function mixdown(bus: StereoBus, o: MixdownOptions): number {
   const { left, right, sampleRate: sr } = bus
   const { send, lead } = o
   const samples = (ms: number): number => Math.max(1, Math.round((ms / 1000) * sr))
-  const [c0, c1, c2, c3] = COMB_MS.map((ms) => new Comb(samples(ms), ROOM_DECAY, ROOM_DAMPING)) as [Comb, Comb, Comb, Comb]
-  // Slightly different all-pass lengths per side make the tail wide.
-  const l1 = new Allpass(samples(5.0))
-  const l2 = new Allpass(samples(1.7))
-  const r1 = new Allpass(samples(5.3))
-  const r2 = new Allpass(samples(1.9))
-  const echo = new PingPong(samples(o.echoSeconds * 1000), o.echoFeedback)
+  // Delays in samples: a line of delay D reads what was written D samples ago, (i - D) & mask.
+  const [c0, c1, c2, c3] = COMB_MS.map(samples) as [number, number, number, number]
+  const l1 = samples(5.0)
+  const l2 = samples(1.7)
+  const r1 = samples(5.3)
+  const r2 = samples(1.9)
+  const comb0 = ring(Math.max(c0, c1, c2, c3, l1, l2, r1, r2))
+  const M = comb0.length - 1
+  const comb1 = new Float32Array(M + 1)
+  const comb2 = new Float32Array(M + 1)
+  const comb3 = new Float32Array(M + 1)
+  const apL1 = new Float32Array(M + 1)
+  const apL2 = new Float32Array(M + 1)
+  const apR1 = new Float32Array(M + 1)
+  const apR2 = new Float32Array(M + 1)
+  const echo = samples(o.echoSeconds * 1000)
+  const toLeft = ring(echo)
+  const toRight = new Float32Array(toLeft.length)
+  const EM = toLeft.length - 1
+  const feedback = o.echoFeedback
   const wet = o.reverbWet
   const leadReverb = o.leadReverb
+  const damping = ROOM_DAMPING
+  const undamped = 1 - ROOM_DAMPING
+  const decay = ROOM_DECAY
+  const g = ALLPASS_GAIN
 
   const n = left.length
   const fadeIn = Math.min(n, Math.round(o.fadeInSeconds * sr))
   const fadeOutStart = n - Math.min(n - fadeIn, Math.round(o.fadeOutSeconds * sr))
   const fadeOutLength = n - fadeOutStart
+  let low0 = 0
+  let low1 = 0
+  let low2 = 0
+  let low3 = 0
   let peak = 0
   for (let i = 0; i < n; i++) {
+    const w = i & M
+    // The lead and its echoes, each echo crossing to the other side.
     const x = lead[i]!
-    echo.tick(x)
-    const leadLeft = x + echo.left
-    const leadRight = x + echo.right
+    const er = (i - echo) & EM
+    const echoLeft = toLeft[er]!
+    const echoRight = toRight[er]!
+    toLeft[i & EM] = echoRight * feedback
+    toRight[i & EM] = (x + echoLeft) * feedback
+    const leadLeft = x + echoLeft
+    const leadRight = x + echoRight
     const roomIn = send[i]! + (leadLeft + leadRight) * leadReverb
-    const room = (c0.tick(roomIn) + c1.tick(roomIn) + c2.tick(roomIn) + c3.tick(roomIn)) * 0.25
-    let l = left[i]! + leadLeft + l2.tick(l1.tick(room)) * wet
-    let r = right[i]! + leadRight + r2.tick(r1.tick(room)) * wet
+    // The damped combs.
+    const o0 = comb0[(i - c0) & M]!
+    low0 = o0 * undamped + low0 * damping
+    comb0[w] = roomIn + low0 * decay
+    const o1 = comb1[(i - c1) & M]!
+    low1 = o1 * undamped + low1 * damping
+    comb1[w] = roomIn + low1 * decay
+    const o2 = comb2[(i - c2) & M]!
+    low2 = o2 * undamped + low2 * damping
+    comb2[w] = roomIn + low2 * decay
+    const o3 = comb3[(i - c3) & M]!
+    low3 = o3 * undamped + low3 * damping
+    comb3[w] = roomIn + low3 * decay
+    const room = (o0 + o1 + o2 + o3) * 0.25
+    // The all-passes, two a side.
+    let y = apL1[(i - l1) & M]! - g * room
+    apL1[w] = room + g * y
+    const wetLeft = apL2[(i - l2) & M]! - g * y
+    apL2[w] = y + g * wetLeft
+    y = apR1[(i - r1) & M]! - g * room
+    apR1[w] = room + g * y
+    const wetRight = apR2[(i - r2) & M]! - g * y
+    apR2[w] = y + g * wetRight
+    let l = left[i]! + leadLeft + wetLeft * wet
+    let r = right[i]! + leadRight + wetRight * wet
     if (i < fadeIn || i >= fadeOutStart) {
-      const g = i < fadeIn ? i / fadeIn : ((n - i) / fadeOutLength) ** 2
-      l *= g
-      r *= g
+      const f = i < fadeIn ? i / fadeIn : ((n - i) / fadeOutLength) ** 2
+      l *= f
+      r *= f
     }
     left[i] = l
     right[i] = r

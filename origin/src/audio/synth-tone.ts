@@ -1,5 +1,8 @@
 import { panGains, releaseSamples, type Envelope, type StereoBus } from './synth-bus.js'
-import { SINE, TABLE_SIZE } from './synth-wavetables.js'
+import { PHASE_SHIFT, SINE, TABLE_SIZE, fixedPhase, phaseIncrement } from './synth-wavetables.js'
+
+// Fixed-point phases (see synth-wavetables.ts), their split spelled as literals for V8 to fold.
+if (PHASE_SHIFT !== 21) throw new Error('synth-tone.ts assumes 2048-entry wavetables')
 
 export interface ToneOptions {
   table: Float32Array
@@ -40,8 +43,8 @@ export function renderTone(bus: StereoBus, o: ToneOptions): void {
     sendAmount: (o.send?.amount ?? 0) * o.amplitude,
     gl: gl * o.amplitude,
     gr: gr * o.amplitude,
-    inc: (o.frequency * TABLE_SIZE) / sr,
-    phase: (o.start * 7919) % TABLE_SIZE, // differing start phases keep stacked notes from cancelling
+    inc: phaseIncrement(o.frequency, sr),
+    phase: fixedPhase((o.start * 7919) % TABLE_SIZE), // differing start phases keep stacked notes from cancelling
     // A note that started before the buffer (timing jitter at 0 s) is already that far into its attack.
     env: (from - startSample) / attackSamples,
     vibrato: o.vibrato ? { ...o.vibrato, phase: 0, start: from + Math.round(o.vibrato.delay * sr), sampleRate: sr } : undefined,
@@ -59,6 +62,7 @@ interface Voice {
   sendAmount: number
   gl: number
   gr: number
+  /** Fixed point (see synth-wavetables.ts). */
   inc: number
   phase: number
   env: number
@@ -72,14 +76,13 @@ function run(o: Voice, from: number, to: number, mul: number, add: number): void
   let { phase, env } = o
   for (let i = from; i < to; i++) {
     env = env * mul + add
-    const k = phase | 0
+    const k = phase >>> 21
     const a = table[k]!
-    const v = (a + (phase - k) * (table[k + 1]! - a)) * env
+    const v = (a + (phase & 0x1fffff) * 4.76837158203125e-7 * (table[k + 1]! - a)) * env
     left[i] = left[i]! + v * gl
     right[i] = right[i]! + v * gr
     if (send !== undefined) send[i] = send[i]! + v * sendAmount
-    phase += inc
-    if (phase >= TABLE_SIZE) phase -= TABLE_SIZE
+    phase = (phase + inc) | 0
   }
   o.phase = phase
   o.env = env
@@ -90,28 +93,27 @@ function runVibrato(o: Voice, from: number, to: number, mul: number, add: number
   const vib = o.vibrato!
   const { table, left, right, send, sendAmount, inc, gl, gr } = o
   const depth = 2 ** (vib.depth / 1200) - 1
-  const vibInc = (vib.rate * TABLE_SIZE) / vib.sampleRate
+  const vibInc = phaseIncrement(vib.rate, vib.sampleRate)
   const ramp = 1 / (0.3 * vib.sampleRate)
   const vibStart = vib.start
   let { phase, env } = o
   let vibPhase = vib.phase
   for (let i = from; i < to; i++) {
     env = env * mul + add
-    const k = phase | 0
+    const k = phase >>> 21
     const a = table[k]!
-    const v = (a + (phase - k) * (table[k + 1]! - a)) * env
+    const v = (a + (phase & 0x1fffff) * 4.76837158203125e-7 * (table[k + 1]! - a)) * env
     left[i] = left[i]! + v * gl
     right[i] = right[i]! + v * gr
     if (send !== undefined) send[i] = send[i]! + v * sendAmount
     if (i >= vibStart) {
       const r = (i - vibStart) * ramp
-      phase += inc * (1 + depth * (r < 1 ? r : 1) * SINE[vibPhase | 0]!)
-      vibPhase += vibInc
-      if (vibPhase >= TABLE_SIZE) vibPhase -= TABLE_SIZE
+      // ToInt32 of the sum is the sum modulo 2^32: the wrap of a fixed-point phase.
+      phase = (phase + inc * (1 + depth * (r < 1 ? r : 1) * SINE[vibPhase >>> 21]!)) | 0
+      vibPhase = (vibPhase + vibInc) | 0
     } else {
-      phase += inc
+      phase = (phase + inc) | 0
     }
-    if (phase >= TABLE_SIZE) phase -= TABLE_SIZE
   }
   o.phase = phase
   o.env = env

@@ -2,6 +2,24 @@
 
 export const TABLE_SIZE = 2048
 
+/**
+ * Oscillator phases are 32-bit fixed point: a whole cycle is 2^32, so a phase wraps by itself
+ * in integer addition (`(p + inc) | 0`, no compare and subtract on the loop's critical path),
+ * the top log2(TABLE_SIZE) bits index the table and the low PHASE_SHIFT bits are the
+ * interpolation fraction.
+ */
+export const PHASE_SHIFT = 32 - Math.log2(TABLE_SIZE)
+
+/** Per-sample phase increment of a frequency, in fixed point (wrapped into an int32: adds stay exact modulo 2^32). */
+export function phaseIncrement(frequency: number, sampleRate: number): number {
+  return Math.round((frequency / sampleRate) * 2 ** 32) | 0
+}
+
+/** A phase given in table steps (0 <= steps < TABLE_SIZE), in fixed point. */
+export function fixedPhase(steps: number): number {
+  return Math.floor((steps / TABLE_SIZE) * 2 ** 32) | 0
+}
+
 /** One period of a waveform from harmonic amplitudes (index 0 = fundamental), with a guard sample. */
 export function wavetable(harmonics: number[]): Float32Array {
   const table = new Float32Array(TABLE_SIZE + 1)

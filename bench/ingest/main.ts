@@ -1,0 +1,9 @@
+import { run } from './index.js'
+
+run(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`ingest: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  },
+)

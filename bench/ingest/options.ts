@@ -1,0 +1,96 @@
+import { parseArgs } from 'node:util'
+import { DEMO_TRACKS } from '../../origin/src/audio/demo-music.js'
+
+export interface IngestBenchOptions {
+  /** The demo track whose seed is synthesized (the same PCM feeds every encoder). */
+  track: string
+  /** Seconds of audio to synthesize and ingest. */
+  durationSec: number
+  /** Alternating rounds (new, old, new, old...); each figure is the median of its rounds. */
+  rounds: number
+  /** Measure the pure-JS MP3 encoder too (the slow part of a run). */
+  mp3: boolean
+  bitrates: number[]
+  outDir: string | undefined
+  name: string
+  quiet: boolean
+}
+
+export const INGEST_DEFAULTS: IngestBenchOptions = {
+  track: 'demo-01',
+  durationSec: 60,
+  rounds: 1,
+  mp3: true,
+  bitrates: [96, 160, 320],
+  outDir: undefined,
+  name: 'ingest',
+  quiet: false,
+}
+
+const QUICK: Partial<IngestBenchOptions> = { durationSec: 15 }
+
+export const INGEST_HELP = `Usage: npm run bench -- ingest [--quick] [--duration=S] [--rounds=N] ...
+       npx tsx bench/ingest/main.ts [options]
+
+Ingest throughput in seconds of audio per CPU second: the origin's ingestPcm() as it is (AAC in
+fragmented MP4 through ffmpeg when ffmpeg is found) beside the pure-JS MP3 encoder (lamejs,
+encodeMp3, ingestPcm with codec 'mp3'), on the same synthesized PCM, in the same run: each
+quality alone (one encoder at a time), then all qualities at once as an ingest runs them. CPU is
+this process (all its threads: lamejs workers) plus the children it reaped (ffmpeg), from /proc.
+Writes bench/results/ingest.{json,md}.
+
+Options (use --name=value: the bench runner passes flags only):
+  --track=ID        demo track whose seed is synthesized (default ${INGEST_DEFAULTS.track})
+  --duration=S      seconds of audio (default ${INGEST_DEFAULTS.durationSec}; 0 = the track's own length)
+  --rounds=N        alternating rounds, medians reported (default ${INGEST_DEFAULTS.rounds})
+  --bitrates=LIST   qualities, kbit/s (default ${INGEST_DEFAULTS.bitrates.join(',')})
+  --no-mp3          the new path only
+  --out-dir=DIR     write results here instead of bench/results/
+  --name=NAME       result files NAME.json and NAME.md (default ${INGEST_DEFAULTS.name})
+  --quick           ${QUICK.durationSec} s of audio
+  --quiet           no progress lines
+`
+
+export function parseIngestOptions(argv: string[]): IngestBenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      track: { type: 'string' },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      bitrates: { type: 'string' },
+      'no-mp3': { type: 'boolean' },
+      'out-dir': { type: 'string' },
+      name: { type: 'string' },
+      quick: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) return 'help'
+  const base = { ...INGEST_DEFAULTS, ...(values.quick ? QUICK : {}) }
+  const track = values.track ?? base.track
+  const spec = DEMO_TRACKS.find((t) => t.id === track)
+  if (!spec) throw new RangeError(`--track must be one of ${DEMO_TRACKS.map((t) => t.id).join(', ')}, not '${track}'`)
+  const whole = (value: string | undefined, name: string, fallback: number, min: number, max: number) => {
+    if (value === undefined) return fallback
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max}, not '${value}'`)
+    return n
+  }
+  const duration = whole(values.duration, 'duration', base.durationSec, 0, 3600)
+  const bitrates = values.bitrates === undefined ? base.bitrates : values.bitrates.split(',').map((b) => whole(b.trim(), 'bitrates', 0, 8, 320))
+  const name = values.name ?? base.name
+  if (!/^[a-z0-9][a-z0-9-]{0,60}$/.test(name)) throw new RangeError(`--name must be lowercase letters, digits and dashes, not '${name}'`)
+  return {
+    track,
+    durationSec: duration === 0 ? spec.durationSec : duration,
+    rounds: whole(values.rounds, 'rounds', base.rounds, 1, 20),
+    mp3: values['no-mp3'] !== true,
+    bitrates: [...new Set(bitrates)].sort((a, b) => a - b),
+    outDir: values['out-dir'],
+    name,
+    quiet: values.quiet === true,
+  }
+}
