@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { belady, compactTrace, createChunkWorkload, loadInt32Trace, run, WEB07_TRACE, zipfExponentFor } from '../cache-policy/index.js'
 import type { Trace } from '../cache-policy/index.js'
+import { seeded as prng } from '../../test-support/seeded.js'
 
 const LABELS = [
   'lru', 'sieve', 's3fifo', 'w-tinylfu', 'chunk-aware',
@@ -34,15 +35,6 @@ function writeInt32Trace (file: string, keys: number[]): void {
   writeFileSync(file, bytes)
 }
 
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function unitTrace (keys: number[]): Trace {
   return compactTrace('test', 'test', keys, (id) => String(id), () => 1)

@@ -4,19 +4,11 @@
 import t from 'tap'
 import { chunkIndexOf, createChunkAware, createLru, createWTinyLfu, streamOf } from '../src/policy/index.js'
 import type { EvictionPolicy } from '../src/policy/index.js'
+import { seeded as prng } from '../../test-support/seeded.js'
 
 const SIZE = 32 * 1024
 const chunk = (track: string, index: number): string => `/v1/chunks/${track}/v1/160/${index}`
 
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 t.test('chunk keys are the edge\'s chunk paths; anything else is a plain object', async (t) => {
   t.equal(chunkIndexOf('/v1/chunks/t1/v1/160/0'), 0)

@@ -1,15 +1,7 @@
 import t from 'tap'
 import { createLru, createSieve } from '../src/policy/index.js'
+import { seeded as prng } from '../../test-support/seeded.js'
 
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // SIEVE as written in the paper's pseudocode, over a plain array (oldest
 // first) for unit-size objects: slow, obviously correct, independent of the

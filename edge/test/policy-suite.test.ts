@@ -3,16 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { createPolicy, POLICY_NAMES } from '../src/policy/index.js'
 import type { AccessResult, EvictionPolicy } from '../src/policy/index.js'
+import { seeded as prng } from '../../test-support/seeded.js'
 
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), a | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // Skewed keys (a few hot, many cold) with sizes fixed per key, as for chunks.
 function randomTrace (seed: number, length: number, keys: number, maxSize: number): Array<[string, number]> {
