@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { resultName, wholeFlag } from '../src/flags.js'
 
 /** What a first-run measurement can be told. */
 export interface FirstRunOptions {
@@ -55,13 +56,6 @@ Options (use --name=value: the bench runner passes flags only):
   --quiet           no progress lines
 `
 
-function num(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max}, not '${value}'`)
-  return n
-}
-
 export function parseFirstRunOptions(argv: string[]): FirstRunOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -81,13 +75,12 @@ export function parseFirstRunOptions(argv: string[]): FirstRunOptions | 'help' {
   })
   if (values.help) return 'help'
   const base = { ...FIRST_RUN_DEFAULTS, ...(values.quick ? QUICK : {}) }
-  const name = values.name ?? base.name
-  if (!/^[a-z0-9][a-z0-9-]{0,60}$/.test(name)) throw new RangeError(`--name must be lowercase letters, digits and dashes, not '${name}'`)
+  const name = resultName(values.name, base.name)
   return {
-    count: num(values.count, 'count', base.count, 1, 12),
-    durationSec: values.duration === undefined ? base.durationSec : num(values.duration, 'duration', 0, 1, 3600),
-    timeoutSec: num(values.timeout, 'timeout', base.timeoutSec, 10, 86_400),
-    pollMs: num(values.poll, 'poll', base.pollMs, 20, 10_000),
+    count: wholeFlag(values.count, 'count', base.count, 1, 12),
+    durationSec: values.duration === undefined ? base.durationSec : wholeFlag(values.duration, 'duration', 0, 1, 3600),
+    timeoutSec: wholeFlag(values.timeout, 'timeout', base.timeoutSec, 10, 86_400),
+    pollMs: wholeFlag(values.poll, 'poll', base.pollMs, 20, 10_000),
     keep: values.keep === true,
     outDir: values['out-dir'],
     name,

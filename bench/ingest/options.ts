@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { DEMO_TRACKS } from '../../origin/src/audio/demo-music.js'
+import { resultName, wholeFlag } from '../src/flags.js'
 
 export interface IngestBenchOptions {
   /** The demo track whose seed is synthesized (the same PCM feeds every encoder). */
@@ -73,20 +74,13 @@ export function parseIngestOptions(argv: string[]): IngestBenchOptions | 'help' 
   const track = values.track ?? base.track
   const spec = DEMO_TRACKS.find((t) => t.id === track)
   if (!spec) throw new RangeError(`--track must be one of ${DEMO_TRACKS.map((t) => t.id).join(', ')}, not '${track}'`)
-  const whole = (value: string | undefined, name: string, fallback: number, min: number, max: number) => {
-    if (value === undefined) return fallback
-    const n = Number(value)
-    if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max}, not '${value}'`)
-    return n
-  }
-  const duration = whole(values.duration, 'duration', base.durationSec, 0, 3600)
-  const bitrates = values.bitrates === undefined ? base.bitrates : values.bitrates.split(',').map((b) => whole(b.trim(), 'bitrates', 0, 8, 320))
-  const name = values.name ?? base.name
-  if (!/^[a-z0-9][a-z0-9-]{0,60}$/.test(name)) throw new RangeError(`--name must be lowercase letters, digits and dashes, not '${name}'`)
+  const duration = wholeFlag(values.duration, 'duration', base.durationSec, 0, 3600)
+  const bitrates = values.bitrates === undefined ? base.bitrates : values.bitrates.split(',').map((b) => wholeFlag(b.trim(), 'bitrates', 0, 8, 320))
+  const name = resultName(values.name, base.name)
   return {
     track,
     durationSec: duration === 0 ? spec.durationSec : duration,
-    rounds: whole(values.rounds, 'rounds', base.rounds, 1, 20),
+    rounds: wholeFlag(values.rounds, 'rounds', base.rounds, 1, 20),
     mp3: values['no-mp3'] !== true,
     bitrates: [...new Set(bitrates)].sort((a, b) => a - b),
     outDir: values['out-dir'],

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { numberFlag } from '../src/flags.js'
 
 /** Everything a playback run can be told, with the default scenario's values. */
 export interface PlaybackOptions {
@@ -78,13 +79,6 @@ Options (use --name=value: the bench runner passes flags only):
   --quiet             no progress lines
 `
 
-function num(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`--${name} must be a number from ${min} to ${max}, not '${value}'`)
-  return n
-}
-
 export function parsePlaybackOptions(argv: string[]): PlaybackOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -113,22 +107,22 @@ export function parsePlaybackOptions(argv: string[]): PlaybackOptions | 'help' {
   })
   if (values.help) return 'help'
   const base = { ...DEFAULTS, ...(values.quick ? QUICK : {}) }
-  const sourceSec = values['source-sec'] === undefined ? base.sourceSec : values['source-sec'].split(',').map((s) => num(s, 'source-sec', 0, 5, 600))
+  const sourceSec = values['source-sec'] === undefined ? base.sourceSec : values['source-sec'].split(',').map((s) => numberFlag(s, 'source-sec', 0, 5, 600))
   return {
-    seed: Math.round(num(values.seed, 'seed', base.seed, 0, 2 ** 31)),
-    listeners: Math.round(num(values.listeners, 'listeners', base.listeners, 1, 200)),
-    durationSec: num(values.duration, 'duration', base.durationSec, 5, 3600),
-    speed: num(values.speed, 'speed', base.speed, 0.25, 32),
-    rttMs: num(values.rtt, 'rtt', base.rttMs, 0, 2000),
-    rttJitter: num(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
-    peerRttMs: num(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
-    originRttMs: num(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
-    uploadKbps: num(values.upload, 'upload', base.uploadKbps, 1, 1e7),
-    downKbps: num(values.down, 'down', base.downKbps, 1, 1e8),
-    loss: num(values.loss, 'loss', base.loss, 0, 0.5),
-    tracks: Math.round(num(values.tracks, 'tracks', base.tracks, 1, 5000)),
+    seed: Math.round(numberFlag(values.seed, 'seed', base.seed, 0, 2 ** 31)),
+    listeners: Math.round(numberFlag(values.listeners, 'listeners', base.listeners, 1, 200)),
+    durationSec: numberFlag(values.duration, 'duration', base.durationSec, 5, 3600),
+    speed: numberFlag(values.speed, 'speed', base.speed, 0.25, 32),
+    rttMs: numberFlag(values.rtt, 'rtt', base.rttMs, 0, 2000),
+    rttJitter: numberFlag(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
+    peerRttMs: numberFlag(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
+    originRttMs: numberFlag(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
+    uploadKbps: numberFlag(values.upload, 'upload', base.uploadKbps, 1, 1e7),
+    downKbps: numberFlag(values.down, 'down', base.downKbps, 1, 1e8),
+    loss: numberFlag(values.loss, 'loss', base.loss, 0, 0.5),
+    tracks: Math.round(numberFlag(values.tracks, 'tracks', base.tracks, 1, 5000)),
     sourceSec,
-    perProcess: Math.round(num(values['per-process'], 'per-process', base.perProcess, 1, 200)),
+    perProcess: Math.round(numberFlag(values['per-process'], 'per-process', base.perProcess, 1, 200)),
     cdn: values['no-cdn'] !== true,
     outDir: values['out-dir'],
     quiet: values.quiet === true,

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { numberFlag, resultName } from '../src/flags.js'
 
 /** The simulation's settings: the playback benchmark's default scenario, at scale. */
 export interface SimOptions {
@@ -89,19 +90,6 @@ Options (use --name=value: the bench runner passes flags only):
   --quiet               no progress lines
 `
 
-function num(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`--${name} must be a number from ${min} to ${max}, not '${value}'`)
-  return n
-}
-
-function fileName(value: string | undefined, fallback: string): string {
-  if (value === undefined) return fallback
-  if (!/^[a-z0-9][a-z0-9-]{0,60}$/.test(value)) throw new RangeError(`--name must be lowercase letters, digits and dashes, not '${value}'`)
-  return value
-}
-
 export function parseSimOptions(argv: string[]): SimOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -134,30 +122,30 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
   })
   if (values.help) return 'help'
   const base = { ...SIM_DEFAULTS, ...(values.quick ? QUICK : {}) }
-  const levels = values.levels === undefined ? base.levels : values.levels.split(',').map((v) => Math.round(num(v, 'levels', 0, 1, 1e8)))
-  const durationSec = num(values.duration, 'duration', base.durationSec, 10, 86_400)
-  const warmupSec = num(values.warmup, 'warmup', Math.min(base.warmupSec, durationSec / 2), 0, durationSec - 1)
+  const levels = values.levels === undefined ? base.levels : values.levels.split(',').map((v) => Math.round(numberFlag(v, 'levels', 0, 1, 1e8)))
+  const durationSec = numberFlag(values.duration, 'duration', base.durationSec, 10, 86_400)
+  const warmupSec = numberFlag(values.warmup, 'warmup', Math.min(base.warmupSec, durationSec / 2), 0, durationSec - 1)
   return {
-    seed: Math.round(num(values.seed, 'seed', base.seed, 0, 2 ** 31)),
+    seed: Math.round(numberFlag(values.seed, 'seed', base.seed, 0, 2 ** 31)),
     levels,
-    activity: num(values.activity, 'activity', base.activity, 1e-6, 1),
+    activity: numberFlag(values.activity, 'activity', base.activity, 1e-6, 1),
     durationSec,
     warmupSec,
-    tracks: Math.round(num(values.tracks, 'tracks', base.tracks, 1, 1e7)),
-    rttMs: num(values.rtt, 'rtt', base.rttMs, 0, 2000),
-    rttJitter: num(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
-    peerRttMs: num(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
-    originRttMs: num(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
-    uploadKbps: num(values.upload, 'upload', base.uploadKbps, 1, 1e7),
-    downKbps: num(values.down, 'down', base.downKbps, 1, 1e8),
-    connectSuccess: num(values.connect, 'connect', base.connectSuccess, 0, 1),
-    budgetSec: num(values.budget, 'budget', base.budgetSec, 1, 86_400),
+    tracks: Math.round(numberFlag(values.tracks, 'tracks', base.tracks, 1, 1e7)),
+    rttMs: numberFlag(values.rtt, 'rtt', base.rttMs, 0, 2000),
+    rttJitter: numberFlag(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
+    peerRttMs: numberFlag(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
+    originRttMs: numberFlag(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
+    uploadKbps: numberFlag(values.upload, 'upload', base.uploadKbps, 1, 1e7),
+    downKbps: numberFlag(values.down, 'down', base.downKbps, 1, 1e8),
+    connectSuccess: numberFlag(values.connect, 'connect', base.connectSuccess, 0, 1),
+    budgetSec: numberFlag(values.budget, 'budget', base.budgetSec, 1, 86_400),
     p2p: values['no-p2p'] !== true,
-    seedTracks: Math.round(num(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 20)),
+    seedTracks: Math.round(numberFlag(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 20)),
     holderOffers: values['holder-offers'] === true,
-    seedFromCache: Math.round(num(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 20)),
+    seedFromCache: Math.round(numberFlag(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 20)),
     outDir: values['out-dir'],
-    name: fileName(values.name, base.name),
+    name: resultName(values.name, base.name),
     quiet: values.quiet === true,
   }
 }
