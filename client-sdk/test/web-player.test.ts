@@ -2,10 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { ingestFile } from '../../origin/src/ingest.js'
 import { loadOriginKeys } from '../../origin/src/keys.js'
 import { CHORUS, makeWav, tempDataDir } from '../../origin/test/fixtures.js'
+import type { PlayerConfig } from '../player/build.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -26,9 +27,32 @@ function startStack(dataDir: string): Promise<{ child: ChildProcess; urls: Recor
   })
 }
 
+/**
+ * This stack's config.json, given to the browser in place of the one in client-sdk/player/dist:
+ * every stack started from this checkout builds the page there (wrangler's [assets]), so another
+ * test's `chorus start` may rewrite it, with its own tracker and key, while this one runs.
+ */
+function ownConfig(config: PlayerConfig): (context: BrowserContext) => Promise<void> {
+  return async (context) => {
+    await context.route((url) => url.pathname === '/config.json', (route) => route.fulfill({ json: config }))
+  }
+}
+
+let ownPage: (context: BrowserContext) => Promise<void> = async () => {}
+
+async function newPage(browser: Browser, viewport: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext({ viewport })
+  await ownPage(context)
+  return context.newPage()
+}
+
+const pages: Page[] = []
+
 async function openPlayer(browser: Browser, url: string): Promise<Page> {
   // A context per page: two listeners with caches of their own, as two browsers would be.
-  const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage()
+  const page = await newPage(browser, { width: 1100, height: 900 })
+  const n = pages.push(page)
+  page.on('console', (m) => ['error', 'warning'].includes(m.type()) && consoleLines.push(`page ${n} console: ${m.text().slice(0, 300)}`))
   await page.goto(url)
   await page.getByRole('button', { name: 'Play Test Song' }).click()
   return page
@@ -37,10 +61,29 @@ async function openPlayer(browser: Browser, url: string): Promise<Page> {
 const currentTime = (page: Page) => page.evaluate(() => (window as unknown as { chorus: { currentTime(): number } }).chorus.currentTime())
 const peerBytes = (page: Page) => page.evaluate(() => (window as unknown as { chorus: { stats(): { bytes: { peer: number } } | undefined } }).chorus.stats()?.bytes.peer ?? 0)
 
+/** What the pages said on their consoles (errors and warnings), for a timeout's message. */
+const consoleLines: string[] = []
+
+/** The pages' own figures, for a timeout's message. */
+async function pageFigures(): Promise<string> {
+  const figures = await Promise.all(
+    pages.map((p, i) =>
+      p
+        .evaluate(() => {
+          const c = (window as unknown as { chorus?: { stats(): unknown; client: { stats(): unknown }; log: Array<{ type: string }> } }).chorus
+          const log = c?.log.filter((e) => !['place', 'appended'].includes(e.type))
+          return JSON.stringify({ playback: c?.stats(), client: c?.client.stats(), status: document.getElementById('status')?.textContent, log })
+        })
+        .then((s) => `page ${i + 1}: ${s}`, (err: Error) => `page ${i + 1}: ${err.message}`),
+    ),
+  )
+  return [...figures, ...consoleLines.slice(-20)].join('\n')
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${await pageFigures()}`)
     await new Promise((r) => setTimeout(r, 250))
   }
 }
@@ -65,6 +108,7 @@ t.test('two pages play the same track in Chromium; the second takes bytes from t
     args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--mute-audio', '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
   })
   t.teardown(() => browser.close())
+  ownPage = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })
 
   const first = await openPlayer(browser, stack.urls.player!)
   await until('audio in the first page', async () => (await currentTime(first)) > 0.5)
@@ -76,16 +120,18 @@ t.test('two pages play the same track in Chromium; the second takes bytes from t
   t.ok((await currentTime(first)) > a1, 'the first page plays on')
   t.ok((await currentTime(second)) > b1, 'the second page plays on')
   t.ok((await peerBytes(second)) > 0, 'the second page has peer bytes')
+  const mime = await first.evaluate(() => (window as unknown as { chorus: { state(): { decks: Array<{ mime?: string }> } } }).chorus.state().decks[0]!.mime)
+  t.match(mime, /^audio\/mp4; codecs="mp4a\.40\.2"/, 'the track plays as AAC in MP4 through MSE')
 
   // The page shows it too (its figures refresh twice a second).
   await until('the page to show peer bytes', async () => !/peers 0 B/.test((await second.locator('#bar-legend').textContent()) ?? ''))
   t.comment(`second page: ${await second.locator('#bar-legend').textContent()}`)
   await mkdir(SCREENSHOTS, { recursive: true })
   await second.screenshot({ path: join(SCREENSHOTS, 'player.png'), fullPage: true })
-  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage()
+  const phone = await newPage(browser, { width: 390, height: 844 })
   await phone.goto(stack.urls.player!)
   await phone.screenshot({ path: join(SCREENSHOTS, 'player-phone.png'), fullPage: true })
-  const operator = await (await browser.newContext({ viewport: { width: 1100, height: 800 } })).newPage()
+  const operator = await newPage(browser, { width: 1100, height: 800 })
   await operator.goto(stack.urls.operator!)
   await until('operator figures', async () => (await operator.locator('#edge div').count()) > 0)
   await operator.screenshot({ path: join(SCREENSHOTS, 'operator.png'), fullPage: true })
