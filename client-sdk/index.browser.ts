@@ -27,6 +27,6 @@ export async function createClient(options: ClientOptions): Promise<ChorusClient
   return createClientWith(browserPlatform, options)
 }
 
-export type { ChorusClient, ClientOptions, Playback, PlayOptions, ClientStats } from './src/client.js'
+export type { ChorusClient, ClientOptions, Playback, PlayOptions, ClientStats, ChorusWarning } from './src/client.js'
 export type { PlaybackStats, PlaybackEvents } from './src/playback.js'
 export { ChorusError, isChorusError, CHORUS_ERROR_CODES, type ChorusErrorCode } from './src/errors.js'

@@ -46,7 +46,7 @@ export async function createClient(options: ClientOptions): Promise<ChorusClient
   )
 }
 
-export type { ChorusClient, ClientOptions, Playback, PlayOptions, ClientStats } from './src/client.js'
+export type { ChorusClient, ClientOptions, Playback, PlayOptions, ClientStats, ChorusWarning } from './src/client.js'
 export type { PlaybackStats, PlaybackEvents } from './src/playback.js'
 export { ChorusError, isChorusError, CHORUS_ERROR_CODES, type ChorusErrorCode } from './src/errors.js'
 export type { SimplePeerLike }

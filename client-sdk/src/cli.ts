@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { Writable } from 'node:stream'
 import { type Command, DEFAULT_PORTS, UsageError, intOption, parseCommandArgs } from '../../cli/command.js'
@@ -26,6 +26,9 @@ What --out gets:
 
 Options:
   --edge URL        edge to play from (default: http://127.0.0.1:${DEFAULT_PORTS.edge})
+  --keys URL        key service for sessions and track keys, i.e. the origin (default: the
+                    origin of \`chorus start\`, http://127.0.0.1:${DEFAULT_PORTS.origin}, when --edge is
+                    not given either; else the edge, with a warning)
   --tracker URL     tracker (default: ws://127.0.0.1:${DEFAULT_PORTS.tracker}/announce)
   --api-key KEY     API key for a session (default: $CHORUS_API_KEY or chorus-demo-key)
   --public-key B64  the origin's manifest key to pin (default: asked from the edge)
@@ -47,6 +50,7 @@ Options:
       argv,
       {
         edge: { type: 'string' },
+        keys: { type: 'string' },
         tracker: { type: 'string' },
         'api-key': { type: 'string' },
         'public-key': { type: 'string' },
@@ -92,6 +96,9 @@ Options:
     const { createClient } = await import('../index.js')
     const client = await createClient({
       edge: values.edge ?? `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
+      ...((values.keys ?? (values.edge === undefined ? `http://127.0.0.1:${DEFAULT_PORTS.origin}` : undefined)) && {
+        keys: values.keys ?? `http://127.0.0.1:${DEFAULT_PORTS.origin}`,
+      }),
       tracker: values.tracker ?? `ws://127.0.0.1:${DEFAULT_PORTS.tracker}/announce`,
       apiKey: values['api-key'] ?? process.env.CHORUS_API_KEY ?? 'chorus-demo-key',
       ...(values['public-key'] && { publicKey: values['public-key'] }),
@@ -101,7 +108,18 @@ Options:
       speed,
     })
     const report = (line: string) => (toStdout ? process.stderr : process.stdout).write(line)
-    try {
+    // The SDK's timers do not hold the process (a forgotten client must not keep an app alive):
+    // this command waits on its playback, so it holds the process itself until it is done.
+    const keepAlive = setInterval(() => {}, 60_000)
+    // A rejection nothing handled is a failure of this command like any other: one line, exit 1,
+    // after the cleanup below (the cache's writes finish, no temporary file stays).
+    let stray!: (err: unknown) => void
+    const strayFailure = new Promise<never>((_, reject) => (stray = reject))
+    strayFailure.catch(() => {})
+    const onUnhandled = (err: unknown) => stray(err)
+    process.on('unhandledRejection', onUnhandled)
+    let failed = true
+    const work = async (): Promise<number> => {
       const played: Array<{ stats: PlaybackStats; track?: RenderTrack }> = []
       for (const [n, trackId] of trackIds.entries()) {
         // The rest are queued: the client prefetches the next one's head as this one ends.
@@ -149,23 +167,35 @@ Options:
           `done: ${stalls} stall(s), ${Math.round((100 * b.peer) / total)}% from peers, ${Math.round((100 * b.edge) / total)}% from the edge, ${Math.round((100 * b.cache) / total)}% from cache; ${peers} peer(s); ${rejected} chunk(s) rejected\n`,
         )
       }
+      failed = false
       return 0
+    }
+    try {
+      const running = work()
+      running.catch(() => {})
+      return await Promise.race([running, strayFailure])
     } catch (err) {
       if (isChorusError(err)) {
-        process.stderr.write(`chorus play: ${err.code}: ${err.message}\n`)
+        process.stderr.write(`chorus play: ${err.code}: ${oneLine(err.message)}\n`)
         return 1
       }
       if (err instanceof RenderError) {
-        process.stderr.write(`chorus play: ${err.message}\n`)
+        process.stderr.write(`chorus play: ${oneLine(err.message)}\n`)
         return 1
       }
-      throw err
+      throw new Error(oneLine(String((err as Error)?.message ?? err)), { cause: err })
     } finally {
+      clearInterval(keepAlive)
       await client.close()
-      if (sink && sink !== process.stdout && !sink.writableEnded) await new Promise<void>((r) => sink.end(() => r()))
+      process.off('unhandledRejection', onUnhandled)
+      if (sink && sink !== process.stdout && !sink.destroyed && !sink.writableEnded) await new Promise<void>((r) => sink.end(() => r()))
+      // A stream cut short is not the track: no partial file is left where the audio was asked for.
+      if (failed && sink && sink !== process.stdout && values.out) await rm(values.out, { force: true }).catch(() => {})
     }
   },
 }
+
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim()
 
 /** Reads a whole stream into one buffer. */
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {

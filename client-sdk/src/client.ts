@@ -4,13 +4,18 @@ import { type ChunkCache, chunkKey, createChunkCache, manifestKey } from './cach
 import { createMemoryStorage } from './cache/memory-storage.js'
 import type { CacheStorageBackend } from './cache/types.js'
 import { type HabitsState, type PlayContext, createHabits } from './core/habits.js'
+import { type Privacy, iceKinds, privacyOf } from './core/privacy.js'
+import { randomId } from './core/random-id.js'
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
 import type { TrackTiming } from './core/transition.js'
 import { createEdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
 import { ChorusError } from './errors.js'
+import { createKeyService } from './key-service.js'
 import { type Network, createNetwork } from './p2p/network.js'
 import type { SimplePeerLike } from './p2p/peer-link.js'
+import { swarmQuality } from './p2p/swarm.js'
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from './p2p/uploads.js'
 import { type Playback as InnerPlayback, type PlaybackEvents, type PlaybackStats, createPlayback } from './playback.js'
 import { type Prefetched, prefetchHead } from './prefetch.js'
 import { type QualityChoice, chooseQuality } from './quality.js'
@@ -24,19 +29,33 @@ export interface ClientOptions {
   edge: string
   /** The tracker's WebSocket URL; without one the client plays without peers. */
   tracker?: string
-  /** An app's API key, exchanged for a session token at the edge (POST /v1/session). */
+  /**
+   * The key service's base URL (the origin today): session tokens, track keys and, unless
+   * `publicKey` is given, the manifest-signing key come from here and never pass through the
+   * edge. Default: the edge, for compatibility, with a `keys_via_edge` warning.
+   */
+  keys?: string
+  /** An app's API key, exchanged for session tokens at the key service (POST /v1/session). */
   apiKey?: string
   /** Or a session token the app obtained itself. */
   token?: string
-  /** The origin's manifest-signing public key (base64url). Pin it in production. */
+  /** The origin's manifest-signing public key (base64url): the normal way to trust manifests. Without it the key service is asked once. */
   publicKey?: string
   /** The local cache: its size in bytes (default 256 MiB), and in Node its directory. */
   cache?: { maxBytes?: number; dir?: string } | false
-  /** Serving others: slots (4), rate cap in bytes/s (none), or false for download-only. */
-  upload?: { slots?: number; rate?: number } | false
+  /**
+   * Serving others (see the README's table for defaults): peers served at once, requests one peer
+   * may have outstanding, a rate cap in bytes/s, and the ratio rule (upload at most `ratio` x
+   * download over `windowMs`, plus `allowanceBytes`); or false for download-only.
+   */
+  upload?: Partial<UploadLimits> | false
   /** false plays from the edge (and cache) alone. */
   p2p?: boolean
   iceServers?: RTCIceServer[]
+  /** WebRTC through the TURN server of `iceServers` only: peers and the tracker never see this listener's addresses. */
+  relayOnly?: boolean
+  /** Something the app should know (once per kind): e.g. `keys_via_edge`. Default: console.warn. */
+  onWarning?: (warning: ChorusWarning) => void
   /** The WebRTC implementation for simple-peer (Node: @roamhq/wrtc, the default there). */
   wrtc?: unknown
   /** Where this listener is (region or ASN): the tracker prefers peers of the same network. */
@@ -99,12 +118,19 @@ export interface Playback {
   readonly manifest: Promise<Manifest>
 }
 
+export interface ChorusWarning {
+  code: 'keys_via_edge' | 'token_expired' | 'no_candidates' | string
+  message: string
+}
+
 export interface ClientStats {
   plays: number
   prefetchedPlays: number
   prefetchedBytes: number
   prefetchedBytesUnused: number
   cacheBytes: number
+  /** What this listener shares with peers: 'off', 'download-only', 'relay-only' or 'direct' (core/privacy.ts). */
+  privacy: Privacy
   network: ReturnType<Network['stats']> | undefined
 }
 
@@ -118,16 +144,47 @@ export async function createClientWith(platform: Platform, options: ClientOption
     throw new ChorusError('bad_option', 'createClient needs { edge: "http(s)://..." }')
   }
   if (options.tracker !== undefined && !/^wss?:\/\//.test(options.tracker)) throw new ChorusError('bad_option', 'tracker must be a ws:// or wss:// URL')
+  if (options.keys !== undefined && !/^https?:\/\//.test(options.keys)) throw new ChorusError('bad_option', 'keys must be the http(s):// URL of the key service (the origin)')
+  if (options.upload) {
+    for (const [k, v] of Object.entries(options.upload)) {
+      if (typeof v !== 'number' || Number.isNaN(v) || v < 0) throw new ChorusError('bad_option', `upload.${k} must be a number >= 0`)
+    }
+  }
+  const ice = iceKinds(options.iceServers ?? [])
+  if (options.relayOnly && !ice.turn) throw new ChorusError('bad_option', 'relayOnly needs a TURN server in iceServers (turn: or turns: URL)')
   const now = () => performance.now()
-  const edge = createEdgeClient({
-    edge: options.edge,
+  const warned = new Set<string>()
+  const warn = (w: ChorusWarning) => {
+    if (warned.has(w.code)) return
+    warned.add(w.code)
+    ;(options.onWarning ?? ((x: ChorusWarning) => console.warn(`chorus: ${x.message}`)))(w)
+  }
+  if (options.keys === undefined) {
+    warn({ code: 'keys_via_edge', message: `no \`keys\` option: session tokens and track keys${options.publicKey ? '' : ' and the manifest-signing key'} are asked of the edge (${options.edge}); set keys to the key service (the origin)` })
+  }
+  const keyService = createKeyService({
+    base: options.keys ?? options.edge,
+    subject: `sdk-${randomId().slice(0, 32)}`,
     ...(options.fetch && { fetch: options.fetch }),
     ...(options.apiKey && { apiKey: options.apiKey }),
     ...(options.token && { token: options.token }),
     ...(options.publicKey && { publicKey: options.publicKey }),
   })
+  // Set once the network exists: edge chunks count as downloaded for the upload budget.
+  let network: Network | undefined
+  const edge = createEdgeClient({
+    edge: options.edge,
+    verifier: keyService.verifier,
+    // Held tokens, renewed in the background as they near expiry (chunk requests never wait for a session).
+    token: () => {
+      if (options.apiKey) keyService.tokens().catch(() => {})
+      return keyService.edgeToken()
+    },
+    onChunkBytes: (bytes) => network?.downloaded(bytes),
+    ...(options.fetch && { fetch: options.fetch }),
+  })
   // Every play needs a key and every key a session: ask for the session now, not at the first play.
-  if (options.apiKey) edge.sessionToken().catch(() => {})
+  if (options.apiKey) keyService.tokens().catch(() => {})
   const cacheOptions = options.cache === false ? { maxBytes: 0 } : (options.cache ?? {})
   const cache: ChunkCache = await createChunkCache({
     storage: options.cache === false ? createMemoryStorage() : platform.storage(options),
@@ -136,17 +193,20 @@ export async function createClientWith(platform: Platform, options: ClientOption
   const schedulerConfig: SchedulerConfig = { ...DEFAULT_SCHEDULER_CONFIG, ...options.scheduler }
   const p2p = options.p2p !== false && options.tracker !== undefined && schedulerConfig.p2p
   schedulerConfig.p2p = p2p
-  const network: Network | undefined = p2p
+  const privacy = privacyOf({ p2p, uploads: options.upload !== false, relayOnly: options.relayOnly === true, stun: ice.stun })
+  network = p2p
     ? createNetwork({
         tracker: options.tracker!,
         WebSocket: platform.WebSocket,
         SimplePeer: platform.SimplePeer,
         wrtc: options.wrtc ?? platform.wrtc,
         ...(options.iceServers && { iceServers: options.iceServers }),
+        ...(options.relayOnly && { relayOnly: true }),
         ...(options.network && { network: options.network }),
-        ...(options.upload === false ? { downloadOnly: true } : { uploadSlots: options.upload?.slots ?? 4, uploadRate: options.upload?.rate ?? Number.POSITIVE_INFINITY }),
+        uploads: options.upload === false ? false : { ...DEFAULT_UPLOAD_LIMITS, ...options.upload },
         ...(options.peerDelayMs !== undefined && { peerDelayMs: options.peerDelayMs }),
-        token: async () => (options.apiKey || options.token ? edge.sessionToken().catch(() => undefined) : undefined),
+        token: async (fresh) => (options.apiKey || options.token ? (await keyService.tokens({ fresh })).tracker : undefined),
+        onWarning: (w) => warn(w),
       })
     : undefined
   const habits = createHabits(await platform.habits?.load().catch(() => undefined))
@@ -164,10 +224,12 @@ export async function createClientWith(platform: Platform, options: ClientOption
   ;(watch as { unref?: () => void }).unref?.()
 
   // Swarms this client keeps serving with nothing to play in them: the tracks its playbacks ended
-  // on, and at start the most recent complete tracks of its cache. Each entry holds one join of its
+  // on, and at start the most recent complete tracks of its cache (not when download-only). Each entry holds one join of its
   // swarm; the oldest goes past SEEDING_SWARMS, which with a playback and its prefetches stays
   // under the tracker's 32 swarms per socket.
   function release(infoHash: string): void {
+    // A download-only listener serves nobody: staying in the swarm would only tell the tracker what it played.
+    if (options.upload === false) return network?.leave(infoHash)
     const at = seeding.indexOf(infoHash)
     if (at >= 0) {
       seeding.splice(at, 1)
@@ -184,26 +246,26 @@ export async function createClientWith(platform: Platform, options: ClientOption
    */
   async function seedFromCache(): Promise<void> {
     if (!network || options.upload === false) return
-    const whole: Array<{ s: { trackId: string; version: string; bitrate: number }; q: Manifest['qualities'][number] }> = []
+    const whole: Array<{ s: { trackId: string; version: string; bitrate: number }; m: Manifest; q: Manifest['qualities'][number] }> = []
     for (const s of cache.recentSwarms(SEED_FROM_CACHE * 3)) {
       if (whole.length >= SEED_FROM_CACHE) break
+      let m: Manifest
       const doc = await cache.get(manifestKey(s.trackId))
       if (!doc) continue
-      let m: Manifest
       try {
-        m = await edge.verifyManifestDoc(JSON.parse(new TextDecoder().decode(doc)))
+        m = await edge.verifyManifestDoc(JSON.parse(new TextDecoder().decode(doc)), { trackId: s.trackId, version: s.version })
       } catch {
         continue
       }
-      const q = m.version === s.version ? m.qualities.find((x) => x.bitrate === s.bitrate) : undefined
-      if (q && cache.heldChunks(s.trackId, s.version, s.bitrate).size >= q.chunkCount) whole.push({ s, q })
+      const q = m.qualities.find((x) => x.bitrate === s.bitrate)
+      if (q && cache.heldChunks(s.trackId, s.version, s.bitrate).size >= q.chunkCount) whole.push({ s, m, q })
     }
     // Oldest first: the most recent are the last to make room for new ones.
-    for (const { s, q } of whole.reverse()) {
+    for (const { s, m, q } of whole.reverse()) {
       if (closed) return
       const held = () => cache.heldChunks(s.trackId, s.version, s.bitrate)
       const swarm = await network.join(
-        { trackId: s.trackId, version: s.version, bitrate: s.bitrate, chunkCount: q.chunkCount, hashes: q.hashes },
+        swarmQuality(m, q),
         { held, get: (i) => cache.get(chunkKey(s.trackId, s.version, s.bitrate, i)) },
         () => Math.max(0, q.byteLength - held().size * q.chunkSize),
       )
@@ -225,7 +287,14 @@ export async function createClientWith(platform: Platform, options: ClientOption
       if (!(err instanceof ChorusError) || err.code !== 'all_sources_down') throw err
       const cached = await cache.get(manifestKey(trackId))
       if (!cached) throw err
-      return edge.verifyManifestDoc(JSON.parse(new TextDecoder().decode(cached)))
+      let doc: unknown
+      try {
+        doc = JSON.parse(new TextDecoder().decode(cached))
+      } catch {
+        throw err
+      }
+      // The cache is checked as the edge is: signed, and the manifest of this track.
+      return edge.verifyManifestDoc(doc, { trackId })
     }
   }
 
@@ -242,7 +311,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
     return key
   }
   function trackKey(trackId: string, version: string): Promise<CryptoKey> {
-    return keys.get(`${trackId}/${version}`) ?? remember(trackId, version, edge.trackKey(trackId, version))
+    return keys.get(`${trackId}/${version}`) ?? remember(trackId, version, keyService.trackKey(trackId, version))
   }
 
   /**
@@ -253,7 +322,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
   function earlyKey(trackId: string): Promise<{ version: string; key: CryptoKey }> | undefined {
     const seen = versions.get(trackId)
     if (seen !== undefined && keys.has(`${trackId}/${seen}`)) return undefined
-    const early = edge.currentKey(trackId)
+    const early = keyService.currentKey(trackId)
     early.then(
       (r) => void (keys.has(`${trackId}/${r.version}`) || remember(trackId, r.version, Promise.resolve(r.key))),
       () => {},
@@ -432,11 +501,9 @@ export async function createClientWith(platform: Platform, options: ClientOption
         ...counters,
         prefetchedBytes: counters.prefetchedBytes + pending,
         cacheBytes: cache.bytes,
+        privacy,
         network: network?.stats(),
       }
-    },
-    get peerId() {
-      return network?.peerId
     },
     /** Stops playback, leaves every swarm, closes the tracker connection; once it resolves, the cache is left alone. */
     async close(): Promise<void> {

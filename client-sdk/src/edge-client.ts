@@ -1,30 +1,24 @@
-import {
-  type Manifest,
-  type ManifestVerifier,
-  ProtocolError,
-  chunkMatches,
-  chunkPath,
-  importManifestPublicKey,
-  importTrackKey,
-  manifestPath,
-  parseErrorBody,
-  verifySignedManifest,
-} from '../../protocol/index.js'
+import { type Manifest, type ManifestVerifier, ProtocolError, chunkMatches, chunkPath, manifestPath, verifySignedManifest } from '../../protocol/index.js'
 import { ChorusError } from './errors.js'
+import { createHttpService } from './http.js'
 
 /**
- * Talks to the edge over HTTP: manifests (signature checked), sessions, track keys and chunks
- * (hash checked). Stateless apart from the token and the verifier; `fetch` is injected so
- * tests and benchmarks can put a delaying transport in front of it.
+ * Talks to the edge over HTTP: manifests and chunks, nothing secret. A manifest counts only when
+ * the origin's key signed it and it is the manifest of the track (and version) asked for: an
+ * edge that answers with another track's signed manifest is refused like a forged one. Chunks
+ * are checked against their hash. Keys and session tokens come from the key service
+ * (key-service.ts); the edge sees the edge token only.
  */
 export interface EdgeClientOptions {
   edge: string
   fetch?: typeof fetch
-  apiKey?: string
-  token?: string
-  /** The origin's Ed25519 public key (base64url). Without it the key is fetched from the edge once (trust on first use: pin it in production). */
-  publicKey?: string
   timeoutMs?: number
+  /** The origin's manifest-signing key (pinned, or from the key service). */
+  verifier: () => Promise<ManifestVerifier>
+  /** The session's edge token, when one is held (for edges that require one). */
+  token?: () => string | undefined
+  /** Every chunk's verified bytes (the upload budget counts them as downloaded). */
+  onChunkBytes?: (bytes: number) => void
 }
 
 export interface ChunkRef {
@@ -35,138 +29,68 @@ export interface ChunkRef {
   hash: string
 }
 
+/** What a manifest must be the manifest of. */
+export interface ManifestExpectation {
+  trackId: string
+  version?: string
+}
+
+/** Verifies a signed manifest document and that it is the one asked for; anything else is `invalid_manifest`. */
+export async function verifyManifestFor(doc: unknown, v: ManifestVerifier, expect: ManifestExpectation): Promise<Manifest> {
+  let manifest: Manifest
+  try {
+    manifest = await verifySignedManifest(doc, v)
+  } catch (err) {
+    if (err instanceof ProtocolError) throw new ChorusError('invalid_manifest', err.message, { cause: err })
+    throw err
+  }
+  if (manifest.trackId !== expect.trackId) {
+    throw new ChorusError('invalid_manifest', `asked for the manifest of ${expect.trackId} and got the (signed) manifest of ${manifest.trackId.slice(0, 64)}`)
+  }
+  if (expect.version !== undefined && manifest.version !== expect.version) {
+    throw new ChorusError('invalid_manifest', `asked for version ${expect.version} of ${expect.trackId} and got version ${manifest.version.slice(0, 64)}`)
+  }
+  return manifest
+}
+
 export function createEdgeClient(options: EdgeClientOptions) {
-  const base = options.edge.replace(/\/+$/, '')
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis)
-  const timeoutMs = options.timeoutMs ?? 8000
-  let token = options.token
-  let tokenExpires = Number.POSITIVE_INFINITY
-  let verifier: Promise<ManifestVerifier> | undefined
-
-  async function request(path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<Response> {
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout
-    try {
-      return await doFetch(`${base}${path}`, { ...init, signal: combined })
-    } catch (err) {
-      if (signal?.aborted) throw new ChorusError('stopped', 'request cancelled', { cause: err })
-      throw new ChorusError('all_sources_down', `edge unreachable at ${base}: ${(err as Error).message}`, { cause: err })
-    }
-  }
-
-  async function failure(res: Response, what: string): Promise<ChorusError> {
-    let detail: ReturnType<typeof parseErrorBody>
-    try {
-      detail = parseErrorBody(await res.json())
-    } catch {}
-    const message = `${what}: ${res.status}${detail ? ` ${detail.code}: ${detail.message}` : ''}`
-    if (res.status === 404) return new ChorusError('not_found', message)
-    if (res.status === 401 || res.status === 403) return new ChorusError('unauthorized', message)
-    return new ChorusError('all_sources_down', message)
-  }
-
-  function getVerifier(): Promise<ManifestVerifier> {
-    verifier ??= (async () => {
-      let key = options.publicKey
-      if (!key) {
-        const res = await request('/v1/origin-key')
-        if (!res.ok) throw await failure(res, 'origin public key')
-        key = ((await res.json()) as { publicKey: string }).publicKey
-      }
-      return importManifestPublicKey(key)
-    })()
-    verifier.catch(() => (verifier = undefined))
-    return verifier
-  }
-
-  // One session request at a time, however many plays, prefetches and announces want a token.
-  let pendingToken: Promise<string> | undefined
-
-  function sessionToken(signal?: AbortSignal): Promise<string> {
-    if (token && Date.now() < tokenExpires - 60_000) return Promise.resolve(token)
-    if (!options.apiKey) {
-      if (token) return Promise.resolve(token)
-      return Promise.reject(new ChorusError('unauthorized', 'no token and no apiKey: pass one to createClient'))
-    }
-    pendingToken ??= (async () => {
-      const res = await request('/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: options.apiKey }) })
-      if (!res.ok) throw await failure(res, 'session')
-      const body = (await res.json()) as { token: string; expiresAt: string }
-      token = body.token
-      tokenExpires = Date.parse(body.expiresAt)
-      return token
-    })().finally(() => (pendingToken = undefined))
-    return signal ? abortable(pendingToken, signal) : pendingToken
-  }
-
-  async function keyRequest(trackId: string, version: string | undefined, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }> {
-    const auth = await sessionToken(signal)
-    const res = await request(`/v1/tracks/${trackId}/key${version === undefined ? '' : `?version=${version}`}`, { headers: { authorization: `Bearer ${auth}` } }, signal)
-    if (!res.ok) {
-      const err = await failure(res, `key of ${trackId}`)
-      throw res.status === 401 || res.status === 403 ? new ChorusError('no_key', err.message) : err
-    }
-    const body = (await res.json()) as { version: string; key: string }
-    return { version: body.version, key: await importTrackKey(body.key) }
-  }
+  const http = createHttpService({ base: options.edge, name: 'edge', ...(options.fetch && { fetch: options.fetch }), ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) })
 
   return {
-    base,
-    sessionToken,
+    base: http.base,
     async catalog(signal?: AbortSignal): Promise<Array<{ trackId: string; title: string; artist: string; album: string; durationMs: number; bitrates: number[] }>> {
-      const res = await request('/v1/tracks', {}, signal)
-      if (!res.ok) throw await failure(res, 'catalog')
+      const res = await http.request('/v1/tracks', {}, signal)
+      if (!res.ok) throw await http.failure(res, 'catalog')
       return ((await res.json()) as { tracks: [] }).tracks
     },
-    /** The verified manifest and its raw document (what a cache keeps). */
-    async manifest(trackId: string, signal?: AbortSignal): Promise<{ manifest: Manifest; doc: unknown }> {
-      const [res, v] = await Promise.all([request(manifestPath(trackId), {}, signal), getVerifier()])
-      if (!res.ok) throw await failure(res, `manifest of ${trackId}`)
-      const doc = await res.json()
-      return { manifest: await verifyDoc(doc, v), doc }
+    /** The verified manifest of `trackId` (its current version, or `version`) and its raw document (what a cache keeps). */
+    async manifest(trackId: string, signal?: AbortSignal, version?: string): Promise<{ manifest: Manifest; doc: unknown }> {
+      const [res, v] = await Promise.all([http.request(manifestPath(trackId, version), {}, signal), options.verifier()])
+      if (!res.ok) throw await http.failure(res, `manifest of ${trackId}`)
+      let doc: unknown
+      try {
+        doc = await res.json()
+      } catch (err) {
+        throw new ChorusError('invalid_manifest', `the manifest of ${trackId} is not JSON`, { cause: err })
+      }
+      return { manifest: await verifyManifestFor(doc, v, { trackId, ...(version !== undefined && { version }) }), doc }
     },
-    async verifyManifestDoc(doc: unknown): Promise<Manifest> {
-      return verifyDoc(doc, await getVerifier())
-    },
-    async trackKey(trackId: string, version: string, signal?: AbortSignal): Promise<CryptoKey> {
-      return (await keyRequest(trackId, version, signal)).key
-    },
-    /**
-     * The key of the track's current version, and which version that is: asked for alongside the
-     * manifest, before its version is known, to save a round trip on a cold play.
-     */
-    currentKey(trackId: string, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }> {
-      return keyRequest(trackId, undefined, signal)
+    /** A manifest document from elsewhere (the cache), checked as one from the edge is. */
+    async verifyManifestDoc(doc: unknown, expect: ManifestExpectation): Promise<Manifest> {
+      return verifyManifestFor(doc, await options.verifier(), expect)
     },
     /** One encrypted chunk, checked against its hash; a mismatch is an error, never returned bytes. */
     async chunk(ref: ChunkRef, signal?: AbortSignal): Promise<Uint8Array> {
       const headers: Record<string, string> = {}
+      const token = options.token?.()
       if (token) headers.authorization = `Bearer ${token}`
-      const res = await request(chunkPath(ref), { headers }, signal)
-      if (!res.ok) throw await failure(res, `chunk ${ref.index}`)
+      const res = await http.request(chunkPath(ref), { headers }, signal)
+      if (!res.ok) throw await http.failure(res, `chunk ${ref.index}`)
       const bytes = new Uint8Array(await res.arrayBuffer())
       if (!(await chunkMatches(bytes, ref.hash))) throw new ChorusError('all_sources_down', `chunk ${ref.index} from the edge failed its hash check`)
+      options.onChunkBytes?.(bytes.byteLength)
       return bytes
     },
-  }
-}
-
-/** `p`, or a 'stopped' error as soon as `signal` aborts (p itself runs on for its other users). */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new ChorusError('stopped', 'request cancelled'))
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new ChorusError('stopped', 'request cancelled'))
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
-
-async function verifyDoc(doc: unknown, v: ManifestVerifier): Promise<Manifest> {
-  try {
-    return await verifySignedManifest(doc, v)
-  } catch (err) {
-    if (err instanceof ProtocolError) throw new ChorusError('invalid_manifest', err.message, { cause: err })
-    throw err
   }
 }
 

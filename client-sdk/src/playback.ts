@@ -17,7 +17,7 @@ import type { EdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
 import { ChorusError } from './errors.js'
 import type { Network } from './p2p/network.js'
-import type { Swarm } from './p2p/swarm.js'
+import { type Swarm, swarmQuality } from './p2p/swarm.js'
 
 /**
  * One track being played: the scheduler's decisions carried out. Chunks come from the cache,
@@ -391,7 +391,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     if (!deps.network || !deps.scheduler.p2p) return
     const held = () => cache.heldChunks(manifest.trackId, manifest.version, quality.bitrate)
     swarm = await deps.network.join(
-      { trackId: manifest.trackId, version: manifest.version, bitrate: quality.bitrate, chunkCount: quality.chunkCount, hashes: quality.hashes },
+      swarmQuality(manifest, quality),
       { held, get: (i) => cache.get(chunkKey(manifest.trackId, manifest.version, quality.bitrate, i)) },
       () => Math.max(0, quality.byteLength - [...held()].reduce((n, i) => n + layout.size(i), 0)),
     )
@@ -410,7 +410,9 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
         scheduler.removePeer(peer)
         pump()
       },
-      onReject: (index) => {
+      onReject: (index, peer) => {
+        // Not from this peer (it does not hold it, or will not serve it now): not asked of it again.
+        scheduler.peerLacks(peer, index)
         scheduler.failed(index)
         pump()
       },

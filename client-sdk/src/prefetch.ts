@@ -2,10 +2,12 @@ import { type Manifest, type QualityManifest, playableUntilMs } from '../../prot
 import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
 import type { EdgeClient } from './edge-client.js'
 import type { Network } from './p2p/network.js'
-import type { Swarm } from './p2p/swarm.js'
+import { type Swarm, swarmQuality } from './p2p/swarm.js'
 
 /** How long a retired prefetch holds on to its swarm (see cancel). */
 const LEAVE_AFTER_MS = 15_000
+/** Head chunks asked of one peer at a time (a peer refuses requests past its own cap). */
+const PER_PEER = 4
 
 /**
  * The head of a track that may play next, loaded ahead of time: the manifest and key at once,
@@ -50,7 +52,13 @@ export async function prefetchHead(args: {
   }
   const key = (i: number) => chunkKey(manifest.trackId, manifest.version, quality.bitrate, i)
   const missing = () => head.filter((i) => !cache.has(key(i)))
-  const asked = new Set<number>()
+  /** Chunk -> the peer it was asked of. */
+  const asked = new Map<number, string>()
+  const askedOf = (peer: string) => {
+    let n = 0
+    for (const p of asked.values()) if (p === peer) n++
+    return n
+  }
   const aborter = new AbortController()
   let bytes = 0
   let swarm: Swarm | undefined
@@ -68,8 +76,8 @@ export async function prefetchHead(args: {
     if (!swarm || cancelled) return
     for (const i of missing()) {
       if (asked.has(i)) continue
-      const peer = swarm.peers().find((p) => holders.get(p)?.has(i))
-      if (peer && swarm.request(peer, i)) asked.add(i)
+      const peer = swarm.peers().find((p) => holders.get(p)?.has(i) && askedOf(p) < PER_PEER)
+      if (peer && swarm.request(peer, i)) asked.set(i, peer)
     }
   }
   const holders = new Map<string, Set<number>>()
@@ -77,7 +85,7 @@ export async function prefetchHead(args: {
   if (args.network) {
     const held = () => cache.heldChunks(manifest.trackId, manifest.version, quality.bitrate)
     swarm = await args.network.join(
-      { trackId: manifest.trackId, version: manifest.version, bitrate: quality.bitrate, chunkCount: quality.chunkCount, hashes: quality.hashes },
+      swarmQuality(manifest, quality),
       { held, get: (i) => cache.get(key(i)) },
       // What is left to fetch: a swarm whose first joiner this is keeps its rule, so it must
       // reach 0 once every chunk is cached (a holder then stops offering).
@@ -94,12 +102,23 @@ export async function prefetchHead(args: {
         h.add(i)
         askPeers()
       },
-      onReject: (i) => {
+      onReject: (i, p) => {
+        // Not asked of that peer again: it does not hold it, or will not serve it now.
+        holders.get(p)?.delete(i)
         asked.delete(i)
         askPeers()
       },
-      onPeerGone: (p) => holders.delete(p),
-      onChunk: (i, data) => void store(i, data),
+      onPeerGone: (p) => {
+        holders.delete(p)
+        for (const [i, q] of asked) if (q === p) asked.delete(i)
+        askPeers()
+      },
+      onChunk: (i, data) => {
+        void store(i, data).then(() => {
+          asked.delete(i)
+          askPeers()
+        })
+      },
     })
   }
 

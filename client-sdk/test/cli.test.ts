@@ -10,7 +10,7 @@ t.test('chorus play writes the decrypted audio and prints its stats as JSON; fai
   const stack = await startStack(t, [{ trackId: 'song', seconds: 6 }])
   const dir = await mkdtemp(join(tmpdir(), 'chorus-play-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const common = ['--edge', stack.edge.url, '--tracker', stack.trackerUrl, '--api-key', API_KEY, `--public-key=${stack.publicKey}`, '--cache', join(dir, 'cache')]
+  const common = ['--edge', stack.edge.url, '--keys', stack.origin.url, '--tracker', stack.trackerUrl, '--api-key', API_KEY, `--public-key=${stack.publicKey}`, '--cache', join(dir, 'cache')]
   const file = join(dir, 'song.m4a')
   const run = await runChorus(['play', 'song', ...common, '--quality', '96', '--speed', '0', '--json', '--out', file])
   t.equal(run.code, 0, run.stderr)

@@ -1,4 +1,4 @@
-// A cold play's requests, as the edge sees them: the session is asked for when the client is
+// A cold play's requests, as the services see them: the session is asked for when the client is
 // created, the key alongside the manifest, and each only once. Recorded at the SDK's injected
 // fetch, in front of the real edge (workerd) and origin.
 

@@ -68,7 +68,7 @@ t.test('two halves of one sine, ingested as two AAC tracks, render back into one
   )
   const dir = await mkdtemp(join(tmpdir(), 'chorus-gapless-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const common = ['--edge', stack.edge.url, '--tracker', stack.trackerUrl, '--api-key', API_KEY, `--public-key=${stack.publicKey}`, '--cache', join(dir, 'cache'), '--speed', '0']
+  const common = ['--edge', stack.edge.url, '--keys', stack.origin.url, '--tracker', stack.trackerUrl, '--api-key', API_KEY, `--public-key=${stack.publicKey}`, '--cache', join(dir, 'cache'), '--speed', '0']
 
   const qa = (await stack.manifest('a')).qualities[0]! as Mp4Quality
   const qb = (await stack.manifest('b')).qualities[0]! as Mp4Quality

@@ -36,7 +36,7 @@ t.test('a returning listener serves the tracks its cache holds whole, as a holde
   const reference = await stack.reference('song', 160)
   const dir = await mkdtemp(join(tmpdir(), 'chorus-sdk-returning-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const options = { edge: stack.edge.url, tracker: stack.trackerUrl, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, speed: 0 }
+  const options = { edge: stack.edge.url, keys: stack.origin.url, tracker: stack.trackerUrl, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, speed: 0 }
 
   // Yesterday: the listener played the track to the end, and closed the app.
   const yesterday = await createClient(options)

@@ -18,6 +18,8 @@ interface End {
   chunks: Map<number, Uint8Array>
   messages: ControlMessage[]
   closed: Promise<void>
+  /** Asks the other side for chunk `index` of `length` bytes: a link takes pieces only of chunks it asked for. */
+  ask(index: number, length: number): void
 }
 
 /** Two simple-peer instances joined directly (no tracker: signals are handed across), each with a link. */
@@ -26,6 +28,7 @@ async function connectedPair(t: Test, byeGraceMs = GRACE_MS): Promise<[End, End]
     const peer = new SimplePeer({ initiator, wrtc, trickle: false })
     const chunks = new Map<number, Uint8Array>()
     const messages: ControlMessage[] = []
+    const lengths = new Map<number, number>()
     let onClose!: () => void
     const closed = new Promise<void>((resolve) => (onClose = resolve))
     const link = createPeerLink(peer as unknown as SimplePeerLike, {
@@ -33,8 +36,12 @@ async function connectedPair(t: Test, byeGraceMs = GRACE_MS): Promise<[End, End]
       onChunk: (index, bytes) => chunks.set(index, bytes),
       onProtocolError: (err) => t.fail(`protocol error: ${err.message}`),
       onClose,
-    }, { byeGraceMs })
-    return { peer, link, chunks, messages, closed }
+    }, { byeGraceMs, chunkLength: (i) => lengths.get(i) })
+    const ask = (index: number, length: number) => {
+      lengths.set(index, length)
+      void link.send({ type: 'request', index })
+    }
+    return { peer, link, chunks, messages, closed, ask }
   }
   const a = make(true)
   const b = make(false)
@@ -72,6 +79,7 @@ t.test('chunks and control messages sent at once arrive whole, and the writers s
   // alongside: 16 writers at a time against a 16 KiB stream buffer.
   for (let wave = 0; wave < sent.length; wave += 8) {
     const indices = [...sent.keys()].slice(wave, wave + 8)
+    for (const i of indices) b.ask(i, sent[i]!.length)
     const writes = [...indices.map((i) => a.link.sendChunk(i, sent[i]!)), ...indices.map((i) => a.link.send({ type: 'have', index: i }))]
     // Each writer has written its first message by now, and those that found no room are waiting.
     mostDrainListeners = Math.max(mostDrainListeners, a.peer.listenerCount('drain') - own)
@@ -84,6 +92,7 @@ t.test('chunks and control messages sent at once arrive whole, and the writers s
   })
   t.equal(b.chunks.size, sent.length, 'every chunk arrived byte for byte')
   t.equal(b.messages.filter((m) => m.type === 'have').length, sent.length, 'control messages went through between the pieces')
+  t.equal(a.messages.filter((m) => m.type === 'request').length, sent.length, 'the requests went the other way')
   t.equal(mostDrainListeners, 1, 'the waiting writers shared one drain listener')
   t.same(warnings, [], 'no MaxListenersExceededWarning or any other warning')
   t.equal(a.link.bytesOut, b.link.bytesIn, 'what one side wrote, the other read')
@@ -92,6 +101,7 @@ t.test('chunks and control messages sent at once arrive whole, and the writers s
 t.test("writers waiting for room are let go when the remote's bye ends the link", async (t) => {
   const [a, b] = await connectedPair(t)
   const big = Array.from({ length: 8 }, () => new Uint8Array(randomBytes(512 * 1024)))
+  big.forEach((chunk, i) => b.ask(i, chunk.length))
   const sending = Promise.all(big.map((chunk, i) => a.link.sendChunk(i, chunk)))
   await until(() => a.peer.listenerCount('drain') > 0, 'a writer to wait for room')
   b.link.close()
@@ -107,6 +117,7 @@ t.test("writers waiting for room are let go when the remote's bye ends the link"
 t.test('what was written before close arrives before the channel ends', async (t) => {
   const [a, b] = await connectedPair(t)
   const sent = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(200 * 1024)))
+  sent.forEach((chunk, i) => b.ask(i, chunk.length))
   await Promise.all(sent.map((chunk, i) => a.link.sendChunk(i, chunk)))
   // Written, not delivered: most of it still sits in a's buffers when a says bye.
   a.link.close()
@@ -135,6 +146,10 @@ t.test('closing links in the middle of transfers both ways, again and again, cra
   for (let round = 0; round < 6; round++) {
     const [a, b] = await connectedPair(t)
     const chunk = new Uint8Array(randomBytes(256 * 1024))
+    for (const i of [0, 1, 2, 3, 4, 5]) {
+      a.ask(i, chunk.length)
+      b.ask(i, chunk.length)
+    }
     const traffic = [0, 1, 2, 3, 4, 5].flatMap((i) => [a.link.sendChunk(i, chunk), b.link.sendChunk(i, chunk)])
     await until(() => a.chunks.size + b.chunks.size > 0, 'the first chunk across')
     ;(round % 2 === 0 ? a : b).link.close()

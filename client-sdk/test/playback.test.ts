@@ -75,11 +75,11 @@ t.test('failures are typed errors, never a hang', async (t) => {
   await t.rejects(client.play('nope').ready, { name: 'ChorusError', code: 'not_found' })
   await t.rejects(client.play('Bad Id!').ready, { code: /not_found|all_sources_down/ })
 
-  const wrongKey = await createClient({ edge: stack.edge.url, apiKey: 'wrong', publicKey: stack.publicKey, cache: false })
+  const wrongKey = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: 'wrong', publicKey: stack.publicKey, cache: false })
   t.teardown(() => wrongKey.close())
   await t.rejects(wrongKey.play('one').ready, { code: 'unauthorized' })
 
-  const down = await createClient({ edge: 'http://127.0.0.1:9', apiKey: 'k', publicKey: stack.publicKey, cache: false })
+  const down = await createClient({ edge: 'http://127.0.0.1:9', keys: 'http://127.0.0.1:9', apiKey: 'k', publicKey: stack.publicKey, cache: false })
   t.teardown(() => down.close())
   await t.rejects(down.play('one').ready, { code: 'all_sources_down' })
 

@@ -71,6 +71,24 @@ t.test('a late peer request is cancelled and re-sent to another peer, or to the 
   t.ok(edgeIndices(urgent).includes(5), 'urgent and late: the edge')
 })
 
+t.test('a chunk a peer refused is not asked of that peer again', async (t) => {
+  const cfg = { ...DEFAULT_SCHEDULER_CONFIG, headSec: 0, urgentSec: 4, maxPeerInFlight: 1, lookaheadSec: 12 }
+  const s = createScheduler(layout, cfg)
+  s.addPeer('a', [5])
+  s.addPeer('b', [5])
+  s.start(0)
+  for (let i = 0; i < 5; i++) s.received(i, 'edge', 0)
+  const first = peerRequests(s.plan(0)).find((a) => a.index === 5)!
+  // Refused (a peer past its caps or its ratio, or choking us): the other peer gets it, and then nobody.
+  s.peerLacks(first.peer, 5)
+  s.failed(5)
+  const second = peerRequests(s.plan(1)).find((a) => a.index === 5)!
+  t.not(second.peer, first.peer, 'asked of the other peer')
+  s.peerLacks(second.peer, 5)
+  s.failed(5)
+  t.notOk(peerRequests(s.plan(2)).some((a) => a.index === 5), 'no request loop against peers that refuse')
+})
+
 t.test('emergency: a low buffer stops uploading and takes everything from the edge until it recovers', async (t) => {
   const s = createScheduler(layout, { ...DEFAULT_SCHEDULER_CONFIG, headSec: 0, maxEdgeInFlight: 3 })
   s.addPeer('p', Array.from({ length: 60 }, (_, i) => i))

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { startEdge, startTestOrigin } from '../../edge/test/harness.js'
+import { startOrigin } from '../../origin/src/server.js'
 import { ingestFile } from '../../origin/src/ingest.js'
 import { loadOriginKeys } from '../../origin/src/keys.js'
 import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
 import { type Manifest, decryptChunk, fromBase64Url, importTrackKey, verifySignedManifest, importManifestPublicKey } from '../../protocol/index.js'
-import { createTrackerServer } from '../../tracker/src/server.js'
+import { type TrackerServerOptions, createTrackerServer } from '../../tracker/src/server.js'
 import { type ClientOptions, createClient } from '../index.js'
 
 export const API_KEY = 'k'
@@ -20,6 +21,10 @@ export interface StackOptions {
   /** The masters' codec: ingest's default (AAC in fragmented MP4 with ffmpeg, which CI has), or 'mp3' for an old catalog. */
   codec?: 'aac' | 'mp3'
   bitrates?: number[]
+  /** Session tokens' lifetime at the origin (default: the origin's, an hour). */
+  tokenTtlSec?: number
+  /** The tracker's options (e.g. a token verifier, which turns auth on), or a function of the origin's public key that makes them. */
+  tracker?: TrackerServerOptions | ((originPublicKey: string) => TrackerServerOptions)
 }
 
 /**
@@ -39,9 +44,16 @@ export async function startStack(t: Test, tracks: StackTrack[], options: StackOp
       { dataDir, keys, bitrates: options.bitrates ?? [96, 160], chunkSize: options.chunkSize ?? 16384, ...(options.codec && { codec: options.codec }) },
     )
   }
-  const origin = await startTestOrigin(t, dataDir)
+  const origin =
+    options.tokenTtlSec === undefined
+      ? await startTestOrigin(t, dataDir)
+      : await (async () => {
+          const o = await startOrigin({ dataDir, env: { CHORUS_API_KEYS: API_KEY }, tokenTtlSec: options.tokenTtlSec })
+          t.teardown(() => o.close())
+          return o
+        })()
   const edge = await startEdge(t, { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: keys.publicKey, READ_AHEAD: '0' })
-  const tracker = createTrackerServer({})
+  const tracker = createTrackerServer(typeof options.tracker === 'function' ? options.tracker(keys.publicKey) : (options.tracker ?? {}))
   const { url } = await tracker.listen()
   let trackerClosed = false
   const closeTracker = async () => {
@@ -57,10 +69,10 @@ export async function startStack(t: Test, tracks: StackTrack[], options: StackOp
     trackerUrl: `${url.replace(/^http/, 'ws')}/announce`,
     closeTracker,
     publicKey: keys.publicKey,
-    /** A client with its own cache directory, closed when the test ends. */
+    /** A client with its own cache directory, closed when the test ends; keys and sessions from the origin. */
     async client(extra: Partial<ClientOptions> = {}) {
       const dir = await mkdtemp(join(tmpdir(), 'chorus-sdk-cache-'))
-      const client = await createClient({ edge: edge.url, tracker: `${url.replace(/^http/, 'ws')}/announce`, apiKey: API_KEY, publicKey: keys.publicKey, cache: { dir }, ...extra })
+      const client = await createClient({ edge: edge.url, keys: origin.url, tracker: `${url.replace(/^http/, 'ws')}/announce`, apiKey: API_KEY, publicKey: keys.publicKey, cache: { dir }, ...extra })
       t.teardown(async () => {
         await client.close()
         await rm(dir, { recursive: true, force: true })

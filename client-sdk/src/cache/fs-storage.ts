@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join, relative, sep } from 'node:path'
+import { randomId } from '../core/random-id.js'
 import type { CacheStorageBackend } from './types.js'
 
 /**
@@ -23,7 +24,7 @@ export function createFsStorage(dir: string): CacheStorageBackend {
     async put(key, bytes) {
       const path = safe(key)
       await mkdir(dirname(path), { recursive: true })
-      const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+      const tmp = `${path}.tmp-${process.pid}-${randomId().slice(0, 12)}`
       const file = await open(tmp, 'w')
       try {
         try {

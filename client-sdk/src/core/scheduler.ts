@@ -266,6 +266,10 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
     peerHas(id: string, index: number): void {
       peers.get(id)?.have.add(index)
     },
+    /** A peer refused a chunk: it is not asked for it again (unless it says `have` again). */
+    peerLacks(id: string, index: number): void {
+      peers.get(id)?.have.delete(index)
+    },
     peerChoked(id: string, choked: boolean): void {
       const p = peers.get(id)
       if (p) p.choked = choked

@@ -1,17 +1,26 @@
-import { toHex } from '../../../protocol/index.js'
+import type { SessionDescription, TrackerReply, TrackerRequest } from '../../../protocol/src/tracker.js'
 import { swarmInfoHash } from '../../../protocol/src/tracker.js'
-import type { TrackerReply } from '../../../protocol/src/tracker.js'
 import { type TrackerClient, type WebSocketConstructor, createTrackerClient } from '../../../tracker/src/client.js'
-import { createTokenBucket } from '../core/token-bucket.js'
+import type { OfferAdmissionOptions } from '../core/offer-admission.js'
+import { randomId } from '../core/random-id.js'
+import { fingerprint, keepCandidates, saneOffer, candidates as sdpCandidates } from '../core/sdp.js'
+import { createAnswers } from './answers.js'
 import { BYE_GRACE_MS, type PeerLink, type SimplePeerLike, createPeerLink, refusePeer } from './peer-link.js'
-import { type Swarm, type SwarmQuality, type UploadSource, createSwarm } from './swarm.js'
+import { type Swarm, type SwarmQuality, type UploadSource, createSwarm, qualityChunkLength } from './swarm.js'
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, createUploads } from './uploads.js'
 
 /**
  * This listener's place in the peer network: its tracker connections, its swarms, its WebRTC
- * connections (at most `maxConnections`, `hardMaxConnections` counting those being set up) and
- * its uploads (at most `uploadSlots` peers served at once, under `uploadRate` bytes/s).
+ * connections (at most `maxConnections`, `hardMaxConnections` counting those being set up), its
+ * uploads (p2p/uploads.ts) and which relayed offers it answers (core/offer-admission.ts).
  * Offers and answers travel through the tracker (WebTorrent protocol); chunks travel over
  * simple-peer data channels.
+ *
+ * Each swarm has a peer id of its own (random, from the CSPRNG): peers of one track cannot
+ * link it to the listener's other swarms, and a peer id the tracker says is taken (a reconnect
+ * while the old socket is still half-open there) is replaced by a new one. The session token
+ * rides in every tracker message (`token`, never the URL, which a reconnect would reuse after it
+ * expired); when the tracker says `token_expired`, a fresh one is sent and the swarms are announced again.
  */
 export interface NetworkOptions {
   /** ws://host:port/announce, or a template with {info_hash} for a tracker sharded per swarm. */
@@ -20,24 +29,46 @@ export interface NetworkOptions {
   SimplePeer: new (opts: Record<string, unknown>) => SimplePeerLike
   wrtc?: unknown
   iceServers?: RTCIceServer[]
-  token?: () => Promise<string | undefined>
+  /** WebRTC through a TURN server only (iceTransportPolicy 'relay'); other candidates never leave. */
+  relayOnly?: boolean
+  /** The tracker's session token; `fresh`: the tracker refused the last one as expired. */
+  token?: (fresh: boolean) => Promise<string | undefined>
   network?: string
   maxConnections?: number
   hardMaxConnections?: number
-  uploadSlots?: number
-  /** Bytes per second; Infinity for no cap. */
-  uploadRate?: number
-  downloadOnly?: boolean
+  /** Limits on serving peers; false: download-only. */
+  uploads?: UploadLimits | false
   /** Added latency on every incoming peer message (benchmarks' network emulation). */
   peerDelayMs?: number
   /** Offers sent with each announce. */
   offersPerAnnounce?: number
+  /** Which relayed offers are answered (core/offer-admission.ts). */
+  offers?: Partial<OfferAdmissionOptions>
+  /** How long an answered connection may take to come up. */
+  answerTimeoutMs?: number
+  /** For reconnection and announce jitter only: ids come from the CSPRNG. */
   random?: () => number
+  onWarning?: (w: { code: string; message: string }) => void
+}
+
+interface TrackerEntry {
+  url: string
+  client: TrackerClient
+  users: number
+  /** When the tracker last said token_expired, and the refresh under way. */
+  expiredAt: number | undefined
+  refreshing: boolean
+  lastRefreshAt: number
+  lastToken: string | undefined
 }
 
 interface SwarmEntry {
   swarm: Swarm
-  tracker: TrackerClient
+  tracker: TrackerEntry
+  peerId: string
+  /** The id before the last renewal, and when it was renewed. */
+  formerId: string | undefined
+  renewedAt: number
   pending: Map<string, { peer: SimplePeerLike; at: number }>
   timer: ReturnType<typeof setTimeout> | undefined
   left: () => number
@@ -48,6 +79,8 @@ interface SwarmEntry {
   lonely: number
   /** Joins not yet matched by a leave (a playback, a prefetch, the seeding list): the swarm is left at 0. */
   users: number
+  /** Announced as a holder (left 0) since the last reconnection. */
+  holder: boolean
 }
 
 export interface NetworkStats {
@@ -61,31 +94,42 @@ export interface NetworkStats {
   failed: number
   uploadedBytes: number
   banned: number
-}
-
-function randomId(random: () => number): string {
-  const bytes = new Uint8Array(20)
-  for (let i = 0; i < 20; i++) bytes[i] = Math.floor(random() * 256)
-  return toHex(bytes)
+  /** Peers dropped for breaking the peer protocol (malformed messages, pieces not asked for, request floods). */
+  protocolViolations: number
+  /** Relayed offers: answered, kept waiting for room, not answered; answered connections being set up now. */
+  offersAnswered: number
+  offersQueued: number
+  offersIgnored: number
+  answering: number
+  /** Bytes held for chunks being reassembled from peers (only chunks asked for, at their real length). */
+  assemblingBytes: number
+  /** Peer ids replaced after the tracker said peer_id_taken; tokens re-sent after token_expired. */
+  peerIdRenewals: number
+  tokenRefreshes: number
+  uploads: ReturnType<ReturnType<typeof createUploads>['stats']>
 }
 
 export function createNetwork(options: NetworkOptions) {
   const random = options.random ?? Math.random
-  const peerId = randomId(random)
   const maxConnections = options.maxConnections ?? 50
   const hardMax = options.hardMaxConnections ?? 60
-  const uploadSlots = options.uploadSlots ?? 4
-  const bucket = createTokenBucket(options.uploadRate ?? Number.POSITIVE_INFINITY)
+  const answerTimeoutMs = options.answerTimeoutMs ?? 10_000
   const offersPerAnnounce = options.offersPerAnnounce ?? 5
+  const uploads = createUploads({ limits: options.uploads === undefined ? DEFAULT_UPLOAD_LIMITS : options.uploads })
   const swarms = new Map<string, SwarmEntry>()
   const joining = new Map<string, Promise<SwarmEntry>>()
-  const trackers = new Map<string, { client: TrackerClient; users: number }>()
+  const trackers = new Map<string, TrackerEntry>()
   const banned = new Set<string>()
-  const uploading = new Map<string, number>()
   let connecting = 0
   let emergencies = 0
   let closed = false
-  const stats = { offers: 0, attempts: 0, established: 0, failed: 0, uploadedBytes: 0 }
+  const stats = { offers: 0, attempts: 0, established: 0, failed: 0, protocolViolations: 0, peerIdRenewals: 0, tokenRefreshes: 0 }
+  const warned = new Set<string>()
+  const warn = (code: string, message: string) => {
+    if (warned.has(code)) return
+    warned.add(code)
+    options.onWarning?.({ code, message })
+  }
 
   const connections = () => {
     let n = 0
@@ -102,13 +146,16 @@ export function createNetwork(options: NetworkOptions) {
       initiator,
       trickle: false,
       ...(options.wrtc !== undefined && { wrtc: options.wrtc }),
-      config: { iceServers: options.iceServers ?? [] },
+      config: { iceServers: options.iceServers ?? [], ...(options.relayOnly && { iceTransportPolicy: 'relay' }) },
     })
     live.add(peer)
     peer.on('close', () => live.delete(peer))
     if (closed) peer.destroy()
     return peer
   }
+
+  /** What of a local description may leave: in relay-only mode, relay candidates only. */
+  const outgoing = (sdp: string) => (options.relayOnly ? keepCandidates(sdp, ['relay']) : sdp)
 
   async function makeOffer(): Promise<{ peer: SimplePeerLike; sdp: string } | undefined> {
     stats.offers++
@@ -122,7 +169,14 @@ export function createNetwork(options: NetworkOptions) {
       peer.on('signal', (data) => {
         if (data.type !== 'offer' || !data.sdp) return
         clearTimeout(timer)
-        resolve({ peer, sdp: data.sdp })
+        const sdp = outgoing(data.sdp)
+        // Without a candidate nobody can reach it (relay-only with an unreachable TURN server): an offer would only cost its receiver.
+        if (sdpCandidates(sdp).length === 0) {
+          peer.destroy()
+          warn('no_candidates', options.relayOnly ? 'relay-only: no relay candidate gathered (is the TURN server in iceServers reachable?); no offers go out' : 'no ICE candidate gathered; no offers go out')
+          return resolve(undefined)
+        }
+        resolve({ peer, sdp })
       })
     })
   }
@@ -135,25 +189,25 @@ export function createNetwork(options: NetworkOptions) {
       return
     }
     stats.established++
-    let link: PeerLink | undefined = undefined
-    link = createPeerLink(
+    const link: PeerLink = createPeerLink(
       peer,
       {
         onMessage: (m) => entry.swarm.message(remote, m),
         onChunk: (index, bytes) => void entry.swarm.chunk(remote, index, bytes),
         onProtocolError: () => {
+          stats.protocolViolations++
           banned.add(remote)
           entry.swarm.drop(remote)
         },
         onClose: () => entry.swarm.drop(remote),
       },
-      { delayMs: options.peerDelayMs ?? 0 },
+      { delayMs: options.peerDelayMs ?? 0, chunkLength: (i) => qualityChunkLength(entry.swarm.quality, i) },
     )
     entry.swarm.attach(remote, link)
     if (emergencies > 0) void link.send({ type: 'choke' })
   }
 
-  function track(peer: SimplePeerLike, onConnect: () => void): void {
+  function track(peer: SimplePeerLike, onConnect: () => void, onSettled?: (ok: boolean) => void, timeoutMs = 15_000): void {
     connecting++
     stats.attempts++
     let settled = false
@@ -162,6 +216,7 @@ export function createNetwork(options: NetworkOptions) {
       settled = true
       connecting--
       if (!ok) stats.failed++
+      onSettled?.(ok)
     }
     peer.on('connect', () => {
       settle(true)
@@ -175,7 +230,21 @@ export function createNetwork(options: NetworkOptions) {
         settle(false)
         peer.destroy()
       }
-    }, 15_000).unref?.()
+    }, timeoutMs).unref?.()
+  }
+
+  const answers = createAnswers({
+    ...(options.offers && { admission: options.offers }),
+    newPeer: () => newPeer(false),
+    track,
+    timeoutMs: answerTimeoutMs,
+  })
+
+  /** Sends to the swarm's tracker with the session token (the tracker checks it when the last one it saw has expired). */
+  async function send(entry: SwarmEntry, request: TrackerRequest): Promise<void> {
+    const token = await options.token?.(false).catch(() => undefined)
+    if (token) entry.tracker.lastToken = token
+    entry.tracker.client.send(token ? { ...request, token } : request)
   }
 
   async function announce(entry: SwarmEntry, event?: 'started' | 'stopped' | 'completed'): Promise<void> {
@@ -184,9 +253,10 @@ export function createNetwork(options: NetworkOptions) {
     // A holder (nothing left to fetch) sends no offers: those who still fetch offer to it, and
     // the tracker hands their offers to holders first. Each offer is a whole RTCPeerConnection.
     const want = event === 'stopped' || entry.left() === 0 ? 0 : Math.min(offersPerAnnounce, room)
-    // Drop offers nobody answered: their slots go to fresh ones.
+    // Drop offers nobody answered: their slots go to fresh ones. An answer takes a second; an
+    // offer unanswered for long is one the tracker forgot (it keeps a few per socket) or its receiver ignored.
     for (const [id, p] of entry.pending) {
-      if (Date.now() - p.at > 20_000) {
+      if (Date.now() - p.at > 10_000) {
         p.peer.destroy()
         entry.pending.delete(id)
       }
@@ -199,17 +269,18 @@ export function createNetwork(options: NetworkOptions) {
       const made = await Promise.all(Array.from({ length: want }, () => makeOffer()))
       for (const m of made) {
         if (!m) continue
-        const offerId = randomId(random)
+        const offerId = randomId()
         entry.pending.set(offerId, { peer: m.peer, at: Date.now() })
         offers.push({ offer: { type: 'offer', sdp: m.sdp }, offer_id: offerId })
       }
     }
-    entry.tracker.send({
+    entry.holder = entry.left() === 0 && event !== 'stopped'
+    await send(entry, {
       action: 'announce',
       info_hash: entry.swarm.infoHash,
-      peer_id: peerId,
+      peer_id: entry.peerId,
       numwant: offers.length,
-      uploaded: stats.uploadedBytes,
+      uploaded: uploads.stats().uploadedBytes,
       downloaded: entry.swarm.bytesFromPeers,
       left: entry.left(),
       ...(event && { event }),
@@ -230,10 +301,70 @@ export function createNetwork(options: NetworkOptions) {
     entry.timer.unref?.()
   }
 
-  function onTrackerMessage(reply: TrackerReply): void {
+  /**
+   * The tracker refused an expired token (and took this socket out of its swarms): send the
+   * current token, a new session's when the tracker refused the last one already, and announce
+   * every swarm on that tracker again. At most once every 5 s per tracker.
+   */
+  function refreshToken(t: TrackerEntry): void {
+    const now = Date.now()
+    if (t.refreshing || now - t.lastRefreshAt < 5000 || !options.token) return
+    const fresh = t.expiredAt !== undefined && now - t.expiredAt < 30_000
+    t.expiredAt = now
+    t.refreshing = true
+    t.lastRefreshAt = now
+    const before = t.lastToken
+    void (async () => {
+      const token = await options.token!(fresh).catch(() => undefined)
+      if (!token || (fresh && token === before)) {
+        warn('token_expired', 'the tracker refused the session token as expired and no fresh one could be had: peers are off until one can')
+        return
+      }
+      stats.tokenRefreshes++
+      for (const e of swarms.values()) if (e.tracker === t && !e.closed) await announce(e, 'started').catch(() => {})
+    })()
+      .catch(() => {})
+      .finally(() => (t.refreshing = false))
+  }
+
+  /** The tracker says another socket holds this swarm's peer id (our old one, half-open there): take a new one. */
+  function renewPeerId(entry: SwarmEntry): void {
+    // Failures for announces that left before the renewal arrive after it: one renewal answers them all.
+    if (Date.now() - entry.renewedAt < 5000) return
+    entry.formerId = entry.peerId
+    entry.peerId = randomId()
+    entry.renewedAt = Date.now()
+    stats.peerIdRenewals++
+    void announce(entry, 'started').catch(() => {})
+  }
+
+  function onFailure(t: TrackerEntry, reply: Extract<TrackerReply, { failure_code: string }>): void {
+    const entry = typeof reply.info_hash === 'string' ? swarms.get(reply.info_hash) : undefined
+    switch (reply.failure_code) {
+      case 'token_expired':
+        refreshToken(t)
+        break
+      case 'peer_id_taken':
+        if (entry && entry.tracker === t && !entry.closed) renewPeerId(entry)
+        break
+      case 'one_peer_id_per_swarm':
+        // This socket is in the swarm under the id we replaced: leave under that one, then announce again.
+        if (entry && entry.tracker === t && !entry.closed && entry.formerId) {
+          const former = entry.formerId
+          entry.formerId = undefined
+          void send(entry, { action: 'announce', info_hash: entry.swarm.infoHash, peer_id: former, event: 'stopped', left: entry.left() })
+            .then(() => announce(entry, 'started'))
+            .catch(() => {})
+        }
+        break
+    }
+  }
+
+  function onTrackerMessage(t: TrackerEntry, reply: TrackerReply): void {
+    if ('failure_code' in reply) return onFailure(t, reply)
     if (!('info_hash' in reply) || typeof reply.info_hash !== 'string') return
     const entry = swarms.get(reply.info_hash)
-    if (!entry || entry.closed) return
+    if (!entry || entry.closed || entry.tracker !== t) return
     if ('interval' in reply) {
       const first = entry.others === undefined
       if (typeof reply.complete === 'number' && typeof reply.incomplete === 'number') entry.others = Math.max(0, reply.complete + reply.incomplete - 1)
@@ -242,24 +373,13 @@ export function createNetwork(options: NetworkOptions) {
       scheduleAnnounce(entry, Math.max(5, Math.min(120, reply.interval)))
       return
     }
-    if ('offer' in reply && reply.offer && 'offer_id' in reply) {
-      const remote = reply.peer_id
-      if (remote === peerId || banned.has(remote) || entry.swarm.has(remote) || connections() + connecting >= hardMax) return
-      const peer = newPeer(false)
-      track(peer, () => connected(entry, remote, peer))
-      peer.on('signal', (data) => {
-        if (data.type !== 'answer') return
-        entry.tracker.send({ action: 'announce', info_hash: entry.swarm.infoHash, peer_id: peerId, to_peer_id: remote, answer: { type: 'answer', sdp: data.sdp! }, offer_id: reply.offer_id })
-      })
-      peer.signal(reply.offer)
-      return
-    }
+    if ('offer' in reply && reply.offer && 'offer_id' in reply) return onOffer(entry, reply.peer_id, reply.offer, reply.offer_id)
     if ('answer' in reply && reply.answer && 'offer_id' in reply) {
       const pending = entry.pending.get(reply.offer_id)
       if (!pending) return
       entry.pending.delete(reply.offer_id)
       const remote = reply.peer_id
-      if (banned.has(remote) || entry.swarm.has(remote)) {
+      if (banned.has(remote) || entry.swarm.has(remote) || remote === entry.peerId) {
         pending.peer.destroy()
         return
       }
@@ -268,29 +388,56 @@ export function createNetwork(options: NetworkOptions) {
     }
   }
 
-  async function trackerFor(infoHash: string): Promise<{ client: TrackerClient; url: string }> {
-    let url = options.tracker.replace('{info_hash}', infoHash)
-    const token = await options.token?.()
-    if (token) url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`
+  /** Whether this listener can use a connection in the swarm: it wants chunks there, or can serve some. */
+  const useful = (entry: SwarmEntry) => entry.left() > 0 || (options.uploads !== false && entry.swarm.size < maxConnections && hasChunks(entry))
+  const hasChunks = (entry: SwarmEntry) => entry.swarm.source.held().size > 0
+  const roomFor = () => connections() + connecting < hardMax
+
+  function onOffer(entry: SwarmEntry, remote: string, offer: SessionDescription, offerId: string): void {
+    if (typeof remote !== 'string' || typeof offer !== 'object' || offer === null) return
+    if (remote === entry.peerId || banned.has(remote) || entry.swarm.has(remote) || !roomFor()) return
+    const sdp = offer.sdp
+    answers.offer({
+      swarm: entry.swarm.infoHash,
+      remote,
+      fingerprint: typeof sdp === 'string' ? fingerprint(sdp) : '',
+      swarmPeers: entry.swarm.size,
+      useful: useful(entry),
+      sane: offer.type === 'offer' && saneOffer(sdp),
+      payload: {
+        offer,
+        connected: (peer) => connected(entry, remote, peer),
+        answer: (answerSdp) => {
+          if (entry.closed) return
+          void send(entry, { action: 'announce', info_hash: entry.swarm.infoHash, peer_id: entry.peerId, to_peer_id: remote, answer: { type: 'answer', sdp: outgoing(answerSdp) }, offer_id: offerId })
+        },
+        wanted: () => !entry.closed && !entry.swarm.has(remote) && !banned.has(remote) && roomFor(),
+      },
+    })
+  }
+
+  function trackerFor(infoHash: string): TrackerEntry {
+    const url = options.tracker.replace('{info_hash}', infoHash)
     const existing = trackers.get(url)
     if (existing) {
       existing.users++
-      return { client: existing.client, url }
+      return existing
     }
-    const client = createTrackerClient({
+    const entry: TrackerEntry = { url, client: undefined as unknown as TrackerClient, users: 1, expiredAt: undefined, refreshing: false, lastRefreshAt: 0, lastToken: undefined }
+    entry.client = createTrackerClient({
       url,
       WebSocket: options.WebSocket,
       minDelayMs: 500,
       maxDelayMs: 15_000,
       random,
-      onMessage: onTrackerMessage,
+      onMessage: (reply) => onTrackerMessage(entry, reply),
       // The tracker forgets a socket's swarms when it drops: announce again on every reconnect.
       onOpen: () => {
-        for (const e of swarms.values()) if (e.tracker === client) void announce(e, 'started').catch(() => {})
+        for (const e of swarms.values()) if (e.tracker === entry) void announce(e, 'started').catch(() => {})
       },
     })
-    trackers.set(url, { client, users: 1 })
-    return { client, url }
+    trackers.set(url, entry)
+    return entry
   }
 
   function closeSwarm(infoHash: string): void {
@@ -304,33 +451,7 @@ export function createNetwork(options: NetworkOptions) {
     swarms.delete(infoHash)
   }
 
-  function serve(peer: string, link: PeerLink, index: number, source: UploadSource): void {
-    const busy = uploading.size >= uploadSlots && !uploading.has(peer)
-    if (options.downloadOnly || emergencies > 0 || busy) {
-      void link.send({ type: 'reject', index })
-      return
-    }
-    uploading.set(peer, (uploading.get(peer) ?? 0) + 1)
-    const done = () => {
-      const n = (uploading.get(peer) ?? 1) - 1
-      if (n <= 0) uploading.delete(peer)
-      else uploading.set(peer, n)
-    }
-    void (async () => {
-      const bytes = await source.get(index)
-      if (!bytes) return void link.send({ type: 'reject', index })
-      await link.sendChunk(index, bytes, async (n) => {
-        const wait = bucket.take(n, performance.now())
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-      })
-      stats.uploadedBytes += bytes.byteLength
-    })()
-      .catch(() => {})
-      .finally(done)
-  }
-
   return {
-    peerId,
     /** Joins (or returns) the swarm of one track version and quality, serving `source` to its peers. */
     async join(quality: SwarmQuality, source: UploadSource, left: () => number): Promise<Swarm> {
       const infoHash = await swarmInfoHash(quality.trackId, quality.version, quality.bitrate)
@@ -349,13 +470,49 @@ export function createNetwork(options: NetworkOptions) {
       const made = (async () => {
         const swarm = createSwarm(quality, infoHash, {
           source,
-          serve: (peer, link, index) => serve(peer, link, index, source),
+          serve: (peer, link, index) =>
+            uploads.request(
+              {
+                key: `${infoHash} ${peer}`,
+                link,
+                source,
+                chunkLength: (i) => qualityChunkLength(quality, i),
+                violation: () => {
+                  stats.protocolViolations++
+                  banned.add(peer)
+                  swarm.drop(peer)
+                },
+              },
+              index,
+            ),
+          cancelServe: (peer, index) => uploads.cancel(`${infoHash} ${peer}`, index),
+          gone: (peer) => uploads.gone(`${infoHash} ${peer}`),
+          received: (bytes) => uploads.downloaded(bytes),
+          // Whole now: the tracker lists it among the holders at once (seekers' offers go to holders first).
+          holds: () => {
+            const e = swarms.get(infoHash)
+            if (e && !e.closed && !e.holder && e.left() === 0) void announce(e, 'completed').catch(() => {})
+          },
           ban: (peer) => banned.add(peer),
         })
-        const { client } = await trackerFor(infoHash)
-        const entry: SwarmEntry = { swarm, tracker: client, pending: new Map(), timer: undefined, left, closed: false, others: undefined, lonely: 0, users: 1 }
+        const tracker = trackerFor(infoHash)
+        const entry: SwarmEntry = {
+          swarm,
+          tracker,
+          peerId: randomId(),
+          formerId: undefined,
+          renewedAt: 0,
+          pending: new Map(),
+          timer: undefined,
+          left,
+          closed: false,
+          others: undefined,
+          lonely: 0,
+          users: 1,
+          holder: false,
+        }
         swarms.set(infoHash, entry)
-        if (client.connected) await announce(entry, 'started').catch(() => {})
+        if (tracker.client.connected) await announce(entry, 'started').catch(() => {})
         scheduleAnnounce(entry, 10)
         return entry
       })()
@@ -377,17 +534,48 @@ export function createNetwork(options: NetworkOptions) {
     setUploading(allowed: boolean): void {
       const before = emergencies
       emergencies = Math.max(0, emergencies + (allowed ? -1 : 1))
+      uploads.setEmergency(emergencies > 0)
       if ((before === 0) !== (emergencies === 0)) {
         for (const e of swarms.values()) e.swarm.broadcast({ type: emergencies > 0 ? 'choke' : 'unchoke' })
       }
     },
+    /** Bytes this listener downloaded from the edge: with those from peers, they set how much it may upload. */
+    downloaded(bytes: number): void {
+      uploads.downloaded(bytes)
+    },
+    /** This swarm's peer id now (each swarm has its own), for tests and diagnostics. */
+    peerIdOf(infoHash: string): string | undefined {
+      return swarms.get(infoHash)?.peerId
+    },
     stats(): NetworkStats {
-      return { swarms: swarms.size, connections: connections(), ...stats, banned: banned.size }
+      const u = uploads.stats()
+      const o = answers.stats()
+      return {
+        swarms: swarms.size,
+        connections: connections(),
+        offers: stats.offers,
+        attempts: stats.attempts,
+        established: stats.established,
+        failed: stats.failed,
+        uploadedBytes: u.uploadedBytes,
+        banned: banned.size,
+        protocolViolations: stats.protocolViolations,
+        offersAnswered: o.answered,
+        offersQueued: o.queued,
+        offersIgnored: o.ignored,
+        answering: o.pending,
+        assemblingBytes: [...swarms.values()].reduce((n, e) => n + e.swarm.assemblingBytes(), 0),
+        peerIdRenewals: stats.peerIdRenewals,
+        tokenRefreshes: stats.tokenRefreshes,
+        uploads: u,
+      }
     },
     /** Leaves every swarm: links say bye, and this resolves when every channel has ended. */
     async close(): Promise<void> {
       closed = true
+      answers.close()
       for (const id of [...swarms.keys()]) closeSwarm(id)
+      uploads.close()
       for (const t of trackers.values()) t.client.close()
       trackers.clear()
       // A peer still being set up has no channel to say bye on; the rest end within the grace.

@@ -1,4 +1,5 @@
-import { type PeerMessage, PeerProtocolError, createPieceAssembler, decodePeerMessage, encodePeerMessage, pieceMessages } from '../../../protocol/index.js'
+import { PIECE_FRAGMENT, type PeerMessage, PeerProtocolError, decodePeerMessage, encodePeerMessage, pieceMessages } from '../../../protocol/index.js'
+import { createPieceIntake } from '../core/piece-intake.js'
 
 /** The part of a simple-peer instance a link uses (simple-peer 9 in Node, its bundle in browsers). */
 export interface SimplePeerLike {
@@ -25,15 +26,25 @@ export const BYE_GRACE_MS = 2000
 export interface PeerLinkEvents {
   onMessage(m: ControlMessage): void
   onChunk(index: number, bytes: Uint8Array): void
-  /** The remote broke the protocol; the link is closed. */
+  /** The remote broke the protocol (a malformed message, a piece of a chunk not asked for or of the wrong length); the link is closed. */
   onProtocolError(err: Error): void
   /** The link is closed: nothing more is sent or delivered (the channel may take BYE_GRACE_MS more to end). */
   onClose(): void
 }
 
+export interface PeerLinkOptions {
+  /** Added latency on every incoming message (benchmarks). */
+  delayMs?: number
+  byeGraceMs?: number
+  /** The real length of chunk `index` of this swarm (from the signed manifest); none: no piece is ever accepted. */
+  chunkLength?: (index: number) => number | undefined
+  now?: () => number
+}
+
 /**
  * One data channel to one remote listener for one swarm: frames peer messages, reassembles
- * chunks, and writes with backpressure (simple-peer's stream write holds back while the data
+ * the chunks this side asked for (core/piece-intake.ts: pieces of any other chunk, or claiming
+ * another length, are a protocol violation), and writes with backpressure (simple-peer's stream write holds back while the data
  * channel's bufferedAmount is high; large transfers stall without that). `delayMs` holds every
  * incoming message back that long, to emulate a link's latency in benchmarks.
  *
@@ -42,8 +53,9 @@ export interface PeerLinkEvents {
  * down by the side with nothing left to send: @roamhq/wrtc crashes the process when a data
  * channel is closed from the far side while a send() on it is under way.
  */
-export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, options: { delayMs?: number; byeGraceMs?: number } = {}) {
-  const assembler = createPieceAssembler()
+export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, options: PeerLinkOptions = {}) {
+  const now = options.now ?? (() => performance.now())
+  const intake = createPieceIntake({ lengthOf: options.chunkLength ?? (() => undefined), fragment: PIECE_FRAGMENT })
   let closed = false
   let bytesIn = 0
   let bytesOut = 0
@@ -70,14 +82,23 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
     finish()
   }
 
+  /**
+   * The remote broke the protocol: nothing more of it is read, and the link closes with the bye
+   * handshake like any other (a channel torn down under the remote's send() can crash it).
+   */
+  function violation(err: Error): void {
+    if (closed) return
+    intake.clear()
+    close()
+    events.onProtocolError(err)
+  }
+
   function handle(data: Uint8Array): void {
     let m: PeerMessage
     try {
       m = decodePeerMessage(data)
     } catch (err) {
-      if (closed) return
-      destroy()
-      events.onProtocolError(err instanceof PeerProtocolError ? err : new PeerProtocolError(String(err)))
+      violation(err instanceof PeerProtocolError ? err : new PeerProtocolError(String(err)))
       return
     }
     // The remote has sent its last message: end the channel here, where nothing is being sent
@@ -86,10 +107,13 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
     if (closed) return
     bytesIn += data.byteLength
     if (m.type === 'piece') {
-      const whole = assembler.add(m)
-      if (whole) events.onChunk(m.index, whole)
+      const out = intake.add(m, now())
+      if (out.type === 'chunk') events.onChunk(m.index, out.bytes)
+      else if (out.type === 'violation') violation(new PeerProtocolError(out.reason))
       return
     }
+    // A refused chunk will not come: fragments of it still on the wire are late, not a violation.
+    if (m.type === 'reject') intake.cancelled(m.index, now())
     events.onMessage(m)
   }
 
@@ -145,16 +169,33 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
   }
 
   return {
-    send: (m: PeerMessage) => write(encodePeerMessage(m)),
-    /** Sends a whole chunk as fragments; `beforeFragment` lets the caller pace them (the upload rate cap). */
-    async sendChunk(index: number, chunk: Uint8Array, beforeFragment?: (bytes: number) => Promise<void>): Promise<void> {
-      for (const m of pieceMessages(index, chunk)) {
-        if (closed) return
-        if (beforeFragment) await beforeFragment((m as { data: Uint8Array }).data.byteLength)
-        await write(encodePeerMessage(m))
-      }
+    /** Sends one message; a request makes this side expect that chunk's pieces, a cancel stops expecting them. */
+    send(m: PeerMessage): Promise<void> {
+      if (closed) return Promise.resolve()
+      if (m.type === 'request') intake.requested(m.index)
+      else if (m.type === 'cancel') intake.cancelled(m.index, now())
+      return write(encodePeerMessage(m))
     },
-    dropPartial: (index: number) => assembler.drop(index),
+    /**
+     * Sends a whole chunk as fragments; `beforeFragment` lets the caller pace them (the upload
+     * rate cap) and `stop` cut it short (a cancel). Resolves with the bytes of data sent.
+     */
+    async sendChunk(index: number, chunk: Uint8Array, beforeFragment?: (bytes: number) => Promise<void>, stop?: () => boolean): Promise<number> {
+      let sent = 0
+      for (const m of pieceMessages(index, chunk)) {
+        if (closed || stop?.()) return sent
+        const size = (m as { data: Uint8Array }).data.byteLength
+        if (beforeFragment) await beforeFragment(size)
+        if (closed || stop?.()) return sent
+        await write(encodePeerMessage(m))
+        sent += size
+      }
+      return sent
+    },
+    /** Chunks asked of the remote and not yet here, and the bytes held for them. */
+    get expecting() {
+      return { chunks: intake.outstanding, bytes: intake.bufferedBytes }
+    },
     close,
     ended,
     get closed() {

@@ -1,4 +1,4 @@
-import { chunkMatches, fromBitfield, toBitfield } from '../../../protocol/index.js'
+import { type Manifest, type QualityManifest, chunkLength, chunkMatches, fromBitfield, toBitfield } from '../../../protocol/index.js'
 import type { ControlMessage, PeerLink } from './peer-link.js'
 
 /**
@@ -13,6 +13,18 @@ export interface SwarmQuality {
   bitrate: number
   chunkCount: number
   hashes: string[]
+  /** With byteLength, each chunk's real length: a peer's piece must claim exactly that. */
+  chunkSize: number
+  byteLength: number
+}
+
+export function swarmQuality(manifest: Pick<Manifest, 'trackId' | 'version'>, q: QualityManifest): SwarmQuality {
+  return { trackId: manifest.trackId, version: manifest.version, bitrate: q.bitrate, chunkCount: q.chunkCount, hashes: q.hashes, chunkSize: q.chunkSize, byteLength: q.byteLength }
+}
+
+/** The real length of chunk `index`, or undefined when the quality has no such chunk. */
+export function qualityChunkLength(q: SwarmQuality, index: number): number | undefined {
+  return Number.isInteger(index) && index >= 0 && index < q.chunkCount ? chunkLength(q.byteLength, q.chunkSize, index) : undefined
 }
 
 export interface SwarmListener {
@@ -40,7 +52,22 @@ interface Remote {
   choking: boolean
 }
 
-export function createSwarm(quality: SwarmQuality, infoHash: string, options: { source: UploadSource; serve: (peer: string, link: PeerLink, index: number) => void; ban: (peer: string) => void }) {
+export interface SwarmHooks {
+  source: UploadSource
+  /** A peer asked for a chunk: the network's uploads decide (refuse, queue, serve). */
+  serve(peer: string, link: PeerLink, index: number): void
+  /** A peer cancelled its request for a chunk. */
+  cancelServe(peer: string, index: number): void
+  /** A peer is gone from the swarm (its uploads stop). */
+  gone(peer: string): void
+  /** Verified bytes from a peer (the upload budget counts them as downloaded). */
+  received(bytes: number): void
+  /** This listener holds one more chunk (it may now hold the whole track). */
+  holds(index: number): void
+  ban(peer: string): void
+}
+
+export function createSwarm(quality: SwarmQuality, infoHash: string, options: SwarmHooks) {
   const remotes = new Map<string, Remote>()
   const listeners = new Set<SwarmListener>()
   const emit = <K extends keyof SwarmListener>(k: K, ...args: Parameters<NonNullable<SwarmListener[K]>>) => {
@@ -51,6 +78,8 @@ export function createSwarm(quality: SwarmQuality, infoHash: string, options: { 
   return {
     infoHash,
     quality,
+    /** What this listener serves in the swarm. */
+    source: options.source,
     listen(l: SwarmListener): () => void {
       listeners.add(l)
       for (const [id, r] of remotes) l.onPeer?.(id, r.holds)
@@ -102,6 +131,7 @@ export function createSwarm(quality: SwarmQuality, infoHash: string, options: { 
           emit('onChoke', peer, r.choking)
           break
         case 'cancel':
+          options.cancelServe(peer, m.index)
           break
       }
     },
@@ -116,23 +146,24 @@ export function createSwarm(quality: SwarmQuality, infoHash: string, options: { 
         return
       }
       bytesFromPeers += bytes.byteLength
+      options.received(bytes.byteLength)
       emit('onChunk', index, bytes, peer)
     },
     request(peer: string, index: number): boolean {
       const r = remotes.get(peer)
-      if (!r || r.link.closed) return false
+      if (!r || r.link.closed || qualityChunkLength(quality, index) === undefined) return false
       void r.link.send({ type: 'request', index })
       return true
     },
     cancel(peer: string, index: number): void {
       const r = remotes.get(peer)
       if (!r) return
-      r.link.dropPartial(index)
       void r.link.send({ type: 'cancel', index })
     },
     /** Tells every peer of the swarm that we now hold `index`. */
     announceHave(index: number): void {
       for (const r of remotes.values()) void r.link.send({ type: 'have', index })
+      options.holds(index)
     },
     broadcast(m: { type: 'choke' } | { type: 'unchoke' }): void {
       for (const r of remotes.values()) void r.link.send(m)
@@ -142,9 +173,16 @@ export function createSwarm(quality: SwarmQuality, infoHash: string, options: { 
       if (!r) return
       remotes.delete(peer)
       r.link.close()
+      options.gone(peer)
       emit('onPeerGone', peer)
     },
     peers: () => [...remotes.keys()],
+    /** Bytes held for chunks being reassembled from this swarm's peers. */
+    assemblingBytes(): number {
+      let n = 0
+      for (const r of remotes.values()) n += r.link.expecting.bytes
+      return n
+    },
     close(): void {
       for (const id of [...remotes.keys()]) this.drop(id)
       listeners.clear()

@@ -1,0 +1,131 @@
+import type { UploadBudget } from './upload-budget.js'
+
+/**
+ * Which requests from peers this listener serves, as a pure core (the caller passes the time and
+ * carries out the answers). Each peer's accepted requests wait in its own queue and go out one
+ * chunk at a time; at most `slots` peers are served at once; a peer has at most `perPeer`
+ * requests outstanding (queued or being sent), and a request past that is refused; every
+ * accepted chunk is covered by the upload budget (the ratio rule) before it is queued. A cancel
+ * takes a queued chunk out, or stops the one being sent. A peer that keeps asking past its cap,
+ * or repeats requests already queued, more than `maxAbuse` times breaks the protocol: the caller
+ * drops it.
+ */
+export interface UploadAdmissionOptions {
+  slots: number
+  perPeer: number
+  maxAbuse: number
+}
+
+export const DEFAULT_UPLOAD_ADMISSION: UploadAdmissionOptions = { slots: 4, perPeer: 16, maxAbuse: 64 }
+
+export type RefusalReason = 'download_only' | 'emergency' | 'not_held' | 'slots' | 'per_peer' | 'ratio'
+
+export type RequestDecision =
+  | { type: 'queued' }
+  | { type: 'refused'; reason: RefusalReason }
+  /** Already queued or being sent to this peer: nothing to do. */
+  | { type: 'duplicate' }
+  | { type: 'violation'; reason: string }
+
+export type CancelDecision = { type: 'dropped' } | { type: 'abort' } | { type: 'none' }
+
+export interface RequestContext {
+  /** False for a download-only listener. */
+  uploads: boolean
+  /** A playback is low on buffer: nobody is served until it recovers. */
+  emergency: boolean
+  /** This listener holds a verified copy of the chunk. */
+  holds: boolean
+  /** The chunk's length. */
+  length: number
+  now: number
+}
+
+interface Item {
+  index: number
+  length: number
+}
+
+interface PeerUploads {
+  queue: Item[]
+  active: Item | undefined
+  abuse: number
+}
+
+export function createUploadAdmission(options: UploadAdmissionOptions, budget: UploadBudget) {
+  const peers = new Map<string, PeerUploads>()
+  const refused: Record<RefusalReason, number> = { download_only: 0, emergency: 0, not_held: 0, slots: 0, per_peer: 0, ratio: 0 }
+  const busy = (p: PeerUploads | undefined) => p !== undefined && (p.active !== undefined || p.queue.length > 0)
+  const serving = () => {
+    let n = 0
+    for (const p of peers.values()) if (busy(p)) n++
+    return n
+  }
+  const refuse = (reason: RefusalReason): RequestDecision => {
+    refused[reason]++
+    return { type: 'refused', reason }
+  }
+
+  function abused(p: PeerUploads, what: string): RequestDecision | undefined {
+    p.abuse++
+    return p.abuse > options.maxAbuse ? { type: 'violation', reason: `${p.abuse} requests ${what}` } : undefined
+  }
+
+  return {
+    request(peer: string, index: number, ctx: RequestContext): RequestDecision {
+      let p = peers.get(peer)
+      if (!p) peers.set(peer, (p = { queue: [], active: undefined, abuse: 0 }))
+      if (p.active?.index === index || p.queue.some((i) => i.index === index)) return abused(p, 'repeated while queued') ?? { type: 'duplicate' }
+      if (!ctx.uploads) return refuse('download_only')
+      if (ctx.emergency) return refuse('emergency')
+      if (!ctx.holds) return refuse('not_held')
+      const outstanding = p.queue.length + (p.active ? 1 : 0)
+      if (outstanding >= options.perPeer) return abused(p, `past the cap of ${options.perPeer} outstanding`) ?? refuse('per_peer')
+      if (!busy(p) && serving() >= options.slots) return refuse('slots')
+      if (!budget.reserve(ctx.length, ctx.now)) return refuse('ratio')
+      p.queue.push({ index, length: ctx.length })
+      return { type: 'queued' }
+    },
+    /** The next chunk to send to `peer`, when none is being sent to it (it becomes the one being sent). */
+    next(peer: string): { index: number; length: number } | undefined {
+      const p = peers.get(peer)
+      if (!p || p.active || p.queue.length === 0) return undefined
+      p.active = p.queue.shift()!
+      return p.active
+    },
+    cancel(peer: string, index: number, now: number): CancelDecision {
+      const p = peers.get(peer)
+      if (!p) return { type: 'none' }
+      if (p.active?.index === index) return { type: 'abort' }
+      const at = p.queue.findIndex((i) => i.index === index)
+      if (at < 0) return { type: 'none' }
+      const [item] = p.queue.splice(at, 1)
+      budget.settle(item!.length, 0, now)
+      return { type: 'dropped' }
+    },
+    /** The chunk being sent to `peer` is done (whole, or cut short by a cancel or a closed link): `sentBytes` went out. */
+    finished(peer: string, index: number, sentBytes: number, now: number): void {
+      const p = peers.get(peer)
+      if (!p || p.active?.index !== index) return
+      budget.settle(p.active.length, sentBytes, now)
+      p.active = undefined
+      if (!busy(p) && p.abuse === 0) peers.delete(peer)
+    },
+    /** The peer is gone: its queue is dropped (the chunk being sent, if any, still ends with finished()). */
+    dropPeer(peer: string, now: number): void {
+      const p = peers.get(peer)
+      if (!p) return
+      for (const item of p.queue) budget.settle(item.length, 0, now)
+      p.queue = []
+      if (!p.active) peers.delete(peer)
+    },
+    outstanding(peer: string): number {
+      const p = peers.get(peer)
+      return p ? p.queue.length + (p.active ? 1 : 0) : 0
+    },
+    serving,
+    refused: () => ({ ...refused }),
+  }
+}
+
+export type UploadAdmission = ReturnType<typeof createUploadAdmission>

@@ -1,0 +1,153 @@
+import { type ManifestVerifier, fromBase64Url, importManifestPublicKey, importTrackKey, keyPath } from '../../protocol/index.js'
+import { ChorusError } from './errors.js'
+import { createHttpService } from './http.js'
+
+/**
+ * The key service (the origin today): session tokens (`POST /v1/session`), track keys
+ * (`GET /v1/tracks/:id/key`) and, when no key is pinned, the manifest-signing public key
+ * (`GET /v1/origin-key`). Kept apart from the edge client so that keys and tokens need not pass
+ * through a caching edge: the client's `keys` option points here, and only the compatibility
+ * default (no `keys`) sends these requests to the edge.
+ *
+ * A session answer gives one token per service (`tokens.keys`, `.edge`, `.tracker`) or, from an
+ * older origin, one `token` for all. Tokens are asked for again before they expire (a quarter of
+ * their life ahead, at most a minute), under the same subject, so the tracker takes the new one
+ * as the same listener's.
+ */
+export interface KeyServiceOptions {
+  base: string
+  fetch?: typeof fetch
+  timeoutMs?: number
+  apiKey?: string
+  /** A session token the app obtained itself (used for every service; not renewable here). */
+  token?: string
+  /** Sent with every session request so that renewed tokens keep one subject. */
+  subject: string
+  /** The pinned manifest-signing key (base64url); without it the service is asked once. */
+  publicKey?: string
+}
+
+export interface SessionTokens {
+  keys: string
+  edge: string
+  tracker: string
+  /** ms since the epoch; Infinity when unknown. */
+  expiresAt: number
+}
+
+/** The `exp` of a JWT, in ms, or Infinity when it cannot be read (the service decides anyway). */
+export function tokenExpiry(token: string): number {
+  try {
+    const payload = JSON.parse(new TextDecoder().decode(fromBase64Url(token.split('.')[1] ?? ''))) as { exp?: unknown }
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : Number.POSITIVE_INFINITY
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+}
+
+export function createKeyService(options: KeyServiceOptions) {
+  const http = createHttpService({ base: options.base, name: 'key service', ...(options.fetch && { fetch: options.fetch }), ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) })
+  const given = options.token
+  let current: (SessionTokens & { renewAt: number }) | undefined = given
+    ? { keys: given, edge: given, tracker: given, expiresAt: tokenExpiry(given), renewAt: Number.POSITIVE_INFINITY }
+    : undefined
+  let pending: Promise<SessionTokens> | undefined
+  let verifier: Promise<ManifestVerifier> | undefined
+  let sessions = 0
+
+  function session(): Promise<SessionTokens> {
+    pending ??= (async () => {
+      sessions++
+      const res = await http.request('/v1/session', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ apiKey: options.apiKey, subject: options.subject }),
+      })
+      if (!res.ok) throw await http.failure(res, 'session')
+      const body = (await res.json()) as { token: string; tokens?: { keys?: string; edge?: string; tracker?: string }; expiresAt: string }
+      const at = Date.now()
+      const expiresAt = Date.parse(body.expiresAt)
+      const life = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - at) : Number.POSITIVE_INFINITY
+      current = {
+        keys: body.tokens?.keys ?? body.token,
+        edge: body.tokens?.edge ?? body.token,
+        tracker: body.tokens?.tracker ?? body.token,
+        expiresAt: Number.isFinite(expiresAt) ? expiresAt : Number.POSITIVE_INFINITY,
+        renewAt: at + life - Math.min(60_000, life / 4),
+      }
+      return current
+    })().finally(() => (pending = undefined))
+    return pending
+  }
+
+  /**
+   * The session's tokens: the ones held while they are good for a while yet, else a new
+   * session's. `fresh` asks for a new session whatever the clock says (a service refused them).
+   */
+  function tokens(opts: { fresh?: boolean; signal?: AbortSignal } = {}): Promise<SessionTokens> {
+    if (current && !opts.fresh && Date.now() < current.renewAt) return Promise.resolve(current)
+    if (!options.apiKey) {
+      if (current) return Promise.resolve(current)
+      return Promise.reject(new ChorusError('unauthorized', 'no token and no apiKey: pass one to createClient'))
+    }
+    const p = session()
+    return opts.signal ? abortable(p, opts.signal) : p
+  }
+
+  async function keyRequest(trackId: string, version: string | undefined, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }> {
+    for (let attempt = 0; ; attempt++) {
+      const auth = (await tokens({ fresh: attempt > 0, ...(signal && { signal }) })).keys
+      const res = await http.request(keyPath(trackId, version), { headers: { authorization: `Bearer ${auth}` } }, signal)
+      // An expired token (clocks disagree, or the app's token ran out): once more with a new session.
+      if (res.status === 401 && attempt === 0 && options.apiKey) continue
+      if (!res.ok) {
+        const err = await http.failure(res, `key of ${trackId}`)
+        throw res.status === 401 || res.status === 403 ? new ChorusError('no_key', err.message) : err
+      }
+      const body = (await res.json()) as { trackId?: string; version: string; key: string }
+      if ((body.trackId !== undefined && body.trackId !== trackId) || (version !== undefined && body.version !== version)) {
+        throw new ChorusError('no_key', `the key service answered for ${body.trackId ?? trackId} version ${body.version}, not what was asked`)
+      }
+      return { version: body.version, key: await importTrackKey(body.key) }
+    }
+  }
+
+  return {
+    base: http.base,
+    tokens,
+    /** The edge's token if one is held now (chunk requests do not wait for a session). */
+    edgeToken: () => current?.edge,
+    /** The manifest-signing key: the pinned one, else asked of this service once. */
+    verifier(): Promise<ManifestVerifier> {
+      verifier ??= (async () => {
+        let key = options.publicKey
+        if (!key) {
+          const res = await http.request('/v1/origin-key')
+          if (!res.ok) throw await http.failure(res, 'origin public key')
+          key = ((await res.json()) as { publicKey: string }).publicKey
+        }
+        return importManifestPublicKey(key)
+      })()
+      verifier.catch(() => (verifier = undefined))
+      return verifier
+    },
+    trackKey: async (trackId: string, version: string, signal?: AbortSignal): Promise<CryptoKey> => (await keyRequest(trackId, version, signal)).key,
+    /** The key of the track's current version, and which version that is (asked alongside the manifest on a cold play). */
+    currentKey: (trackId: string, signal?: AbortSignal) => keyRequest(trackId, undefined, signal),
+    get sessions() {
+      return sessions
+    },
+  }
+}
+
+/** `p`, or a 'stopped' error as soon as `signal` aborts (p itself runs on for its other users). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new ChorusError('stopped', 'request cancelled'))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ChorusError('stopped', 'request cancelled'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+export type KeyService = ReturnType<typeof createKeyService>

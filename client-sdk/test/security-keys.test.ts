@@ -1,0 +1,91 @@
+// Issue 15, finding 5: the SDK trusted the manifest-signing key the edge handed it, and took a
+// signed manifest of another track for the one it asked for (and cached it). A hostile edge (a
+// proxy in front of the real edge) swaps manifests and keys; the SDK refuses with a typed error
+// and caches nothing. With `keys` set, no session, key or origin-key request reaches the edge.
+
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { type Manifest, publicKeyId, signManifest, toBase64Url } from '../../protocol/index.js'
+import { type ChorusWarning, createClient } from '../index.js'
+import { startHostileEdge } from './hostile-edge.js'
+import { API_KEY, drain, startStack } from './stack.js'
+
+/** The cache's entries (manifests and chunks) on disk. */
+async function files(dir: string): Promise<string[]> {
+  const entries = await readdir(join(dir, 'chunks'), { recursive: true, withFileTypes: true }).catch(() => [])
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? '', e.name))
+}
+
+const keyRequest = (p: string) => p === '/v1/session' || p === '/v1/origin-key' || /^\/v1\/tracks\/[^/]+\/key/.test(p)
+
+t.test('a hostile edge is refused; keys and sessions never pass through it when keys is set', async (t) => {
+  const stack = await startStack(t, [{ trackId: 'song', seconds: 8 }, { trackId: 'other', seconds: 8 }], { bitrates: [96] })
+  const otherDoc = await (await fetch(`${stack.origin.url}/v1/tracks/other/manifest`)).text()
+
+  t.test("another track's signed manifest for the one asked: invalid_manifest, nothing cached, no chunk fetched", async (t) => {
+    const edge = await startHostileEdge(t, stack.edge.url)
+    edge.forge = (path) => (path === '/v1/tracks/song/manifest' ? { body: otherDoc } : undefined)
+    const { client, dir } = await stack.client({ edge: edge.url, p2p: false })
+    const p = client.play('song')
+    await t.rejects(p.ready, { name: 'ChorusError', code: 'invalid_manifest', message: /song.*other/ })
+    await client.close()
+    t.same(await files(dir), [], 'the cache holds nothing: no manifest, no chunk')
+    t.equal(edge.count((x) => x.startsWith('/v1/chunks/')), 0, 'no chunk was asked for')
+  })
+
+  t.test("another track's manifest in the cache is refused too (the edge unreachable)", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-sdk-poisoned-'))
+    t.teardown(() => rm(dir, { recursive: true, force: true }))
+    await mkdir(join(dir, 'chunks', 'm'), { recursive: true })
+    await writeFile(join(dir, 'chunks', 'm', 'song.json'), otherDoc)
+    const client = await createClient({ edge: 'http://127.0.0.1:9', keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false })
+    t.teardown(() => client.close())
+    await t.rejects(client.play('song').ready, { code: 'invalid_manifest' })
+  })
+
+  t.test('a hostile edge that serves its own key and manifests signed with it: refused, the key is taken from the key service', async (t) => {
+    const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair
+    const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey))
+    const keyId = await publicKeyId(raw)
+    const real = (await (await fetch(`${stack.origin.url}/v1/tracks/song/manifest`)).json()) as { manifest: Manifest }
+    const forged = await signManifest({ ...real.manifest, title: 'forged' }, pair.privateKey, keyId)
+    const edge = await startHostileEdge(t, stack.edge.url)
+    edge.forge = (path) => {
+      if (path === '/v1/origin-key') return { body: JSON.stringify({ alg: 'Ed25519', publicKey: toBase64Url(raw), keyId }) }
+      if (path === '/v1/tracks/song/manifest') return { body: JSON.stringify(forged) }
+      return undefined
+    }
+    const { client, dir } = await stack.client({ edge: edge.url, publicKey: undefined, p2p: false })
+    await t.rejects(client.play('song').ready, { code: 'invalid_manifest', message: /unknown key/ })
+    await client.close()
+    t.equal(edge.count((x) => x === '/v1/origin-key'), 0, "the edge was never asked for the key: the key service's was used")
+    t.same(await files(dir), [], 'nothing cached')
+  })
+
+  t.test('with keys set a whole play sends no session, key or origin-key request to the edge', async (t) => {
+    const edge = await startHostileEdge(t, stack.edge.url)
+    const warnings: ChorusWarning[] = []
+    const { client } = await stack.client({ edge: edge.url, publicKey: undefined, p2p: false, speed: 0, onWarning: (w) => warnings.push(w) })
+    t.ok((await drain(client.play('song', { quality: 96 }).stream)).equals(await stack.reference('song', 96)), 'the track plays byte for byte')
+    t.ok(edge.count((x) => x.startsWith('/v1/chunks/')) > 0, 'chunks came through the edge')
+    t.equal(edge.count(keyRequest), 0, 'no session, key or origin-key request reached the edge')
+    t.same(warnings, [], 'and no warning')
+  })
+
+  t.test('without keys (compatibility) they go to the edge, with one warning', async (t) => {
+    const edge = await startHostileEdge(t, stack.edge.url)
+    const warnings: ChorusWarning[] = []
+    const client = await createClient({ edge: edge.url, apiKey: API_KEY, cache: false, p2p: false, speed: 0, onWarning: (w) => warnings.push(w) })
+    t.teardown(() => client.close())
+    await drain(client.play('song', { quality: 96 }).stream)
+    await drain(client.play('other', { quality: 96 }).stream)
+    t.ok(edge.count(keyRequest) >= 3, 'session, keys and the origin key went to the edge')
+    t.same(
+      warnings.map((w) => w.code),
+      ['keys_via_edge'],
+      'one warning, once',
+    )
+  })
+})
