@@ -782,12 +782,14 @@ async function main(): Promise<void> {
     // A user gesture: the audio context may start now.
     if (crossfadeSec() > 0) void ensureGraph()?.ctx.resume().catch(() => {})
   })
-  const config = (await (await fetch('config.json')).json()) as { tracker?: string; apiKey: string; publicKey?: string; p2p?: boolean }
+  const config = (await (await fetch('config.json')).json()) as { tracker?: string; origin?: string; apiKey: string; publicKey?: string; p2p?: boolean }
   client = await createClient({
     edge: location.origin,
     ...(config.tracker && config.p2p !== false && { tracker: config.tracker }),
     apiKey: config.apiKey,
     ...(config.publicKey && { publicKey: config.publicKey }),
+    // Sessions and keys from the origin (the key service), never through the caching edge.
+    ...(config.origin && { keys: config.origin }),
   })
   // For scripts and tests driving the page.
   ;(window as unknown as { chorus: unknown }).chorus = {
