@@ -200,7 +200,7 @@ Options:
     const buildDemo = tracksAtStart === 0 || (await exists(marker))
     // The signing key exists before the origin and the ingest both look for it: two processes
     // creating it at once on a fresh directory would sign with one key and serve the other.
-    await loadOriginKeys(dataDir)
+    const originKeys = await loadOriginKeys(dataDir)
     if (buildDemo) {
       await writeFile(marker, `${JSON.stringify({ startedAt: new Date().toISOString(), count: demoCount, ...(demoDuration !== undefined && { durationSec: demoDuration }) })}\n`)
       say(
@@ -266,7 +266,8 @@ Options:
     const spawned = (child: ChildProcess) => void children.push(child)
     const parts: Part[] = [
       { name: 'origin', args: ['--data', dataDir, '--host', host, '--port', String(originPort), '--quiet'], health: (r) => `${r.tracks} tracks, manifest key ${String(r.keyId)}` },
-      { name: 'tracker', args: ['--host', host, '--port', String(trackerPort)], health: () => 'WebSocket at /announce' },
+      // Auth on: only listeners with a session token for the tracker learn peers, offers or swarm sizes.
+      { name: 'tracker', args: ['--host', host, '--port', String(trackerPort), `--auth-key=${originKeys.publicKey}`], health: () => 'WebSocket at /announce (session tokens required)' },
     ]
     const running: Running[] = []
     /** Startup failed or was stopped: the catalog build and whatever started go, together. */
