@@ -1,19 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
+import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
 import { ingestFile } from '../../origin/src/ingest.js'
 import { loadOriginKeys } from '../../origin/src/keys.js'
-import { CHORUS, makeWav, tempDataDir } from '../../origin/test/fixtures.js'
-import type { PlayerConfig } from '../player/build.js'
+import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
 
 /**
  * The web player's transitions in Chromium, over AAC tracks ingested here: gapless (two halves
  * of one sine appended into one SourceBuffer), crossfade (two decks overlapping for the set
  * length, the setting kept across a reload), and catalog additions rendered while playing.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const RATE = 44100
 const HZ = 440
 const AMPLITUDE = 0.5
@@ -49,20 +47,6 @@ function wav(frames: number, sample: (i: number) => number): Uint8Array {
 
 const tone = (i: number) => AMPLITUDE * Math.sin((2 * Math.PI * HZ * i) / RATE)
 
-function startStack(dataDir: string): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHORUS, 'start', '--data', dataDir, '--json', '--origin-port', '0', '--tracker-port', '0', '--edge-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } })
-    let out = ''
-    let err = ''
-    child.stderr!.on('data', (d) => (err += d))
-    child.stdout!.on('data', (d) => {
-      out += d
-      const line = out.split('\n').find((l) => l.startsWith('{"ready"'))
-      if (line) resolve({ child, urls: JSON.parse(line) })
-    })
-    child.on('exit', (code) => reject(new Error(`chorus start exited (${code}): ${err.slice(-1000)}`)))
-  })
-}
 
 /** The page whose state a timeout shows. */
 let watched: Page | undefined
@@ -79,16 +63,6 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   }
 }
 
-/**
- * This stack's config.json, given to the browser in place of the one in client-sdk/player/dist:
- * every stack started from this checkout builds the page there (wrangler's [assets]), so another
- * test's `chorus start` may rewrite it, with its own tracker and key, while this one runs.
- */
-function ownConfig(config: PlayerConfig): (context: BrowserContext) => Promise<void> {
-  return async (context) => {
-    await context.route((url) => url.pathname === '/config.json', (route) => route.fulfill({ json: config }))
-  }
-}
 
 interface SegmentState {
   trackId: string
