@@ -5,6 +5,7 @@ import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
 import { ingestFile } from '../../origin/src/ingest.js'
 import { loadOriginKeys } from '../../origin/src/keys.js'
+import { buildWav } from '../../origin/test/audio-helpers.js'
 import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
 
 /**
@@ -22,27 +23,8 @@ const CROSSFADE = 3
 
 /** A 16-bit stereo WAV of `frames` samples of `sample(i)` (both channels alike). */
 function wav(frames: number, sample: (i: number) => number): Uint8Array {
-  const data = Buffer.alloc(frames * 4)
-  for (let i = 0; i < frames; i++) {
-    const v = Math.round(Math.max(-1, Math.min(1, sample(i))) * 32767)
-    data.writeInt16LE(v, i * 4)
-    data.writeInt16LE(v, i * 4 + 2)
-  }
-  const h = Buffer.alloc(44)
-  h.write('RIFF', 0)
-  h.writeUInt32LE(36 + data.length, 4)
-  h.write('WAVE', 8)
-  h.write('fmt ', 12)
-  h.writeUInt32LE(16, 16)
-  h.writeUInt16LE(1, 20)
-  h.writeUInt16LE(2, 22)
-  h.writeUInt32LE(RATE, 24)
-  h.writeUInt32LE(RATE * 4, 28)
-  h.writeUInt16LE(4, 32)
-  h.writeUInt16LE(16, 34)
-  h.write('data', 36)
-  h.writeUInt32LE(data.length, 40)
-  return new Uint8Array(Buffer.concat([h, data]))
+  const channel = Float64Array.from({ length: frames }, (_, i) => sample(i))
+  return buildWav({ channels: [channel, channel], sampleRate: RATE, format: 'int', bits: 16 })
 }
 
 const tone = (i: number) => AMPLITUDE * Math.sin((2 * Math.PI * HZ * i) / RATE)
