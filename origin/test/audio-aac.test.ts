@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
-import { AAC_PRIMING, encodeAac } from '../src/audio/encode-aac.js'
+import { AAC_FRAME, AAC_PRIMING, encodeAac, gaplessLead } from '../src/audio/encode-aac.js'
 import { findFfmpeg } from '../src/audio/ffmpeg.js'
 import { splitFragmentedMp4 } from '../src/audio/mp4-fragments.js'
 import { AudioError } from '../src/audio/pcm.js'
@@ -28,11 +28,14 @@ function decodeMono(file: Uint8Array): Float32Array {
   return new Float32Array(run.stdout.buffer.slice(run.stdout.byteOffset, run.stdout.byteOffset + run.stdout.byteLength))
 }
 
-t.test('the priming is one 1024-sample frame: the decoded audio lags the input by exactly AAC_PRIMING', async (t) => {
+t.test('the delay is the priming (one 1024-sample frame) plus a lead-in that ends the track on a frame: the decoded audio lags the input by exactly the delay', async (t) => {
   const input = noise(RATE * 3, 7)
   const encoded = await encodeAac(FFMPEG, { sampleRate: RATE, channels: [input] }, [320])
   const q = encoded.get(320)!
-  t.equal(q.delay, AAC_PRIMING)
+  const lead = gaplessLead(input.length)
+  t.ok(lead > 0 && lead < AAC_FRAME, `this length needs a lead-in (${lead} samples)`)
+  t.equal(q.delay, AAC_PRIMING + lead)
+  t.equal((q.delay + q.samples) % AAC_FRAME, 0, "the track's last sample ends an AAC frame: no frame is cut at its end")
   t.equal(q.samples, input.length)
   const decoded = decodeMono(new Uint8Array(Buffer.concat([q.init, q.media])))
   let best = { lag: -1, score: -Infinity }
@@ -41,8 +44,17 @@ t.test('the priming is one 1024-sample frame: the decoded audio lags the input b
     for (let i = 20000; i < 60000; i++) score += input[i]! * decoded[i + lag]!
     if (score > best.score) best = { lag, score }
   }
-  t.equal(best.lag, AAC_PRIMING, 'cross-correlation peaks at the priming')
-  t.ok(decoded.length >= q.delay + q.samples && decoded.length < q.delay + q.samples + 1024, `decoded length ${decoded.length}: priming + input + under one frame of padding`)
+  t.equal(best.lag, q.delay, 'cross-correlation peaks at the delay')
+  t.ok(decoded.length >= q.delay + q.samples && decoded.length < q.delay + q.samples + 1024, `decoded length ${decoded.length}: delay + input + under one frame`)
+})
+
+t.test('an input at a rate AAC has not is resampled, and its lead-in still ends it within a sample of a frame', async (t) => {
+  const input = noise(37800, 5)
+  const q = (await encodeAac(FFMPEG, { sampleRate: 37800, channels: [input] }, [96])).get(96)!
+  t.equal(q.timescale, 44100, 'resampled to 44.1 kHz')
+  t.equal(q.samples, 44100, 'one second at the output rate')
+  const off = (q.delay + q.samples) % AAC_FRAME
+  t.ok(Math.min(off, AAC_FRAME - off) <= 1, `priming + lead-in + track is ${off} samples off a frame's end`)
 })
 
 t.test('ffmpeg output splits into an init segment and ~1 s fragments that join back into a clean file', async (t) => {

@@ -48,9 +48,10 @@ export interface Mp4Quality extends QualityCommon {
   /** Where each fragment starts: [audio time in ms (after the encoder delay), byte offset in the byte string]. */
   fragments: [number, number][]
   /**
-   * Gapless playback: the decoder's first `delay` samples are encoder priming, and `samples`
-   * after them are the real audio; the rest of the last frame is padding. A player trims both,
-   * so consecutive tracks join sample to sample.
+   * Gapless playback: the decoder's first `delay` samples are encoder priming (and, from
+   * ingest since the lead-in, silence that ends the track on a frame), and `samples` after them
+   * are the real audio; whatever follows is padding. A player trims both, so consecutive tracks
+   * join sample to sample.
    */
   delay: number
   samples: number

@@ -19,7 +19,10 @@ export interface AacEncodeOptions {
 
 export interface AacQuality extends SplitMp4 {
   bitrate: number
-  /** Encoder priming: samples the decoder puts out before the input's first sample. */
+  /**
+   * Samples the decoder puts out before the input's first sample: the encoder's priming plus
+   * the lead-in of silence that puts the track's last sample on the end of an AAC frame.
+   */
   delay: number
   /** The input's length in samples (at sampleRate): the real audio after the priming. */
   samples: number
@@ -35,6 +38,21 @@ export const AAC_CODECS = 'mp4a.40.2'
  */
 export const AAC_PRIMING = 1024
 
+/** Samples in one AAC-LC frame. */
+export const AAC_FRAME = 1024
+
+/**
+ * Silence to put before a track of `samples` so that priming + lead-in + track is a whole number
+ * of AAC frames: the track's real end is then a frame's end. Why: Chromium's MSE trims a frame
+ * cut by the append window (the padding after a track's end) and keeps its timeline right, but
+ * renders the cut part as silence when the next track follows (measured: a 281-sample hole at
+ * every gapless join). With the end on a frame boundary no frame is cut at the end; the only
+ * cut is at the start, inside the lead-in, which every MSE trims from its preroll without a hole.
+ */
+export function gaplessLead(samples: number): number {
+  return (AAC_FRAME - ((AAC_PRIMING + samples) % AAC_FRAME)) % AAC_FRAME
+}
+
 /** Rates AAC's sampling-frequency table holds; anything else is resampled by ffmpeg to 44.1 kHz. */
 const AAC_RATES = new Set([96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000])
 
@@ -48,11 +66,16 @@ export async function encodeAac(ffmpeg: string, pcm: Pcm, bitratesKbps: number[]
   const bitrates = [...new Set(bitratesKbps)]
   for (const kbps of bitrates) if (!Number.isInteger(kbps) || kbps < 8 || kbps > 512) throw new RangeError(`encodeAac: ${kbps} kbit/s is out of range (8-512)`)
   opts.signal?.throwIfAborted()
-  const interleaved = interleave(pcm)
   const outRate = AAC_RATES.has(pcm.sampleRate) ? pcm.sampleRate : 44100
+  // Samples at the output rate: ffmpeg resamples when the input's rate is not AAC's. The lead-in
+  // is counted there and fed at the input rate; after a resampler it lands within a sample.
+  const samples = Math.round((frames * outRate) / pcm.sampleRate)
+  const leadIn = Math.round((gaplessLead(samples) * pcm.sampleRate) / outRate)
+  const delay = AAC_PRIMING + Math.round((leadIn * outRate) / pcm.sampleRate)
+  const interleaved = interleave(pcm, leadIn)
   const done = new Map<number, number>()
   const report = (kbps: number, fed: number) => {
-    done.set(kbps, fed)
+    done.set(kbps, Math.max(0, fed - leadIn))
     let sum = 0
     for (const v of done.values()) sum += v
     opts.onProgress?.(sum, frames * bitrates.length)
@@ -66,10 +89,7 @@ export async function encodeAac(ffmpeg: string, pcm: Pcm, bitratesKbps: number[]
   const run = async (): Promise<void> => {
     for (let kbps = queue.shift(); kbps !== undefined; kbps = queue.shift()) {
       const file = await encodeOne(ffmpeg, pcm, interleaved, outRate, kbps, signal, (fed) => report(kbps, fed))
-      const split = splitFragmentedMp4(file)
-      // Samples at the output rate: ffmpeg resampled when the input's rate is not AAC's.
-      const samples = Math.round((frames * split.timescale) / pcm.sampleRate)
-      results.set(kbps, { ...split, bitrate: kbps, delay: AAC_PRIMING, samples })
+      results.set(kbps, { ...splitFragmentedMp4(file), bitrate: kbps, delay, samples })
     }
   }
   await Promise.all(
@@ -85,11 +105,12 @@ export async function encodeAac(ffmpeg: string, pcm: Pcm, bitratesKbps: number[]
   return new Map(bitrates.map((kbps) => [kbps, results.get(kbps)!]))
 }
 
-function interleave(pcm: Pcm): Buffer {
+/** s16le, channels interleaved, after `lead` frames of silence. */
+function interleave(pcm: Pcm, lead: number): Buffer {
   const [left, right] = pcm.channels
   const frames = left!.length
-  const out = Buffer.allocUnsafe(frames * 2 * pcm.channels.length)
-  const view = new Int16Array(out.buffer, out.byteOffset, out.length / 2)
+  const out = Buffer.alloc((lead + frames) * 2 * pcm.channels.length)
+  const view = new Int16Array(out.buffer, out.byteOffset + lead * 2 * pcm.channels.length, frames * pcm.channels.length)
   if (!right) view.set(left!)
   else for (let i = 0, j = 0; i < frames; i++, j += 2) {
     view[j] = left![i]!
