@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   invalid_api_key: 401,
   forbidden: 403,
   not_found: 404,
+  /** Sessions and keys: asked of an edge, which never serves them (they come from the key service). */
+  not_at_edge: 404,
   track_not_found: 404,
   version_not_found: 404,
   chunk_not_found: 404,

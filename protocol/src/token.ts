@@ -79,6 +79,8 @@ export interface VerifyTokenOptions {
   scope?: Scope
   /** The track asked for, when the request is for one: the token must cover it. */
   track?: string
+  /** Accept a token expired no longer ago than this (a session renewal proving the one before). */
+  graceSec?: number
 }
 
 /** Verifies the signature with the origin's public key, then audience, expiry, scope and track. */
@@ -106,7 +108,7 @@ export async function verifyToken(token: string, verifier: { key: CryptoKey; key
   const audiences = aud.filter((a): a is Audience => (AUDIENCES as readonly unknown[]).includes(a))
   if (!audiences.includes(opts.audience)) throw new ProtocolError('forbidden', `session token is not for the ${opts.audience} service (it is for: ${audiences.join(', ') || 'none'})`)
   const nowSec = opts.now / 1000
-  if (exp <= nowSec) throw new ProtocolError('token_expired', 'session token expired: ask for a new one (POST /v1/session)')
+  if (exp + (opts.graceSec ?? 0) <= nowSec) throw new ProtocolError('token_expired', 'session token expired: ask for a new one (POST /v1/session)')
   if (iat > nowSec + CLOCK_SKEW_SEC) throw invalid('issued in the future')
   const scopes = scope.split(' ').filter((s): s is Scope => (SCOPES as readonly string[]).includes(s))
   if (opts.scope !== undefined && !scopes.includes(opts.scope)) {

@@ -26,6 +26,21 @@ export interface ChorusAnnounceFields {
   network?: string
   /** Session token (scope "announce") when the tracker requires auth and the URL carried none. */
   token?: string
+  /**
+   * Which track this swarm is for: the tracker recomputes swarmInfoHash from it and refuses an
+   * announce whose info_hash differs (`track_mismatch`) or whose track the session token's
+   * `tracks` claim does not list (`track_not_covered`). Required to join a swarm with a token that
+   * has a `tracks` claim; without such a claim (or without auth) it is optional, so stock clients
+   * keep working there.
+   */
+  chorus_track?: ChorusTrack
+}
+
+/** A swarm's identity, as swarmInfoHash takes it. */
+export interface ChorusTrack {
+  id: string
+  version: string
+  bitrate: number
 }
 
 export interface AnnounceRequest extends ChorusAnnounceFields {
@@ -125,6 +140,10 @@ export const TRACKER_FAILURE_CODES = [
   'first_message_timeout',
   /** The subject (with auth) or address (without) was closed for abuse too often; try later. */
   'banned',
+  /** `chorus_track` does not hash to the announce's info_hash. */
+  'track_mismatch',
+  /** The session token's `tracks` claim does not cover this swarm's track (or the announce did not say which track). */
+  'track_not_covered',
 ] as const
 export type TrackerFailureCode = (typeof TRACKER_FAILURE_CODES)[number]
 
@@ -139,7 +158,12 @@ export interface FailureReply {
   failure_code: TrackerFailureCode
 }
 
-export const TRACKER_WARNING_CODES = ['peer_not_found'] as const
+/**
+ * `peer_limit`: this listener met as many distinct peers in the last hour as the tracker allows;
+ * its announce counted, but no new peer is introduced to it until older introductions age out
+ * (peers it already met still are). Clients can show it; playback goes on from the servers.
+ */
+export const TRACKER_WARNING_CODES = ['peer_not_found', 'peer_limit'] as const
 export type TrackerWarningCode = (typeof TRACKER_WARNING_CODES)[number]
 
 export interface WarningReply {

@@ -20,6 +20,9 @@ t.test('a token verifies with the public key, for its audience, scope and tracks
   const claims = await verifyToken(token, verifier, { now: now + 1000, audience: 'keys', scope: 'play', track: 'demo-01' })
   t.match(claims, { sub: 'listener-1', scope: ['play', 'announce'], aud: ['keys'], tracks: ['demo-01'] })
   await t.rejects(verifyToken(token, verifier, { now: now + 61_000, audience: 'keys' }), { code: 'token_expired' })
+  // A renewal may prove an expired session within a grace period, and no longer.
+  t.equal((await verifyToken(token, verifier, { now: now + 61_000, audience: 'keys', graceSec: 60 })).sub, claims.sub)
+  await t.rejects(verifyToken(token, verifier, { now: now + 121_000, audience: 'keys', graceSec: 60 }), { code: 'token_expired' })
   await t.rejects(verifyToken(token, verifier, { now, audience: 'keys', scope: 'purge' }), { code: 'forbidden' })
   await t.rejects(verifyToken(token, verifier, { now, audience: 'edge' }), { code: 'forbidden' }, 'a token for the key service is no good at an edge')
   await t.rejects(verifyToken(token, verifier, { now, audience: 'keys', track: 'demo-02' }), { code: 'forbidden' }, 'nor for another track')
