@@ -1,11 +1,2 @@
-/** mulberry32: small, seedable, good enough to spread test cases. Shared by the tests of every part. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The tests' seeded PRNG is the benchmarks' own (support/seeded.ts): one mulberry32 in the tree. */
+export { seeded } from '../support/seeded.js'

@@ -1,5 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
+/*
+ * What every `chorus` subcommand and every benchmark parses its flags with. A leaf: it imports
+ * no part, so each part's command line (origin/src/cli.ts, ...) and cli/main.ts, which only
+ * dispatches to them, both depend on it and not on each other.
+ */
+
 /** A `chorus` subcommand. argv excludes the subcommand's own name; the result is the exit code. */
 export interface Command {
   summary: string
@@ -25,7 +31,16 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O, 
 export function intOption(value: string | undefined, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not '${value}'`)
+  const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number ${range}, not '${value}'`)
+  return n
+}
+
+/** A number (fractions allowed) from `min` to `max`. */
+export function numberOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, not '${value}'`)
   return n
 }
 
