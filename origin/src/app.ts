@@ -14,26 +14,40 @@ import {
   readTextLimited,
   signToken,
   verifyToken,
+  assertOperator,
 } from '../../protocol/index.js'
-import type { createApiKeys } from './api-keys.js'
+import type { ApiKeyGrant, ApiKeyLookup } from './api-key-grants.js'
 import { CORS_HEADERS, IMMUTABLE, chunkResponse } from './chunk-response.js'
-import type { OriginKeys } from './keys.js'
 import type { Metrics } from './metrics.js'
-import type { Store } from './store.js'
+import type { OriginKeys } from './signing-key.js'
+import { isTrackKeyText } from './key-wrap.js'
+import type { MasterReader, TrackKeyReader, TrackKeyWriter } from './storage.js'
 
 /**
  * The origin's HTTP API as a Hono app: values in (requests), values out (responses), with the
- * store, keys, clock and log injected. server.ts only binds it to a socket.
+ * store, keys, clock and log injected. server.ts binds it to a socket over the directory store;
+ * origin/worker/ runs the same app in a Worker over R2, so the two answer alike by construction.
+ * No node:* import here or below.
  */
 export interface OriginAppOptions {
-  store: Store
+  /** Where masters are read from (storage.ts): the directory or R2. */
+  store: MasterReader
+  /** The key service's store; absent: this origin serves no keys (GET .../key is a 404 saying so). */
+  trackKeys?: TrackKeyReader
+  /**
+   * Where PUT /v1/admin/track-keys/:id/:version puts a key (an ingest publishing into R2 hands
+   * keys over this way); absent: no such route. Needs operatorToken: never open, not even locally.
+   */
+  trackKeyWriter?: TrackKeyWriter
   keys: OriginKeys
-  apiKeys: ReturnType<typeof createApiKeys>
+  apiKeys: ApiKeyLookup
   metrics: Metrics
   now?: () => number
   tokenTtlSec?: number
   manifestMaxAgeSec?: number
   log?: (line: Record<string, unknown>) => void
+  /** Guards /metrics (protocol's operator rule); unset: open, for a developer's own machine. */
+  operatorToken?: string
 }
 
 
@@ -43,6 +57,7 @@ function routeOf(path: string): string {
   if (/^\/v1\/tracks\/[^/]+\/(versions\/[^/]+\/)?manifest$/.test(path)) return 'manifest'
   if (path === '/v1/tracks') return 'catalog'
   if (path === '/v1/session') return 'session'
+  if (path.startsWith('/v1/admin/track-keys/')) return 'admin'
   if (path === '/healthz' || path === '/metrics' || path === '/v1/origin-key') return path.slice(path.lastIndexOf('/') + 1)
   return 'other'
 }
@@ -110,6 +125,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
   app.get('/healthz', async (c) => c.json({ ok: true, tracks: (await store.catalog()).length, keyId: keys.keyId }))
 
   app.get('/metrics', async (c) => {
+    assertOperator(c.req.header('authorization'), options.operatorToken)
     const text = metrics.render({ catalog_tracks: { help: 'Tracks in the catalog.', value: (await store.catalog()).length } })
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4' })
   })
@@ -144,7 +160,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
   })
 
   app.post('/v1/session', async (c) => {
-    let body: { apiKey?: unknown; scope?: unknown; subject?: unknown; tracks?: unknown[] } = {}
+    let body: { apiKey?: unknown; scope?: unknown; subject?: unknown; renew?: unknown; tracks?: unknown[] } = {}
     const type = c.req.header('content-type') ?? ''
     if (type.includes('application/json')) {
       const text = await readTextLimited(c.req.raw, 4096, 'session request body')
@@ -177,11 +193,11 @@ export function createOriginApp(options: OriginAppOptions): Hono {
       if (extra.length) throw new ProtocolError('forbidden', `this API key may not grant ${extra.slice(0, 5).join(', ')}`)
       tracks = wanted
     }
-    const subject = typeof body.subject === 'string' && /^[\w.-]{1,64}$/.test(body.subject) ? body.subject : crypto.randomUUID()
     const ttlSec = options.tokenTtlSec ?? 3600
+    const sub = await sessionSubject(grant, body, ttlSec)
     // One token per service, so that none is any good at another: what passes through an edge
     // cannot fetch a key, and the key service's token never goes to an edge or a tracker.
-    const issue = (aud: Audience, scopes: Scope[]) => signToken({ sub: `${grant.name}:${subject}`, scope: scopes, aud: [aud], ...(tracks && { tracks }), ttlSec }, keys.tokenSigner, now())
+    const issue = (aud: Audience, scopes: Scope[]) => signToken({ sub, scope: scopes, aud: [aud], ...(tracks && { tracks }), ttlSec }, keys.tokenSigner, now())
     const [keysToken, edgeToken, trackerToken] = await Promise.all([
       issue('keys', scope.filter((s) => s === 'play')),
       issue('edge', scope.filter((s) => s !== 'announce')),
@@ -194,6 +210,29 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     )
   })
 
+  /**
+   * Who a session is for. The origin picks it (a random id), because a listener who chose its own
+   * could step out of a ban at the tracker by naming a new one. A renewal proves the previous
+   * session with its key-service token (even one expired up to a token's life ago) and keeps its
+   * subject (the tracker binds peer ids to it).
+   * Only an API key marked `subjects` (an app's backend that signs its users in) names subjects.
+   */
+  async function sessionSubject(grant: ApiKeyGrant, body: { subject?: unknown; renew?: unknown }, ttlSec: number): Promise<string> {
+    if (body.renew !== undefined) {
+      if (typeof body.renew !== 'string') throw new ProtocolError('bad_request', 'renew must be the session token being renewed')
+      // Up to a token's life after it ran out: an app that slept through expiry keeps its subject.
+      const previous = await verifyToken(body.renew, keys.verifier, { now: now(), audience: 'keys', graceSec: ttlSec })
+      if (!previous.sub.startsWith(`${grant.name}:`)) throw new ProtocolError('forbidden', 'that session was issued under another API key')
+      return previous.sub
+    }
+    if (body.subject !== undefined) {
+      if (!grant.subjects) throw new ProtocolError('forbidden', 'this API key may not name subjects (a listener may not choose who it is); renew a session with {"renew": "<token>"}')
+      if (typeof body.subject !== 'string' || !/^[\w.-]{1,64}$/.test(body.subject)) throw new ProtocolError('bad_request', 'subject must be 1-64 letters, digits, dots, dashes or underscores')
+      return `${grant.name}:${body.subject}`
+    }
+    return `${grant.name}:${crypto.randomUUID()}`
+  }
+
   app.get('/v1/tracks/:id/key', async (c) => {
     const trackId = assertTrackId(c.req.param('id'))
     const token = bearerToken(c.req.header('authorization'))
@@ -202,15 +241,37 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     const asked = c.req.query('version')
     const version = asked === undefined ? await store.currentVersion(trackId) : assertVersion(asked)
     if (!version) throw new ProtocolError('track_not_found', `no track '${trackId}'`)
-    const key = await store.trackKey(trackId, version)
+    if (!options.trackKeys) throw new ProtocolError('not_found', 'this origin serves no track keys; ask the key service')
+    const key = await options.trackKeys.trackKey(trackId, version)
     if (!key) throw new ProtocolError('version_not_found', `no version '${version}' of track '${trackId}'`)
     return c.json({ trackId, version, alg: 'AES-128-CTR', key }, 200, { 'cache-control': 'no-store, private' })
   })
 
+  if (options.trackKeyWriter) {
+    const writer = options.trackKeyWriter
+    app.put('/v1/admin/track-keys/:id/:version', async (c) => {
+      // Writing keys is never open: without a configured operator token there is no one to allow.
+      if (!options.operatorToken) throw new ProtocolError('forbidden', 'key uploads need an operator token configured on this origin (CHORUS_OPERATOR_TOKEN)')
+      assertOperator(c.req.header('authorization'), options.operatorToken)
+      const trackId = assertTrackId(c.req.param('id'))
+      const version = assertVersion(c.req.param('version'))
+      let body: { key?: unknown }
+      try {
+        body = JSON.parse(await readTextLimited(c.req.raw, 1024, 'track key body')) as { key?: unknown }
+      } catch (err) {
+        if (err instanceof ProtocolError) throw err
+        throw new ProtocolError('bad_request', 'the body must be JSON: {"key": "<16 bytes, base64url>"}')
+      }
+      if (typeof body !== 'object' || body === null || !isTrackKeyText(body.key)) throw new ProtocolError('bad_request', 'key must be 16 bytes in base64url (22 characters)')
+      await writer.putTrackKey(trackId, version, body.key)
+      return c.json({ trackId, version }, 201, { 'cache-control': 'no-store' })
+    })
+  }
+
   app.all('*', (c) => {
     const route = routeOf(c.req.path)
-    if (GET_ROUTES.has(route) || route === 'session') {
-      const allow = route === 'session' ? 'POST, OPTIONS' : 'GET, HEAD, OPTIONS'
+    if (GET_ROUTES.has(route) || route === 'session' || (route === 'admin' && options.trackKeyWriter)) {
+      const allow = route === 'session' ? 'POST, OPTIONS' : route === 'admin' ? 'PUT' : 'GET, HEAD, OPTIONS'
       return c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed here; use ${allow}`), 405, { allow })
     }
     return c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path.slice(0, 200)}`), 404)

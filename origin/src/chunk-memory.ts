@@ -1,11 +1,9 @@
 import { LRUCache } from 'lru-cache'
 import { chunkLength } from '../../protocol/index.js'
 
-/** A chunk held in memory: its bytes and its ETag (the quoted SHA-256 the manifest lists). */
-export interface StoredChunk {
-  bytes: Uint8Array
-  etag: string
-}
+import type { StoredChunk } from './storage.js'
+
+export type { StoredChunk }
 
 /** About how many bytes of consecutive chunks of one master share a slab. */
 export const SLAB_BYTES = 2 * 1024 * 1024

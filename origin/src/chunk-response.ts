@@ -1,5 +1,5 @@
 import { CHUNK_PREFIX, ProtocolError, errorBody, etagMatches, parseChunkPath, parseRange } from '../../protocol/index.js'
-import type { Store, StoredChunk } from './store.js'
+import type { MasterReader, StoredChunk } from './storage.js'
 
 /**
  * The answer to a chunk request as a plain value. Both the Hono route and the Node adapter's
@@ -34,11 +34,11 @@ function toFailure(err: unknown): PlainResponse {
  * Synchronous when the chunk is in memory (the hot path the origin's throughput depends on), a
  * promise otherwise. `path` is the request's whole path, starting with CHUNK_PREFIX.
  */
-export function chunkResponse(store: Store, path: string, request: ChunkRequest): PlainResponse | Promise<PlainResponse> {
+export function chunkResponse(store: MasterReader, path: string, request: ChunkRequest): PlainResponse | Promise<PlainResponse> {
   // A path spelled exactly as chunkPath() writes it finds a hot chunk in one lookup; anything
   // else (including every malformed path) misses here and is parsed below.
   const rest = path.slice(CHUNK_PREFIX.length)
-  const hot = store.peekChunk(rest)
+  const hot = store.peekChunk?.(rest)
   if (hot) return respond(hot, request)
   try {
     const a = parseChunkPath(rest)

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
-import { type Command, DEFAULT_PORTS, UsageError, announceReady, defaultDataDir, intOption, parseCommandArgs, untilSignal } from '../../cli/command.js'
+import { type Command, DEFAULT_PORTS, UsageError, announceReady, defaultDataDir, intOption, parseCommandArgs, untilSignal } from '../../support/command.js'
 import { STANDARD_BITRATES, isBitrate, isChunkSize } from '../../protocol/index.js'
 import { DEMO_API_KEY } from './api-keys.js'
 import { AudioError, type Pcm } from './audio/pcm.js'
@@ -10,7 +10,12 @@ import { type IngestOptions, type IngestResult, ingestFile, ingestPcm } from './
 import { loadOriginKeys } from './keys.js'
 import { createProgress } from './progress.js'
 import { startOrigin } from './server.js'
+import type { LocalR2 } from './local-r2.js'
+import { createR2Publisher, parseR2Target, sweepR2 } from './r2-store.js'
+import type { MasterPublisher } from './storage.js'
 import { createStore, sweepStaging, writeConfigFile } from './store.js'
+import { createDirectoryKeyStore } from './track-key-dir.js'
+import { createKeyServiceWriter } from './key-service-client.js'
 
 const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.aif', '.aiff', '.wma', '.webm'])
 
@@ -49,6 +54,8 @@ export interface DemoOptions {
   /** Each track as it is published, with how many of this run's tracks are done. */
   onTrack?: (r: IngestResult, done: number, total: number) => void
   onWarning?: (message: string) => void
+  /** Where the tracks go (R2, say); default: the directory store of dataDir. */
+  publisher?: MasterPublisher
 }
 
 /**
@@ -116,6 +123,7 @@ export async function ingestDemo(dataDir: string, options: DemoOptions): Promise
       ...(options.workers !== undefined && { workers: options.workers }),
       ...(options.chunkSize !== undefined && { chunkSize: options.chunkSize }),
       ...(options.onWarning && { onWarning: options.onWarning }),
+      ...(options.publisher && { publisher: options.publisher }),
     }
     const result = await ingestPcm(pcm, { trackId: spec.id, title: spec.title, artist: spec.artist, album: spec.album }, ingestOptions)
     fractions[i] = 1
@@ -184,8 +192,17 @@ $CHORUS_FFMPEG, the one the npm package @ffmpeg-installer/linux-x64 ships, or ff
 without any, WAV is encoded to MP3 by a slow pure-JS encoder and an MP3 is kept as it is.
 A re-ingest of a track id makes a new version; the old one stays playable.
 
+With --to r2://BUCKET the masters go to an R2 bucket instead of DIR: every object of a
+version first, then the catalog index that makes it current, so a crash leaves no half track.
+The bucket is the local one \`wrangler dev --persist-to P\` serves (P: --persist). Track keys
+never go in the bucket: with --key-service they go to the origin Worker's key vault (operator
+token in $CHORUS_OPERATOR_TOKEN), else they stay in DIR/track-keys/. DIR holds the signing key.
+
 Options:
   --data DIR          catalog directory (default: $CHORUS_DATA or ./data)
+  --to r2://BUCKET    publish into this R2 bucket (local, through Miniflare) instead of DIR
+  --persist P         with --to: wrangler's local state directory (default: .wrangler/state)
+  --key-service URL   with --to: hand each key to the origin Worker at URL (PUT /v1/admin/track-keys)
   --demo              create the demo catalog: 12 synthesized tracks of 2-4 minutes
   --demo-duration S   with --demo: make every track S seconds long (for quick tests)
   --demo-count N      with --demo: only the first N tracks
@@ -216,10 +233,20 @@ Options:
         'chunk-size': { type: 'string' },
         workers: { type: 'string' },
         codec: { type: 'string' },
+        to: { type: 'string' },
+        persist: { type: 'string' },
+        'key-service': { type: 'string' },
         json: { type: 'boolean' },
       },
       true,
     )
+    const bucketName = values.to === undefined ? undefined : parseR2Target(values.to)
+    if (values.to !== undefined && !bucketName) throw new UsageError('--to must be r2://BUCKET (3-63 lowercase letters, digits and hyphens)')
+    if ((values.persist !== undefined || values['key-service'] !== undefined) && !bucketName) throw new UsageError('--persist and --key-service go with --to r2://BUCKET')
+    const keyService = values['key-service']
+    if (keyService !== undefined && !/^https?:\/\/[^/]+/.test(keyService)) throw new UsageError('--key-service must be an http(s) URL')
+    const operatorToken = process.env.CHORUS_OPERATOR_TOKEN
+    if (keyService !== undefined && !operatorToken) throw new UsageError('--key-service needs the origin Worker\'s operator token in CHORUS_OPERATOR_TOKEN')
     const dataDir = values.data ?? defaultDataDir()
     const json = values.json === true
     const chunkSize = intOption(values['chunk-size'], 'chunk-size', 32768, 1024, 4 * 1024 * 1024)
@@ -235,51 +262,70 @@ Options:
       warned = true
     }
     await sweepStaging(dataDir)
-    const started = performance.now()
-    const results: IngestResult[] = []
-    const errors: Array<{ file: string; code: string; message: string }> = []
+    let r2: LocalR2 | undefined
+    let publisher: MasterPublisher | undefined
+    if (bucketName) {
+      // Loaded only here: Miniflare is large, and every other command does without it.
+      const { openLocalR2 } = await import('./local-r2.js')
+      r2 = await openLocalR2({ bucketName, ...(values.persist !== undefined && { persistDir: values.persist }) })
+      await sweepR2(r2.bucket)
+      const trackKeys = keyService !== undefined ? createKeyServiceWriter({ url: keyService, operatorToken: operatorToken! }) : createDirectoryKeyStore(join(dataDir, 'track-keys'))
+      publisher = createR2Publisher(r2.bucket, { trackKeys })
+    }
+    try {
+      return await runIngest()
+    } finally {
+      await r2?.close()
+    }
 
-    if (values.demo) {
-      if (positionals.length) throw new UsageError('--demo takes no files')
-      const demoOptions: Parameters<typeof ingestDemo>[1] = { json, chunkSize }
-      if (values['demo-duration'] !== undefined) demoOptions.durationSec = intOption(values['demo-duration'], 'demo-duration', 0, 1, 3600)
-      if (values['demo-count'] !== undefined) demoOptions.count = intOption(values['demo-count'], 'demo-count', 12, 1, DEMO_TRACKS.length)
-      if (workers !== undefined) demoOptions.workers = workers
-      results.push(...(await ingestDemo(dataDir, demoOptions)))
-    } else {
-      if (positionals.length === 0) throw new UsageError('name at least one file or directory, or use --demo')
-      const files = await expandInputs(positionals)
-      if (files.length === 0) throw new UsageError(`no audio files in ${positionals.join(', ')}`)
-      if (files.length > 1 && (values.id || values.title)) throw new UsageError('--id and --title name one track: give one file')
-      const keys = await loadOriginKeys(dataDir)
-      const progress = createProgress(process.stderr, !json && process.stderr.isTTY === true)
-      for (const [i, file] of files.entries()) {
-        try {
-          const options: IngestOptions = { dataDir, keys, chunkSize, bitrates, onWarning, ...(codec && { codec }), onProgress: (f) => progress.update(`${i + 1}/${files.length}: ${file}`, (i + f) / files.length) }
-          if (workers !== undefined) options.workers = workers
-          const meta = { ...(values.id && { trackId: values.id }), ...(values.title && { title: values.title }), ...(values.artist && { artist: values.artist }), ...(values.album && { album: values.album }) }
-          results.push(await ingestFile(file, meta, options))
-        } catch (err) {
-          const code = err instanceof AudioError ? err.code : ((err as { code?: string }).code ?? 'ingest_failed')
-          const message = (err as Error).message.includes(file) ? (err as Error).message : `${file}: ${(err as Error).message}`
-          errors.push({ file, code: String(code), message })
+    async function runIngest(): Promise<number> {
+      const started = performance.now()
+      const results: IngestResult[] = []
+      const errors: Array<{ file: string; code: string; message: string }> = []
+
+      if (values.demo) {
+        if (positionals.length) throw new UsageError('--demo takes no files')
+        const demoOptions: Parameters<typeof ingestDemo>[1] = { json, chunkSize }
+        if (values['demo-duration'] !== undefined) demoOptions.durationSec = intOption(values['demo-duration'], 'demo-duration', 0, 1, 3600)
+        if (values['demo-count'] !== undefined) demoOptions.count = intOption(values['demo-count'], 'demo-count', 12, 1, DEMO_TRACKS.length)
+        if (workers !== undefined) demoOptions.workers = workers
+        if (publisher) demoOptions.publisher = publisher
+        results.push(...(await ingestDemo(dataDir, demoOptions)))
+      } else {
+        if (positionals.length === 0) throw new UsageError('name at least one file or directory, or use --demo')
+        const files = await expandInputs(positionals)
+        if (files.length === 0) throw new UsageError(`no audio files in ${positionals.join(', ')}`)
+        if (files.length > 1 && (values.id || values.title)) throw new UsageError('--id and --title name one track: give one file')
+        const keys = await loadOriginKeys(dataDir)
+        const progress = createProgress(process.stderr, !json && process.stderr.isTTY === true)
+        for (const [i, file] of files.entries()) {
+          try {
+            const options: IngestOptions = { dataDir, keys, chunkSize, bitrates, onWarning, ...(codec && { codec }), ...(publisher && { publisher }), onProgress: (f) => progress.update(`${i + 1}/${files.length}: ${file}`, (i + f) / files.length) }
+            if (workers !== undefined) options.workers = workers
+            const meta = { ...(values.id && { trackId: values.id }), ...(values.title && { title: values.title }), ...(values.artist && { artist: values.artist }), ...(values.album && { album: values.album }) }
+            results.push(await ingestFile(file, meta, options))
+          } catch (err) {
+            const code = err instanceof AudioError ? err.code : ((err as { code?: string }).code ?? 'ingest_failed')
+            const message = (err as Error).message.includes(file) ? (err as Error).message : `${file}: ${(err as Error).message}`
+            errors.push({ file, code: String(code), message })
+          }
         }
+        progress.done()
       }
-      progress.done()
-    }
 
-    const seconds = (performance.now() - started) / 1000
-    if (json) {
-      process.stdout.write(`${JSON.stringify({ ok: errors.length === 0, dataDir, seconds: Math.round(seconds * 10) / 10, tracks: results, errors })}\n`)
-    } else {
-      for (const r of results) {
-        process.stdout.write(`${r.trackId.padEnd(20)} ${r.version}  ${formatDuration(r.durationMs).padStart(5)}  ${r.bitrates.join('/')} kbit/s  ${r.chunks} chunks  ${r.title} - ${r.artist}\n`)
+      const seconds = (performance.now() - started) / 1000
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ ok: errors.length === 0, dataDir, ...(bucketName && { to: `r2://${bucketName}` }), seconds: Math.round(seconds * 10) / 10, tracks: results, errors })}\n`)
+      } else {
+        for (const r of results) {
+          process.stdout.write(`${r.trackId.padEnd(20)} ${r.version}  ${formatDuration(r.durationMs).padStart(5)}  ${r.bitrates.join('/')} kbit/s  ${r.chunks} chunks  ${r.title} - ${r.artist}\n`)
+        }
+        for (const e of errors) process.stderr.write(`error: ${e.message}\n`)
+        const bytes = results.reduce((n, r) => n + r.bytes, 0)
+        process.stdout.write(`ingested ${results.length} track(s), ${(bytes / 1e6).toFixed(1)} MB, in ${seconds.toFixed(1)} s into ${bucketName ? `r2://${bucketName}` : dataDir}${errors.length ? `; ${errors.length} failed` : ''}\n`)
       }
-      for (const e of errors) process.stderr.write(`error: ${e.message}\n`)
-      const bytes = results.reduce((n, r) => n + r.bytes, 0)
-      process.stdout.write(`ingested ${results.length} track(s), ${(bytes / 1e6).toFixed(1)} MB, in ${seconds.toFixed(1)} s into ${dataDir}${errors.length ? `; ${errors.length} failed` : ''}\n`)
+      return errors.length === 0 ? 0 : 1
     }
-    return errors.length === 0 ? 0 : 1
   },
 }
 

@@ -19,7 +19,8 @@ import { scanMp3 } from './audio/mp3-frames.js'
 import { AudioError, type Pcm } from './audio/pcm.js'
 import type { OriginKeys } from './keys.js'
 import { buildMaster, type PlainQuality } from './masters.js'
-import { publishVersion } from './store.js'
+import type { MasterPublisher } from './storage.js'
+import { createDirectoryPublisher } from './store.js'
 
 /**
  * One ingest: audio in, one published version out. The path of a chunk starts here:
@@ -34,7 +35,10 @@ export interface TrackMeta {
 }
 
 export interface IngestOptions {
+  /** The catalog directory: where the version is published unless `publisher` says otherwise. */
   dataDir: string
+  /** Where the version goes (an R2 bucket, say); default: the directory store of dataDir. */
+  publisher?: MasterPublisher
   keys: OriginKeys
   chunkSize?: number
   bitrates?: readonly number[]
@@ -169,7 +173,7 @@ async function publish(plain: PlainQuality[], durationMs: number, meta: Required
     qualities: built.map((b) => b.quality),
   }
   const signed = await signManifest(manifest, options.keys.signer, options.keys.keyId)
-  await publishVersion(options.dataDir, {
+  await (options.publisher ?? createDirectoryPublisher(options.dataDir)).publish({
     manifest,
     signed,
     keyB64: toBase64Url(new Uint8Array(key)),

@@ -1,24 +1,16 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type ManifestVerifier, type TokenSigner, fromBase64Url, importManifestPublicKey, publicKeyId, toArrayBuffer, toBase64Url } from '../../protocol/index.js'
+import { fromBase64Url, toBase64Url } from '../../protocol/index.js'
+import { type OriginKeys, originKeysFromPkcs8 } from './signing-key.js'
+
+export type { OriginKeys }
 
 /**
- * The origin's secret: the Ed25519 key that signs manifests and session tokens (edges and
- * trackers verify both with the public key, and cannot sign either). Taken from the environment when given (how a deployment injects them), otherwise
- * generated once into the data directory with mode 0600 and reused.
+ * Where the Node origin finds its signing key (signing-key.ts says what it is): taken from the
+ * environment when given (how a deployment injects it), otherwise generated once into the data
+ * directory with mode 0600 and reused.
  */
-export interface OriginKeys {
-  /** Raw 32-byte public key, base64url: the value edges and players are configured with. */
-  publicKey: string
-  keyId: string
-  signer: CryptoKey
-  /** The same key, as session tokens are signed with it: services verify tokens with publicKey. */
-  tokenSigner: TokenSigner
-  /** The public key, imported: what the key service checks its own tokens with. */
-  verifier: ManifestVerifier
-}
-
 interface StoredSigningKey {
   alg: 'Ed25519'
   publicKey: string
@@ -54,12 +46,6 @@ function newSigningKey(): StoredSigningKey {
   }
 }
 
-function publicFromPrivate(pkcs8: Uint8Array): string {
-  // The last 32 bytes of an Ed25519 SPKI are the raw key; derive it rather than trusting a stored copy.
-  const spki = createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' })
-  return toBase64Url(new Uint8Array(spki.subarray(spki.length - 32)))
-}
-
 export async function loadOriginKeys(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<OriginKeys> {
   const dir = join(dataDir, 'keys')
   await mkdir(dir, { recursive: true, mode: 0o700 })
@@ -81,9 +67,5 @@ export async function loadOriginKeys(dataDir: string, env: NodeJS.ProcessEnv = p
     }
     pkcs8 = fromBase64Url((JSON.parse(stored) as StoredSigningKey).privateKey)
   }
-  const publicKey = publicFromPrivate(pkcs8)
-  const signer = await crypto.subtle.importKey('pkcs8', toArrayBuffer(pkcs8), { name: 'Ed25519' }, false, ['sign'])
-
-  const keyId = await publicKeyId(fromBase64Url(publicKey))
-  return { publicKey, keyId, signer, tokenSigner: { key: signer, keyId }, verifier: await importManifestPublicKey(publicKey) }
+  return originKeysFromPkcs8(pkcs8)
 }

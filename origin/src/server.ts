@@ -41,12 +41,14 @@ export async function startOrigin(options: OriginServerOptions): Promise<OriginS
   const metrics = createMetrics('chorus_origin')
   const appOptions = {
     store,
+    trackKeys: store,
     keys,
     apiKeys: createApiKeys(options.dataDir, env),
     metrics,
     ...(options.tokenTtlSec !== undefined && { tokenTtlSec: options.tokenTtlSec }),
     ...(options.manifestMaxAgeSec !== undefined && { manifestMaxAgeSec: options.manifestMaxAgeSec }),
     ...(options.log && { log: options.log }),
+    ...(env.CHORUS_OPERATOR_TOKEN && { operatorToken: env.CHORUS_OPERATOR_TOKEN }),
   }
   const honoListener = getRequestListener(createOriginApp(appOptions).fetch)
   const observe = createRequestObserver(appOptions)

@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { LRUCache } from 'lru-cache'
-import { type StoredChunk, createChunkMemory } from './chunk-memory.js'
+import { createChunkMemory } from './chunk-memory.js'
+import { isTrackId, isVersion } from '../../protocol/index.js'
 import {
-  type Manifest,
-  type SignedManifest,
-  findQuality,
-  isTrackId,
-  isVersion,
-} from '../../protocol/index.js'
+  type MasterObjects,
+  type MasterPublisher,
+  type MasterReader,
+  type StagedVersion,
+  type StoredChunk,
+  type TrackKeyReader,
+  createMasterReader,
+} from './storage.js'
 
 /**
- * The catalog on disk. Layout under the data directory:
+ * The catalog on disk: the directory implementation of the storage contract (storage.ts), the
+ * embedded default. Layout under the data directory:
  *
  *   tracks/<id>/current              the published version id (replaced by rename, never edited)
  *   tracks/<id>/<version>/manifest.json, key, <bitrate>.enc
@@ -21,23 +24,10 @@ import {
  * A version directory is complete before it is renamed into place, and `current` changes by
  * rename, so a crash at any moment leaves either the old track or the new one, never half of
  * one. Old versions stay on disk so that listeners in the middle of them keep playing.
+ * On one machine the key may sit beside the chunks (the directory is the origin's own, mode
+ * 0600); a shared store (R2) never holds keys.
  */
-export interface CatalogEntry {
-  trackId: string
-  version: string
-  title: string
-  artist: string
-  album: string
-  durationMs: number
-  bitrates: number[]
-  createdAt: string
-}
-
-export interface StoredManifest {
-  doc: SignedManifest
-  /** The exact JSON served, so the ETag is stable. */
-  body: string
-}
+export type { CatalogEntry, StagedVersion, StoredChunk, StoredManifest } from './storage.js'
 
 export interface StoreOptions {
   dataDir: string
@@ -48,8 +38,14 @@ export interface StoreOptions {
   now?: () => number
 }
 
-export type Store = ReturnType<typeof createStore>
-export type { StoredChunk }
+/** The directory store: masters and the keys beside them, with hot chunks held in memory. */
+export interface DirectoryStore extends MasterReader, TrackKeyReader {
+  root: string
+  peekChunk(path: string): StoredChunk | undefined
+}
+
+/** Kept for the callers that name the directory store by its old name. */
+export type Store = DirectoryStore
 
 export function tracksDir(dataDir: string): string {
   return join(dataDir, 'tracks')
@@ -69,102 +65,41 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-export function createStore(options: StoreOptions) {
+export function createStore(options: StoreOptions): DirectoryStore {
   const root = tracksDir(options.dataDir)
-  const refreshMs = options.refreshMs ?? 1000
-  const now = options.now ?? Date.now
-  const currents = new Map<string, { at: number; version: string | undefined }>()
-  // Versions are immutable, so a parsed manifest never goes stale; the bound only caps memory.
-  const manifests = new LRUCache<string, StoredManifest>({ max: 2048 })
   // Keyed by the chunk's canonical path below CHUNK_PREFIX, so that a request's own path finds
   // a hot chunk with one lookup and no parsing (see peekChunk).
   const chunks = createChunkMemory(options.memoryBytes ?? 256 * 1024 * 1024)
-  const reading = new Map<string, Promise<StoredChunk | undefined>>()
-  let listing: { at: number; entries: Promise<CatalogEntry[]> } | undefined
 
-  async function currentVersion(trackId: string): Promise<string | undefined> {
-    if (!isTrackId(trackId)) return undefined
-    const cached = currents.get(trackId)
-    if (cached && now() - cached.at < refreshMs) return cached.version
-    const text = (await readText(join(root, trackId, 'current')))?.trim()
-    const version = isVersion(text) ? text : undefined
-    currents.set(trackId, { at: now(), version })
-    if (currents.size > 10_000) currents.clear()
-    return version
+  const objects: MasterObjects = {
+    listTrackIds: () => readdir(root).catch(() => [] as string[]),
+    readPointer: (trackId) => readText(join(root, trackId, 'current')),
+    readManifest: (trackId, version) => readText(join(root, trackId, version, 'manifest.json')),
+    async readChunk(trackId, version, q, index) {
+      const key = `${trackId}/${version}/${q.bitrate}/${index}`
+      let file
+      try {
+        file = await open(join(root, trackId, version, `${q.bitrate}.enc`), 'r')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw err
+      }
+      try {
+        const slot = chunks.slot(`${trackId}/${version}/${q.bitrate}`, index, q.chunkSize, q.byteLength)
+        const length = slot.view.byteLength
+        const { bytesRead } = await file.read(slot.view, 0, length, index * q.chunkSize)
+        if (bytesRead !== length) throw new Error(`short read of ${key}: the master file is truncated`)
+        return slot.keep(key, `"${q.hashes[index]}"`)
+      } finally {
+        await file.close()
+      }
+    },
   }
+  const reader = createMasterReader(objects, options)
 
-  async function manifest(trackId: string, version: string): Promise<StoredManifest | undefined> {
-    if (!isTrackId(trackId) || !isVersion(version)) return undefined
-    const key = `${trackId}/${version}`
-    const hit = manifests.get(key)
-    if (hit) return hit
-    const body = await readText(join(root, trackId, version, 'manifest.json'))
-    if (body === undefined) return undefined
-    const stored = { doc: JSON.parse(body) as SignedManifest, body }
-    manifests.set(key, stored)
-    return stored
-  }
-
-  async function buildListing(): Promise<CatalogEntry[]> {
-    let ids: string[]
-    try {
-      ids = await readdir(root)
-    } catch {
-      return []
-    }
-    const entries: CatalogEntry[] = []
-    for (const id of ids.filter(isTrackId).sort()) {
-      const version = await currentVersion(id)
-      if (!version) continue
-      const m = (await manifest(id, version))?.doc.manifest
-      if (!m) continue
-      entries.push({
-        trackId: m.trackId,
-        version: m.version,
-        title: m.title,
-        artist: m.artist,
-        album: m.album,
-        durationMs: m.durationMs,
-        bitrates: m.qualities.map((q) => q.bitrate),
-        createdAt: m.createdAt,
-      })
-    }
-    return entries
-  }
-
-  function catalog(): Promise<CatalogEntry[]> {
-    if (!listing || now() - listing.at >= refreshMs) listing = { at: now(), entries: buildListing() }
-    return listing.entries
-  }
-
-  /** The encrypted chunk, or undefined when the track, version, quality or index does not exist. */
   function chunk(trackId: string, version: string, bitrate: number, index: number): Promise<StoredChunk | undefined> {
-    const key = `${trackId}/${version}/${bitrate}/${index}`
-    const hit = chunks.peek(key)
-    if (hit) return Promise.resolve(hit)
-    // Edges ask for a new track's chunks all at once: one read per chunk, however many ask.
-    let pending = reading.get(key)
-    if (!pending) {
-      pending = readChunk(key, trackId, version, bitrate, index).finally(() => reading.delete(key))
-      reading.set(key, pending)
-    }
-    return pending
-  }
-
-  async function readChunk(key: string, trackId: string, version: string, bitrate: number, index: number): Promise<StoredChunk | undefined> {
-    const m = (await manifest(trackId, version))?.doc.manifest
-    const q = m && findQuality(m, bitrate)
-    if (!q || index >= q.chunkCount) return undefined
-    const file = await open(join(root, trackId, version, `${bitrate}.enc`), 'r')
-    try {
-      const slot = chunks.slot(`${trackId}/${version}/${bitrate}`, index, q.chunkSize, q.byteLength)
-      const length = slot.view.byteLength
-      const { bytesRead } = await file.read(slot.view, 0, length, index * q.chunkSize)
-      if (bytesRead !== length) throw new Error(`short read of ${key}: the master file is truncated`)
-      return slot.keep(key, `"${q.hashes[index]}"`)
-    } finally {
-      await file.close()
-    }
+    const hit = chunks.peek(`${trackId}/${version}/${bitrate}/${index}`)
+    return hit ? Promise.resolve(hit) : reader.chunk(trackId, version, bitrate, index)
   }
 
   async function trackKey(trackId: string, version: string): Promise<string | undefined> {
@@ -175,20 +110,11 @@ export function createStore(options: StoreOptions) {
   /**
    * The chunk whose path below CHUNK_PREFIX is exactly `path` ({track}/{version}/{bitrate}/{index},
    * as chunkPath() writes it), if it is in memory. Any other spelling misses and takes the parsing
-   * path, so a hit needs no validation. Synchronous: a hot chunk is answered without waiting a tick.
+   * path, so a hit needs no validation.
    */
   const peekChunk = (path: string) => chunks.peek(path)
 
-  return { root, currentVersion, manifest, catalog, chunk, trackKey, peekChunk }
-}
-
-/** What an ingest hands to publish: every file of one version, already complete in memory or on disk. */
-export interface StagedVersion {
-  manifest: Manifest
-  signed: SignedManifest
-  keyB64: string
-  /** bitrate -> encrypted bytes */
-  masters: Map<number, Uint8Array>
+  return { ...reader, root, chunk, trackKey, peekChunk }
 }
 
 async function writeDurable(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
@@ -215,6 +141,14 @@ async function syncDir(path: string): Promise<void> {
  * place, then made current by an atomic rename of the pointer file.
  */
 export async function publishVersion(dataDir: string, staged: StagedVersion): Promise<void> {
+  return createDirectoryPublisher(dataDir).publish(staged)
+}
+
+export function createDirectoryPublisher(dataDir: string): MasterPublisher {
+  return { publish: (staged) => publishToDirectory(dataDir, staged) }
+}
+
+async function publishToDirectory(dataDir: string, staged: StagedVersion): Promise<void> {
   const { trackId, version } = staged.manifest
   const staging = join(stagingDir(dataDir), `${process.pid}-${randomBytes(6).toString('hex')}`)
   await mkdir(staging, { recursive: true })

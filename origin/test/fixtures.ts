@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import { runChorus as runShared } from '../../test-support/chorus.js'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
 export const CHORUS = join(ROOT, 'bin/chorus.js')
@@ -53,19 +53,7 @@ export interface Run {
   stderr: string
 }
 
-/** Runs the real `chorus` command line in a child process. */
+/** Runs the real `chorus` command line in a child process (the shared helper in test-support/chorus.ts). */
 export function runChorus(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHORUS, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 150_000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+  return runShared(args, options)
 }

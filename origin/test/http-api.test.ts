@@ -14,7 +14,9 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
   await writeFile(join(dataDir, 'song.wav'), makeWav(3))
   const keys = await loadOriginKeys(dataDir)
   const { version } = await ingestFile(join(dataDir, 'song.wav'), {}, { dataDir, keys, bitrates: [96, 160] })
-  const origin = await startOrigin({ dataDir, env: { CHORUS_API_KEYS: API_KEY } })
+  const OPERATOR = 'operator-secret-for-this-test'
+  await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'backend-key': { name: 'backend', subjects: true } } }))
+  const origin = await startOrigin({ dataDir, env: { CHORUS_API_KEYS: API_KEY, CHORUS_OPERATOR_TOKEN: OPERATOR } })
   t.teardown(() => origin.close())
   const u = (p: string) => `${origin.url}${p}`
   const chunk = `/v1/chunks/song/${version}/96/0`
@@ -101,6 +103,29 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
     await expectError(t, '/v1/session', 400, 'invalid_id', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, tracks: ['../x'] }) })
   })
 
+  await t.test('subjects: the origin picks them; a renewal keeps one; only a backend key names them', async (t) => {
+    const sub = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string
+    const post = (body: unknown) => fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const a = (await (await post({ apiKey: API_KEY })).json()) as any
+    const b = (await (await post({ apiKey: API_KEY })).json()) as any
+    t.not(sub(a.token), sub(b.token), 'two sessions, two subjects')
+    t.match(sub(a.token), /^env:[0-9a-f-]{36}$/, 'a random id under the grant')
+    const renewed = (await (await post({ apiKey: API_KEY, renew: a.tokens.keys })).json()) as any
+    t.equal(sub(renewed.tokens.tracker), sub(a.token), 'a renewal keeps the subject (the tracker binds peer ids to it)')
+    // A listener cannot choose who it is (it would leave a ban by naming a new subject)...
+    await expectError(t, '/v1/session', 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, subject: 'victim' }) })
+    // ...nor renew with a token that is not a key-service token, or is forged.
+    await expectError(t, '/v1/session', 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, renew: a.tokens.tracker }) })
+    await expectError(t, '/v1/session', 401, 'invalid_token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, renew: `${a.token.slice(0, -4)}AAAA` }) })
+    await expectError(t, '/v1/session', 400, 'bad_request', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, renew: 42 }) })
+    // A session of one API key does not renew under another.
+    await expectError(t, '/v1/session', 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: 'backend-key', renew: a.tokens.keys }) })
+    // An app's backend that signs its users in names them.
+    const named = (await (await post({ apiKey: 'backend-key', subject: 'user-42' })).json()) as any
+    t.equal(sub(named.token), 'backend:user-42')
+    await expectError(t, '/v1/session', 400, 'bad_request', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: 'backend-key', subject: '../x' }) })
+  })
+
   await t.test('bad input: unknown, malformed, escaping paths, wrong methods', async (t) => {
     await expectError(t, '/v1/tracks/nope/manifest', 404, 'track_not_found')
     await expectError(t, '/v1/tracks/Bad!Id/manifest', 400, 'invalid_id')
@@ -133,7 +158,9 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
   await t.test('health and metrics', async (t) => {
     const health = (await (await fetch(u('/healthz'))).json()) as any
     t.same(health, { ok: true, tracks: 1, keyId: keys.keyId })
-    const text = await (await fetch(u('/metrics'))).text()
+    await expectError(t, '/metrics', 401, 'unauthorized')
+    await expectError(t, '/metrics', 401, 'unauthorized', { headers: { authorization: `Bearer ${OPERATOR.slice(0, -1)}x` } })
+    const text = await (await fetch(u('/metrics'), { headers: { authorization: `Bearer ${OPERATOR}` } })).text()
     t.match(text, /chorus_origin_requests_total\{route="chunk",status="200"\} \d+/)
     t.match(text, /chorus_origin_requests_total\{route="manifest",status="404"\} \d+/)
     t.match(text, /chorus_origin_bytes_out_total\{route="chunk"\} [1-9]\d*/)

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { DEMO_MARKER } from '../../cli/start.js'
+import { DEMO_MARKER } from '../../stack/index.js'
 import { findFfmpeg } from '../src/audio/ffmpeg.js'
 import { CHORUS, tempDataDir } from './fixtures.js'
 

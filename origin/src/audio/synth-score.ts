@@ -1,3 +1,5 @@
+import { seeded } from '../../../support/seeded.js'
+
 /**
  * Composes a demo track from a seed: tempo, key and mode, two chord progressions, an arrangement
  * in sections, and the notes and drum hits that play it. Values in, values out: rendering lives
@@ -42,20 +44,9 @@ const PROGRESSIONS: Record<keyof typeof SCALES, number[][]> = {
 const KICKS = [[0, 8], [0, 8, 10], [0, 6, 8], [0, 3, 8, 11], [0, 7, 10]]
 const BODY_CYCLE: SectionKind[] = ['verse', 'chorus', 'verse', 'chorus', 'breakdown', 'chorus']
 
-/** mulberry32: small, fast, and the same numbers on every platform. */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export function composeScore(seed: number, durationSec: number): Score {
-  const rng = createRng(seed)
+  const rng = seeded(seed)
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rng() * items.length)]!
   const bpm = 80 + Math.floor(rng() * 44)
   const beat = 60 / bpm
