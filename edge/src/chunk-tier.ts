@@ -1,4 +1,5 @@
 import { type ChunkAddress, type Manifest, ProtocolError, chunkPath, findQuality, sha256Hex } from '../../protocol/index.js'
+import { type Forwarded, markForwarded, withUpstream } from './cache-status.js'
 import type { StoredChunk } from './chunk-response.js'
 import { type Coalescer, createCoalescer } from './coalescer.js'
 import { IMMUTABLE } from './http.js'
@@ -16,6 +17,14 @@ export interface ChunkResult {
   joined: boolean
   /** The manifest, when this answer needed it (origin fetches): read-ahead reuses it. */
   manifest?: Manifest
+  /** For a MISS: what the trip upstream gave, for Cache-Status. */
+  forwarded?: Forwarded
+}
+
+/** What a request's own answer needs to know about how it was served, besides the shared result. */
+export interface ChunkTrace {
+  /** True when the request waited on a load another request started. */
+  collapsed?: boolean
 }
 
 export interface ChunkTierOptions {
@@ -27,6 +36,8 @@ export interface ChunkTierOptions {
   stats: EdgeStats
   now: () => number
   readAhead: number
+  /** Scheme and host of every Cache API key (CACHE_HOST): keys depend on the path alone. */
+  cacheBase: string
 }
 
 /** What a chunk costs the memory tier besides its bytes: the key, the entry, the policy's node. */
@@ -40,8 +51,20 @@ const DELETE_CONCURRENCY = 16
  * a tier only once its SHA-256 matches the signed manifest. Chunk URLs are immutable, so a
  * stored chunk never expires; purge is the only way out besides eviction.
  */
-export function createChunkTier(options: ChunkTierOptions) {
-  const { origin, manifests, cache, memory, stats, now } = options
+/** Chunks at the edge: memory, then the Cache API, then the origin (loads coalesced, each checked against the signed manifest before it is kept). */
+export interface ChunkTier {
+  /** One chunk, from the nearest tier that holds it; throws a ProtocolError (e.g. `chunk_not_found`, `origin_unavailable`, `integrity_failure`) when none can give a good one. */
+  get(a: ChunkAddress, ctx: RequestContext, trace?: ChunkTrace): Promise<ChunkResult>
+  /** Warms the READ_AHEAD chunks after `a` in the background; each joins any load in flight. */
+  readAhead(a: ChunkAddress, manifest: Manifest | undefined, ctx: RequestContext): void
+  /** Drops one chunk from both tiers; returns how many entries went. */
+  purgeChunk(a: ChunkAddress): Promise<{ memory: number; cache: number }>
+  /** Drops every chunk of a track from memory, and from the Cache API those of the given manifests. */
+  purgeTrack(trackId: string, versions: readonly Manifest[]): Promise<{ memory: number; cache: number }>
+}
+
+export function createChunkTier(options: ChunkTierOptions): ChunkTier {
+  const { origin, manifests, cache, memory, stats, now, cacheBase } = options
   const inflight: Coalescer<ChunkResult> = createCoalescer()
 
   function toCached(chunk: StoredChunk, a: ChunkAddress): Response {
@@ -68,7 +91,7 @@ export function createChunkTier(options: ChunkTierOptions) {
 
   async function load(a: ChunkAddress, path: string, ctx: RequestContext, timings: Timings, readAhead: boolean): Promise<ChunkResult> {
     let t0 = now()
-    const key = `${ctx.cacheBase}${path}`
+    const key = `${cacheBase}${path}`
     // The manifest is wanted either way: a chunk read back from the Cache API is checked too,
     // since what a cache returns is only as good as what it stores (and who else writes there).
     let cacheMs = 0
@@ -102,18 +125,19 @@ export function createChunkTier(options: ChunkTierOptions) {
 
     const answer = await origin.request(path)
     timings.push({ name: 'origin', ms: answer.ms })
-    if (answer.status !== 200) throw new ProtocolError('origin_unavailable', `the origin answered ${answer.status} for a chunk its manifest lists`)
+    const forwarded: Forwarded = { fwd: 'uri-miss', status: answer.status, stored: false, ...withUpstream(answer.headers) }
+    if (answer.status !== 200) throw markForwarded(new ProtocolError('origin_unavailable', `the origin answered ${answer.status} for a chunk its manifest lists`), forwarded)
     t0 = now()
     const actual = await sha256Hex(answer.body)
     timings.push({ name: 'verify', ms: now() - t0 })
     if (actual !== expected) {
       stats.integrityFailure('chunk')
-      throw new ProtocolError('integrity_failure', `chunk ${path} from the origin does not match its signed manifest (sha256 ${actual.slice(0, 16)}..., expected ${expected.slice(0, 16)}...); not cached`)
+      throw markForwarded(new ProtocolError('integrity_failure', `chunk ${path} from the origin does not match its signed manifest (sha256 ${actual.slice(0, 16)}..., expected ${expected.slice(0, 16)}...); not cached`), forwarded)
     }
     const chunk = { bytes: answer.body, etag: `"${expected}"` }
     memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD, { readAhead })
     ctx.waitUntil(cache.put(key, toCached(chunk, a)).catch(() => {}))
-    return { chunk, status: 'MISS', timings, joined: false, manifest }
+    return { chunk, status: 'MISS', timings, joined: false, manifest, forwarded: { ...forwarded, stored: true } }
   }
 
   /** One load per path at a time; `readAhead` marks a load no request asked for yet (the policy holds it more cheaply). */
@@ -122,13 +146,14 @@ export function createChunkTier(options: ChunkTierOptions) {
   }
 
   return {
-    async get(a: ChunkAddress, ctx: RequestContext): Promise<ChunkResult> {
+    async get(a: ChunkAddress, ctx: RequestContext, trace: ChunkTrace = {}): Promise<ChunkResult> {
       const path = chunkPath(a)
       const t0 = now()
       const hit = memory?.get(path)
       const timings: Timings = [{ name: 'memory', ms: now() - t0 }]
       if (hit) return { chunk: hit, status: 'HIT-MEMORY', timings, joined: false }
       const { promise, joined } = loadShared(a, path, ctx, timings)
+      trace.collapsed = joined
       if (!joined) return promise
       stats.coalescedWait()
       const waited = now()
@@ -136,7 +161,6 @@ export function createChunkTier(options: ChunkTierOptions) {
       return { ...result, timings: [...timings, { name: 'wait', ms: now() - waited }], joined: true }
     },
 
-    /** Warms the READ_AHEAD chunks after `a` in the background; each joins any load in flight. */
     readAhead(a: ChunkAddress, manifest: Manifest | undefined, ctx: RequestContext): void {
       if (options.readAhead <= 0) return
       const work = async () => {
@@ -162,20 +186,19 @@ export function createChunkTier(options: ChunkTierOptions) {
       ctx.waitUntil(work().catch(() => stats.readAhead('failed')))
     },
 
-    async purgeChunk(a: ChunkAddress, ctx: RequestContext): Promise<{ memory: number; cache: number }> {
+    async purgeChunk(a: ChunkAddress): Promise<{ memory: number; cache: number }> {
       const path = chunkPath(a)
       const inMemory = memory?.delete(path) ?? false
-      const inCache = await cache.delete(`${ctx.cacheBase}${path}`).catch(() => false)
+      const inCache = await cache.delete(`${cacheBase}${path}`).catch(() => false)
       return { memory: inMemory ? 1 : 0, cache: inCache ? 1 : 0 }
     },
 
-    /** Drops every chunk of a track from memory, and from the Cache API those of the given manifests. */
-    async purgeTrack(trackId: string, versions: readonly Manifest[], ctx: RequestContext): Promise<{ memory: number; cache: number }> {
+    async purgeTrack(trackId: string, versions: readonly Manifest[]): Promise<{ memory: number; cache: number }> {
       const inMemory = memory?.deleteWhere(`/v1/chunks/${trackId}/`) ?? 0
       const keys: string[] = []
       for (const m of versions) {
         for (const q of m.qualities) {
-          for (let index = 0; index < q.chunkCount; index++) keys.push(`${ctx.cacheBase}${chunkPath({ trackId, version: m.version, bitrate: q.bitrate, index })}`)
+          for (let index = 0; index < q.chunkCount; index++) keys.push(`${cacheBase}${chunkPath({ trackId, version: m.version, bitrate: q.bitrate, index })}`)
         }
       }
       let deleted = 0
@@ -187,5 +210,3 @@ export function createChunkTier(options: ChunkTierOptions) {
     },
   }
 }
-
-export type ChunkTier = ReturnType<typeof createChunkTier>

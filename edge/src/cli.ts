@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { type Command, DEFAULT_PORTS, UsageError, announceReady, intOption, parseCommandArgs, untilSignal } from '../../cli/command.js'
+import { type Command, DEFAULT_PORTS, UsageError, announceReady, intOption, parseCommandArgs, untilSignal } from '../../support/command.js'
+import { supervise } from '../../support/process.js'
 import { CONFIG_VARS, type EdgeConfig, describeProblems, parseEdgeConfig } from './config.js'
 import { DEFAULT_WRANGLER_CONFIG, readWranglerAssetsDir, readWranglerVars } from './wrangler-vars.js'
 
@@ -54,41 +54,28 @@ function dotenv(vars: Record<string, string>): string {
     .join('\n')}\n`
 }
 
-async function waitUntilServing(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}): ${stderr().trim().split('\n').slice(-5).join(' / ')}`)
-    try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
-      const body = (await res.json().catch(() => undefined)) as { ok?: boolean; error?: { message?: string } } | undefined
-      if (res.ok && body?.ok) return
-      if (body?.error?.message) throw new Error(body.error.message)
-    } catch (err) {
-      if (err instanceof Error && err.message.startsWith('invalid edge configuration')) throw err
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  throw new Error(`the edge did not answer at ${url} within ${READY_TIMEOUT_MS / 1000} s: ${stderr().trim().split('\n').slice(-5).join(' / ')}`)
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once('exit', () => resolve())
-    // wrangler runs workerd as its own children: signal the whole group it leads.
-    const kill = (signal: NodeJS.Signals) => {
+/** Ready once /healthz says ok; an edge that answers with a config error will not get there. */
+function serving(url: string): { probe: () => Promise<boolean> } {
+  return {
+    probe: async () => {
       try {
-        process.kill(-child.pid!, signal)
-      } catch {}
-    }
-    kill('SIGTERM')
-    setTimeout(() => kill('SIGKILL'), 5000).unref()
-  })
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })
+        const body = (await res.json().catch(() => undefined)) as { ok?: boolean; error?: { message?: string } } | undefined
+        if (res.ok && body?.ok) return true
+        if (body?.error?.message) throw new Error(body.error.message)
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith('invalid edge configuration')) throw err
+      }
+      return false
+    },
+  }
 }
 
 function summary(config: EdgeConfig): Record<string, unknown> {
   return {
+    // The operator's own terminal: where misses go is shown here, never over HTTP.
     origin: config.originUrl,
+    upstream: config.upstream,
     policy: config.memoryPolicy,
     memoryMb: config.memoryCacheBytes / 1024 / 1024,
     admitAfter: config.admitAfter,
@@ -111,7 +98,9 @@ Options:
   --public-key B64    the origin's Ed25519 public key (sets ORIGIN_PUBLIC_KEY; default: read
                       from ORIGIN/v1/origin-key at start)
   --var NAME=VALUE    set any edge variable, for example --var MEMORY_POLICY=lru (repeatable)
-  env CHORUS_EDGE_PURGE_TOKEN  secrets (PURGE_TOKEN) from the environment, so they stay out of ps
+  env CHORUS_OPERATOR_TOKEN    the operator token (OPERATOR_TOKEN) for /_chorus/stats, /metrics
+                               and /purge; CHORUS_EDGE_<SECRET> sets any secret (CHORUS_EDGE_PURGE_TOKEN,
+                               the older name, still works). From the environment: out of ps
   --config PATH       wrangler config (default: wrangler.toml at the repository root)
   --host HOST         address to listen on (default: 127.0.0.1)
   --port PORT         port (default: ${DEFAULT_PORTS.edge}; 0 = a free port)
@@ -145,6 +134,8 @@ Options:
       const fromEnv = v.secret ? process.env[`CHORUS_EDGE_${v.name}`] : undefined
       if (fromEnv) vars[v.name] = fromEnv
     }
+    // The name the origin and the tracker read too, so one variable protects every part.
+    if (process.env.CHORUS_OPERATOR_TOKEN) vars.OPERATOR_TOKEN = process.env.CHORUS_OPERATOR_TOKEN
 
     if (values.check) {
       const result = parseEdgeConfig(vars, { publicKeyOptional: true })
@@ -188,42 +179,34 @@ Options:
       '--log-level', 'error',
       '--show-interactive-dev-session=false',
     ]
-    const child = spawn(process.execPath, args, {
+    // wrangler runs workerd as its own children: the whole group it leads is signalled, and
+    // goes however this process ends (the supervisor's exit hook).
+    const wrangler = supervise({
+      name: 'wrangler dev',
+      args,
       cwd: dirname(configPath),
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
+      group: true,
+      onOutput: (d) => {
+        if (!json) process.stderr.write(d)
+      },
     })
-    // However this process ends (a loader may call process.exit on a signal), workerd goes with it.
-    const killOnExit = () => {
-      try {
-        process.kill(-child.pid!, 'SIGTERM')
-      } catch {}
-      rmSync(work, { recursive: true, force: true })
-    }
-    process.once('exit', killOnExit)
-    let stderr = ''
-    child.stderr!.on('data', (d) => {
-      stderr = (stderr + d).slice(-8000)
-      if (!json) process.stderr.write(d)
-    })
-    child.stdout!.on('data', (d) => {
-      if (!json) process.stderr.write(d)
-    })
+    const cleanUp = () => rmSync(work, { recursive: true, force: true })
+    process.once('exit', cleanUp)
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
     try {
-      await waitUntilServing(url, child, () => stderr)
+      await wrangler.ready(serving(url), READY_TIMEOUT_MS)
       announceReady(json, 'edge', { url, ...summary(parsed.config) })
-      const exited = new Promise<string>((resolve) => child.once('exit', (code) => resolve(`wrangler dev exited (code ${code})`)))
+      const exited = wrangler.exited.then(({ code }) => `wrangler dev exited (code ${code})`)
       const why = await Promise.race([untilSignal(), exited])
       if (why.startsWith('wrangler')) {
-        process.stderr.write(`chorus edge: ${why}: ${stderr.trim().split('\n').slice(-5).join(' / ')}\n`)
+        process.stderr.write(`chorus edge: ${why}: ${wrangler.stderrTail(5)}\n`)
         return 1
       }
       return 0
     } finally {
-      await stop(child)
-      process.off('exit', killOnExit)
+      await wrangler.stop()
+      process.off('exit', cleanUp)
       await rm(work, { recursive: true, force: true })
     }
   },

@@ -8,7 +8,10 @@ import type { PolicyName } from './policy/types.js'
  * --check` reject the same values with the same words.
  */
 export interface EdgeConfig {
-  /** Without a trailing slash; may carry a path prefix. */
+  /**
+   * Base URL misses are fetched from: ORIGIN_URL, or UPSTREAM_EDGE when set (then `upstream` is
+   * 'edge'). Without a trailing slash; may carry a path prefix. Never shown outside the edge.
+   */
   originUrl: string
   /** Raw 32-byte Ed25519 key, base64url, as `GET /v1/origin-key` gives it. */
   originPublicKey: string
@@ -22,7 +25,19 @@ export interface EdgeConfig {
   readAhead: number
   originTimeoutMs: number
   requireToken: boolean
-  purgeToken: string | undefined
+  /**
+   * The secrets operator endpoints (stats, metrics, purge) accept: OPERATOR_TOKEN and PURGE_TOKEN,
+   * its older name (both accepted when both are set, so `chorus start` passing either keeps
+   * working). Empty leaves stats and metrics open and purge to session tokens.
+   */
+  operatorTokens: string[]
+  /**
+   * Scheme and host every Cache API key starts with, whatever hostname a request came in on:
+   * one copy per path, so a purge through any hostname reaches it.
+   */
+  cacheBase: string
+  /** Where misses go: the origin, or an upper-tier edge (a shield) that has the same routes. */
+  upstream: 'origin' | 'edge'
 }
 
 /**
@@ -51,7 +66,10 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'READ_AHEAD', fallback: '2', secret: false, help: 'chunks after a missed one warmed in the background, 0 to 32' },
   { name: 'ORIGIN_TIMEOUT_MS', fallback: '5000', secret: false, help: 'time the edge waits for a whole origin answer, 50 to 120000 ms' },
   { name: 'REQUIRE_TOKEN', fallback: 'false', secret: false, help: "true: chunk requests need `Authorization: Bearer <the session's edge token>` with the 'play' scope, checked with ORIGIN_PUBLIC_KEY" },
-  { name: 'PURGE_TOKEN', fallback: undefined, secret: true, help: 'a shared secret of at least 16 characters that authorises POST /_chorus/purge (a purge-scope session token works too)' },
+  { name: 'OPERATOR_TOKEN', fallback: undefined, secret: true, help: 'a secret of at least 16 characters: when set, /_chorus/stats, /_chorus/metrics and /_chorus/purge need `Authorization: Bearer <it>` (purge also takes a purge-scope session token)' },
+  { name: 'PURGE_TOKEN', fallback: undefined, secret: true, help: 'the older name of OPERATOR_TOKEN, still accepted (when both are set, either works)' },
+  { name: 'CACHE_HOST', fallback: 'chorus-edge.invalid', secret: false, help: "the hostname every Cache API key uses, whatever hostname a request came in on (deployed: the zone's hostname the Worker is routed on)" },
+  { name: 'UPSTREAM_EDGE', fallback: undefined, secret: false, help: 'base URL of an upper-tier Chorus edge (a shield): misses are fetched from it instead of ORIGIN_URL' },
 ]
 
 export interface ConfigProblem {
@@ -92,18 +110,24 @@ export function parseEdgeConfig(vars: Record<string, unknown>, options: ParseCon
     return n
   }
 
-  let originUrl = ''
-  const origin = raw('ORIGIN_URL')
-  if (origin === undefined) fail('ORIGIN_URL', 'is required: the base URL of the origin, for example http://127.0.0.1:8788')
-  else {
+  const baseUrl = (name: string, value: string): string => {
     let url: URL | undefined
     try {
-      url = new URL(origin)
+      url = new URL(value)
     } catch {}
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail('ORIGIN_URL', `must be an http or https URL, not ${show(origin)}`)
-    else if (url.search || url.hash || url.username || url.password) fail('ORIGIN_URL', `must have no query, fragment or credentials, not ${show(origin)}`)
-    else originUrl = `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail(name, `must be an http or https URL, not ${show(value)}`)
+    else if (url.search || url.hash || url.username || url.password) fail(name, `must have no query, fragment or credentials, not ${show(value)}`)
+    else return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+    return ''
   }
+
+  // A lower-tier edge fetches everything from its shield, so it needs no origin of its own.
+  const upstreamEdge = raw('UPSTREAM_EDGE')
+  const upstreamUrl = upstreamEdge === undefined ? undefined : baseUrl('UPSTREAM_EDGE', upstreamEdge)
+  let originUrl = ''
+  const origin = raw('ORIGIN_URL')
+  if (origin !== undefined) originUrl = baseUrl('ORIGIN_URL', origin)
+  else if (upstreamEdge === undefined) fail('ORIGIN_URL', 'is required: the base URL of the origin, for example http://127.0.0.1:8788 (or set UPSTREAM_EDGE)')
 
   let originPublicKey = ''
   const key = raw('ORIGIN_PUBLIC_KEY')
@@ -127,8 +151,16 @@ export function parseEdgeConfig(vars: Record<string, unknown>, options: ParseCon
   if (requireRaw !== 'true' && requireRaw !== 'false') fail('REQUIRE_TOKEN', `must be true or false, not ${show(requireRaw)}`)
   const requireToken = requireRaw === 'true'
 
-  const purgeToken = raw('PURGE_TOKEN')
-  if (purgeToken !== undefined && (purgeToken.startsWith('\u0000') || purgeToken.length < 16)) fail('PURGE_TOKEN', 'must be at least 16 characters: it is the only thing between the Internet and a purge')
+  const secret = (name: string): string | undefined => {
+    const value = raw(name)
+    if (value !== undefined && (value.startsWith('\u0000') || value.length < 16)) fail(name, 'must be at least 16 characters: it is the only thing between the Internet and the operator endpoints')
+    return value
+  }
+  const operatorTokens = [...new Set([secret('OPERATOR_TOKEN'), secret('PURGE_TOKEN')].filter((v): v is string => v !== undefined))]
+
+  const cacheHost = raw('CACHE_HOST')!.toLowerCase()
+  // A bare hostname: a scheme, port or path here would make keys no request URL ever has.
+  if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(cacheHost)) fail('CACHE_HOST', `must be a bare hostname such as edge.example.com, not ${show(cacheHost)}`)
 
   const config: EdgeConfig = {
     originUrl,
@@ -142,8 +174,11 @@ export function parseEdgeConfig(vars: Record<string, unknown>, options: ParseCon
     readAhead: number('READ_AHEAD', 0, 32, true),
     originTimeoutMs: number('ORIGIN_TIMEOUT_MS', 50, 120000, true),
     requireToken,
-    purgeToken,
+    operatorTokens,
+    cacheBase: `https://${cacheHost}`,
+    upstream: upstreamUrl === undefined ? 'origin' : 'edge',
   }
+  if (upstreamUrl !== undefined) config.originUrl = upstreamUrl
   return problems.length ? { ok: false, problems } : { ok: true, config }
 }
 

@@ -4,12 +4,13 @@ import {
   ProtocolError,
   assertTrackId,
   assertVersion,
+  chunkPath,
   etagMatches,
-  keyPath,
+  manifestPath,
   parseChunkPath,
-  readBodyLimited,
 } from '../../protocol/index.js'
 import { createAccess } from './access.js'
+import { CACHE_NAME, type CacheStatusEntry, type Forwarded, IMMUTABLE_TTL_SEC, cacheStatusValue, forwardedEntry, forwardedOf } from './cache-status.js'
 import { createCatalogTier } from './catalog-tier.js'
 import { type StoredChunk, chunkAnswer } from './chunk-response.js'
 import { createChunkTier } from './chunk-tier.js'
@@ -34,12 +35,52 @@ export interface EdgeOptions {
   onBug?: (err: unknown) => void
 }
 
-const SOURCE: Record<Exclude<CacheStatus, 'PASS'>, Source> = { 'HIT-MEMORY': 'memory', 'HIT-CACHE': 'cache', MISS: 'origin', STALE: 'stale' }
-/** Session and key requests are tiny JSON; anything bigger is not one of ours. */
-const MAX_PASS_BODY = 16 * 1024
+/**
+ * The code of the 404 for session and key paths. Not (yet) in protocol's ERROR_STATUS, so it is
+ * written out here; the body has the same `{"error":{"code","message"}}` shape as every error.
+ */
+export const NOT_AT_EDGE = 'not_at_edge'
 
-function tierHeaders(status: CacheStatus, timings: Timings): Record<string, string> {
-  return { 'x-cache': status, 'server-timing': serverTiming(timings) }
+const SOURCE: Record<CacheStatus, Source> = { 'HIT-MEMORY': 'memory', 'HIT-CACHE': 'cache', MISS: 'origin', STALE: 'stale' }
+
+/**
+ * What a request's Cache-Status needs that its answer does not carry: its normalised cache key,
+ * and whether it waited on another request's trip upstream. Filled as the request goes, so an
+ * error answer can say as much as a good one.
+ */
+interface Trace {
+  key?: string
+  collapsed?: boolean
+}
+
+/** Cache-Status of an answer the edge made itself, with no cache or upstream involved. */
+const GENERATED = cacheStatusValue({ detail: 'generated' })
+
+function tierHeaders(status: CacheStatus, timings: Timings, cacheStatus: string): Record<string, string> {
+  return { 'x-cache': status, 'server-timing': serverTiming(timings), 'cache-status': cacheStatus }
+}
+
+/** Cache-Status of a good answer: a hit in one of the tiers, or what the trip upstream gave. */
+function servedStatus(status: CacheStatus, forwarded: Forwarded | undefined, trace: Trace, ttl: number): string {
+  const base = { ttl, ...(trace.key !== undefined && { key: trace.key }) }
+  if (status === 'HIT-MEMORY') return cacheStatusValue({ hit: true, ...base, detail: 'memory' })
+  if (status === 'HIT-CACHE') return cacheStatusValue({ hit: true, ...base, detail: 'cache-api' })
+  const f = forwarded ?? { fwd: 'uri-miss', stored: true }
+  const entry = forwardedEntry(f, { ...base, ...(trace.collapsed && { collapsed: true }), ...(status === 'STALE' && { detail: 'stale-served' }) })
+  return cacheStatusValue(entry, f.upstream)
+}
+
+/** Cache-Status of an error answer: a remembered 404, a failed trip upstream, or the edge's own refusal. */
+function errorStatus(err: unknown, trace: Trace): string {
+  const detail = err instanceof ProtocolError ? err.code : 'internal'
+  const key = trace.key !== undefined ? { key: trace.key } : {}
+  if (err instanceof NegativeHit) return cacheStatusValue({ hit: true, ttl: err.ttlSec, ...key, detail })
+  const f = forwardedOf(err)
+  if (f) {
+    const entry: CacheStatusEntry = forwardedEntry(f, { ...key, ...(trace.collapsed && { collapsed: true }), detail })
+    return cacheStatusValue(entry, f.upstream)
+  }
+  return cacheStatusValue({ ...key, detail })
 }
 
 /**
@@ -47,14 +88,48 @@ function tierHeaders(status: CacheStatus, timings: Timings): Record<string, stri
  * work, the clock). worker.ts routes requests here; nothing in this file knows it runs in a
  * Worker. No handler throws: every failure becomes a JSON error answer and is counted.
  */
-export function createEdge(options: EdgeOptions) {
+export interface Edge {
+  readonly config: EdgeConfig
+  /** GET/HEAD /v1/chunks/{track}/{version}/{bitrate}/{index}: memory, then the Cache API, then the origin; checked against the signed manifest before it is cached. */
+  chunk(request: Request, path: string, ctx: RequestContext): Promise<Response>
+  /** GET/HEAD a track's current manifest (version undefined) or a pinned version's. */
+  manifest(request: Request, trackId: string, version: string | undefined, ctx: RequestContext): Promise<Response>
+  /** GET/HEAD /v1/tracks. */
+  catalog(request: Request): Promise<Response>
+  /**
+   * POST /v1/session and /v1/tracks/:id/key, any method: never served here. Sessions and keys
+   * come from the key service (the origin) directly, so no caching edge ever holds a key or a
+   * token that fetches one; the origin is not asked.
+   */
+  notAtEdge(request: Request, path: string): Promise<Response>
+  /** POST /_chorus/purge {"track": id} | {"chunk": "/v1/chunks/..."}: both tiers, authenticated. */
+  purge(request: Request, ctx: RequestContext): Promise<Response>
+  /** GET /_chorus/stats: operators only when an operator token is configured. */
+  stats(request: Request): Promise<Response>
+  /** GET /_chorus/metrics: the same figures as Prometheus text, under the same rule. */
+  metrics(request: Request): Promise<Response>
+  /** Public and minimal: up or not. Where the origin is and how the edge is tuned are for operators (stats). */
+  health(): Promise<Response>
+  /** GET /v1/origin-key: the public key manifests and tokens are checked with. */
+  originKey(): Promise<Response>
+  /** A 404 JSON answer for a path no route takes. */
+  notFound(request: Request, path: string): Promise<Response>
+  /** A 405 JSON answer naming the methods `allow`ed. */
+  methodNotAllowed(request: Request, allow: string): Promise<Response>
+}
+
+export function createEdge(options: EdgeOptions): Edge {
   const { config, verifier, cache } = options
   const now = options.now ?? Date.now
   const stats = createEdgeStats(now)
-  const origin = createOriginClient({ baseUrl: config.originUrl, fetch: options.fetch, timeoutMs: config.originTimeoutMs, now, observe: stats.origin })
+  // CDN-Loop (RFC 8586) names this edge to whatever it asks: a lower-tier edge refuses requests that
+  // carry it, so UPSTREAM_EDGE pointing at itself or at another lower edge fails at once, not by timeout.
+  const origin = createOriginClient({ baseUrl: config.originUrl, fetch: options.fetch, timeoutMs: config.originTimeoutMs, now, observe: stats.origin, headers: { 'cdn-loop': CACHE_NAME } })
   const negative = createNegativeCache({ ttlSec: config.negativeTtlSec, now })
-  const versionIndex = createVersionIndex({ cache })
+  const { cacheBase } = config
+  const versionIndex = createVersionIndex({ cache, cacheBase })
   const manifests = createManifestTier({
+    cacheBase,
     origin,
     verifier,
     cache,
@@ -67,70 +142,80 @@ export function createEdge(options: EdgeOptions) {
   })
   const memory =
     config.memoryCacheBytes > 0 ? createMemoryCache<StoredChunk>({ maxBytes: config.memoryCacheBytes, policy: config.memoryPolicy, admitAfter: config.admitAfter }) : undefined
-  const chunks = createChunkTier({ origin, manifests, cache, memory, stats, now, readAhead: config.readAhead })
+  const chunks = createChunkTier({ origin, manifests, cache, memory, stats, now, readAhead: config.readAhead, cacheBase })
   const catalog = createCatalogTier({ origin, now, ttlSec: config.manifestTtlSec, staleWindowSec: config.staleWindowSec })
-  const access = createAccess({ verifier, purgeToken: config.purgeToken, now })
+  const access = createAccess({ verifier, operatorTokens: config.operatorTokens, now })
 
-  /** Counts the request, turns any failure into its JSON answer, counts errors. */
-  async function handle(kind: RequestKind, work: () => Promise<Response>): Promise<Response> {
+  /**
+   * Counts the request, turns any failure into its JSON answer, counts errors, and makes sure
+   * every answer says in Cache-Status how it was made.
+   */
+  async function handle(kind: RequestKind, work: (trace: Trace) => Promise<Response>): Promise<Response> {
     stats.request(kind)
+    const trace: Trace = {}
     let response: Response
     try {
-      response = await work()
+      response = await work(trace)
+      if (!response.headers.has('cache-status')) response.headers.set('cache-status', GENERATED)
     } catch (err) {
       if (!(err instanceof ProtocolError)) options.onBug?.(err)
-      response = toErrorResponse(err, err instanceof NegativeHit ? { 'x-cache': 'HIT-MEMORY' } : {})
+      response = toErrorResponse(err, { ...(err instanceof NegativeHit && { 'x-cache': 'HIT-MEMORY' }), 'cache-status': errorStatus(err, trace) })
     }
     if (response.status >= 400) stats.error(response.status)
     return response
   }
 
-  async function forward(request: Request, pathAndQuery: string): Promise<Response> {
-    const headers: Record<string, string> = {}
-    for (const name of ['authorization', 'content-type', 'x-api-key', 'accept']) {
-      const value = request.headers.get(name)
-      if (value !== null) headers[name] = value
+  /**
+   * A request from another Chorus edge is fine at a shield (upstream: origin) and wrong at a lower
+   * edge: only a loop, or a chain of lower edges (which this edge does not support), sends one.
+   */
+  function refuseLoop(request: Request): void {
+    if (config.upstream !== 'edge') return
+    const loop = request.headers.get('cdn-loop')
+    if (loop !== null && loop.split(',').some((member) => member.trim().split(';')[0]!.trim().toLowerCase() === CACHE_NAME)) {
+      throw new ProtocolError('forbidden', 'a request from another Chorus edge reached a lower-tier edge: UPSTREAM_EDGE must name a shield (an edge with ORIGIN_URL and no UPSTREAM_EDGE), not itself or another lower edge')
     }
-    let body: Uint8Array | undefined
-    if (request.method === 'POST') {
-      body = await readBodyLimited(request, MAX_PASS_BODY)
-    }
-    const answer = await origin.request(pathAndQuery, { method: request.method, headers, ...(body && { body }) })
-    const out: Record<string, string> = { ...CORS_HEADERS, 'cache-control': 'no-store', ...tierHeaders('PASS', [{ name: 'origin', ms: answer.ms }]) }
-    const type = answer.headers.get('content-type')
-    if (type) out['content-type'] = type
-    return new Response(request.method === 'HEAD' ? null : answer.body, { status: answer.status, headers: out })
   }
 
   return {
     config,
 
-    /** GET/HEAD /v1/chunks/{track}/{version}/{bitrate}/{index}. */
     chunk(request: Request, path: string, ctx: RequestContext): Promise<Response> {
-      return handle('chunk', async () => {
+      return handle('chunk', async (trace) => {
+        refuseLoop(request)
         const address = parseChunkPath(path.slice(CHUNK_PREFIX.length))
+        // The key is the canonical path: no hostname, no query string.
+        trace.key = `${cacheBase}${chunkPath(address)}`
         if (config.requireToken) await access.requirePlay(request.headers.get('authorization'), address.trackId)
-        const result = await chunks.get(address, ctx)
+        const result = await chunks.get(address, ctx, trace)
         if (result.status !== 'HIT-MEMORY' && !result.joined) chunks.readAhead(address, result.manifest, ctx)
         const answer = chunkAnswer(
           result.chunk,
           { method: request.method, range: request.headers.get('range'), ifNoneMatch: request.headers.get('if-none-match') },
-          tierHeaders(result.status, result.timings),
+          tierHeaders(result.status, result.timings, servedStatus(result.status, result.forwarded, trace, IMMUTABLE_TTL_SEC)),
         )
         if (answer.response.status < 400) stats.served('chunk', SOURCE[result.status], answer.bytesSent)
         return answer.response
       })
     },
 
-    /** GET/HEAD a track's current manifest (version undefined) or a pinned version's. */
     manifest(request: Request, trackId: string, version: string | undefined, ctx: RequestContext): Promise<Response> {
-      return handle('manifest', async () => {
+      return handle('manifest', async (trace) => {
+        refuseLoop(request)
         assertTrackId(trackId)
         if (version !== undefined) assertVersion(version)
-        const result = version === undefined ? await manifests.current(trackId, ctx) : await manifests.pinned(trackId, version, ctx)
+        trace.key = `${cacheBase}${manifestPath(trackId, version)}`
+        const result = version === undefined ? await manifests.current(trackId, ctx, trace) : await manifests.pinned(trackId, version, ctx, trace)
         const { entry, status } = result
         const ageSec = Math.max(0, Math.floor((now() - entry.fetchedAt) / 1000))
-        const headers: Record<string, string> = { ...CORS_HEADERS, 'content-type': 'application/json', etag: entry.etag, ...tierHeaders(status, result.timings) }
+        // Freshness left, negative once stale (RFC 9211's way of saying so); pinned versions never change.
+        const ttl = version === undefined ? config.manifestTtlSec - ageSec : IMMUTABLE_TTL_SEC
+        const headers: Record<string, string> = {
+          ...CORS_HEADERS,
+          'content-type': 'application/json',
+          etag: entry.etag,
+          ...tierHeaders(status, result.timings, servedStatus(status, result.forwarded, trace, ttl)),
+        }
         if (version !== undefined) headers['cache-control'] = IMMUTABLE
         else if (status === 'STALE') {
           headers['cache-control'] = 'no-cache'
@@ -141,7 +226,7 @@ export function createEdge(options: EdgeOptions) {
           headers['cache-control'] = `public, max-age=${Math.max(0, config.manifestTtlSec - ageSec)}`
           headers.age = String(ageSec)
         }
-        const source = SOURCE[status as Exclude<CacheStatus, 'PASS'>]
+        const source = SOURCE[status]
         if (etagMatches(request.headers.get('if-none-match'), entry.etag)) {
           stats.served('manifest', source, 0)
           return new Response(null, { status: 304, headers })
@@ -152,17 +237,18 @@ export function createEdge(options: EdgeOptions) {
       })
     },
 
-    /** GET/HEAD /v1/tracks. */
     catalog(request: Request): Promise<Response> {
-      return handle('catalog', async () => {
-        const result = await catalog.get()
+      return handle('catalog', async (trace) => {
+        refuseLoop(request)
+        trace.key = `${cacheBase}/v1/tracks`
+        const result = await catalog.get(trace)
         const ageSec = Math.max(0, Math.floor((now() - result.fetchedAt) / 1000))
         const headers: Record<string, string> = {
           ...CORS_HEADERS,
           'content-type': 'application/json',
           'cache-control': result.status === 'STALE' ? 'no-cache' : `public, max-age=${Math.max(0, config.manifestTtlSec - ageSec)}`,
           age: String(ageSec),
-          ...tierHeaders(result.status, result.timings),
+          ...tierHeaders(result.status, result.timings, servedStatus(result.status, result.forwarded, trace, config.manifestTtlSec - ageSec)),
         }
         if (result.status === 'STALE') headers['x-chorus-stale'] = `origin unavailable; fetched ${ageSec} s ago`
         const head = request.method === 'HEAD'
@@ -171,45 +257,39 @@ export function createEdge(options: EdgeOptions) {
       })
     },
 
-    /** POST /v1/session: to the origin and back, never stored. */
-    session(request: Request): Promise<Response> {
-      return handle('pass', () => forward(request, '/v1/session'))
+    notAtEdge(request: Request, path: string): Promise<Response> {
+      return handle('other', async () =>
+        jsonResponse(404, {
+          error: {
+            code: NOT_AT_EDGE,
+            message: `${request.method.slice(0, 20)} ${path.slice(0, 200)}: sessions and track keys come from the key service (the origin), never through a caching edge`,
+          },
+        }, { 'cache-status': cacheStatusValue({ detail: NOT_AT_EDGE }) }),
+      )
     },
 
-    /** GET /v1/tracks/:id/key: to the origin and back, never stored; the edge never holds a key. */
-    trackKey(request: Request, trackId: string): Promise<Response> {
-      return handle('pass', async () => {
-        assertTrackId(trackId)
-        const url = new URL(request.url)
-        const version = url.searchParams.get('version')
-        for (const name of url.searchParams.keys()) if (name !== 'version') throw new ProtocolError('bad_request', `unknown query parameter '${name.slice(0, 40)}'`)
-        return forward(request, keyPath(trackId, version === null ? undefined : assertVersion(version)))
-      })
-    },
-
-    /** POST /_chorus/purge {"track": id} | {"chunk": "/v1/chunks/..."}: both tiers, authenticated. */
     purge(request: Request, ctx: RequestContext): Promise<Response> {
       return handle('admin', async () => {
         await access.requirePurge(request.headers.get('authorization'))
         const target = await purgeRequest(request)
         if (target.kind === 'chunk') {
-          const counts = await chunks.purgeChunk(target.address, ctx)
+          const counts = await chunks.purgeChunk(target.address)
           return jsonResponse(200, { purged: { chunk: target.path, ...counts } })
         }
         const { trackId } = target
-        const versions = new Set(await versionIndex.versions(trackId, ctx))
-        const current = await manifests.heldCurrentVersion(trackId, ctx)
+        const versions = new Set(await versionIndex.versions(trackId))
+        const current = await manifests.heldCurrentVersion(trackId)
         if (current !== undefined) versions.add(current)
         const held = []
         const unreadable: string[] = []
         for (const v of versions) {
-          const m = await manifests.forPurge(trackId, v, ctx)
+          const m = await manifests.forPurge(trackId, v)
           if (m) held.push(m)
           else unreadable.push(v)
         }
-        const fromChunks = await chunks.purgeTrack(trackId, held, ctx)
-        const fromManifests = await manifests.purge(trackId, [...versions], ctx)
-        if (unreadable.length === 0) await versionIndex.forget(trackId, ctx)
+        const fromChunks = await chunks.purgeTrack(trackId, held)
+        const fromManifests = await manifests.purge(trackId, [...versions])
+        if (unreadable.length === 0) await versionIndex.forget(trackId)
         catalog.purge()
         return jsonResponse(200, {
           purged: {
@@ -224,18 +304,22 @@ export function createEdge(options: EdgeOptions) {
       })
     },
 
-    stats(): Promise<Response> {
-      return handle('admin', async () => jsonResponse(200, { config: publicConfig(config), ...stats.snapshot(memory?.stats() ?? null) }))
+    stats(request: Request): Promise<Response> {
+      return handle('admin', async () => {
+        access.requireOperator(request.headers.get('authorization'))
+        return jsonResponse(200, { config: publicConfig(config), ...stats.snapshot(memory?.stats() ?? null) })
+      })
     },
 
-    metrics(): Promise<Response> {
-      return handle('admin', async () =>
-        new Response(renderPrometheus(stats.snapshot(memory?.stats() ?? null)), { headers: { ...CORS_HEADERS, 'content-type': 'text/plain; version=0.0.4', 'cache-control': 'no-store' } }),
-      )
+    metrics(request: Request): Promise<Response> {
+      return handle('admin', async () => {
+        access.requireOperator(request.headers.get('authorization'))
+        return new Response(renderPrometheus(stats.snapshot(memory?.stats() ?? null)), { headers: { ...CORS_HEADERS, 'content-type': 'text/plain; version=0.0.4', 'cache-control': 'no-store' } })
+      })
     },
 
     health(): Promise<Response> {
-      return handle('admin', async () => jsonResponse(200, { ok: true, origin: config.originUrl, keyId: verifier.keyId, policy: config.memoryPolicy }))
+      return handle('admin', async () => jsonResponse(200, { ok: true }))
     },
 
     originKey(): Promise<Response> {
@@ -243,19 +327,22 @@ export function createEdge(options: EdgeOptions) {
     },
 
     notFound(request: Request, path: string): Promise<Response> {
-      return handle('other', async () => errorResponse('not_found', `no route ${request.method} ${path.slice(0, 200)}`))
+      return handle('other', async () => errorResponse('not_found', `no route ${request.method} ${path.slice(0, 200)}`, { 'cache-status': cacheStatusValue({ detail: 'not_found' }) }))
     },
 
     methodNotAllowed(request: Request, allow: string): Promise<Response> {
-      return handle('other', async () => errorResponse('method_not_allowed', `${request.method.slice(0, 20)} is not allowed here; use ${allow}`, { allow }))
+      return handle('other', async () =>
+        errorResponse('method_not_allowed', `${request.method.slice(0, 20)} is not allowed here; use ${allow}`, { allow, 'cache-status': cacheStatusValue({ detail: 'method_not_allowed' }) }),
+      )
     },
   }
 }
 
-export type Edge = ReturnType<typeof createEdge>
-
-/** The configuration without its secrets, for /_chorus/stats. */
+/**
+ * The configuration for /_chorus/stats, without its secrets and without the address misses go
+ * to: the origin's (or shield's) URL is internal, and knowing it lets anyone skip the edge.
+ */
 function publicConfig(config: EdgeConfig) {
-  const { purgeToken, ...rest } = config
-  return { ...rest, purgeToken: purgeToken === undefined ? 'unset' : 'set' }
+  const { operatorTokens, originUrl: _internal, ...rest } = config
+  return { ...rest, operatorToken: operatorTokens.length > 0 ? 'set' : 'unset' }
 }

@@ -4,15 +4,17 @@ import type { Timings } from './types.js'
 /** Players on any page fetch from the edge; they read the cache and timing headers too. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'etag, content-range, content-length, accept-ranges, age, x-cache, x-chorus-stale, warning, server-timing',
+  'access-control-expose-headers': 'etag, content-range, content-length, accept-ranges, age, x-cache, cache-status, x-chorus-stale, warning, server-timing',
   'timing-allow-origin': '*',
 }
 
 export const PREFLIGHT_HEADERS: Readonly<Record<string, string>> = {
   ...CORS_HEADERS,
   'access-control-allow-methods': 'GET, HEAD, POST, OPTIONS',
-  'access-control-allow-headers': 'authorization, content-type, range, if-none-match, x-api-key',
+  'access-control-allow-headers': 'authorization, content-type, range, if-none-match',
   'access-control-max-age': '86400',
+  // Made by the edge alone: no cache, no upstream (RFC 9211 member without hit or fwd).
+  'cache-status': 'chorus-edge; detail=generated',
 }
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable'

@@ -1,4 +1,5 @@
 import { type Manifest, type ManifestVerifier, ProtocolError, manifestPath, utf8, verifySignedManifest } from '../../protocol/index.js'
+import { type Forwarded, type ForwardReason, forwardedOf, markForwarded, withUpstream } from './cache-status.js'
 import { type Coalescer, createCoalescer } from './coalescer.js'
 import { IMMUTABLE } from './http.js'
 import { type MemoryCache, createMemoryCache } from './memory-cache.js'
@@ -23,6 +24,8 @@ export interface ManifestResult {
   timings: Timings
   /** True for the waiters of a fetch another request started. */
   joined: boolean
+  /** For MISS and STALE: what the trip upstream gave, for Cache-Status. */
+  forwarded?: Forwarded
 }
 
 export interface ManifestTierOptions {
@@ -38,6 +41,8 @@ export interface ManifestTierOptions {
   memoryBytes?: number
   /** Told of every version first verified here, so purge can find what it must delete. */
   onVersion?: (trackId: string, version: string, ctx: RequestContext) => void
+  /** Scheme and host of every Cache API key (CACHE_HOST): keys depend on the path alone. */
+  cacheBase: string
 }
 
 const FETCHED_AT = 'x-chorus-fetched-at'
@@ -50,7 +55,24 @@ const FETCHED_AT = 'x-chorus-fetched-at'
  * it enters a tier, including copies read back from the Cache API, which other Workers on the
  * zone can write to.
  */
-export function createManifestTier(options: ManifestTierOptions) {
+/** Manifests at the edge: memory, then the Cache API, then the origin; every one verified before it is kept. */
+export interface ManifestTier {
+  /** A pinned version, for chunk verification and `/versions/:v/manifest`. */
+  pinned(trackId: string, version: string, ctx: RequestContext, trace?: { collapsed?: boolean }): Promise<ManifestResult>
+  /** A track's current manifest: fresh within the TTL, stale within the window when the origin fails. */
+  current(trackId: string, ctx: RequestContext, trace?: { collapsed?: boolean }): Promise<ManifestResult>
+  /**
+   * What purge needs to enumerate a version's chunk keys: the manifest from memory, the Cache
+   * API or, failing both, the origin (not stored). Undefined when none can give it.
+   */
+  forPurge(trackId: string, version: string): Promise<Manifest | undefined>
+  /** The version of the current manifest this edge holds (memory or Cache API), if any. */
+  heldCurrentVersion(trackId: string): Promise<string | undefined>
+  /** Drops a track's manifests from both tiers; returns how many entries went. */
+  purge(trackId: string, versions: readonly string[]): Promise<{ memory: number; cache: number }>
+}
+
+export function createManifestTier(options: ManifestTierOptions): ManifestTier {
   const { origin, verifier, cache, negative, stats, now } = options
   const ttlMs = options.manifestTtlSec * 1000
   const staleMs = options.staleWindowSec * 1000
@@ -59,7 +81,7 @@ export function createManifestTier(options: ManifestTierOptions) {
   const pinnedMemory: MemoryCache<ManifestEntry> = createMemoryCache({ maxBytes: budget, policy: 'lru' })
   const currentMemory: MemoryCache<ManifestEntry> = createMemoryCache({ maxBytes: budget, policy: 'lru' })
   const inflight: Coalescer<ManifestResult> = createCoalescer()
-  const cacheKey = (ctx: RequestContext, trackId: string, version?: string) => `${ctx.cacheBase}${manifestPath(trackId, version)}`
+  const cacheKey = (trackId: string, version?: string) => `${options.cacheBase}${manifestPath(trackId, version)}`
 
   async function verify(body: string, trackId: string, version: string | undefined): Promise<Manifest> {
     try {
@@ -105,41 +127,57 @@ export function createManifestTier(options: ManifestTierOptions) {
     const size = entry.body.length + 256
     if (pinned || !pinnedMemory.has(`${trackId}/${version}`)) {
       pinnedMemory.set(`${trackId}/${version}`, entry, size)
-      ctx.waitUntil(cache.put(cacheKey(ctx, trackId, version), toCached(entry, true)).catch(() => {}))
+      ctx.waitUntil(cache.put(cacheKey(trackId, version), toCached(entry, true)).catch(() => {}))
       options.onVersion?.(trackId, version, ctx)
     }
     if (!pinned) {
       currentMemory.set(trackId, entry, size)
-      ctx.waitUntil(cache.put(cacheKey(ctx, trackId), toCached(entry, false)).catch(() => {}))
+      ctx.waitUntil(cache.put(cacheKey(trackId), toCached(entry, false)).catch(() => {}))
     }
   }
 
-  async function fromOrigin(trackId: string, version: string | undefined, timings: Timings): Promise<ManifestEntry> {
+  /** `fwd`: 'stale' when an expired copy is held (Cache-Status tells a refresh from a cold miss). */
+  async function fromOrigin(trackId: string, version: string | undefined, timings: Timings, fwd: ForwardReason = 'uri-miss'): Promise<{ entry: ManifestEntry; forwarded: Forwarded }> {
     const path = manifestPath(trackId, version)
-    const answer = await origin.request(path)
-    timings.push({ name: 'origin', ms: answer.ms })
-    if (answer.status === 404) {
-      negative.add(path)
-      const code = version === undefined ? 'track_not_found' : 'version_not_found'
-      throw new ProtocolError(code, version === undefined ? `no track '${trackId}'` : `no version '${version}' of track '${trackId}'`)
+    let answer
+    try {
+      answer = await origin.request(path)
+    } catch (err) {
+      throw markForwarded(err, { fwd, stored: false })
     }
-    if (answer.status !== 200) throw new ProtocolError('origin_unavailable', `the origin answered ${answer.status} for ${path}`)
+    timings.push({ name: 'origin', ms: answer.ms })
+    const forwarded: Forwarded = { fwd, status: answer.status, stored: false, ...withUpstream(answer.headers) }
+    if (answer.status === 404) {
+      const stored = negative.add(path)
+      const code = version === undefined ? 'track_not_found' : 'version_not_found'
+      throw markForwarded(new ProtocolError(code, version === undefined ? `no track '${trackId}'` : `no version '${version}' of track '${trackId}'`), { ...forwarded, stored })
+    }
+    if (answer.status !== 200) throw markForwarded(new ProtocolError('origin_unavailable', `the origin answered ${answer.status} for ${path}`), forwarded)
     const body = utf8.decode(answer.body)
     const started = now()
-    const manifest = await verify(body, trackId, version)
+    let manifest: Manifest
+    try {
+      manifest = await verify(body, trackId, version)
+    } catch (err) {
+      throw markForwarded(err, forwarded)
+    }
     timings.push({ name: 'verify', ms: now() - started })
-    return { manifest, body, etag: answer.headers.get('etag') ?? `"${manifest.version}"`, fetchedAt: now() }
+    return { entry: { manifest, body, etag: answer.headers.get('etag') ?? `"${manifest.version}"`, fetchedAt: now() }, forwarded: { ...forwarded, stored: true } }
   }
 
   function notFoundIfNegative(trackId: string, version: string | undefined): void {
-    if (!negative.has(manifestPath(trackId, version))) return
+    const path = manifestPath(trackId, version)
+    if (!negative.has(path)) return
     stats.negativeHit()
-    throw new NegativeHit(version === undefined ? 'track_not_found' : 'version_not_found', version === undefined ? `no track '${trackId}'` : `no version '${version}' of track '${trackId}'`)
+    throw new NegativeHit(
+      version === undefined ? 'track_not_found' : 'version_not_found',
+      version === undefined ? `no track '${trackId}'` : `no version '${version}' of track '${trackId}'`,
+      negative.remainingSec(path),
+    )
   }
 
   return {
-    /** A pinned version, for chunk verification and `/versions/:v/manifest`. */
-    async pinned(trackId: string, version: string, ctx: RequestContext): Promise<ManifestResult> {
+    async pinned(trackId: string, version: string, ctx: RequestContext, trace: { collapsed?: boolean } = {}): Promise<ManifestResult> {
       const started = now()
       const hit = pinnedMemory.get(`${trackId}/${version}`)
       if (hit) return { entry: hit, status: 'HIT-MEMORY', timings: [{ name: 'memory', ms: now() - started }], joined: false }
@@ -147,22 +185,23 @@ export function createManifestTier(options: ManifestTierOptions) {
       const { promise, joined } = inflight.run(`${trackId}/${version}`, async () => {
         const timings: Timings = []
         const t0 = now()
-        const cached = await fromCache(cacheKey(ctx, trackId, version), trackId, version)
+        const cached = await fromCache(cacheKey(trackId, version), trackId, version)
         timings.push({ name: 'cache', ms: now() - t0 })
         if (cached) {
           pinnedMemory.set(`${trackId}/${version}`, cached, cached.body.length + 256)
           return { entry: cached, status: 'HIT-CACHE', timings, joined: false }
         }
-        const entry = await fromOrigin(trackId, version, timings)
+        const { entry, forwarded } = await fromOrigin(trackId, version, timings)
         remember(entry, true, ctx)
-        return { entry, status: 'MISS', timings, joined: false }
+        return { entry, status: 'MISS', timings, joined: false, forwarded }
       })
+      // Set before the wait, so that a waiter's error answer says it was collapsed too.
+      trace.collapsed = joined
       if (joined) stats.coalescedWait()
       return { ...(await promise), joined }
     },
 
-    /** A track's current manifest: fresh within the TTL, stale within the window when the origin fails. */
-    async current(trackId: string, ctx: RequestContext): Promise<ManifestResult> {
+    async current(trackId: string, ctx: RequestContext, trace: { collapsed?: boolean } = {}): Promise<ManifestResult> {
       const started = now()
       const inMemory = currentMemory.get(trackId)
       if (inMemory && now() - inMemory.fetchedAt < ttlMs) {
@@ -173,7 +212,7 @@ export function createManifestTier(options: ManifestTierOptions) {
         const timings: Timings = []
         const t0 = now()
         // Another isolate may have refreshed it since this one last looked.
-        const cached = await fromCache(cacheKey(ctx, trackId), trackId, undefined)
+        const cached = await fromCache(cacheKey(trackId), trackId, undefined)
         timings.push({ name: 'cache', ms: now() - t0 })
         if (cached && now() - cached.fetchedAt < ttlMs) {
           currentMemory.set(trackId, cached, cached.body.length + 256)
@@ -181,47 +220,43 @@ export function createManifestTier(options: ManifestTierOptions) {
         }
         const last = [inMemory, cached].filter((e): e is ManifestEntry => e !== undefined).sort((a, b) => b.fetchedAt - a.fetchedAt)[0]
         try {
-          const entry = await fromOrigin(trackId, undefined, timings)
+          const { entry, forwarded } = await fromOrigin(trackId, undefined, timings, last ? 'stale' : 'uri-miss')
           remember(entry, false, ctx)
-          return { entry, status: 'MISS', timings, joined: false }
+          return { entry, status: 'MISS', timings, joined: false, forwarded }
         } catch (err) {
           if (isOriginFailure(err) && last && now() - last.fetchedAt <= ttlMs + staleMs) {
-            return { entry: last, status: 'STALE', timings, joined: false }
+            return { entry: last, status: 'STALE', timings, joined: false, forwarded: forwardedOf(err) ?? { fwd: 'stale', stored: false } }
           }
           if (err instanceof ProtocolError && err.code === 'track_not_found') {
             currentMemory.delete(trackId)
-            ctx.waitUntil(cache.delete(cacheKey(ctx, trackId)).catch(() => false))
+            ctx.waitUntil(cache.delete(cacheKey(trackId)).catch(() => false))
           }
           throw err
         }
       })
+      // Set before the wait, so that a waiter's error answer says it was collapsed too.
+      trace.collapsed = joined
       if (joined) stats.coalescedWait()
       return { ...(await promise), joined }
     },
 
-    /**
-     * What purge needs to enumerate a version's chunk keys: the manifest from memory, the Cache
-     * API or, failing both, the origin (not stored). Undefined when none can give it.
-     */
-    async forPurge(trackId: string, version: string, ctx: RequestContext): Promise<Manifest | undefined> {
-      const held = pinnedMemory.peek(`${trackId}/${version}`) ?? (await fromCache(cacheKey(ctx, trackId, version), trackId, version))
+    async forPurge(trackId: string, version: string): Promise<Manifest | undefined> {
+      const held = pinnedMemory.peek(`${trackId}/${version}`) ?? (await fromCache(cacheKey(trackId, version), trackId, version))
       if (held) return held.manifest
       try {
-        return (await fromOrigin(trackId, version, [])).manifest
+        return (await fromOrigin(trackId, version, [])).entry.manifest
       } catch {
         return undefined
       }
     },
 
-    /** The version of the current manifest this edge holds (memory or Cache API), if any. */
-    async heldCurrentVersion(trackId: string, ctx: RequestContext): Promise<string | undefined> {
-      return (currentMemory.peek(trackId) ?? (await fromCache(cacheKey(ctx, trackId), trackId, undefined)))?.manifest.version
+    async heldCurrentVersion(trackId: string): Promise<string | undefined> {
+      return (currentMemory.peek(trackId) ?? (await fromCache(cacheKey(trackId), trackId, undefined)))?.manifest.version
     },
 
-    /** Drops a track's manifests from both tiers; returns how many entries went. */
-    async purge(trackId: string, versions: readonly string[], ctx: RequestContext): Promise<{ memory: number; cache: number }> {
+    async purge(trackId: string, versions: readonly string[]): Promise<{ memory: number; cache: number }> {
       const memory = pinnedMemory.deleteWhere(`${trackId}/`) + (currentMemory.delete(trackId) ? 1 : 0)
-      const keys = [cacheKey(ctx, trackId), ...versions.map((v) => cacheKey(ctx, trackId, v))]
+      const keys = [cacheKey(trackId), ...versions.map((v) => cacheKey(trackId, v))]
       const deleted = await Promise.all(keys.map((k) => cache.delete(k).catch(() => false)))
       negative.deleteWhere(`/v1/tracks/${trackId}/`)
       return { memory, cache: deleted.filter(Boolean).length }
@@ -229,5 +264,3 @@ export function createManifestTier(options: ManifestTierOptions) {
 
   }
 }
-
-export type ManifestTier = ReturnType<typeof createManifestTier>

@@ -1,4 +1,5 @@
 import { ProtocolError } from '../../protocol/index.js'
+import { markForwarded } from './cache-status.js'
 
 /**
  * The edge's only way to the origin. Every answer is read whole under one timeout: an origin
@@ -18,6 +19,8 @@ export interface OriginClientOptions {
   timeoutMs: number
   now: () => number
   observe?: (ms: number, outcome: 'ok' | 'error' | 'timeout') => void
+  /** Sent with every request (under the request's own): the edge's CDN-Loop token. */
+  headers?: Record<string, string>
 }
 
 export interface OriginRequest {
@@ -48,7 +51,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       try {
         const res = await doFetch(`${baseUrl}${pathAndQuery}`, {
           method: init.method ?? 'GET',
-          headers: init.headers ?? {},
+          headers: { ...options.headers, ...init.headers },
           ...(init.body && { body: init.body as Uint8Array<ArrayBuffer> }),
           signal: controller.signal,
           redirect: 'manual',
@@ -61,10 +64,11 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         const ms = now() - started
         if (timedOut) {
           observe?.(ms, 'timeout')
-          throw new ProtocolError('origin_timeout', `the origin did not answer within ${timeoutMs} ms`)
+          // Forwarded, but no status came back: Cache-Status says fwd without fwd-status.
+          throw markForwarded(new ProtocolError('origin_timeout', `the origin did not answer within ${timeoutMs} ms`), { fwd: 'uri-miss', stored: false })
         }
         observe?.(ms, 'error')
-        throw new ProtocolError('origin_unavailable', `the origin is unreachable: ${(err as Error).message}`.slice(0, 300), { cause: err })
+        throw markForwarded(new ProtocolError('origin_unavailable', `the origin is unreachable: ${(err as Error).message}`.slice(0, 300), { cause: err }), { fwd: 'uri-miss', stored: false })
       } finally {
         clearTimeout(timer)
       }

@@ -7,11 +7,11 @@ import type { MemoryCacheStats } from './memory-cache.js'
  */
 export type Source = 'memory' | 'cache' | 'origin' | 'stale'
 export type ContentKind = 'chunk' | 'manifest' | 'catalog'
-export type RequestKind = ContentKind | 'pass' | 'admin' | 'other'
+export type RequestKind = ContentKind | 'admin' | 'other'
 
 const SOURCES: readonly Source[] = ['memory', 'cache', 'origin', 'stale']
 const KINDS: readonly ContentKind[] = ['chunk', 'manifest', 'catalog']
-const REQUEST_KINDS: readonly RequestKind[] = ['chunk', 'manifest', 'catalog', 'pass', 'admin', 'other']
+const REQUEST_KINDS: readonly RequestKind[] = ['chunk', 'manifest', 'catalog', 'admin', 'other']
 /** Origin latency buckets (ms): loopback answers land in the first few, a slow origin in the last. */
 export const ORIGIN_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const
 
@@ -44,7 +44,29 @@ export interface EdgeStatsSnapshot {
   memory: MemoryCacheStats | null
 }
 
-export function createEdgeStats(now: () => number) {
+/** One isolate's counters: bumped by the request path, read as a snapshot. */
+export interface EdgeStats {
+  /** A request arrived, of this kind. */
+  request(kind: RequestKind): void
+  /** An error answer (4xx/5xx JSON) went out with this status. */
+  error(status: number): void
+  /** One content answer (200/206/304): `size` is the body bytes sent (0 for HEAD and 304). */
+  served(kind: ContentKind, source: Source, size: number): void
+  /** A 404 answered from the negative cache. */
+  negativeHit(): void
+  /** A request waited on another's origin fetch instead of making its own. */
+  coalescedWait(): void
+  /** Bytes that failed their check against the signed manifest (from the origin, or a cached chunk). */
+  integrityFailure(what: 'chunk' | 'manifest' | 'cachedChunk'): void
+  /** A read-ahead started, or ended from the cache, from the origin, or in failure. */
+  readAhead(event: 'started' | 'fromCache' | 'fromOrigin' | 'failed'): void
+  /** One origin request and how long it took (ms). */
+  origin(ms: number, outcome: 'ok' | 'error' | 'timeout'): void
+  /** Every figure now, with the memory tier's (null without one); ratios computed here. */
+  snapshot(memory: MemoryCacheStats | null): EdgeStatsSnapshot
+}
+
+export function createEdgeStats(now: () => number): EdgeStats {
   const startedAt = new Date(now()).toISOString()
   const requests = zeros(REQUEST_KINDS)
   const errors = new Map<number, number>()
@@ -67,7 +89,6 @@ export function createEdgeStats(now: () => number) {
     error(status: number): void {
       errors.set(status, (errors.get(status) ?? 0) + 1)
     },
-    /** One content answer (200/206/304): `size` is the body bytes sent (0 for HEAD and 304). */
     served(kind: ContentKind, source: Source, size: number): void {
       served[kind][source]++
       bytes[source] += size
@@ -125,8 +146,6 @@ export function createEdgeStats(now: () => number) {
     },
   }
 }
-
-export type EdgeStats = ReturnType<typeof createEdgeStats>
 
 /** The Prometheus text exposition (version 0.0.4) of a snapshot. */
 export function renderPrometheus(s: EdgeStatsSnapshot, prefix = 'chorus_edge'): string {

@@ -1,6 +1,6 @@
 /**
  * The runtime seams of the edge's core: the Cache API (caches.default in a Worker), the request's
- * context (ctx.waitUntil, its host) and the clock. The core sees only these, so it runs unchanged in workerd
+ * context (ctx.waitUntil) and the clock. The core sees only these, so it runs unchanged in workerd
  * and anywhere else a test or benchmark wants it.
  */
 export interface CacheLike {
@@ -9,18 +9,16 @@ export interface CacheLike {
   delete(key: string): Promise<boolean>
 }
 
-/** What the core needs from the request being served, besides the request itself. */
+/**
+ * What the core needs from the request being served, besides the request itself. Not its
+ * hostname: cache keys are CACHE_HOST and the path, the same under every hostname.
+ */
 export interface RequestContext {
   waitUntil(promise: Promise<unknown>): void
-  /**
-   * Scheme and host the Cache API keys start with: the Worker's own hostname, as Cloudflare asks
-   * (a foreign hostname in a cache key costs DNS lookups), without the port.
-   */
-  cacheBase: string
 }
 
-/** Where an answer came from, as the x-cache header says it. PASS: passed through, never stored. */
-export type CacheStatus = 'HIT-MEMORY' | 'HIT-CACHE' | 'MISS' | 'STALE' | 'PASS'
+/** Where an answer came from, as the x-cache header says it. */
+export type CacheStatus = 'HIT-MEMORY' | 'HIT-CACHE' | 'MISS' | 'STALE'
 
 /** Time spent per tier for one answer, reported in Server-Timing. */
 export type Timings = Array<{ name: 'memory' | 'cache' | 'origin' | 'manifest' | 'verify' | 'wait'; ms: number }>

@@ -13,18 +13,18 @@ import type { RequestContext, CacheLike } from './types.js'
  */
 export interface VersionIndex {
   record(trackId: string, version: string, ctx: RequestContext): void
-  versions(trackId: string, ctx: RequestContext): Promise<string[]>
-  forget(trackId: string, ctx: RequestContext): Promise<void>
+  versions(trackId: string): Promise<string[]>
+  forget(trackId: string): Promise<void>
 }
 
-export function createVersionIndex(options: { cache: CacheLike }): VersionIndex {
-  const { cache } = options
-  // Keyed by cache base and track: an edge reached under two hostnames keeps two sets of keys.
+export function createVersionIndex(options: { cache: CacheLike; cacheBase: string }): VersionIndex {
+  const { cache, cacheBase } = options
+  // One set per track: cache keys no longer depend on the hostname a request came in on.
   const known = new Map<string, Set<string>>()
-  const key = (trackId: string, ctx: RequestContext) => `${ctx.cacheBase}/_chorus/versions/${trackId}`
+  const key = (trackId: string) => `${cacheBase}/_chorus/versions/${trackId}`
 
-  async function stored(trackId: string, ctx: RequestContext): Promise<string[]> {
-    const res = await cache.match(key(trackId, ctx))
+  async function stored(trackId: string): Promise<string[]> {
+    const res = await cache.match(key(trackId))
     if (!res) return []
     try {
       const doc = (await res.json()) as { versions?: unknown }
@@ -36,25 +36,24 @@ export function createVersionIndex(options: { cache: CacheLike }): VersionIndex 
 
   return {
     record(trackId, version, ctx) {
-      const id = `${ctx.cacheBase} ${trackId}`
-      let set = known.get(id)
+      let set = known.get(trackId)
       if (set?.has(version)) return
-      if (!set) known.set(id, (set = new Set()))
+      if (!set) known.set(trackId, (set = new Set()))
       set.add(version)
       ctx.waitUntil(
         (async () => {
-          const all = new Set([...(await stored(trackId, ctx)), ...set])
+          const all = new Set([...(await stored(trackId)), ...set])
           const body = JSON.stringify({ trackId, versions: [...all].sort() })
-          await cache.put(key(trackId, ctx), new Response(body, { headers: { 'content-type': 'application/json', 'cache-control': IMMUTABLE } }))
+          await cache.put(key(trackId), new Response(body, { headers: { 'content-type': 'application/json', 'cache-control': IMMUTABLE } }))
         })().catch(() => {}),
       )
     },
-    async versions(trackId, ctx) {
-      return [...new Set([...(known.get(`${ctx.cacheBase} ${trackId}`) ?? []), ...(await stored(trackId, ctx))])]
+    async versions(trackId) {
+      return [...new Set([...(known.get(trackId) ?? []), ...(await stored(trackId))])]
     },
-    async forget(trackId, ctx) {
-      known.delete(`${ctx.cacheBase} ${trackId}`)
-      await cache.delete(key(trackId, ctx)).catch(() => false)
+    async forget(trackId) {
+      known.delete(trackId)
+      await cache.delete(key(trackId)).catch(() => false)
     },
   }
 }

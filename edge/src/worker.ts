@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { Context } from 'hono'
 import { errorBody, importManifestPublicKey } from '../../protocol/index.js'
+import { cacheStatusValue } from './cache-status.js'
 import { describeProblems, parseEdgeConfig } from './config.js'
 import type { ConfigProblem } from './config.js'
 import { type Edge, createEdge } from './edge.js'
@@ -49,22 +50,14 @@ type C = Context<{ Bindings: Env }>
 
 async function withEdge(c: C, handler: (edge: Edge, ctx: RequestContext) => Promise<Response>): Promise<Response> {
   const built = await edgeFor(c.env)
-  if (!built.ok) return jsonResponse(500, { ...errorBody('config_invalid', built.message), problems: built.problems })
-  return handler(built.edge, {
-    waitUntil: (p) => c.executionCtx.waitUntil(p),
-    // Only a request that goes below the memory tier needs it: worked out on first use.
-    get cacheBase() {
-      const url = new URL(c.req.url)
-      return `${url.protocol}//${url.hostname}`
-    },
-  })
+  if (!built.ok) return jsonResponse(500, { ...errorBody('config_invalid', built.message), problems: built.problems }, { 'cache-status': cacheStatusValue({ detail: 'config_invalid' }) })
+  return handler(built.edge, { waitUntil: (p) => c.executionCtx.waitUntil(p) })
 }
 
 /** Paths the edge serves and the methods each takes, for 405 answers. */
 const ROUTES: Array<[RegExp, string]> = [
   [/^\/v1\/chunks\//, 'GET, HEAD, OPTIONS'],
-  [/^\/v1\/tracks(\/[^/]+\/(manifest|versions\/[^/]+\/manifest|key))?$/, 'GET, HEAD, OPTIONS'],
-  [/^\/v1\/session$/, 'POST, OPTIONS'],
+  [/^\/v1\/tracks(\/[^/]+\/(manifest|versions\/[^/]+\/manifest))?$/, 'GET, HEAD, OPTIONS'],
   [/^\/(healthz|v1\/origin-key|_chorus\/stats|_chorus\/metrics)$/, 'GET, HEAD, OPTIONS'],
   [/^\/_chorus\/purge$/, 'POST, OPTIONS'],
 ]
@@ -76,12 +69,13 @@ app.get('/v1/chunks/*', (c) => withEdge(c, (edge, ctx) => edge.chunk(c.req.raw, 
 app.get('/v1/tracks', (c) => withEdge(c, (edge) => edge.catalog(c.req.raw)))
 app.get('/v1/tracks/:id/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), undefined, ctx)))
 app.get('/v1/tracks/:id/versions/:version/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), c.req.param('version'), ctx)))
-app.get('/v1/tracks/:id/key', (c) => withEdge(c, (edge) => edge.trackKey(c.req.raw, c.req.param('id'))))
-app.post('/v1/session', (c) => withEdge(c, (edge) => edge.session(c.req.raw)))
+// Keys and the sessions that fetch them never go through an edge, whatever the method.
+app.all('/v1/session', (c) => withEdge(c, (edge) => edge.notAtEdge(c.req.raw, c.req.path)))
+app.all('/v1/tracks/:id/key', (c) => withEdge(c, (edge) => edge.notAtEdge(c.req.raw, c.req.path)))
 app.get('/v1/origin-key', (c) => withEdge(c, (edge) => edge.originKey()))
 app.get('/healthz', (c) => withEdge(c, (edge) => edge.health()))
-app.get('/_chorus/stats', (c) => withEdge(c, (edge) => edge.stats()))
-app.get('/_chorus/metrics', (c) => withEdge(c, (edge) => edge.metrics()))
+app.get('/_chorus/stats', (c) => withEdge(c, (edge) => edge.stats(c.req.raw)))
+app.get('/_chorus/metrics', (c) => withEdge(c, (edge) => edge.metrics(c.req.raw)))
 app.post('/_chorus/purge', (c) => withEdge(c, (edge, ctx) => edge.purge(c.req.raw, ctx)))
 app.all('*', (c) =>
   withEdge(c, (edge) => {
@@ -92,7 +86,7 @@ app.all('*', (c) =>
 // Only a bug reaches here: the edge's handlers turn every failure they know into an answer.
 app.onError((err) => {
   console.error('chorus edge: unexpected error', err)
-  return errorResponse('internal', 'internal error at the edge')
+  return errorResponse('internal', 'internal error at the edge', { 'cache-status': cacheStatusValue({ detail: 'internal' }) })
 })
 
 export default app

@@ -9,9 +9,11 @@ t.test('`chorus edge --origin URL --port 0 --json` runs the Worker under wrangle
   const path = chunkPaths(doc.manifest)[1]!
 
   // No --public-key: the command reads it from the origin, as the help says.
+  const operatorToken = 'operator-token-for-the-cli-test'
   const child = spawn(process.execPath, edgeCommand(['--origin', origin.url, '--port', '0', '--json', '--var', 'READ_AHEAD=0']), {
     cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    // The variable `chorus start` gives every part: the edge must read it too.
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CHORUS_OPERATOR_TOKEN: operatorToken },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
@@ -42,9 +44,15 @@ t.test('`chorus edge --origin URL --port 0 --json` runs the Worker under wrangle
   const second = await fetch(`${ready.url}${path}`)
   t.equal(second.headers.get('x-cache'), 'HIT-MEMORY')
   t.same(new Uint8Array(await second.arrayBuffer()), expected)
-  const stats = (await (await fetch(`${ready.url}/_chorus/stats`)).json()) as { config: { originUrl: string; readAhead: number } }
-  t.equal(stats.config.originUrl, origin.url, 'the flag reached the Worker')
+  const anonymous = await fetch(`${ready.url}/_chorus/stats`)
+  t.equal(anonymous.status, 401, 'CHORUS_OPERATOR_TOKEN reached the Worker: stats need it')
+  await anonymous.arrayBuffer()
+  const statsRes = await fetch(`${ready.url}/_chorus/stats`, { headers: { authorization: `Bearer ${operatorToken}` } })
+  t.equal(statsRes.status, 200)
+  const text = await statsRes.text()
+  const stats = JSON.parse(text) as { config: { readAhead: number } }
   t.equal(stats.config.readAhead, 0, '--var reached the Worker')
+  t.notOk(text.includes(origin.url) || text.includes(new URL(origin.url).host), 'stats do not reveal where the origin is')
 
   child.kill('SIGTERM')
   t.equal(await exited, 0, 'SIGTERM stops it cleanly')

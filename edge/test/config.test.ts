@@ -29,7 +29,9 @@ t.test('defaults: only the origin and its key are required', async (t) => {
     readAhead: 2,
     originTimeoutMs: 5000,
     requireToken: false,
-    purgeToken: undefined,
+    operatorTokens: [],
+    cacheBase: 'https://chorus-edge.invalid',
+    upstream: 'origin',
   })
   t.equal(DEFAULT_POLICY, 'chunk-aware', 'the policy with the lowest miss ratio on the chunk workload')
   const emptyIsUnset = parseEdgeConfig({ ...BASE, MEMORY_POLICY: '', READ_AHEAD: '  ' })
@@ -41,9 +43,26 @@ t.test('defaults: only the origin and its key are required', async (t) => {
     t.equal(typed.config.originUrl, 'https://origin.example/base', 'a trailing slash is dropped')
   }
   t.same(CONFIG_VARS.map((v) => v.name).sort(), [
-    'ADMIT_AFTER', 'MANIFEST_TTL_SEC', 'MEMORY_CACHE_MB', 'MEMORY_POLICY', 'NEGATIVE_TTL_SEC', 'ORIGIN_PUBLIC_KEY',
-    'ORIGIN_TIMEOUT_MS', 'ORIGIN_URL', 'PURGE_TOKEN', 'READ_AHEAD', 'REQUIRE_TOKEN', 'STALE_WINDOW_SEC',
+    'ADMIT_AFTER', 'CACHE_HOST', 'MANIFEST_TTL_SEC', 'MEMORY_CACHE_MB', 'MEMORY_POLICY', 'NEGATIVE_TTL_SEC', 'OPERATOR_TOKEN', 'ORIGIN_PUBLIC_KEY',
+    'ORIGIN_TIMEOUT_MS', 'ORIGIN_URL', 'PURGE_TOKEN', 'READ_AHEAD', 'REQUIRE_TOKEN', 'STALE_WINDOW_SEC', 'UPSTREAM_EDGE',
   ])
+})
+
+t.test('operator tokens: OPERATOR_TOKEN, and PURGE_TOKEN its older name; CACHE_HOST; UPSTREAM_EDGE', async (t) => {
+  const both = parseEdgeConfig({ ...BASE, OPERATOR_TOKEN: 'operator-token-0123456789', PURGE_TOKEN: 'purge-token-0123456789' })
+  t.same(both.ok && both.config.operatorTokens, ['operator-token-0123456789', 'purge-token-0123456789'], 'both accepted when both are set')
+  const alias = parseEdgeConfig({ ...BASE, PURGE_TOKEN: 'purge-token-0123456789' })
+  t.same(alias.ok && alias.config.operatorTokens, ['purge-token-0123456789'], 'PURGE_TOKEN alone is the operator token')
+  const host = parseEdgeConfig({ ...BASE, CACHE_HOST: 'Edge.Example.com' })
+  t.equal(host.ok && host.config.cacheBase, 'https://edge.example.com')
+  const shielded = parseEdgeConfig({ ORIGIN_PUBLIC_KEY: KEY, UPSTREAM_EDGE: 'https://shield.example/' })
+  t.ok(shielded.ok, 'a lower-tier edge needs no ORIGIN_URL')
+  if (shielded.ok) {
+    t.equal(shielded.config.upstream, 'edge')
+    t.equal(shielded.config.originUrl, 'https://shield.example', 'misses go to the shield')
+  }
+  const over = parseEdgeConfig({ ...BASE, UPSTREAM_EDGE: 'http://127.0.0.1:9' })
+  t.equal(over.ok && over.config.originUrl, 'http://127.0.0.1:9', 'UPSTREAM_EDGE wins over ORIGIN_URL')
 })
 
 t.test('every bad value is named, all at once', async (t) => {
@@ -68,6 +87,11 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ ORIGIN_TIMEOUT_MS: '10' }, 'ORIGIN_TIMEOUT_MS', /from 50 to 120000/],
     [{ REQUIRE_TOKEN: 'yes' }, 'REQUIRE_TOKEN', /true or false/],
     [{ PURGE_TOKEN: 'short' }, 'PURGE_TOKEN', /at least 16 characters/],
+    [{ OPERATOR_TOKEN: 'short' }, 'OPERATOR_TOKEN', /at least 16 characters/],
+    [{ CACHE_HOST: 'https://edge.example' }, 'CACHE_HOST', /bare hostname/],
+    [{ CACHE_HOST: 'edge.example:8787' }, 'CACHE_HOST', /bare hostname/],
+    [{ UPSTREAM_EDGE: 'ftp://shield' }, 'UPSTREAM_EDGE', /http or https/],
+    [{ UPSTREAM_EDGE: 'http://shield/?x=1' }, 'UPSTREAM_EDGE', /no query/],
     [{ MEMORY_POLICY: { name: 'lru' } }, 'MEMORY_POLICY', /not a value of type object/],
   ]
   for (const [change, name, message] of cases) {
@@ -113,7 +137,7 @@ t.test('in workerd, a bad config answers every request with a 500 config_invalid
   t.match(missing.body.error?.message, /ORIGIN_URL is required/)
   const good = await ask('good', '/healthz')
   t.equal(good.status, 200)
-  t.equal(good.body.ok, true)
+  t.same(good.body, { ok: true }, 'the public health answer says up, and nothing about the origin')
 })
 
 t.test('`chorus edge --check` validates wrangler.toml with the flags on top', async (t) => {

@@ -1,7 +1,6 @@
 import { createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Socket } from 'node:net'
-import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,8 +13,12 @@ import { loadOriginKeys } from '../../origin/src/keys.js'
 import { type OriginServer, startOrigin } from '../../origin/src/server.js'
 import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
 import { type Manifest, type SignedManifest, chunkPath } from '../../protocol/index.js'
+import { runChorus } from '../../test-support/chorus.js'
+import { CONFIG_VARS } from '../src/config.js'
 
 export const ROOT = new URL('../../', import.meta.url).pathname
+/** CACHE_HOST's default (edge/src/config.ts). */
+export const DEFAULT_CACHE_HOST = CONFIG_VARS.find((v) => v.name === 'CACHE_HOST')!.fallback!
 export const COMPATIBILITY_DATE = '2026-04-01'
 
 /** A catalog made the way an operator makes one: a WAV ingested by the origin's own code. */
@@ -161,7 +164,7 @@ export interface TestEdge {
   get(path: string, init?: RequestInit): Promise<Response>
   /** The JSON of GET /_chorus/stats. */
   stats(): Promise<EdgeStatsJson>
-  /** The Cache API key the edge uses for `path`: its own hostname, without the port. */
+  /** The Cache API key the edge uses for `path`: CACHE_HOST and the path, whatever hostname asked. */
   cacheKey(path: string): string
   mf: Miniflare
   dispose(): Promise<void>
@@ -206,8 +209,14 @@ export async function startEdge(t: Test, vars: Record<string, string>, options: 
       await mf.dispose()
     },
     get: (path, init) => fetch(`${url}${path}`, init),
-    cacheKey: (path) => `http://${new URL(url).hostname}${path}`,
-    stats: async () => (await (await fetch(`${url}/_chorus/stats`)).json()) as EdgeStatsJson,
+    cacheKey: (path) => `https://${vars.CACHE_HOST || DEFAULT_CACHE_HOST}${path}`,
+    // The operator token, when the edge has one: stats are for operators.
+    stats: async () => {
+      const token = vars.OPERATOR_TOKEN || vars.PURGE_TOKEN
+      const res = await fetch(`${url}/_chorus/stats`, token ? { headers: { authorization: `Bearer ${token}` } } : {})
+      if (res.status !== 200) throw new Error(`GET /_chorus/stats: ${res.status} ${await res.text()}`)
+      return (await res.json()) as EdgeStatsJson
+    },
   }
 }
 
@@ -251,17 +260,5 @@ export interface CliRun {
 }
 
 export function runEdgeCli(args: string[], timeoutMs = 150_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, edgeCommand(args), { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runChorus(['edge', ...args], { cwd: ROOT, timeoutMs })
 }
