@@ -17,8 +17,9 @@ export function createTokenVerifier(publicKey: string, now: () => number = Date.
   return async function verifyAnnounceToken(token) {
     try {
       const claims = await verifyToken(token, await verifier, { now: now(), audience: 'tracker', scope: 'announce' })
-      // The core keys bans by `sub` and refuses requests once `exp` has passed.
-      return { ok: true, sub: claims.sub, exp: claims.exp }
+      // The core keys bans and the peer limit by `sub`, refuses requests once `exp` has passed,
+      // and lets the socket into the swarms of the `tracks` it lists only (absent: every track).
+      return { ok: true, sub: claims.sub, exp: claims.exp, ...(claims.tracks !== undefined && { tracks: claims.tracks }) }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error
       const code = error.code === 'token_expired' || error.code === 'forbidden' ? error.code : 'unauthorized'

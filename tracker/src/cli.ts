@@ -1,10 +1,12 @@
 // `chorus tracker`: the WebSocket tracker on Node, in one process or sharded over several.
 
-import { type Command, DEFAULT_PORTS, UsageError, announceReady, intOption, parseCommandArgs, untilSignal } from '../../cli/command.js'
+import { type Command, DEFAULT_PORTS, UsageError, announceReady, intOption, parseCommandArgs, untilSignal } from '../../support/command.js'
+import { readFileSync } from 'node:fs'
 import { createShardedTracker } from './cluster.js'
 import { envName, trackerOptionsFromEnv } from './config.js'
 import type { TrackerOptions } from './core/options.js'
 import { DEFAULT_TRACKER_OPTIONS, resolveTrackerOptions } from './core/options.js'
+import { OPERATOR_TOKEN_ENV, checkOperatorToken } from './operator.js'
 import { createTrackerServer } from './server.js'
 
 /** Flag name, option, unit shown in help, and how a flag value becomes the option's value. */
@@ -26,6 +28,7 @@ const LIMIT_FLAGS: Array<{ flag: string; option: keyof TrackerOptions; help: str
   { flag: 'min-swarm-size', option: 'minSwarmSize', help: 'peers a swarm needs before offers are relayed in it' },
   { flag: 'ban-strikes', option: 'banStrikes', help: 'sockets closed for abuse before a ban (0: no bans)', min: 0 },
   { flag: 'ban-duration', option: 'banMs', help: 'seconds a ban lasts', scale: 1000 },
+  { flag: 'max-peers-per-hour', option: 'maxPeersLearnedPerHour', help: 'distinct peers one listener may meet per rolling hour (0: no limit)', min: 0 },
 ]
 
 /** A flag padded to the help's column, or on a line of its own when it is longer. */
@@ -60,6 +63,9 @@ Options:
                                  (without it the per-address limits count the TCP peer)
   --limit-loopback               apply the per-address limits to loopback clients too (default: exempt)
   --max-buffered BYTES           close a socket with more unsent replies than this (default: 1048576)
+  --operator-token-file PATH     /metrics (and the figures of /healthz) need "Authorization: Bearer T",
+                                 T read from PATH (env: ${OPERATOR_TOKEN_ENV}=T); never pass T itself
+                                 as an argument: other users of the machine can read it from ps
 ${LIMIT_FLAGS.map((f) => `  --${column(`${f.flag} N`)}${f.help} (default: ${defaultShown(f.option, f.scale)})`).join('\n')}
 
 Every limit can also come from the environment as ${envName('maxConnections')}=N and so on (the same
@@ -78,6 +84,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
       'address-header': { type: 'string' },
       'limit-loopback': { type: 'boolean' },
       'max-buffered': { type: 'string' },
+      'operator-token-file': { type: 'string' },
       ...Object.fromEntries(LIMIT_FLAGS.map((f) => [f.flag, { type: 'string' as const }])),
     })
     const flags = values as Record<string, string | boolean | undefined>
@@ -106,7 +113,22 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
     const networkHeader = flags['network-header'] as string | undefined
     const addressHeader = flags['address-header'] as string | undefined
     const maxBuffered = flags['max-buffered'] === undefined ? undefined : intOption(flags['max-buffered'] as string, 'max-buffered', 0, 1)
+    let operatorToken = process.env[OPERATOR_TOKEN_ENV] || undefined
+    const tokenFile = flags['operator-token-file'] as string | undefined
+    if (tokenFile !== undefined) {
+      try {
+        operatorToken = readFileSync(tokenFile, 'utf8').trim()
+      } catch (error) {
+        throw new UsageError(`--operator-token-file: ${(error as Error).message}`)
+      }
+    }
+    try {
+      checkOperatorToken(operatorToken, tokenFile === undefined ? OPERATOR_TOKEN_ENV : '--operator-token-file')
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
     const common = {
+      ...(operatorToken !== undefined && { operatorToken }),
       ...options,
       host,
       port,
@@ -120,6 +142,7 @@ A socket over a limit gets a "failure reason" and is closed; other sockets are n
     announceReady(flags.json === true, 'chorus tracker', { url })
     if (flags.json !== true) {
       process.stderr.write(`  WebSocket: ${url.replace(/^http/, 'ws')}${shards > 1 ? '/swarm/<info_hash>' : '/announce'}${authKey ? ' (auth on)' : ''}\n`)
+      process.stderr.write(`  /metrics: ${operatorToken !== undefined ? 'operator token required' : 'open (no operator token set)'}\n`)
     }
     await untilSignal()
     await server.close()

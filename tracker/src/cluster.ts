@@ -8,10 +8,12 @@ import type { ChildProcess } from 'node:child_process'
 import { fork } from 'node:child_process'
 import type { AddressInfo, Socket } from 'node:net'
 import { mergeStats, renderMetrics } from './core/metrics.js'
+import { addressKey } from './core/address.js'
 import { resolveTrackerOptions } from './core/options.js'
 import { shardOf } from './core/shard.js'
 import type { TrackerCoreOptions, TrackerStats } from './core/tracker-core.js'
 import { createHttpFront, destroyOnError, rejectUpgrade } from './http-front.js'
+import { OPERATOR_TOKEN_ENV, checkOperatorToken } from './operator.js'
 import type { ShardScript } from './shard-bundle.js'
 import { prepareShardScript } from './shard-bundle.js'
 import type { FromShard, ShardWorkerConfig, ToShard } from './shard-worker.js'
@@ -24,6 +26,8 @@ export interface ShardedTrackerOptions extends Omit<TrackerCoreOptions, 'now' | 
   networkHeader?: string
   addressHeader?: string
   maxBufferedBytes?: number
+  /** When set, /metrics (and the figures of /healthz) need `Authorization: Bearer <it>`. */
+  operatorToken?: string
   /**
    * Node flags for the shard processes. Default: a 2 MB young generation (V8's default grows to
    * 16 MB x 3 per process): this mode exists to hold many sockets, and the tracker's garbage is
@@ -43,10 +47,15 @@ export interface ShardedTracker {
 }
 
 export function createShardedTracker(options: ShardedTrackerOptions): ShardedTracker {
-  const { shards, host = '127.0.0.1', port = 0, authKey, networkHeader, addressHeader, maxBufferedBytes, execArgv = ['--max-semi-space-size=2'], ...coreOptions } = options
+  const { shards, host = '127.0.0.1', port = 0, authKey, networkHeader, addressHeader, maxBufferedBytes, operatorToken, execArgv = ['--max-semi-space-size=2'], ...coreOptions } = options
+  checkOperatorToken(operatorToken, 'operatorToken')
   if (!Number.isSafeInteger(shards) || shards < 1) throw new TypeError('shards must be a positive integer')
   // Validate here, once, rather than in N children.
-  resolveTrackerOptions({ ...coreOptions, auth: authKey !== undefined })
+  const limits = resolveTrackerOptions({ ...coreOptions, auth: authKey !== undefined })
+  // Connections per client address over all shards: every connection comes through this process,
+  // so it counts them here (per shard, so that a shard that dies takes its count with it); the
+  // shard reports each socket's end. Each shard's core also counts its own, which is never more.
+  const perAddress: Array<Map<string, number>> = []
   const workers: ChildProcess[] = []
   const pending = new Map<number, (reply: FromShard) => void>()
   let nextRequest = 1
@@ -65,16 +74,20 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
     const { file, execArgv: loader } = script as ShardScript
     const child = fork(file, [JSON.stringify(config)], {
       execArgv: [...loader, ...execArgv],
-      env: { ...process.env, ...(authKey !== undefined && { CHORUS_ORIGIN_PUBLIC_KEY: authKey }) },
+      // Shards serve no HTTP: the operator token stays in this process.
+      env: { ...withoutOperatorToken(process.env), ...(authKey !== undefined && { CHORUS_ORIGIN_PUBLIC_KEY: authKey }) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     workers[index] = child
+    perAddress[index] = new Map()
     // A send to a shard that has just died fails (EPIPE) before 'disconnect' is seen, and Node
     // reports that as an 'error' event when the send has no callback: unheard, it would end the
     // primary. The 'exit' below restarts the shard.
     child.on('error', (error) => process.stderr.write(`tracker shard ${index}: ${error.message}\n`))
     child.on('message', (message: FromShard) => {
-      if (message.type === 'taken') {
+      if (message.type === 'gone') {
+        release(index, message.address)
+      } else if (message.type === 'taken') {
         // Node closes our copy of a passed socket when the child acknowledges it, and the child
         // acknowledges before it tells us 'taken': from here no byte can land in this process.
         if (child.connected) child.send({ type: 'go', id: message.id } satisfies ToShard)
@@ -113,6 +126,19 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
     ).then((replies) => replies.flatMap((r) => (r === undefined ? [] : [r])))
   }
 
+  function release(index: number, address: string): void {
+    const counts = perAddress[index]
+    const n = (counts?.get(address) ?? 0) - 1
+    if (n > 0) counts?.set(address, n)
+    else counts?.delete(address)
+  }
+
+  function connectionsFrom(address: string): number {
+    let total = 0
+    for (const counts of perAddress) total += counts?.get(address) ?? 0
+    return total
+  }
+
   async function stats(): Promise<TrackerStats> {
     return mergeStats((await ask('stats')).map((r) => r.stats))
   }
@@ -126,6 +152,7 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
   }
 
   const http = createHttpFront({
+    ...(operatorToken !== undefined && { operatorToken }),
     health: async () => {
       const { connections, swarms, peers } = await stats()
       return { connections, swarms, peers, shards }
@@ -138,7 +165,25 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
       const index = route.kind === 'swarm' ? shardOf(route.infoHash, shards) : 0
       const child = workers[index]
       if (child === undefined || !child.connected) return rejectUpgrade(socket, 503, 'unavailable', `shard ${index} is restarting`)
-      const message: ToShard = { type: 'upgrade', id: nextRequest++, method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, head: head.toString('base64') }
+      const named = addressHeader === undefined ? undefined : request.headers[addressHeader.toLowerCase()]
+      const address = addressKey(typeof named === 'string' && named.length > 0 ? named : (socket as Socket).remoteAddress, limits.exemptLoopback)
+      // Full: the shard still takes the socket, to refuse it the way a single process does (a
+      // failure reason, then close 4503), counted in its /metrics; it is not counted here.
+      const full = address !== undefined && connectionsFrom(address) >= limits.maxConnectionsPerAddress
+      if (address !== undefined && !full) {
+        const counts = perAddress[index] as Map<string, number>
+        counts.set(address, (counts.get(address) ?? 0) + 1)
+      }
+      const message: ToShard = {
+        type: 'upgrade',
+        id: nextRequest++,
+        method: request.method ?? 'GET',
+        url: request.url ?? '/',
+        headers: request.headers,
+        head: head.toString('base64'),
+        ...(address !== undefined && !full && { address }),
+        ...(full && { addressFull: true }),
+      }
       // Until Node closes our copy (on the child's acknowledgement) this process still reads the
       // socket and would swallow the client's first frame; so the shard answers the upgrade (and
       // the client starts talking) only after our 'go', which follows that close.
@@ -150,7 +195,9 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
       // meanwhile (ECONNRESET) would otherwise end the primary and every shard with it.
       socket.on('error', destroyOnError)
       child.send(message, socket as Socket, (error) => {
-        if (error) socket.destroy()
+        if (!error) return
+        socket.destroy()
+        if (address !== undefined && !full) release(index, address)
       })
     },
   })
@@ -191,4 +238,9 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
       await script?.dispose()
     },
   }
+}
+
+function withoutOperatorToken(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { [OPERATOR_TOKEN_ENV]: _, ...rest } = env
+  return rest
 }

@@ -8,6 +8,10 @@ import { trackerOptionsFromEnv } from './config.js'
 import { renderMetrics } from './core/metrics.js'
 import type { TrackerCore, TrackerEffect } from './core/tracker-core.js'
 import { createTrackerCore } from './core/tracker-core.js'
+import { OPERATOR_UNAUTHORIZED, operatorAuthorized } from './operator.js'
+
+/** Storage keys of the listeners' exposure accounting (see TrackerCore.exposureChanges). */
+const EXPOSURE_PREFIX = 'exposure:'
 
 /** The Workers runtime types this file uses (kept local: the DOM and Workers type libraries clash). */
 export interface HibernatableWebSocket extends WebSocket {
@@ -20,7 +24,14 @@ export interface DurableObjectStateLike {
   getTags(ws: WebSocket): string[]
   setWebSocketAutoResponse(pair: unknown): void
   getWebSocketAutoResponseTimestamp(ws: WebSocket): Date | null
-  storage: { getAlarm(): Promise<number | null>; setAlarm(at: number): Promise<void> }
+  storage: {
+    getAlarm(): Promise<number | null>
+    setAlarm(at: number): Promise<void>
+    put(key: string, value: unknown): Promise<void>
+    delete(key: string): Promise<boolean>
+    list(options: { prefix: string }): Promise<Map<string, unknown>>
+  }
+  blockConcurrencyWhile<T>(fn: () => Promise<T>): Promise<T>
 }
 declare const WebSocketPair: new () => { 0: WebSocket; 1: WebSocket }
 declare const WebSocketRequestResponsePair: new (request: string, response: string) => unknown
@@ -30,6 +41,8 @@ export interface TrackerEnv {
   ORIGIN_PUBLIC_KEY?: string
   /** Number of shards; with more than 1, clients connect to /swarm/<info_hash>. */
   TRACKER_SHARDS?: string
+  /** When set (`wrangler secret put CHORUS_OPERATOR_TOKEN`), /metrics needs `Authorization: Bearer <it>`. */
+  CHORUS_OPERATOR_TOKEN?: string
   [option: string]: unknown
 }
 
@@ -46,6 +59,8 @@ export class TrackerShard {
   readonly #verify: TokenVerifier | undefined
   #core: TrackerCore | undefined
   readonly #ids = new WeakMap<WebSocket, number>()
+  /** Exposure accounting read from storage before the core existed. */
+  #savedExposure: unknown[] | undefined
 
   constructor(ctx: DurableObjectStateLike, env: TrackerEnv) {
     this.#ctx = ctx
@@ -53,6 +68,13 @@ export class TrackerShard {
     this.#verify = env.ORIGIN_PUBLIC_KEY ? createTokenVerifier(env.ORIGIN_PUBLIC_KEY) : undefined
     // Keep-alive without waking the object: the runtime answers "ping" itself.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'))
+    // Who met how many peers this hour lives in storage, not only in memory: hibernation or
+    // eviction must not hand anyone a fresh allowance. No event runs before it is loaded.
+    void ctx.blockConcurrencyWhile(async () => {
+      const saved = [...(await ctx.storage.list({ prefix: EXPOSURE_PREFIX })).values()]
+      if (this.#core !== undefined) this.#core.restoreExposure(saved)
+      else this.#savedExposure = saved
+    })
     const sockets = ctx.getWebSockets()
     const first = sockets[0]
     if (first === undefined) return
@@ -73,7 +95,17 @@ export class TrackerShard {
       auth: this.#verify !== undefined,
       ...(count > 1 ? { shard: { index, count } } : {}),
     })
+    if (this.#savedExposure !== undefined) this.#core.restoreExposure(this.#savedExposure)
+    this.#savedExposure = undefined
     return this.#core
+  }
+
+  /** Writes the listeners whose accounting changed (storage writes are ordered and need no await). */
+  #persistExposure(): void {
+    for (const [key, value] of this.#core?.exposureChanges() ?? []) {
+      if (value === null) void this.#ctx.storage.delete(key)
+      else void this.#ctx.storage.put(key, value)
+    }
   }
 
   #idOf(ws: WebSocket): number | undefined {
@@ -100,7 +132,13 @@ export class TrackerShard {
     const url = new URL(request.url)
     const shard = request.headers.get(SHARD_HEADER) ?? '0/1'
     const core = this.#core ?? this.#createCore(shard)
-    if (url.pathname === '/metrics') return new Response(renderMetrics(core.stats()), { headers: { 'content-type': 'text/plain; version=0.0.4' } })
+    if (url.pathname === '/metrics') {
+      // The routing Worker checks too; this holds when something else reaches the object.
+      if (!operatorAuthorized(request.headers.get('authorization'), this.#env.CHORUS_OPERATOR_TOKEN)) {
+        return new Response(OPERATOR_UNAUTHORIZED.body, { status: OPERATOR_UNAUTHORIZED.status, headers: OPERATOR_UNAUTHORIZED.headers })
+      }
+      return new Response(renderMetrics(core.stats()), { headers: { 'content-type': 'text/plain; version=0.0.4' } })
+    }
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       return Response.json({ error: { code: 'bad_request', message: 'this is a WebSocket tracker: connect with a WebSocket' } }, { status: 400 })
     }
@@ -116,6 +154,7 @@ export class TrackerShard {
     this.#ids.set(server, opened.socket)
     this.#save(opened.socket, server)
     await this.#apply(opened.effects)
+    this.#persistExposure()
     // The next sweep, or the new socket's first-message deadline if that comes sooner.
     await this.#wakeBy(Date.now() + Math.min(this.#sweepMs(), core.options.firstMessageTimeoutMs))
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit)
@@ -127,6 +166,7 @@ export class TrackerShard {
     if (id === undefined || core === undefined) return ws.close(4400, 'unknown socket')
     await this.#apply(core.message(id, message))
     this.#save(id, ws as HibernatableWebSocket)
+    this.#persistExposure()
   }
 
   async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -161,6 +201,7 @@ export class TrackerShard {
     await this.#apply(effects)
     // A socket whose token expired has left its swarms: its attachment must say so too.
     for (const effect of effects) if (effect.type === 'send') this.#save(effect.socket, effect.handle as HibernatableWebSocket)
+    this.#persistExposure()
     if (core.stats().connections === 0) return
     const sweep = Date.now() + this.#sweepMs()
     const deadline = core.nextDeadline()

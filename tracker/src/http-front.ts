@@ -6,9 +6,12 @@ import { createServer } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { TrackerRoute } from './core/route.js'
 import { parseTrackerPath } from './core/route.js'
+import { OPERATOR_UNAUTHORIZED, operatorAuthorized } from './operator.js'
 import { badTargetMessage, parseRequestTarget } from './request-target.js'
 
 export interface HttpFrontOptions {
+  /** When set, /metrics and the figures of /healthz need `Authorization: Bearer <it>`. */
+  operatorToken?: string
   health(): Promise<Record<string, unknown>>
   metrics(): Promise<string>
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, route: TrackerRoute): void
@@ -28,9 +31,22 @@ export function createHttpFront(options: HttpFrontOptions): Server {
     const target = parseRequestTarget(request.url)
     if (target === null) return json(response, 400, { error: { code: 'bad_request', message: badTargetMessage(request.url) } })
     const { pathname } = target
+    if (request.method === 'OPTIONS') {
+      // A page on another origin (the operator page) must send Authorization: the browser asks first.
+      response.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'authorization', 'access-control-max-age': '600' })
+      response.end()
+      return
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: { code: 'method_not_allowed', message: 'only GET' } })
-    if (pathname === '/healthz') return json(response, 200, { ok: true, ...(await options.health()) })
+    const operator = operatorAuthorized(request.headers.authorization, options.operatorToken)
+    // Liveness stays open to load balancers; the figures are the operator's.
+    if (pathname === '/healthz') return json(response, 200, operator ? { ok: true, ...(await options.health()) } : { ok: true })
     if (pathname === '/metrics') {
+      if (!operator) {
+        response.writeHead(OPERATOR_UNAUTHORIZED.status, OPERATOR_UNAUTHORIZED.headers)
+        response.end(OPERATOR_UNAUTHORIZED.body)
+        return
+      }
       const text = await options.metrics()
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
       response.end(text)

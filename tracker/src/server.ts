@@ -8,6 +8,7 @@ import { renderMetrics } from './core/metrics.js'
 import type { TrackerCore, TrackerCoreOptions } from './core/tracker-core.js'
 import { createTrackerCore } from './core/tracker-core.js'
 import { createHttpFront } from './http-front.js'
+import { checkOperatorToken } from './operator.js'
 import { createWsAdapter } from './ws-adapter.js'
 
 export interface TrackerServerOptions extends TrackerCoreOptions {
@@ -23,6 +24,8 @@ export interface TrackerServerOptions extends TrackerCoreOptions {
   addressHeader?: string
   /** A socket whose unsent replies exceed this many bytes is not reading: it is closed. */
   maxBufferedBytes?: number
+  /** When set, /metrics (and the figures of /healthz) need `Authorization: Bearer <it>`. */
+  operatorToken?: string
 }
 
 export interface TrackerServer {
@@ -34,7 +37,8 @@ export interface TrackerServer {
 }
 
 export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
-  const { host = '127.0.0.1', port = 0, authKey, verifyToken, networkHeader, addressHeader, maxBufferedBytes, ...coreOptions } = options
+  const { host = '127.0.0.1', port = 0, authKey, verifyToken, networkHeader, addressHeader, maxBufferedBytes, operatorToken, ...coreOptions } = options
+  checkOperatorToken(operatorToken, 'operatorToken')
   const verify = verifyToken ?? (authKey !== undefined ? createTokenVerifier(authKey, coreOptions.now) : undefined)
   const core = createTrackerCore({ ...coreOptions, auth: coreOptions.auth ?? verify !== undefined })
   const adapter = createWsAdapter({
@@ -46,6 +50,7 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
   })
   const metrics = () => renderMetrics(core.stats(), adapter.counters())
   const http = createHttpFront({
+    ...(operatorToken !== undefined && { operatorToken }),
     health: async () => {
       const { connections, swarms, peers } = core.stats()
       return { connections, swarms, peers }

@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { createTokenVerifier } from './auth.js'
-import type { TrackerCoreOptions } from './core/tracker-core.js'
+import type { TrackerCoreOptions, TrackerStats } from './core/tracker-core.js'
 import { createTrackerCore } from './core/tracker-core.js'
 import { destroyOnError } from './http-front.js'
 import { createWsAdapter } from './ws-adapter.js'
@@ -19,7 +19,8 @@ export interface ShardWorkerConfig {
 }
 
 export type ToShard =
-  | { type: 'upgrade'; id: number; method: string; url: string; headers: IncomingMessage['headers']; head: string }
+  /** `address`: the client's address key when the per-address cap applies (the primary counts it over all shards). */
+  | { type: 'upgrade'; id: number; method: string; url: string; headers: IncomingMessage['headers']; head: string; address?: string; addressFull?: boolean }
   /** The primary has let go of the socket `id`: the upgrade may complete (see cluster.ts). */
   | { type: 'go'; id: number }
   | { type: 'stats'; id: number }
@@ -30,7 +31,9 @@ export type ToShard =
 export type FromShard =
   | { type: 'ready' }
   | { type: 'taken'; id: number }
-  | { type: 'stats'; id: number; stats: ReturnType<ReturnType<typeof createTrackerCore>['stats']>; counters: Record<string, number> }
+  /** A socket the primary counted under `address` has closed. */
+  | { type: 'gone'; address: string }
+  | { type: 'stats'; id: number; stats: TrackerStats; counters: Record<string, number> }
   | { type: 'memory'; id: number; pid: number; usage: NodeJS.MemoryUsage }
 
 function main(): void {
@@ -53,9 +56,14 @@ function main(): void {
       const socket = handle as Socket
       // Until ws takes the socket over, an error must not go unhandled (that would end the process).
       socket.on('error', destroyOnError)
+      // The TCP socket's end, whatever ends it (a close, a refusal, a reset before the handshake):
+      // only then may the primary count the address's slot free. Loopback is exempt by default,
+      // so the benchmark's sockets carry no listener.
+      const address = message.address
+      if (address !== undefined) socket.once('close', () => send({ type: 'gone', address }))
       waiting.set(message.id, () => {
         socket.off('error', destroyOnError)
-        adapter.handleUpgrade(request, socket, Buffer.from(message.head, 'base64'))
+        adapter.handleUpgrade(request, socket, Buffer.from(message.head, 'base64'), message.addressFull === true)
       })
       send({ type: 'taken', id: message.id })
     } else if (message.type === 'go') {

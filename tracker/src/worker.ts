@@ -5,6 +5,7 @@ import { parseTrackerPath } from './core/route.js'
 import { shardOf } from './core/shard.js'
 import type { TrackerEnv } from './durable-object.js'
 import { ADDRESS_HEADER, NETWORK_HEADER, SHARD_HEADER } from './durable-object.js'
+import { OPERATOR_UNAUTHORIZED, operatorAuthorized } from './operator.js'
 
 export { TrackerShard } from './durable-object.js'
 
@@ -17,6 +18,9 @@ export interface TrackerWorkerEnv extends TrackerEnv {
   TRACKER: DurableObjectNamespaceLike
 }
 
+/** /metrics answers pages of any origin (the operator page), as the Node tracker does; the token guards it. */
+const CORS = { 'access-control-allow-origin': '*' }
+
 function error(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status })
 }
@@ -28,6 +32,13 @@ export async function routeTracker(request: Request, env: TrackerWorkerEnv): Pro
   if (!Number.isSafeInteger(shards) || shards < 1) return error(500, 'config_invalid', 'TRACKER_SHARDS must be a positive integer')
   let index: number
   if (url.pathname === '/metrics') {
+    // The operator page may live on another origin: it sends Authorization, so the browser asks first.
+    if (request.method === 'OPTIONS') {
+      return new Response(null, { status: 204, headers: { ...CORS, 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'authorization', 'access-control-max-age': '600' } })
+    }
+    if (!operatorAuthorized(request.headers.get('authorization'), env.CHORUS_OPERATOR_TOKEN)) {
+      return new Response(OPERATOR_UNAUTHORIZED.body, { status: OPERATOR_UNAUTHORIZED.status, headers: { ...OPERATOR_UNAUTHORIZED.headers, ...CORS } })
+    }
     index = Number(url.searchParams.get('shard') ?? '0')
     if (!Number.isSafeInteger(index) || index < 0 || index >= shards) return error(400, 'bad_request', `shard must be 0 to ${shards - 1}`)
   } else {
@@ -50,7 +61,11 @@ export async function routeTracker(request: Request, env: TrackerWorkerEnv): Pro
   else headers.delete(ADDRESS_HEADER)
   // The shard count is part of the name: changing it starts fresh objects instead of mixing layouts.
   const stub = env.TRACKER.get(env.TRACKER.idFromName(`shard-${index}-of-${shards}`))
-  return stub.fetch(new Request(request, { headers }))
+  const response = await stub.fetch(new Request(request, { headers }))
+  if (url.pathname !== '/metrics') return response
+  const withCors = new Response(response.body, response)
+  withCors.headers.set('access-control-allow-origin', CORS['access-control-allow-origin'])
+  return withCors
 }
 
 export default {

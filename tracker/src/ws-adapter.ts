@@ -29,8 +29,11 @@ export interface WsAdapterOptions {
 }
 
 export interface WsAdapter {
-  /** Takes an upgrade request for a tracker path. */
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void
+  /**
+   * Takes an upgrade request for a tracker path. `addressFull`: the sharded tracker's primary,
+   * which counts connections per address over all shards, found this address at its cap.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, addressFull?: boolean): void
   /** Counters the core cannot see. */
   counters(): { slow_consumers_closed: number; oversized_frames_closed: number }
   close(): void
@@ -150,7 +153,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
   timer.unref()
 
   return {
-    handleUpgrade(request, socket, head) {
+    handleUpgrade(request, socket, head, addressFull) {
       // The HTTP front has checked the target already; a shard gets it again over IPC, and a
       // throw here would end the shard and every socket in it.
       const target = parseRequestTarget(request.url)
@@ -161,7 +164,7 @@ export function createWsAdapter(options: WsAdapterOptions): WsAdapter {
       const named = addressHeader === undefined ? undefined : request.headers[addressHeader.toLowerCase()]
       const address = typeof named === 'string' && named.length > 0 ? named : (socket as Socket).remoteAddress
       wss.handleUpgrade(request, socket, head, (ws) => {
-        const opened = core.open({ token, network, address, handle: ws })
+        const opened = core.open({ token, network, address, handle: ws, ...(addressFull === true && { addressFull }) })
         ws.trackerId = opened.socket
         ws.raw = socket
         apply(opened.effects)

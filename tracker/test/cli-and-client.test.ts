@@ -2,12 +2,17 @@
 // client coming back after the tracker restarts, as every socket does after a deploy.
 
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { testOriginKey } from '../../test-support/origin-key.js'
 import t from 'tap'
 import { WebSocket } from 'ws'
-import { createTrackerClient, reconnectDelay } from '../src/client.js'
-import type { TrackerClient, WebSocketConstructor } from '../src/client.js'
+import type { TrackerReply } from '../../protocol/src/tracker.js'
+import { swarmInfoHash } from '../../protocol/src/tracker.js'
+import { chorusTrack, createTrackerClient, reconnectDelay } from '../../client-sdk/index.js'
+import type { TrackerClient, WebSocketConstructor } from '../../client-sdk/index.js'
 import { createTrackerServer } from '../src/server.js'
 import { seeded } from './helpers/fuzz.js'
 import { connectPeer, hexId } from './helpers/peer-socket.js'
@@ -42,6 +47,40 @@ t.test('chorus tracker: ready line, limits from flags, stops on SIGTERM', async 
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   child.kill('SIGTERM')
   t.equal(await exited, 0)
+})
+
+t.test('chorus tracker: the operator token from a file or the environment, the peer limit from a flag', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-operator-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'operator-token')
+  writeFileSync(file, 'from-file-token\n', { mode: 0o600 })
+  const script = "const { commands } = await import('./tracker/src/cli.ts'); process.exitCode = await commands.tracker.run(process.argv.slice(1))"
+  const cases: Array<{ args: string[]; env: Record<string, string>; token: string }> = [
+    { args: ['--operator-token-file', file, '--max-peers-per-hour', '5'], env: { CHORUS_OPERATOR_TOKEN: 'from-env-token' }, token: 'from-file-token' },
+    { args: [], env: { CHORUS_OPERATOR_TOKEN: 'from-env-token' }, token: 'from-env-token' },
+  ]
+  for (const { args, env, token } of cases) {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', '--json', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } })
+    t.teardown(() => child.kill('SIGKILL'))
+    const line = await new Promise<string>((resolve) => {
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d
+        if (out.includes('\n')) resolve(out.split('\n')[0] as string)
+      })
+    })
+    const { url } = JSON.parse(line) as { url: string }
+    const denied = await fetch(`${url}/metrics`)
+    t.equal(denied.status, 401, `${token}: /metrics without the token is refused`)
+    t.match(await denied.json(), { error: { code: 'unauthorized' } })
+    t.equal((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer from-env-token-x' } })).status, 401)
+    const metrics = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal(metrics.status, 200, `${token}: the operator's token opens it`)
+    t.match(await metrics.text(), new RegExp(`^chorus_tracker_peers_learned_limit ${args.length > 0 ? 5 : 60}$`, 'm'), 'the peer limit as set')
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    t.equal(await exited, 0)
+  }
 })
 
 t.test('reconnect delays grow with jitter up to the cap', async (t) => {
@@ -167,4 +206,26 @@ t.test('the client paces a burst of announces under the tracker limit instead of
   t.ok(elapsed >= 1900, `the rest followed over the next seconds (${elapsed} ms)`)
   t.equal(paced.client.connections, 1)
   t.equal(paced.client.queued, 0)
+})
+
+t.test("the client's announce names its track, so a token scoped to some tracks is served", async (t) => {
+  const origin = await testOriginKey()
+  const server = createTrackerServer({ authKey: origin.publicKey })
+  const { url } = await server.listen()
+  t.teardown(() => server.close())
+  const quality = { trackId: 'track-42', version: 'v3', bitrate: 160000 }
+  const infoHash = await swarmInfoHash(quality.trackId, quality.version, quality.bitrate)
+  const token = await origin.token({ sub: 'scoped-listener', tracks: ['track-42'] })
+  const replies: TrackerReply[] = []
+  let opened!: () => void
+  const open = new Promise<void>((resolve) => (opened = resolve))
+  const client = createTrackerClient({ url: `${url.replace(/^http/, 'ws')}/announce`, WebSocket: WebSocket as unknown as WebSocketConstructor, onOpen: () => opened(), onMessage: (r) => replies.push(r) })
+  t.teardown(() => client.close())
+  await open
+  const base = { action: 'announce' as const, info_hash: infoHash, peer_id: hexId(), left: 100, token }
+  client.send(base)
+  client.send({ ...base, chorus_track: chorusTrack(quality) })
+  const deadline = Date.now() + 5000
+  while (replies.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.match(replies, [{ failure_code: 'track_not_covered' }, { info_hash: infoHash, interval: 120 }], 'without chorus_track refused, with it served')
 })

@@ -5,7 +5,8 @@ import { toBinaryId } from '../../protocol/src/tracker.js'
 import { createShardedTracker } from '../src/cluster.js'
 import { shardOf } from '../src/core/shard.js'
 import { trackerCompliance } from './helpers/compliance.js'
-import { connectPeer, hexId } from './helpers/peer-socket.js'
+import type { Frame, PeerSocket } from './helpers/peer-socket.js'
+import { closedWithin, connectPeer, freshAddress, hexId } from './helpers/peer-socket.js'
 import { startClusterTracker } from './helpers/start-trackers.js'
 
 t.test('compliance through the socket hand-off (one shard)', async (t) => {
@@ -59,4 +60,46 @@ t.test('a shard that dies just before the primary writes to it does not take the
   const deadline = Date.now() + 10_000
   while (tracker.pids().includes(first as number) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
   t.notOk(tracker.pids().includes(first as number), 'and the shard is restarted')
+})
+
+t.test('connections per address are capped over all shards, not per shard', async (t) => {
+  const cap = 3
+  const tracker = await startClusterTracker(2)({ exemptLoopback: false, maxConnectionsPerAddress: cap })
+  t.teardown(() => tracker.close())
+  const base = tracker.wsUrl.replace(/\/announce$/, '')
+  const inShard = (k: number) => {
+    let id = hexId()
+    while (shardOf(toBinaryId(id) as string, 2) !== k) id = hexId()
+    return id
+  }
+  const [swarm0, swarm1] = [inShard(0), inShard(1)]
+  const from = freshAddress()
+  const open: PeerSocket[] = []
+  t.teardown(() => Promise.all(open.map((p) => p.close())))
+  const connect = async (swarm: string, address = from) => {
+    const p = await connectPeer(`${base}/swarm/${swarm}`, { from: address })
+    open.push(p)
+    return p
+  }
+  const served = async (p: PeerSocket, swarm: string) => {
+    p.send({ action: 'announce', info_hash: swarm, peer_id: hexId(), left: 0 })
+    return p.next((f) => 'interval' in f || 'failure reason' in f)
+  }
+  const first = await connect(swarm0)
+  t.match(await served(first, swarm0), { complete: 1 })
+  t.match(await served(await connect(swarm0), swarm0), { complete: 2 })
+  t.match(await served(await connect(swarm1), swarm1), { complete: 1 }, `${cap} sockets from one address over 2 shards`)
+  const extra = await connect(swarm1)
+  t.match(await extra.next(), { failure_code: 'too_many_connections' }, 'the next one is refused, though its shard holds only one from that address')
+  t.equal((await closedWithin(extra)).code, 4503)
+  t.match(await served(await connect(swarm1, freshAddress()), swarm1), { complete: 2 }, 'another address is served')
+  const metrics = await (await fetch(`${tracker.httpUrl}/metrics`)).text()
+  t.match(metrics, /^chorus_tracker_rejected_total\{code="too_many_connections"\} 1$/m, 'counted in /metrics')
+  await first.close()
+  let again: Frame | undefined
+  for (let i = 0; i < 100 && !(again !== undefined && 'interval' in again); i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    again = await served(await connect(swarm1), swarm1)
+  }
+  t.match(again, { interval: 120 }, 'a closed socket in one shard frees a slot in another')
 })

@@ -2,7 +2,7 @@
 // event); the sockets stay connected and the swarms must come back from their attachments.
 
 import t from 'tap'
-import { connectPeer, hexId } from './helpers/peer-socket.js'
+import { connectPeer, freshAddress, hexId } from './helpers/peer-socket.js'
 import type { PeerSocket } from './helpers/peer-socket.js'
 import { startWorkerdTracker } from './helpers/start-trackers.js'
 
@@ -10,22 +10,40 @@ async function metrics(httpUrl: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text()
   const values: Record<string, number> = {}
   for (const line of text.split('\n')) {
-    const match = /^(chorus_tracker_\w+) (\d+)$/.exec(line)
+    const match = /^(chorus_tracker_\w+(?:\{[^}]*\})?) (\d+)$/.exec(line)
     if (match) values[match[1] as string] = Number(match[2])
   }
   return values
 }
 
-t.test('swarms survive eviction of the Durable Object', async (t) => {
-  const tracker = await startWorkerdTracker({})
+t.test('swarms and peer limits survive eviction of the Durable Object', async (t) => {
+  // Addresses count (no loopback exemption): without auth the peer limit is per address.
+  const tracker = await startWorkerdTracker({ exemptLoopback: false, maxPeersLearnedPerHour: 2 })
   t.teardown(() => tracker.close())
   const peers: PeerSocket[] = []
   t.teardown(() => Promise.all(peers.map((p) => p.close())))
-  const connect = async () => {
-    const p = await connectPeer(tracker.wsUrl)
+  const connect = async (from = freshAddress()) => {
+    const p = await connectPeer(tracker.wsUrl, { from })
     peers.push(p)
     return p
   }
+  const offerOf = (sdp: string) => [{ offer: { type: 'offer', sdp }, offer_id: hexId() }]
+  // A collector meets its 2 peers (the limit) before the eviction...
+  const collectorAddress = freshAddress()
+  const collector = await connect(collectorAddress)
+  const others = [hexId(), hexId(), hexId()]
+  const otherHolders: PeerSocket[] = []
+  for (const swarm of others) {
+    const h = await connect()
+    h.send({ action: 'announce', info_hash: swarm, peer_id: hexId(), left: 0 })
+    await h.next((f) => 'interval' in f)
+    otherHolders.push(h)
+  }
+  for (const swarm of others.slice(0, 2)) {
+    collector.send({ action: 'announce', info_hash: swarm, peer_id: hexId(), left: 9, offers: offerOf('v=0 collect') })
+    await collector.next((f) => 'interval' in f)
+  }
+  await otherHolders[1]?.next((f) => 'offer' in f)
   const swarm = hexId()
   const holder = await connect()
   const holderId = hexId()
@@ -43,8 +61,20 @@ t.test('swarms survive eviction of the Durable Object', async (t) => {
   }
   t.ok(evicted, 'workerd evicted the object')
   const after = await metrics(tracker.httpUrl)
-  t.equal(after.chorus_tracker_connections, 2, 'both sockets are still known')
-  t.equal(after.chorus_tracker_peers, 2, 'both peers are remembered')
+  t.equal(after.chorus_tracker_connections, 6, 'every socket is still known')
+  t.equal(after.chorus_tracker_peers, 7, 'every peer is remembered')
+  t.equal(after.chorus_tracker_listeners_at_limit, 1, 'and so is the collector at its limit (from storage)')
+
+  // ...and after it, from a new socket on its address, meets nobody new.
+  const back = await connect(collectorAddress)
+  back.send({ action: 'announce', info_hash: others[2], peer_id: hexId(), left: 9, offers: offerOf('v=0 collect') })
+  await back.next((f) => 'interval' in f)
+  t.match(await back.next((f) => 'warning message' in f), { warning_code: 'peer_limit' }, 'the limit held across the eviction')
+  // Everything sent to the third holder before its scrape reply has arrived by then.
+  const third = otherHolders[2] as PeerSocket
+  third.send({ action: 'scrape', info_hash: others[2] })
+  await third.next((f) => f.action === 'scrape')
+  t.notOk(third.queued.some((f) => 'offer' in f), 'the third holder got no offer')
 
   const newcomer = await connect()
   const newcomerId = hexId()

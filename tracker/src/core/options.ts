@@ -22,6 +22,12 @@ export interface TrackerLimits {
   maxOffersPerSecond: number
   /** Offers relayed to one socket and not yet answered that the tracker remembers (oldest forgotten first). */
   maxPendingOffersPerSocket: number
+  /**
+   * Distinct peers one listener (its token's subject; its address without auth) may be introduced
+   * to (a relayed offer or answer) in any rolling hour; beyond it no new pairing is relayed for it.
+   * 0: no limit. Per process or Durable Object (each counts its own).
+   */
+  maxPeersLearnedPerHour: number
   /** Sockets closed for abuse (rate, size, swarms) within `banMs` before their subject or address is banned; 0: never. */
   banStrikes: number
   /** How long a ban lasts, and the window in which strikes add up. */
@@ -75,6 +81,8 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
   maxPendingOffersPerSocket: 32,
   banStrikes: 3,
   banMs: 600_000,
+  // A listener's normal hour: ~17 tracks (3.5 min each) x ~3 peers per swarm (see README).
+  maxPeersLearnedPerHour: 60,
   maxListedPerAddress: 4,
   minSwarmSize: 1,
   exemptLoopback: true,
@@ -98,7 +106,7 @@ const POSITIVE_INTEGERS = [
   'maxListedPerAddress',
   'minSwarmSize',
 ] as const satisfies readonly (keyof TrackerOptions)[]
-const NON_NEGATIVE_INTEGERS = ['banStrikes'] as const satisfies readonly (keyof TrackerOptions)[]
+const NON_NEGATIVE_INTEGERS = ['banStrikes', 'maxPeersLearnedPerHour'] as const satisfies readonly (keyof TrackerOptions)[]
 const FLAGS = ['scrape', 'auth', 'exemptLoopback'] as const satisfies readonly (keyof TrackerOptions)[]
 
 /** Fills defaults and refuses nonsense with a TypeError naming the option. */

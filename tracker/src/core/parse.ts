@@ -1,7 +1,7 @@
 // One text frame in, one typed request or one refusal out. Nothing here trusts the client:
 // every field a rule reads is checked for type and shape, unknown fields are ignored.
 
-import type { AnnounceEvent, SessionDescription, TrackerFailureCode } from '../../../protocol/src/tracker.js'
+import type { AnnounceEvent, ChorusTrack, SessionDescription, TrackerFailureCode } from '../../../protocol/src/tracker.js'
 import { toBinaryId } from '../../../protocol/src/tracker.js'
 
 export interface ParsedOffer {
@@ -27,6 +27,8 @@ export interface ParsedAnnounce extends Common {
   event: AnnounceEvent
   left: number | null
   offers: ParsedOffer[]
+  /** Which track the swarm is for (Chorus); its hash is checked against info_hash by the core. */
+  track: ChorusTrack | undefined
 }
 
 export interface ParsedAnswer extends Common {
@@ -59,6 +61,8 @@ export const MAX_OFFERS_IN_MESSAGE = 50
 export const MAX_NETWORK_CHARS = 64
 export const MAX_TOKEN_CHARS = 4096
 export const MAX_SCRAPE_HASHES = 64
+/** Track ids and versions are short names (the origin's); the cap keeps a hash input small. */
+export const MAX_TRACK_ID_CHARS = 256
 
 const NO_OFFERS: ParsedOffer[] = []
 
@@ -112,6 +116,18 @@ function description(value: unknown, type: 'offer' | 'answer', name: string): Se
   return { type, sdp: value.sdp }
 }
 
+function chorusTrack(value: unknown): ChorusTrack | undefined {
+  if (value === undefined || value === null) return undefined
+  if (!isObject(value)) throw new Refusal('invalid_field', 'invalid `chorus_track`: expected { id, version, bitrate }')
+  const id = optionalString(value.id, 'chorus_track.id', MAX_TRACK_ID_CHARS)
+  const version = optionalString(value.version, 'chorus_track.version', MAX_TRACK_ID_CHARS)
+  const bitrate = value.bitrate
+  if (id === undefined || version === undefined || typeof bitrate !== 'number' || !Number.isSafeInteger(bitrate) || bitrate <= 0) {
+    throw new Refusal('invalid_field', 'invalid `chorus_track`: expected { id: string, version: string, bitrate: positive integer }')
+  }
+  return { id, version, bitrate }
+}
+
 function offerId(value: unknown, name: string): string {
   id(value, name)
   return value as string
@@ -161,6 +177,7 @@ function parseAnnounce(message: Record<string, unknown>): ParsedAnnounce | Parse
   optionalCount(message.numwant, 'numwant')
   optionalCount(message.left, 'left')
   const left = typeof message.left === 'number' ? message.left : null
+  const track = chorusTrack(message.chorus_track)
   let offers: ParsedOffer[] = NO_OFFERS
   if (message.offers !== undefined && message.offers !== null) {
     if (!Array.isArray(message.offers) || message.offers.length > MAX_OFFERS_IN_MESSAGE) {
@@ -172,7 +189,7 @@ function parseAnnounce(message: Record<string, unknown>): ParsedAnnounce | Parse
       offers.push({ offer: description(item.offer, 'offer', 'offers[].offer'), offerId: offerId(item.offer_id, 'offers[].offer_id') })
     }
   }
-  return { kind: 'announce', infoHash, infoHashWire, hex, token, network, peerId, event, left, offers }
+  return { kind: 'announce', infoHash, infoHashWire, hex, token, network, peerId, event, left, offers, track }
 }
 
 function parseScrape(message: Record<string, unknown>): ParsedScrape {

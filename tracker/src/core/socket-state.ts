@@ -2,7 +2,7 @@
 // states (see TrackerCore.restore), which is what lets a Durable Object hibernate: each socket
 // carries its own state as an attachment, and waking up rebuilds the swarms from them.
 
-import type { Membership } from './swarm.js'
+import type { Membership } from './roster.js'
 
 /**
  * Times are ms relative to the core's epoch (its clock at creation) so that they stay small
@@ -32,6 +32,8 @@ export interface SocketState {
   sub: string | undefined
   /** When its session token expires (ms, relative like the other times); undefined: never. */
   exp: number | undefined
+  /** The tracks its session token covers (the `tracks` claim); undefined: every track. */
+  tracks: readonly string[] | undefined
   /** Memberships, linked through Membership.next. */
   first: Membership | undefined
   /** Offers relayed to it and not yet answered (pending-offers.ts), made on its first offer. */
@@ -55,6 +57,7 @@ export function createSocketState(id: number, at: number, init: { authed: boolea
     address: init.address,
     sub: undefined,
     exp: undefined,
+    tracks: undefined,
     first: undefined,
     offers: undefined,
     handle: init.handle,
@@ -70,13 +73,14 @@ export function memberships(state: SocketState): Membership[] {
 /**
  * Compact, structured-clone-friendly form for Durable Object attachments (2 KiB in the docs of
  * the time): absolute times, ids in their 20-char binary form, a peer id used in several swarms
- * written once. Layout: [2, id, lastSeen, flags, network, windowStart, windowCount, peerIds[],
- * address, sub, exp, openedAt, ...(infoHash, peerIndex, holder, seq)]. Offers waiting for an
+ * written once. Layout: [3, id, lastSeen, flags, network, windowStart, windowCount, peerIds[],
+ * address, sub, exp, openedAt, tracks, ...(infoHash, peerIndex, holder, seq)]. Offers waiting for an
  * answer are not kept: an answer comes within seconds, and an object hibernates only after
- * some seconds without any event.
+ * some seconds without any event. Format 2 (no tracks) is still read: a token without a
+ * `tracks` claim, as every token was then.
  */
 export type PackedSocketState = [
-  2,
+  3,
   number,
   number,
   number,
@@ -88,14 +92,14 @@ export type PackedSocketState = [
   string | null,
   number | null,
   number,
+  string[] | null,
   ...(string | number)[],
 ]
-const HEADER = 12
 
 export function packSocketState(state: SocketState, epoch: number): PackedSocketState {
   const peerIds: string[] = []
   const packed: PackedSocketState = [
-    2,
+    3,
     state.id,
     state.lastSeen + epoch,
     (state.authed ? 1 : 0) | (state.hex ? 2 : 0) | (state.greeted ? 4 : 0),
@@ -107,6 +111,7 @@ export function packSocketState(state: SocketState, epoch: number): PackedSocket
     state.sub ?? null,
     state.exp === undefined ? null : state.exp + epoch,
     state.openedAt + epoch,
+    state.tracks === undefined ? null : [...state.tracks],
   ]
   for (const member of memberships(state)) {
     let index = peerIds.indexOf(member.peerId)
@@ -118,8 +123,12 @@ export function packSocketState(state: SocketState, epoch: number): PackedSocket
 
 /** Reverses packSocketState for a core with `epoch`; anything malformed yields undefined. */
 export function unpackSocketState(value: unknown, epoch: number, handle: unknown): SocketState | undefined {
-  if (!Array.isArray(value) || value[0] !== 2 || value.length < HEADER || (value.length - HEADER) % 4 !== 0) return undefined
+  if (!Array.isArray(value) || (value[0] !== 2 && value[0] !== 3)) return undefined
+  const HEADER = value[0] === 3 ? 13 : 12
+  if (value.length < HEADER || (value.length - HEADER) % 4 !== 0) return undefined
   const [, id, lastSeen, flags, network, windowStart, windowCount, peerIds, address, sub, exp, openedAt] = value as PackedSocketState
+  const tracks = HEADER === 13 ? (value[12] as unknown) : null
+  if (tracks !== null && !(Array.isArray(tracks) && tracks.every((x) => typeof x === 'string'))) return undefined
   if (![id, lastSeen, flags, windowStart, windowCount, openedAt].every(Number.isFinite) || !Array.isArray(peerIds)) return undefined
   if (exp !== null && !Number.isFinite(exp)) return undefined
   const state = createSocketState(id, lastSeen - epoch, {
@@ -135,12 +144,13 @@ export function unpackSocketState(value: unknown, epoch: number, handle: unknown
   state.greeted = (flags & 4) !== 0
   state.sub = typeof sub === 'string' ? sub : undefined
   state.exp = exp === null ? undefined : exp - epoch
+  state.tracks = tracks === null ? undefined : (tracks as string[])
   for (let i = value.length - 4; i >= HEADER; i -= 4) {
     const peerId = peerIds[value[i + 1] as number]
     const infoHash = value[i]
     const seq = value[i + 3]
     if (typeof infoHash !== 'string' || typeof peerId !== 'string' || typeof seq !== 'number') return undefined
-    state.first = { infoHash, peerId, socket: id, address: state.address, holder: value[i + 2] === 1, seq, next: state.first }
+    state.first = { infoHash, peerId, socket: id, address: state.address, holder: value[i + 2] === 1, seq, left: -1, next: state.first }
   }
   return state
 }

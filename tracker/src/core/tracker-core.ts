@@ -6,16 +6,19 @@ import type { TrackerFailureCode, TrackerWarningCode } from '../../../protocol/s
 import { binaryIdToHex, TRACKER_PING, TRACKER_PONG } from '../../../protocol/src/tracker.js'
 import { addressKey } from './address.js'
 import { createBanList } from './bans.js'
+import type { ExposureListenerReport, PackedListener } from './exposure.js'
+import { createExposure } from './exposure.js'
 import type { TrackerOptions } from './options.js'
 import { resolveTrackerOptions } from './options.js'
 import type { ParsedAnnounce, ParsedAnswer, ParsedRequest, ParsedScrape } from './parse.js'
 import { parseRequest } from './parse.js'
 import { countOffers, rememberOffer, takeOffer } from './pending-offers.js'
+import { sha256, swarmInfoHashBinary } from './sha256.js'
 import { shardOf } from './shard.js'
 import type { PackedSocketState, SocketState } from './socket-state.js'
 import { createSocketState, packSocketState, unpackSocketState } from './socket-state.js'
-import type { Membership } from './swarm.js'
-import { Swarm } from './swarm.js'
+import type { Membership } from './roster.js'
+import { Roster } from './roster.js'
 
 /** Every effect names the socket by id and carries the adapter's handle for it (from open/restore). */
 export type TrackerEffect =
@@ -25,9 +28,12 @@ export type TrackerEffect =
   /** Verify `token`, then call `verified(socket, ...)` with the outcome. */
   | { type: 'verify'; socket: number; handle: unknown; token: string }
 
-/** A token check's outcome; `sub` and `exp` (seconds since the epoch, as in JWT) from its claims. */
+/**
+ * A token check's outcome; `sub`, `exp` (seconds since the epoch, as in JWT) and `tracks` (the
+ * tracks it covers; absent: every track) from its claims.
+ */
 export type AuthOutcome =
-  | { ok: true; sub?: string; exp?: number }
+  | { ok: true; sub?: string; exp?: number; tracks?: readonly string[] }
   | { ok: false; code: 'unauthorized' | 'token_expired' | 'forbidden'; message: string }
 
 export interface TrackerCoreOptions extends Partial<TrackerOptions> {
@@ -65,21 +71,58 @@ export interface TrackerStats {
   answersRelayed: number
   /** Offers not relayed because their swarm was smaller than minSwarmSize. */
   offersWithheld: number
+  /** Pairings (offer relays) not made because a listener had met its limit of peers this hour. */
+  pairingsWithheld: number
+  /** Peers met per listener (labels are hashes of the subject or address, never the raw value). */
+  exposure: ExposureStats
   rejected: Partial<Record<TrackerFailureCode, number>>
   warnings: Partial<Record<TrackerWarningCode, number>>
   state: TrackerStateSizes
 }
 
+export interface ExposureStats {
+  /** 0: no limit (and no per-listener accounting). */
+  limit: number
+  listeners: number
+  atLimit: number
+  flagged: number
+  top: Array<Omit<ExposureListenerReport, 'key'> & { label: string }>
+}
+
+/** Listeners shown one by one in /metrics (the rest are only counted): a bounded number of series. */
+export const EXPOSURE_TOP = 20
+/** The rolling window of the exposure limit. */
+export const EXPOSURE_WINDOW_MS = 3_600_000
+
+function listenerHash(key: string, bytes: number): string {
+  const digest = sha256(new TextEncoder().encode(`chorus-listener/1 ${key}`))
+  let hex = ''
+  for (let i = 0; i < bytes; i++) hex += (digest[i] as number).toString(16).padStart(2, '0')
+  return hex
+}
+
+/**
+ * A listener as /metrics names it: 12 hex chars of SHA-256 of its key ("sub:<subject>" with
+ * auth, "addr:<address>" without), not the subject or address itself. An operator who wants to
+ * know whether a given subject is flagged computes the same hash.
+ */
+export function listenerLabel(key: string): string {
+  return listenerHash(key, 6)
+}
+
+/** The tracker's rules as a pure core: frames and socket events in, effects (send, close, verify) out; adapters carry them. */
 export interface TrackerCore {
+  /** The resolved options, every default filled in. */
   readonly options: TrackerOptions
   /**
    * A new socket. `token` came with the connection (query string); `network` and `address` (the
    * client's IP address) from the platform; `handle` is the adapter's own socket object, handed
    * back in every effect for this socket.
    */
-  open(init?: { token?: string; network?: string; address?: string; handle?: unknown }): { socket: number; effects: TrackerEffect[] }
+  open(init?: { token?: string; network?: string; address?: string; handle?: unknown; addressFull?: boolean }): { socket: number; effects: TrackerEffect[] }
   /** One frame: a string for text, bytes for binary. */
   message(socket: number, data: string | ArrayBuffer | ArrayBufferView): TrackerEffect[]
+  /** The outcome of the token check a `verify` effect asked the adapter for. */
   verified(socket: number, outcome: AuthOutcome): TrackerEffect[]
   /** The socket showed life without a message (a pong, or a runtime-answered ping at `at`, ms). */
   pong(socket: number, at?: number): void
@@ -96,8 +139,17 @@ export interface TrackerCore {
    * each socket's id, or undefined where the saved value was not a packed state.
    */
   restore(saved: Array<{ packed: unknown; handle: unknown }>): Array<number | undefined>
+  /**
+   * Listeners whose exposure accounting changed since the last call, by storage key (a hash of
+   * the listener): their packed state, or null when forgotten. A Durable Object writes them to
+   * storage, so that hibernation or eviction does not reset anyone's limit.
+   */
+  exposureChanges(): Array<[string, PackedListener | null]>
+  /** Loads what exposureChanges() gave before (values of the storage entries). */
+  restoreExposure(saved: unknown[]): void
   /** The handles of every open socket (to close them all on shutdown). */
   handles(): unknown[]
+  /** Counters and gauges for /metrics and /healthz. */
   stats(): TrackerStats
 }
 
@@ -132,13 +184,14 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
   if (shard !== undefined && !(Number.isSafeInteger(shard.count) && shard.count > 0 && shard.index >= 0 && shard.index < shard.count)) {
     throw new TypeError('shard must be { index, count } with 0 <= index < count')
   }
-  const swarmCaps = { holders: options.swarmHolders, seekers: options.swarmSeekers, perAddress: options.maxListedPerAddress }
+  const rosterCaps = { holders: options.swarmHolders, seekers: options.swarmSeekers, perAddress: options.maxListedPerAddress }
   /** Socket times are kept relative to this, as small integers (see SocketState). */
   const epoch = now()
   const clock = () => now() - epoch
 
   const sockets = new Map<number, SocketState>()
-  const swarms = new Map<string, Swarm>()
+  /** The roster of every swarm with a member, by info_hash (binary form). */
+  const rosters = new Map<string, Roster>()
   /** Frames waiting for a token check, per socket. */
   const pending = new Map<number, string[]>()
   /** Open sockets per client address key. */
@@ -147,7 +200,12 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
   let nextSocket = 1
   let seq = 0
 
-  const counters = { announces: 0, answers: 0, scrapes: 0, offersRelayed: 0, answersRelayed: 0, offersWithheld: 0 }
+  const counters = { announces: 0, answers: 0, scrapes: 0, offersRelayed: 0, answersRelayed: 0, offersWithheld: 0, pairingsWithheld: 0 }
+  const exposure =
+    options.maxPeersLearnedPerHour > 0
+      ? createExposure({ limit: options.maxPeersLearnedPerHour, windowMs: EXPOSURE_WINDOW_MS, maxListeners: Math.max(1024, options.maxConnections) })
+      : undefined
+  let lastExposureSweep = 0
   const rejected: Partial<Record<TrackerFailureCode, number>> = {}
   const warnings: Partial<Record<TrackerWarningCode, number>> = {}
   let second = 0
@@ -215,10 +273,10 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
 
   function leaveAll(state: SocketState): void {
     for (let member = state.first; member !== undefined; member = member.next) {
-      const swarm = swarms.get(member.infoHash)
-      if (swarm !== undefined) {
-        swarm.remove(member)
-        if (swarm.size === 0) swarms.delete(member.infoHash)
+      const roster = rosters.get(member.infoHash)
+      if (roster !== undefined) {
+        roster.remove(member)
+        if (roster.size === 0) rosters.delete(member.infoHash)
       }
     }
     state.first = undefined
@@ -237,7 +295,8 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     leaveAll(state)
   }
 
-  function open(init: { token?: string; network?: string; address?: string; handle?: unknown } = {}): { socket: number; effects: TrackerEffect[] } {
+  /** `addressFull`: whoever counts this address over several cores (the cluster's primary) found it at its cap. */
+  function open(init: { token?: string; network?: string; address?: string; handle?: unknown; addressFull?: boolean } = {}): { socket: number; effects: TrackerEffect[] } {
     const socket = nextSocket++
     const at = clock()
     const address = addressKey(init.address, options.exemptLoopback)
@@ -248,7 +307,7 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     if (address !== undefined) {
       if (!options.auth && bans.banned(`addr:${address}`, at)) return { socket, effects: failure([], state, 'banned', banMessage(), true) }
       const count = perAddress.get(address) ?? 0
-      if (count >= options.maxConnectionsPerAddress) {
+      if (count >= options.maxConnectionsPerAddress || init.addressFull === true) {
         return { socket, effects: failure([], state, 'too_many_connections', `${options.maxConnectionsPerAddress} connections from this address already`, true) }
       }
       perAddress.set(address, count + 1)
@@ -348,10 +407,10 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
 
   function announce(state: SocketState, request: ParsedAnnounce, out: TrackerEffect[], at: number): TrackerEffect[] {
     countAnnounce()
-    let swarm = swarms.get(request.infoHash)
+    let roster = rosters.get(request.infoHash)
     // A peer_id is its first socket's until that socket stops or closes: nobody else can take its
     // answers, its offers or its place in the lists, nor stop it.
-    const owner = swarm?.members.get(request.peerId)
+    const owner = roster?.members.get(request.peerId)
     if (owner !== undefined && owner.socket !== state.id) {
       return failure(out, state, 'peer_id_taken', 'another socket holds this peer_id in this swarm', false, echoOf(request))
     }
@@ -362,12 +421,14 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     if (request.event === 'stopped') {
       if (member !== undefined) {
         unlink(state, member)
-        swarm?.remove(member)
-        if (swarm !== undefined && swarm.size === 0) swarms.delete(request.infoHash)
+        roster?.remove(member)
+        if (roster !== undefined && roster.size === 0) rosters.delete(request.infoHash)
       }
-      out.push({ type: 'send', socket: state.id, handle: state.handle, data: reply(request, swarm) })
+      out.push({ type: 'send', socket: state.id, handle: state.handle, data: reply(request, roster) })
       return out
     }
+    const scope = trackScope(state, request)
+    if (scope !== undefined) return failure(out, state, scope.code, scope.message, false, echoOf(request))
     const count = Math.min(request.offers.length, options.maxPeersPerAnnounce)
     if (count > 0 && state.offersSent + count > options.maxOffersPerSecond) {
       return failure(out, state, 'too_many_offers', `more than ${options.maxOffersPerSecond} offers in one second`, false, echoOf(request))
@@ -375,32 +436,79 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     if (member === undefined && countMemberships(state) >= options.maxSwarmsPerSocket) {
       return failure(out, state, 'too_many_swarms', `one socket may be in at most ${options.maxSwarmsPerSocket} swarms`, true, echoOf(request))
     }
-    if (swarm === undefined) {
-      swarm = new Swarm(request.infoHash, swarmCaps)
-      swarms.set(request.infoHash, swarm)
+    if (roster === undefined) {
+      roster = new Roster(request.infoHash, rosterCaps)
+      rosters.set(request.infoHash, roster)
     }
     if (member === undefined) {
       // The swarm's own key string, not this message's copy: one string per swarm, not per peer.
-      member = { infoHash: swarm.infoHash, peerId: request.peerId, socket: state.id, address: state.address, holder: false, seq: 0, next: state.first }
+      member = { infoHash: roster.infoHash, peerId: request.peerId, socket: state.id, address: state.address, holder: false, seq: 0, left: -1, next: state.first }
       state.first = member
     }
+    // Download progress (less left than last time, or completed) is what the exposure report
+    // weighs the peers a listener met against.
+    const me = exposure === undefined ? undefined : banKey(state)
+    if (me !== undefined && ((request.left !== null && member.left >= 0 && request.left < member.left) || (request.event === 'completed' && member.left !== 0))) {
+      ;(exposure as NonNullable<typeof exposure>).progressed(me, roster.infoHash, at)
+    }
+    if (request.left !== null) member.left = request.left
     if (request.left === 0 || request.event === 'completed') member.holder = true
     else if (request.left !== null) member.holder = false
     member.seq = ++seq
-    swarm.touch(member)
-    out.push({ type: 'send', socket: state.id, handle: state.handle, data: reply(request, swarm) })
+    roster.touch(member)
+    out.push({ type: 'send', socket: state.id, handle: state.handle, data: reply(request, roster) })
 
     if (count === 0) return out
     // In a swarm this small, whoever answers is as good as named: offers wait for more peers.
-    if (swarm.size < options.minSwarmSize) {
+    if (roster.size < options.minSwarmSize) {
       counters.offersWithheld += count
       return out
     }
     state.offersSent += count
-    const targets = swarm.pick(request.peerId, count, state.network, networkOf, random)
+    // Each relayed offer pairs the announcer with its receiver: the receiver sees the offer's
+    // addresses, the announcer those of the answer. A pairing goes ahead only while both sides
+    // are within their hourly limit of distinct peers (or already know each other).
+    let selfLimited = false
+    const meAsPeer = me ?? `socket:${state.id}`
+    const accept = (target: Membership): boolean => {
+      const to = sockets.get(target.socket)
+      if (to === undefined || expired(to, at)) return false
+      if (exposure === undefined) return true
+      const them = banKey(to)
+      if ((me === undefined && them === undefined) || me === them) return true
+      const themAsPeer = them ?? `socket:${to.id}`
+      const verdict = exposure.check(me, meAsPeer, them, themAsPeer, at)
+      if (verdict === 'ok') {
+        exposure.pair(me, meAsPeer, them, themAsPeer, at)
+        return true
+      }
+      // The announcer at its limit: counted once below, as the offers that found no peer.
+      if (verdict === 'first') selfLimited = true
+      else {
+        counters.pairingsWithheld++
+        exposure.withheld(them as string, at, 1)
+      }
+      return false
+    }
+    const targets = roster.pick(request.peerId, count, state.network, networkOf, random, accept)
+    if (selfLimited && me !== undefined) {
+      counters.pairingsWithheld += count - targets.length
+      ;(exposure as NonNullable<typeof exposure>).withheld(me, at, count - targets.length)
+      warnings.peer_limit = (warnings.peer_limit ?? 0) + 1
+      out.push({
+        type: 'send',
+        socket: state.id,
+        handle: state.handle,
+        data: JSON.stringify({
+          action: 'announce',
+          info_hash: request.infoHashWire,
+          'warning message': `you met ${options.maxPeersLearnedPerHour} peers in the last hour, the most this tracker introduces: no new peers for now (peers you met already still are)`,
+          warning_code: 'peer_limit',
+        }),
+      })
+    }
     for (let i = 0; i < targets.length; i++) {
-      const to = sockets.get((targets[i] as Membership).socket)
-      if (to === undefined || expired(to, at)) continue
+      const to = sockets.get((targets[i] as Membership).socket) as SocketState
       const offer = request.offers[i] as ParsedAnnounce['offers'][number]
       out.push({
         type: 'send',
@@ -414,39 +522,57 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
           offer_id: offer.offerId,
         }),
       })
-      rememberOffer(to, options.maxPendingOffersPerSocket, swarm.infoHash, offer.offerId, state.id)
+      rememberOffer(to, options.maxPendingOffersPerSocket, roster.infoHash, offer.offerId, state.id)
       counters.offersRelayed++
     }
     return out
+  }
+
+  /**
+   * Track scope: `chorus_track`, when given, must hash to the info_hash; a token with a `tracks`
+   * claim must name the track of every swarm it announces in (stopping needs no proof).
+   */
+  function trackScope(state: SocketState, request: ParsedAnnounce): { code: TrackerFailureCode; message: string } | undefined {
+    if (request.event === 'stopped') return undefined
+    const track = request.track
+    if (track !== undefined && swarmInfoHashBinary(track.id, track.version, track.bitrate) !== request.infoHash) {
+      return { code: 'track_mismatch', message: '`chorus_track` is not the track of this info_hash (swarmInfoHash(id, version, bitrate))' }
+    }
+    if (state.tracks === undefined) return undefined
+    if (track === undefined) {
+      return { code: 'track_not_covered', message: 'your session token covers some tracks only: name the track with `chorus_track` { id, version, bitrate }' }
+    }
+    if (!state.tracks.includes(track.id)) return { code: 'track_not_covered', message: 'your session token does not cover this track' }
+    return undefined
   }
 
   function networkOf(member: Membership): string | undefined {
     return sockets.get(member.socket)?.network
   }
 
-  function reply(request: ParsedAnnounce, swarm: Swarm | undefined): string {
+  function reply(request: ParsedAnnounce, roster: Roster | undefined): string {
     return JSON.stringify({
       action: 'announce',
       info_hash: request.infoHashWire,
       interval: options.announceIntervalSec,
-      complete: swarm?.holders.length ?? 0,
-      incomplete: swarm?.seekers.length ?? 0,
+      complete: roster?.holders.length ?? 0,
+      incomplete: roster?.seekers.length ?? 0,
     })
   }
 
   function answer(state: SocketState, request: ParsedAnswer, out: TrackerEffect[], at: number): TrackerEffect[] {
     counters.answers++
-    const swarm = swarms.get(request.infoHash)
-    const owner = swarm?.members.get(request.peerId)
-    if (swarm === undefined || owner === undefined) {
+    const roster = rosters.get(request.infoHash)
+    const owner = roster?.members.get(request.peerId)
+    if (roster === undefined || owner === undefined) {
       return failure(out, state, 'not_in_swarm', 'announce in this swarm before answering offers in it', false, echoOf(request))
     }
     if (owner.socket !== state.id) return failure(out, state, 'peer_id_taken', 'another socket holds this peer_id in this swarm', false, echoOf(request))
     // Only an offer relayed to this socket, in this swarm, by the socket that holds to_peer_id,
     // can be answered, once. Its offerer may have left since: then a warning, as before, but only
     // to a socket that did get such an offer (to others, whether a peer_id is here is no answer).
-    const from = swarm.members.get(request.toPeerId)?.socket
-    if (!takeOffer(state, swarm.infoHash, request.offerId, from)) {
+    const from = roster.members.get(request.toPeerId)?.socket
+    if (!takeOffer(state, roster.infoHash, request.offerId, from)) {
       return failure(out, state, 'unknown_offer', 'no offer with this offer_id came to this socket from to_peer_id (or it was answered already)', false, echoOf(request))
     }
     const target = from === undefined ? undefined : sockets.get(from)
@@ -483,10 +609,10 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     if (!state.authed) return failure(out, state, 'unauthorized', 'a session token is required', true)
     const files: Record<string, { complete: number; incomplete: number; downloaded: number }> = {}
     for (const [infoHash, wireForm] of request.infoHashes) {
-      const swarm = shard === undefined || shardOf(infoHash, shard.count) === shard.index ? swarms.get(infoHash) : undefined
-      const complete = swarm?.holders.length ?? 0
+      const roster = shard === undefined || shardOf(infoHash, shard.count) === shard.index ? rosters.get(infoHash) : undefined
+      const complete = roster?.holders.length ?? 0
       // No download history is kept; the holders are a lower bound, as in bittorrent-tracker.
-      files[wireForm] = { complete, incomplete: swarm?.seekers.length ?? 0, downloaded: complete }
+      files[wireForm] = { complete, incomplete: roster?.seekers.length ?? 0, downloaded: complete }
     }
     out.push({ type: 'send', socket: state.id, handle: state.handle, data: JSON.stringify({ action: 'scrape', files }) })
     return out
@@ -508,6 +634,8 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
       if (bans.banned(`sub:${outcome.sub}`, clock())) return failure(out, state, 'banned', banMessage(), true)
     }
     state.exp = outcome.exp === undefined ? undefined : outcome.exp * 1000 - epoch
+    // A fresh token's claim replaces the last one's: a narrower one applies from the next announce.
+    state.tracks = outcome.tracks === undefined ? undefined : [...outcome.tracks]
     state.authed = true
     for (const data of queue) {
       if (!sockets.has(socket)) break
@@ -544,6 +672,11 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
       }
     }
     bans.sweep(at)
+    // Aged-out introductions free their listeners' memory; once a minute is soon enough.
+    if (exposure !== undefined && at - lastExposureSweep >= 60_000) {
+      lastExposureSweep = at
+      exposure.sweep(at)
+    }
     return out
   }
 
@@ -572,12 +705,12 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
     // Replaying in order of activity rebuilds the same recency lists and peer routes as before.
     members.sort((a, b) => a.seq - b.seq)
     for (const member of members) {
-      let swarm = swarms.get(member.infoHash)
-      if (swarm === undefined) {
-        swarm = new Swarm(member.infoHash, swarmCaps)
-        swarms.set(member.infoHash, swarm)
+      let roster = rosters.get(member.infoHash)
+      if (roster === undefined) {
+        roster = new Roster(member.infoHash, rosterCaps)
+        rosters.set(member.infoHash, roster)
       }
-      swarm.touch(member)
+      roster.touch(member)
     }
     return ids
   }
@@ -601,21 +734,44 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
 
   function stats(): TrackerStats {
     let members = 0
-    for (const swarm of swarms.values()) members += swarm.size
+    for (const roster of rosters.values()) members += roster.size
     const current = Math.floor(now() / 1000)
     return {
       connections: sockets.size,
-      swarms: swarms.size,
+      swarms: rosters.size,
       peers: members,
       ...counters,
       announcesPerSecond: current === second ? announcesLastSecond : current === second + 1 ? announcesThisSecond : 0,
       rejected: { ...rejected },
       warnings: { ...warnings },
       state: stateSizes(),
+      exposure: exposureStats(),
     }
+  }
+
+  function exposureStats(): ExposureStats {
+    if (exposure === undefined) return { limit: 0, listeners: 0, atLimit: 0, flagged: 0, top: [] }
+    const report = exposure.report(clock(), EXPOSURE_TOP)
+    return {
+      limit: exposure.limit,
+      listeners: report.listeners,
+      atLimit: report.atLimit,
+      flagged: report.flagged,
+      top: report.top.map(({ key, ...rest }) => ({ label: listenerLabel(key), ...rest })),
+    }
+  }
+
+  function exposureChanges(): Array<[string, PackedListener | null]> {
+    if (exposure === undefined) return []
+    // Stored under a hash: a subject can be long, and storage keys are limited (2 KiB).
+    return exposure.changes(epoch).map(([key, packed]) => [`exposure:${listenerHash(key, 32)}`, packed])
+  }
+
+  function restoreExposure(saved: unknown[]): void {
+    exposure?.restore(saved, epoch, clock())
   }
 
   const handles = () => [...sockets.values()].map((state) => state.handle)
 
-  return { options, open, message, verified, pong, close: forget, tick, nextDeadline, pack, restore, handles, stats }
+  return { options, open, message, verified, pong, close: forget, tick, nextDeadline, pack, restore, exposureChanges, restoreExposure, handles, stats }
 }

@@ -74,8 +74,16 @@ export async function withTracker(t: Test, start: StartTracker, options: Paramet
   }
 }
 
+/** /metrics as the operator reads it (with the operator token when the tracker has one). */
+export async function metricsText(tracker: StartedTracker): Promise<string> {
+  const headers: Record<string, string> = tracker.operatorToken === undefined ? {} : { authorization: `Bearer ${tracker.operatorToken}` }
+  const response = await fetch(`${tracker.httpUrl}/metrics`, { headers })
+  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}`)
+  return response.text()
+}
+
 export async function metric(tracker: StartedTracker, name: string): Promise<number> {
-  const text = await (await fetch(`${tracker.httpUrl}/metrics`)).text()
+  const text = await metricsText(tracker)
   const line = text.split('\n').find((l) => l.startsWith(`${name} `))
   return line === undefined ? Number.NaN : Number(line.split(' ')[1])
 }

@@ -6,6 +6,7 @@ import type { Test } from 'tap'
 import { forgerOf, testOriginKey } from '../../../test-support/origin-key.js'
 import { TRACKER_FAILURE_CODES } from '../../../protocol/src/tracker.js'
 import { announce, announceMessage, eventually, isAnswer, isFailure, isOffer, isReply, isScrape, isWarning, metric, sync, take, withTracker } from './compliance-kit.js'
+import { scopeCompliance } from './compliance-scope.js'
 import { securityCompliance } from './compliance-security.js'
 import { fuzzMessages } from './fuzz.js'
 import type { PeerSocket } from './peer-socket.js'
@@ -393,4 +394,5 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
   })
 
   securityCompliance(t, start)
+  scopeCompliance(t, start)
 }

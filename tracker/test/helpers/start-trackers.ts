@@ -12,7 +12,7 @@ import type { TrackerOptions } from '../../src/core/options.js'
 import { createShardedTracker } from '../../src/cluster.js'
 import { createTrackerServer } from '../../src/server.js'
 
-export type TrackerTestOptions = Partial<TrackerOptions> & { authKey?: string }
+export type TrackerTestOptions = Partial<TrackerOptions> & { authKey?: string; operatorToken?: string }
 
 export interface StartedTracker {
   /** ws://host:port/announce */
@@ -21,15 +21,17 @@ export interface StartedTracker {
   httpUrl: string
   /** Whether the server pings clients itself (the Durable Object cannot). */
   protocolPings: boolean
+  /** The operator token /metrics needs, when the tracker was started with one. */
+  operatorToken?: string
   close(): Promise<void>
 }
 
 export type StartTracker = (options: TrackerTestOptions) => Promise<StartedTracker>
 
-export const startNodeTracker: StartTracker = async ({ authKey, ...options }) => {
-  const server = createTrackerServer({ ...options, ...(authKey === undefined ? {} : { authKey }), port: 0 })
+export const startNodeTracker: StartTracker = async ({ authKey, operatorToken, ...options }) => {
+  const server = createTrackerServer({ ...options, ...(authKey === undefined ? {} : { authKey }), ...(operatorToken === undefined ? {} : { operatorToken }), port: 0 })
   const { url } = await server.listen()
-  return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: true, close: () => server.close() }
+  return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: true, ...(operatorToken !== undefined && { operatorToken }), close: () => server.close() }
 }
 
 let bundled: Promise<string> | undefined
@@ -53,11 +55,12 @@ function bundleWorker(): Promise<string> {
   return bundled
 }
 
-export const startWorkerdTracker: StartTracker = async ({ authKey, ...options }) => {
+export const startWorkerdTracker: StartTracker = async ({ authKey, operatorToken, ...options }) => {
   const dir = await bundleWorker()
   const bindings: Record<string, string> = { TRACKER_SHARDS: '1' }
   for (const [key, value] of Object.entries(options)) bindings[envName(key as keyof TrackerOptions)] = String(value)
   if (authKey !== undefined) bindings.ORIGIN_PUBLIC_KEY = authKey
+  if (operatorToken !== undefined) bindings.CHORUS_OPERATOR_TOKEN = operatorToken
   const mf = new Miniflare({
     modules: true,
     modulesRoot: dir,
@@ -69,14 +72,14 @@ export const startWorkerdTracker: StartTracker = async ({ authKey, ...options })
     port: 0,
   })
   const url = (await mf.ready).toString().replace(/\/$/, '')
-  return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: false, close: () => mf.dispose() }
+  return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: false, ...(operatorToken !== undefined && { operatorToken }), close: () => mf.dispose() }
 }
 
 /** The sharded Node tracker (primary + shard processes); `shards` 1 runs the whole suite through the socket hand-off. */
 export function startClusterTracker(shards: number): StartTracker {
-  return async ({ authKey, ...options }) => {
-    const tracker = createShardedTracker({ ...options, shards, ...(authKey === undefined ? {} : { authKey }), port: 0 })
+  return async ({ authKey, operatorToken, ...options }) => {
+    const tracker = createShardedTracker({ ...options, shards, ...(authKey === undefined ? {} : { authKey }), ...(operatorToken === undefined ? {} : { operatorToken }), port: 0 })
     const { url } = await tracker.listen()
-    return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: true, close: () => tracker.close() }
+    return { httpUrl: url, wsUrl: `${url.replace(/^http/, 'ws')}/announce`, protocolPings: true, ...(operatorToken !== undefined && { operatorToken }), close: () => tracker.close() }
   }
 }

@@ -1,4 +1,6 @@
-// One swarm: its peers, the ones it hands out, and the choice of whom an announce's offers go to.
+// The roster of one swarm: the tracker's table of who is in it, the ones it hands out, and the
+// choice of whom an announce's offers go to. ("Swarm" is the concept, everyone announcing one
+// info_hash; a roster is the tracker's record of one. See the glossary in README.md.)
 //
 // Spotify's tracker remembered the 20 most recent holders of a track and handed out up to 10.
 // Here every connected peer that announced stays a member (answers are routed to it), and two
@@ -9,6 +11,7 @@
 // core refuses the others), and one client address holds at most `perAddress` slots of each list,
 // so that one client cannot fill the lists with made-up peers and take every offer (an eclipse).
 
+/** One socket's place in one swarm's roster, under one peer id. */
 export interface Membership {
   readonly infoHash: string
   readonly peerId: string
@@ -18,18 +21,21 @@ export interface Membership {
   holder: boolean
   /** Activity order: a counter, bumped by each announce (a small integer costs no heap object). */
   seq: number
+  /** `left` of its last announce here (-1: not said): a decrease is download progress (exposure.ts). */
+  left: number
   /** The socket's next membership: a socket's memberships form a list, with no array to allocate. */
   next: Membership | undefined
 }
 
-export interface SwarmCaps {
+/** How long a roster's lists grow: its holders and seekers lists, and one address's share of each. */
+export interface RosterCaps {
   holders: number
   seekers: number
   /** Slots of each list one address may hold. */
   perAddress: number
 }
 
-export class Swarm {
+export class Roster {
   /** Every member by peer id (the core lets only the socket that holds a peer id announce it). */
   readonly members = new Map<string, Membership>()
   /** Least recently active first. Arrays, not Maps: they are short, and memory per peer counts. */
@@ -38,7 +44,7 @@ export class Swarm {
 
   constructor(
     readonly infoHash: string,
-    private readonly caps: SwarmCaps,
+    private readonly caps: RosterCaps,
   ) {}
 
   get size(): number {
@@ -88,6 +94,7 @@ export class Swarm {
   /**
    * Up to `count` listed peers other than `self`: holders before seekers, and within each, peers
    * of the announcer's network before the others; random order within a group so that load spreads.
+   * A peer `accept` refuses (gone, or a pairing over a listener's limit) is passed over for the next.
    */
   pick(
     self: string,
@@ -95,6 +102,7 @@ export class Swarm {
     network: string | undefined,
     networkOf: (member: Membership) => string | undefined,
     random: () => number,
+    accept?: (member: Membership) => boolean,
   ): Membership[] {
     const chosen: Membership[] = []
     for (const list of [this.holders, this.seekers]) {
@@ -106,20 +114,25 @@ export class Swarm {
         if (network !== undefined && networkOf(member) === network) near.push(member)
         else far.push(member)
       }
-      takeRandom(near, count - chosen.length, chosen, random)
-      takeRandom(far, count - chosen.length, chosen, random)
+      takeRandom(near, count - chosen.length, chosen, random, accept)
+      takeRandom(far, count - chosen.length, chosen, random, accept)
     }
     return chosen
   }
 }
 
-/** Moves up to `count` random items of `from` into `into` (a partial Fisher-Yates shuffle). */
-function takeRandom<T>(from: T[], count: number, into: T[], random: () => number): void {
-  const n = Math.min(count, from.length)
-  for (let i = 0; i < n; i++) {
+/**
+ * Moves up to `count` random items of `from` that `accept` takes into `into` (a partial
+ * Fisher-Yates shuffle: each item is drawn at most once, so `accept` sees each at most once).
+ */
+function takeRandom<T>(from: T[], count: number, into: T[], random: () => number, accept?: (item: T) => boolean): void {
+  let taken = 0
+  for (let i = 0; i < from.length && taken < count; i++) {
     const j = i + Math.floor(random() * (from.length - i))
     const item = from[j] as T
     from[j] = from[i] as T
+    if (accept !== undefined && !accept(item)) continue
     into.push(item)
+    taken++
   }
 }
