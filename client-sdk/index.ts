@@ -7,7 +7,7 @@ import WebSocket from 'ws'
 import { createFsStorage } from './src/cache/fs-storage.js'
 import { type ChorusClient, type ClientOptions, type Platform, createClientWith } from './src/client.js'
 import type { SimplePeerLike } from './src/p2p/peer-link.js'
-import type { WebSocketConstructor } from '../tracker/src/client.js'
+import type { WebSocketConstructor } from './src/p2p/tracker-client.js'
 
 /**
  * The Node build: WebRTC from @roamhq/wrtc, WebSockets from `ws`, the cache in a directory
@@ -46,7 +46,19 @@ export async function createClient(options: ClientOptions): Promise<ChorusClient
   )
 }
 
-export type { ChorusClient, ClientOptions, Playback, PlayOptions, ClientStats, ChorusWarning } from './src/client.js'
+export type { ChorusClient, ClientOptions, ClientTestHooks, Playback, PlaybackMedia, PlayOptions, ClientStats, ChorusWarning } from './src/client.js'
+export type { CatalogEntry } from './src/edge-client.js'
 export type { PlaybackStats, PlaybackEvents } from './src/playback.js'
 export { ChorusError, isChorusError, CHORUS_ERROR_CODES, type ChorusErrorCode } from './src/errors.js'
 export type { SimplePeerLike }
+// The reconnecting, paced tracker client the SDK's peer layer uses; exported for tools and the tracker's own tests.
+export {
+  createTrackerClient,
+  chorusTrack,
+  reconnectDelay,
+  DEFAULT_MAX_MESSAGES_PER_SECOND,
+  type TrackerClient,
+  type TrackerClientOptions,
+  type WebSocketLike,
+  type WebSocketConstructor,
+} from './src/p2p/tracker-client.js'

@@ -13,10 +13,13 @@ export const PLAYER_DIST = join(PLAYER_DIR, 'dist')
 
 export interface PlayerConfig {
   tracker?: string
-  origin?: string
+  /** The key service (the origin): sessions and track keys never go through the edge. */
+  origin: string
   apiKey: string
   publicKey?: string
   p2p?: boolean
+  /** WebRTC servers for the page; a turn:/turns: URL among them lets listeners pick relay-only. */
+  iceServers?: RTCIceServer[]
 }
 
 export async function buildPlayer(config: PlayerConfig, outDir: string = PLAYER_DIST): Promise<string> {

@@ -1,5 +1,6 @@
 import { startPoint } from '../../protocol/index.js'
 import { type ChorusClient, type Playback, createClient, isChorusError } from '../index.browser.js'
+import { type PrivacyMode, PICKABLE_MODES, iceKinds, modeAvailability, modeOptions, parseIceServers, startMode } from '../src/core/privacy.js'
 import { type TrackTiming, appendPlan, clampCrossfade, crossfadeGains, durationSec, fadeSec, nextStartSec } from '../src/core/transition.js'
 import { Feed, FeedClosed, type Placement, canPlayType, formatName, mediaSourceClass, ranges } from './decks.js'
 
@@ -71,6 +72,8 @@ const EVICT_AFTER_SEC = 90
 const KEEP_BEHIND_SEC = 30
 const CATALOG_REFRESH_MS = 5000
 const CROSSFADE_KEY = 'chorus-crossfade'
+/** The listener's peer-to-peer mode (core/privacy.ts), kept in this browser. */
+const PRIVACY_KEY = 'chorus-privacy'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const playButton = $<HTMLButtonElement>('play')
@@ -768,6 +771,123 @@ function snapshot() {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Peer-to-peer mode: what this listener shares (core/privacy.ts has the rules)
+
+interface PageConfig {
+  tracker?: string
+  origin?: string
+  apiKey: string
+  publicKey?: string
+  p2p?: boolean
+  iceServers?: unknown
+}
+
+const MODE_NAMES: Record<PrivacyMode, string> = {
+  direct: 'P2P on',
+  'download-only': 'Download only',
+  'relay-only': 'Relay only',
+  off: 'Off',
+}
+const MODE_LINES: Record<PrivacyMode, string> = {
+  direct: 'sharing with other listeners, both ways',
+  'download-only': 'taking from other listeners, serving nobody (nothing uploaded)',
+  'relay-only': 'other listeners reached only through the relay (TURN) server',
+  off: 'no other listeners: music servers and cache only',
+}
+
+const privacyRadios = () => [...document.querySelectorAll<HTMLInputElement>('input[name="privacy"]')]
+let switching = false
+
+/** The client for a mode: a change of mode is a new client (its options are fixed at creation). */
+function clientFor(config: PageConfig, iceServers: RTCIceServer[], mode: PrivacyMode): Promise<ChorusClient> {
+  // Keys from the key service (the origin) only: the edge neither holds nor forwards them.
+  if (!config.origin) throw new Error('this page’s config.json names no key service (origin), so it cannot get track keys')
+  const o = modeOptions(mode)
+  const p2p = o.p2p && !!config.tracker && config.p2p !== false
+  return createClient({
+    edge: location.origin,
+    keys: config.origin,
+    ...(p2p && { tracker: config.tracker }),
+    p2p,
+    ...(o.upload === false && { upload: false as const }),
+    ...(o.relayOnly && { relayOnly: true }),
+    ...(iceServers.length > 0 && { iceServers }),
+    apiKey: config.apiKey,
+    ...(config.publicKey && { publicKey: config.publicKey }),
+  })
+}
+
+/** Shows the mode the client holds (its own stats, not the radio: they agree unless something refused). */
+function showPrivacy(extra = ''): void {
+  const mode = client.stats().privacy.mode
+  for (const r of privacyRadios()) r.checked = r.value === mode
+  const line = $('privacy-status')
+  line.dataset.mode = mode
+  line.textContent = `Mode: ${MODE_NAMES[mode]}, ${MODE_LINES[mode]}.${extra ? ` ${extra}` : ''}`
+}
+
+async function setUpPrivacy(config: PageConfig): Promise<void> {
+  const parsed = parseIceServers(config.iceServers ?? [])
+  const iceServers = parsed instanceof Error ? [] : parsed
+  const p2p = !!config.tracker && config.p2p !== false
+  const available = modeAvailability({ p2p, turn: iceKinds(iceServers).turn })
+  let saved: string | null = null
+  try {
+    saved = localStorage.getItem(PRIVACY_KEY)
+  } catch {}
+  const start = startMode(saved, { p2p, turn: iceKinds(iceServers).turn })
+  for (const r of privacyRadios()) {
+    const why = available[r.value as PrivacyMode]
+    r.disabled = why !== true
+    if (why !== true && r.value === 'relay-only') {
+      const note = $('privacy-relay-only-why')
+      note.textContent = `Not available: ${why}${parsed instanceof Error ? ` (its iceServers are invalid: ${parsed.message})` : ''}.`
+      note.hidden = false
+    }
+  }
+  client = await clientFor(config, iceServers, start.mode)
+  showPrivacy(start.fellBack ? `(${MODE_NAMES[saved as PrivacyMode]} is not available here now.)` : '')
+  $<HTMLFieldSetElement>('privacy').disabled = false
+  $('privacy').addEventListener('change', (e) => {
+    const mode = (e.target as HTMLInputElement).value as PrivacyMode
+    if (!(PICKABLE_MODES as readonly string[]).includes(mode) || switching) return
+    try {
+      localStorage.setItem(PRIVACY_KEY, mode)
+    } catch {}
+    void switchMode(config, iceServers, mode)
+  })
+}
+
+/**
+ * A new client in the chosen mode: the old one is closed first (it leaves its swarms, and its
+ * cache is let go before the new one opens it), and the track playing goes on from where it was.
+ */
+async function switchMode(config: PageConfig, iceServers: RTCIceServer[], mode: PrivacyMode): Promise<void> {
+  switching = true
+  const fieldset = $<HTMLFieldSetElement>('privacy')
+  fieldset.disabled = true
+  $('privacy-status').textContent = `Mode: switching to ${MODE_NAMES[mode]}…`
+  const resume = now ? { track: now.track, at: position(), paused: activeDeck().audio.paused } : undefined
+  generation++
+  prepared = undefined
+  fade = undefined
+  for (const d of decks) clearDeck(d)
+  try {
+    await client.close()
+    client = await clientFor(config, iceServers, mode)
+    lastHint = ''
+    note('privacy', undefined, undefined, mode)
+    showPrivacy()
+    if (resume && !resume.paused) await hardStart(resume.track, Math.floor(resume.at))
+  } catch (err) {
+    $('privacy-status').textContent = `Mode: could not switch to ${MODE_NAMES[mode]}: ${isChorusError(err) ? err.message : String(err)}. Reload the page.`
+  } finally {
+    switching = false
+    fieldset.disabled = false
+  }
+}
+
 async function main(): Promise<void> {
   try {
     const saved = localStorage.getItem(CROSSFADE_KEY)
@@ -782,18 +902,14 @@ async function main(): Promise<void> {
     // A user gesture: the audio context may start now.
     if (crossfadeSec() > 0) void ensureGraph()?.ctx.resume().catch(() => {})
   })
-  const config = (await (await fetch('config.json')).json()) as { tracker?: string; origin?: string; apiKey: string; publicKey?: string; p2p?: boolean }
-  client = await createClient({
-    edge: location.origin,
-    ...(config.tracker && config.p2p !== false && { tracker: config.tracker }),
-    apiKey: config.apiKey,
-    ...(config.publicKey && { publicKey: config.publicKey }),
-    // Sessions and keys from the origin (the key service), never through the caching edge.
-    ...(config.origin && { keys: config.origin }),
-  })
+  const config = (await (await fetch('config.json')).json()) as PageConfig
+  await setUpPrivacy(config)
   // For scripts and tests driving the page.
   ;(window as unknown as { chorus: unknown }).chorus = {
-    client,
+    // A getter: a change of mode replaces the client.
+    get client() {
+      return client
+    },
     stats: () => now?.playback.stats(),
     currentTime: position,
     state: snapshot,

@@ -2,7 +2,8 @@ import { createWriteStream } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { Writable } from 'node:stream'
-import { type Command, DEFAULT_PORTS, UsageError, intOption, parseCommandArgs } from '../../cli/command.js'
+import { type Command, DEFAULT_PORTS, UsageError, intOption, parseCommandArgs } from '../../support/command.js'
+import { parseIceServers } from './core/privacy.js'
 import { MAX_CROSSFADE_SEC } from './core/transition.js'
 import { isChorusError } from './errors.js'
 import type { PlaybackStats } from './playback.js'
@@ -26,12 +27,12 @@ What --out gets:
 
 Options:
   --edge URL        edge to play from (default: http://127.0.0.1:${DEFAULT_PORTS.edge})
-  --keys URL        key service for sessions and track keys, i.e. the origin (default: the
-                    origin of \`chorus start\`, http://127.0.0.1:${DEFAULT_PORTS.origin}, when --edge is
-                    not given either; else the edge, with a warning)
+  --keys URL        key service for sessions and track keys, i.e. the origin; never the edge
+                    (default: the origin of \`chorus start\`, http://127.0.0.1:${DEFAULT_PORTS.origin};
+                    required with --edge)
   --tracker URL     tracker (default: ws://127.0.0.1:${DEFAULT_PORTS.tracker}/announce)
   --api-key KEY     API key for a session (default: $CHORUS_API_KEY or chorus-demo-key)
-  --public-key B64  the origin's manifest key to pin (default: asked from the edge)
+  --public-key B64  the origin's manifest key to pin (default: asked of the key service)
   --cache DIR       local cache directory (default: ~/.cache/chorus)
   --quality Q       auto, 96, 160 or 320 (default: auto)
   --from S          start at S seconds (a stream only; a WAV renders whole tracks)
@@ -70,6 +71,8 @@ Options:
     const trackIds = positionals
     if (trackIds.length === 0) throw new UsageError('name a track id (or several, with --out FILE.wav)')
     const render = values.out !== undefined && extname(values.out).toLowerCase() === '.wav'
+    // Keys come from the key service only. With an edge of its own, the local origin is a guess that would be wrong: ask.
+    if (values.edge !== undefined && values.keys === undefined) throw new UsageError('--keys URL (the key service, i.e. the origin) is required with --edge: keys never go through the edge')
     if (trackIds.length > 1 && !render) throw new UsageError('several tracks are rendered to a WAV only (--out FILE.wav): each stream has its own init segment')
     const quality = values.quality === undefined || values.quality === 'auto' ? 'auto' : intOption(values.quality, 'quality', 160, 8, 640)
     const speed = values.speed === undefined ? 1 : Number(values.speed)
@@ -96,9 +99,7 @@ Options:
     const { createClient } = await import('../index.js')
     const client = await createClient({
       edge: values.edge ?? `http://127.0.0.1:${DEFAULT_PORTS.edge}`,
-      ...((values.keys ?? (values.edge === undefined ? `http://127.0.0.1:${DEFAULT_PORTS.origin}` : undefined)) && {
-        keys: values.keys ?? `http://127.0.0.1:${DEFAULT_PORTS.origin}`,
-      }),
+      keys: values.keys ?? `http://127.0.0.1:${DEFAULT_PORTS.origin}`,
       tracker: values.tracker ?? `ws://127.0.0.1:${DEFAULT_PORTS.tracker}/announce`,
       apiKey: values['api-key'] ?? process.env.CHORUS_API_KEY ?? 'chorus-demo-key',
       ...(values['public-key'] && { publicKey: values['public-key'] }),
@@ -214,7 +215,11 @@ wrangler.toml's [assets] names (client-sdk/player/dist), with the config.json th
 
 Options:
   --tracker URL     the tracker's WebSocket URL the page uses (none: edge-only playback)
-  --origin URL      the origin, for the operator page's figures
+  --origin URL      the origin: the key service the page takes sessions and keys from
+                    (never the edge), and the operator page's figures. Required
+  --ice-servers JSON  the page's WebRTC iceServers, e.g. '[{"urls":"turn:turn.example:3478",
+                    "username":"u","credential":"p"}]': a turn: or turns: URL lets listeners
+                    choose relay-only (default: none)
   --api-key KEY     the API key the page exchanges for sessions (default: chorus-demo-key)
   --public-key B64  the origin's manifest key to pin
   --out DIR         output directory (default: client-sdk/player/dist)
@@ -226,15 +231,20 @@ Options:
       origin: { type: 'string' },
       'api-key': { type: 'string' },
       'public-key': { type: 'string' },
+      'ice-servers': { type: 'string' },
       out: { type: 'string' },
     })
+    if (!values.origin) throw new UsageError('--origin URL is required: the page takes its sessions and keys from the origin, never through the edge')
+    const iceServers = values['ice-servers'] === undefined ? undefined : parseIceServers(values['ice-servers'])
+    if (iceServers instanceof Error) throw new UsageError(`--ice-servers: ${iceServers.message}`)
     const { buildPlayer } = await import('../player/build.js')
     const dir = await buildPlayer(
       {
         apiKey: values['api-key'] ?? 'chorus-demo-key',
         ...(values.tracker && { tracker: values.tracker }),
-        ...(values.origin && { origin: values.origin }),
+        origin: values.origin,
         ...(values['public-key'] && { publicKey: values['public-key'] }),
+        ...(iceServers && { iceServers }),
       },
       ...(values.out ? [values.out] : []),
     )

@@ -1,22 +1,21 @@
 import type { Manifest, QualityManifest } from '../../protocol/index.js'
-import type { WebSocketConstructor } from '../../tracker/src/client.js'
+import type { WebSocketConstructor } from './p2p/tracker-client.js'
 import { type ChunkCache, chunkKey, createChunkCache, manifestKey } from './cache/chunk-cache.js'
 import { createMemoryStorage } from './cache/memory-storage.js'
 import type { CacheStorageBackend } from './cache/types.js'
 import { type HabitsState, type PlayContext, createHabits } from './core/habits.js'
 import { type Privacy, iceKinds, privacyOf } from './core/privacy.js'
-import { randomId } from './core/random-id.js'
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
 import type { TrackTiming } from './core/transition.js'
-import { createEdgeClient } from './edge-client.js'
+import { type CatalogEntry, createEdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
 import { ChorusError } from './errors.js'
 import { createKeyService } from './key-service.js'
-import { type Network, createNetwork } from './p2p/network.js'
+import { type Network, type NetworkStats, createNetwork } from './p2p/network.js'
 import type { SimplePeerLike } from './p2p/peer-link.js'
-import { swarmQuality } from './p2p/swarm.js'
+import { swarmQuality } from './p2p/peer-set.js'
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from './p2p/uploads.js'
-import { type Playback as InnerPlayback, type PlaybackEvents, type PlaybackStats, createPlayback } from './playback.js'
+import { type InnerPlayback, type PlaybackEvents, type PlaybackStats, createPlayback } from './playback.js'
 import { type Prefetched, prefetchHead } from './prefetch.js'
 import { type QualityChoice, chooseQuality } from './quality.js'
 
@@ -30,11 +29,11 @@ export interface ClientOptions {
   /** The tracker's WebSocket URL; without one the client plays without peers. */
   tracker?: string
   /**
-   * The key service's base URL (the origin today): session tokens, track keys and, unless
-   * `publicKey` is given, the manifest-signing key come from here and never pass through the
-   * edge. Default: the edge, for compatibility, with a `keys_via_edge` warning.
+   * The key service's base URL (the origin today), required: session tokens, track keys and,
+   * unless `publicKey` is given, the manifest-signing key come from here and never pass through
+   * the edge (which neither holds keys nor proxies them: a caching edge must never see one).
    */
-  keys?: string
+  keys: string
   /** An app's API key, exchanged for session tokens at the key service (POST /v1/session). */
   apiKey?: string
   /** Or a session token the app obtained itself. */
@@ -51,25 +50,42 @@ export interface ClientOptions {
   upload?: Partial<UploadLimits> | false
   /** false plays from the edge (and cache) alone. */
   p2p?: boolean
+  /** STUN and TURN servers for WebRTC (default none: host candidates only). */
   iceServers?: RTCIceServer[]
   /** WebRTC through the TURN server of `iceServers` only: peers and the tracker never see this listener's addresses. */
   relayOnly?: boolean
-  /** Something the app should know (once per kind): e.g. `keys_via_edge`. Default: console.warn. */
+  /** Something the app should know (once per kind): e.g. `token_expired`. Default: console.warn. */
   onWarning?: (warning: ChorusWarning) => void
   /** The WebRTC implementation for simple-peer (Node: @roamhq/wrtc, the default there). */
   wrtc?: unknown
   /** Where this listener is (region or ASN): the tracker prefers peers of the same network. */
   network?: string
+  /** Tuning of the chunk scheduler (core/scheduler.ts): head, urgency window, lookahead, in-flight caps. */
   scheduler?: Partial<SchedulerConfig>
   /** Playback speed of the virtual speaker in Node (1 = real time; 0 = as fast as data comes). */
   speed?: number
   /** Prefetch: heads of up to this many next tracks (3), within this many bytes (4 MiB). */
   prefetch?: { tracks?: number; byteBudget?: number } | false
-  /** Transport hooks for tests and benchmarks: a fetch to delay the edge, a delay on peer links. */
+  /**
+   * The fetch for the edge and the key service (default: globalThis.fetch): e.g. one that goes
+   * through an app's proxy, or counts requests.
+   */
   fetch?: typeof fetch
+  /** For tests and benchmarks only, never needed by an app: see ClientTestHooks. */
+  testHooks?: ClientTestHooks
+}
+
+/**
+ * What tests and benchmarks change in a client to emulate a network or watch it; an app never
+ * needs them, and they may change from one release to the next. bench/playback uses
+ * `peerDelayMs` to put a peer round trip on loopback WebRTC.
+ */
+export interface ClientTestHooks {
+  /** Every incoming peer message is held back this long (ms): half a peer round trip, emulated. */
   peerDelayMs?: number
 }
 
+/** What index.ts (Node) and index.browser.ts give the runtime-neutral client. */
 export interface Platform {
   WebSocket: WebSocketConstructor
   SimplePeer: new (opts: Record<string, unknown>) => SimplePeerLike
@@ -79,6 +95,7 @@ export interface Platform {
 }
 
 export interface PlayOptions {
+  /** 'auto' (default: a cached quality, else what the measured throughput carries) or a bitrate. */
   quality?: QualityChoice
   /** Start position in seconds. */
   from?: number
@@ -96,6 +113,7 @@ export interface PlaybackMedia {
   timing: TrackTiming
 }
 
+/** One play of one track, as `client.play()` returns it. */
 export interface Playback {
   readonly trackId: string
   /**
@@ -109,20 +127,27 @@ export interface Playback {
   readonly media: Promise<PlaybackMedia>
   /** Resolves when audio starts; rejects with a ChorusError when the track cannot play. */
   readonly ready: Promise<PlaybackEvents['start']>
+  /** Subscribes to start, stall, resume, quality, end or error; returns the unsubscribe. */
   on<K extends keyof PlaybackEvents>(event: K, fn: (payload: PlaybackEvents[K]) => void): () => void
+  /** Undefined until the manifest is here and the playback has begun. */
   stats(): PlaybackStats | undefined
+  /** Moves the playhead (seconds); before the playback has begun, it starts there. */
   seek(seconds: number): void
   /** The audio element's position, where a page plays the stream (browsers). */
   reportPosition(seconds: number): void
+  /** Ends the playback: the stream ends, chunks in flight are cancelled; the swarm stays joined to serve others (unless download-only). */
   stop(): void
+  /** The track's verified manifest; rejects as `ready` does. */
   readonly manifest: Promise<Manifest>
 }
 
+/** Something the app should know that is not an error of one playback (each kind once per client). */
 export interface ChorusWarning {
-  code: 'keys_via_edge' | 'token_expired' | 'no_candidates' | string
+  code: 'token_expired' | 'no_candidates' | string
   message: string
 }
 
+/** `client.stats()`: the session's plays and prefetches, its cache, and its place in the peer network. */
 export interface ClientStats {
   plays: number
   prefetchedPlays: number
@@ -131,7 +156,24 @@ export interface ClientStats {
   cacheBytes: number
   /** What this listener shares with peers: 'off', 'download-only', 'relay-only' or 'direct' (core/privacy.ts). */
   privacy: Privacy
-  network: ReturnType<Network['stats']> | undefined
+  /** Undefined without P2P. */
+  network: NetworkStats | undefined
+}
+
+/** The SDK's client: `createClient(options)` in index.ts (Node) and index.browser.ts. */
+export interface ChorusClient {
+  /**
+   * Starts playing `trackId` at once, stopping the current playback; returns before any byte
+   * comes (`ready`, `media` and the stream follow). Throws `closed` after close().
+   */
+  play(trackId: string, options?: PlayOptions): Playback
+  /** The tracks coming next, in order; the first few are prefetched as the current one ends (prefetches of tracks dropped from it stop). */
+  queue(trackIds: string[]): void
+  /** The edge's catalog (titles to show; every manifest is still verified when played). */
+  catalog(): Promise<CatalogEntry[]>
+  stats(): ClientStats
+  /** Stops playback, leaves every swarm, closes the tracker connection; once it resolves, the cache is left alone. Idempotent. */
+  close(): Promise<void>
 }
 
 /** Swarms served with nothing playing in them (see release). */
@@ -139,12 +181,15 @@ const SEEDING_SWARMS = 16
 /** Complete cached tracks a new client serves from the start. */
 const SEED_FROM_CACHE = 10
 
-export async function createClientWith(platform: Platform, options: ClientOptions) {
+export async function createClientWith(platform: Platform, options: ClientOptions): Promise<ChorusClient> {
   if (!options || typeof options.edge !== 'string' || !/^https?:\/\//.test(options.edge)) {
     throw new ChorusError('bad_option', 'createClient needs { edge: "http(s)://..." }')
   }
   if (options.tracker !== undefined && !/^wss?:\/\//.test(options.tracker)) throw new ChorusError('bad_option', 'tracker must be a ws:// or wss:// URL')
-  if (options.keys !== undefined && !/^https?:\/\//.test(options.keys)) throw new ChorusError('bad_option', 'keys must be the http(s):// URL of the key service (the origin)')
+  // No fallback to the edge: it does not serve sessions or keys, and one that did could hand out its own signing key.
+  if (typeof options.keys !== 'string' || !/^https?:\/\//.test(options.keys)) {
+    throw new ChorusError('bad_option', 'createClient needs { keys: "http(s)://..." }: the key service (the origin), for session tokens and track keys; they never go through the edge')
+  }
   if (options.upload) {
     for (const [k, v] of Object.entries(options.upload)) {
       if (typeof v !== 'number' || Number.isNaN(v) || v < 0) throw new ChorusError('bad_option', `upload.${k} must be a number >= 0`)
@@ -159,12 +204,8 @@ export async function createClientWith(platform: Platform, options: ClientOption
     warned.add(w.code)
     ;(options.onWarning ?? ((x: ChorusWarning) => console.warn(`chorus: ${x.message}`)))(w)
   }
-  if (options.keys === undefined) {
-    warn({ code: 'keys_via_edge', message: `no \`keys\` option: session tokens and track keys${options.publicKey ? '' : ' and the manifest-signing key'} are asked of the edge (${options.edge}); set keys to the key service (the origin)` })
-  }
   const keyService = createKeyService({
-    base: options.keys ?? options.edge,
-    subject: `sdk-${randomId().slice(0, 32)}`,
+    base: options.keys,
     ...(options.fetch && { fetch: options.fetch }),
     ...(options.apiKey && { apiKey: options.apiKey }),
     ...(options.token && { token: options.token }),
@@ -204,7 +245,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
         ...(options.relayOnly && { relayOnly: true }),
         ...(options.network && { network: options.network }),
         uploads: options.upload === false ? false : { ...DEFAULT_UPLOAD_LIMITS, ...options.upload },
-        ...(options.peerDelayMs !== undefined && { peerDelayMs: options.peerDelayMs }),
+        ...(options.testHooks?.peerDelayMs !== undefined && { peerDelayMs: options.testHooks.peerDelayMs }),
         token: async (fresh) => (options.apiKey || options.token ? (await keyService.tokens({ fresh })).tracker : undefined),
         onWarning: (w) => warn(w),
       })
@@ -247,7 +288,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
   async function seedFromCache(): Promise<void> {
     if (!network || options.upload === false) return
     const whole: Array<{ s: { trackId: string; version: string; bitrate: number }; m: Manifest; q: Manifest['qualities'][number] }> = []
-    for (const s of cache.recentSwarms(SEED_FROM_CACHE * 3)) {
+    for (const s of cache.recentQualities(SEED_FROM_CACHE * 3)) {
       if (whole.length >= SEED_FROM_CACHE) break
       let m: Manifest
       const doc = await cache.get(manifestKey(s.trackId))
@@ -264,13 +305,13 @@ export async function createClientWith(platform: Platform, options: ClientOption
     for (const { s, m, q } of whole.reverse()) {
       if (closed) return
       const held = () => cache.heldChunks(s.trackId, s.version, s.bitrate)
-      const swarm = await network.join(
+      const peerSet = await network.join(
         swarmQuality(m, q),
         { held, get: (i) => cache.get(chunkKey(s.trackId, s.version, s.bitrate, i)) },
         () => Math.max(0, q.byteLength - held().size * q.chunkSize),
       )
       if (closed) return
-      release(swarm.infoHash)
+      release(peerSet.infoHash)
     }
   }
   void seedFromCache().catch(() => {})
@@ -483,8 +524,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
 
   return {
     play,
-    /** The tracks coming next, in order; the first few are prefetched as the current one ends. */
-    queue(trackIds: string[]): void {
+    queue(trackIds) {
       upcoming = [...trackIds]
       for (const [id, p] of prefetched) {
         if (p && !upcoming.includes(id)) {
@@ -494,7 +534,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
       }
     },
     catalog: () => edge.catalog(),
-    stats(): ClientStats {
+    stats() {
       let pending = 0
       for (const p of prefetched.values()) pending += p?.bytes ?? 0
       return {
@@ -505,8 +545,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
         network: network?.stats(),
       }
     },
-    /** Stops playback, leaves every swarm, closes the tracker connection; once it resolves, the cache is left alone. */
-    async close(): Promise<void> {
+    async close() {
       if (closed) return
       closed = true
       clearInterval(watch)
@@ -519,5 +558,3 @@ export async function createClientWith(platform: Platform, options: ClientOption
     },
   }
 }
-
-export type ChorusClient = Awaited<ReturnType<typeof createClientWith>>

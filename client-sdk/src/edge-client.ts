@@ -53,18 +53,41 @@ export async function verifyManifestFor(doc: unknown, v: ManifestVerifier, expec
   return manifest
 }
 
-export function createEdgeClient(options: EdgeClientOptions) {
+/** One entry of the edge's catalog (GET /v1/tracks). */
+export interface CatalogEntry {
+  trackId: string
+  title: string
+  artist: string
+  album: string
+  durationMs: number
+  bitrates: number[]
+}
+
+/** The edge as the SDK sees it: every answer checked before it is returned. */
+export interface EdgeClient {
+  /** The edge's base URL, without a trailing slash. */
+  readonly base: string
+  /** The tracks the edge lists (unsigned: titles to show, not data to trust). */
+  catalog(signal?: AbortSignal): Promise<CatalogEntry[]>
+  /** The verified manifest of `trackId` (its current version, or `version`) and its raw document (what a cache keeps); `invalid_manifest` when the signature or the track does not match. */
+  manifest(trackId: string, signal?: AbortSignal, version?: string): Promise<{ manifest: Manifest; doc: unknown }>
+  /** A manifest document from elsewhere (the cache), checked as one from the edge is. */
+  verifyManifestDoc(doc: unknown, expect: ManifestExpectation): Promise<Manifest>
+  /** One encrypted chunk, checked against its hash; a mismatch is an error, never returned bytes. */
+  chunk(ref: ChunkRef, signal?: AbortSignal): Promise<Uint8Array>
+}
+
+export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   const http = createHttpService({ base: options.edge, name: 'edge', ...(options.fetch && { fetch: options.fetch }), ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) })
 
   return {
     base: http.base,
-    async catalog(signal?: AbortSignal): Promise<Array<{ trackId: string; title: string; artist: string; album: string; durationMs: number; bitrates: number[] }>> {
+    async catalog(signal) {
       const res = await http.request('/v1/tracks', {}, signal)
       if (!res.ok) throw await http.failure(res, 'catalog')
       return ((await res.json()) as { tracks: [] }).tracks
     },
-    /** The verified manifest of `trackId` (its current version, or `version`) and its raw document (what a cache keeps). */
-    async manifest(trackId: string, signal?: AbortSignal, version?: string): Promise<{ manifest: Manifest; doc: unknown }> {
+    async manifest(trackId, signal, version) {
       const [res, v] = await Promise.all([http.request(manifestPath(trackId, version), {}, signal), options.verifier()])
       if (!res.ok) throw await http.failure(res, `manifest of ${trackId}`)
       let doc: unknown
@@ -75,12 +98,10 @@ export function createEdgeClient(options: EdgeClientOptions) {
       }
       return { manifest: await verifyManifestFor(doc, v, { trackId, ...(version !== undefined && { version }) }), doc }
     },
-    /** A manifest document from elsewhere (the cache), checked as one from the edge is. */
-    async verifyManifestDoc(doc: unknown, expect: ManifestExpectation): Promise<Manifest> {
+    async verifyManifestDoc(doc, expect) {
       return verifyManifestFor(doc, await options.verifier(), expect)
     },
-    /** One encrypted chunk, checked against its hash; a mismatch is an error, never returned bytes. */
-    async chunk(ref: ChunkRef, signal?: AbortSignal): Promise<Uint8Array> {
+    async chunk(ref, signal) {
       const headers: Record<string, string> = {}
       const token = options.token?.()
       if (token) headers.authorization = `Bearer ${token}`
@@ -93,5 +114,3 @@ export function createEdgeClient(options: EdgeClientOptions) {
     },
   }
 }
-
-export type EdgeClient = ReturnType<typeof createEdgeClient>

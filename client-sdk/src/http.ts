@@ -6,7 +6,26 @@ import { ChorusError } from './errors.js'
  * answers that are not 2xx turned into ChorusErrors with stable codes. `fetch` is injected so
  * tests and benchmarks can put a delaying or counting transport in front of it.
  */
-export function createHttpService(options: { base: string; name: string; fetch?: typeof fetch; timeoutMs?: number }) {
+export interface HttpServiceOptions {
+  base: string
+  /** The service's name in error messages ("edge unreachable at ..."). */
+  name: string
+  /** Default: globalThis.fetch. */
+  fetch?: typeof fetch
+  /** Per request (default 8 s). */
+  timeoutMs?: number
+}
+
+export interface HttpService {
+  /** The base URL without a trailing slash. */
+  readonly base: string
+  /** `base + path`, within the timeout; a network failure is `all_sources_down`, a cancel through `signal` is `stopped`. Any status resolves. */
+  request(path: string, init?: RequestInit, signal?: AbortSignal): Promise<Response>
+  /** A non-2xx answer as a ChorusError: 404 `not_found`, 401/403 `unauthorized`, else `all_sources_down`; the message names `what` and the server's error code. */
+  failure(res: Response, what: string): Promise<ChorusError>
+}
+
+export function createHttpService(options: HttpServiceOptions): HttpService {
   const base = options.base.replace(/\/+$/, '')
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis)
   const timeoutMs = options.timeoutMs ?? 8000
@@ -35,5 +54,3 @@ export function createHttpService(options: { base: string; name: string; fetch?:
 
   return { base, request, failure }
 }
-
-export type HttpService = ReturnType<typeof createHttpService>

@@ -6,13 +6,15 @@ import { createHttpService } from './http.js'
  * The key service (the origin today): session tokens (`POST /v1/session`), track keys
  * (`GET /v1/tracks/:id/key`) and, when no key is pinned, the manifest-signing public key
  * (`GET /v1/origin-key`). Kept apart from the edge client so that keys and tokens need not pass
- * through a caching edge: the client's `keys` option points here, and only the compatibility
- * default (no `keys`) sends these requests to the edge.
+ * through a caching edge: the client's `keys` option (required) points here, and nothing sends
+ * these requests to the edge.
  *
  * A session answer gives one token per service (`tokens.keys`, `.edge`, `.tracker`) or, from an
  * older origin, one `token` for all. Tokens are asked for again before they expire (a quarter of
- * their life ahead, at most a minute), under the same subject, so the tracker takes the new one
- * as the same listener's.
+ * their life ahead, at most a minute), renewing the session (`renew`: the keys token held), so
+ * the new tokens keep the origin-chosen subject and the tracker takes them as the same
+ * listener's. A session that cannot be renewed (its token ran out while the app slept) is
+ * replaced by a new one.
  */
 export interface KeyServiceOptions {
   base: string
@@ -21,8 +23,6 @@ export interface KeyServiceOptions {
   apiKey?: string
   /** A session token the app obtained itself (used for every service; not renewable here). */
   token?: string
-  /** Sent with every session request so that renewed tokens keep one subject. */
-  subject: string
   /** The pinned manifest-signing key (base64url); without it the service is asked once. */
   publicKey?: string
 }
@@ -45,7 +45,29 @@ export function tokenExpiry(token: string): number {
   }
 }
 
-export function createKeyService(options: KeyServiceOptions) {
+/** The key service as the SDK sees it: one session per client, renewed before it expires. */
+export interface KeyService {
+  /** The service's base URL, without a trailing slash. */
+  readonly base: string
+  /**
+   * The session's tokens: the ones held while they are good for a while yet, else a new
+   * session's (one request shared by every caller). `fresh` asks for a new session whatever the
+   * clock says (a service refused them). Rejects `unauthorized` with neither apiKey nor token.
+   */
+  tokens(opts?: { fresh?: boolean; signal?: AbortSignal }): Promise<SessionTokens>
+  /** The edge's token if one is held now (chunk requests do not wait for a session). */
+  edgeToken(): string | undefined
+  /** The manifest-signing key: the pinned one, else asked of this service once (again after a failure). */
+  verifier(): Promise<ManifestVerifier>
+  /** The key of one track version; `no_key` when the service refuses it or answers for another track or version. */
+  trackKey(trackId: string, version: string, signal?: AbortSignal): Promise<CryptoKey>
+  /** The key of the track's current version, and which version that is (asked alongside the manifest on a cold play). */
+  currentKey(trackId: string, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }>
+  /** Sessions asked for so far (tests count them). */
+  readonly sessions: number
+}
+
+export function createKeyService(options: KeyServiceOptions): KeyService {
   const http = createHttpService({ base: options.base, name: 'key service', ...(options.fetch && { fetch: options.fetch }), ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) })
   const given = options.token
   let current: (SessionTokens & { renewAt: number }) | undefined = given
@@ -58,11 +80,15 @@ export function createKeyService(options: KeyServiceOptions) {
   function session(): Promise<SessionTokens> {
     pending ??= (async () => {
       sessions++
-      const res = await http.request('/v1/session', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ apiKey: options.apiKey, subject: options.subject }),
-      })
+      const ask = (renew: string | undefined) =>
+        http.request('/v1/session', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ apiKey: options.apiKey, ...(renew && { renew }) }),
+        })
+      const renewable = current && current.keys !== given ? current.keys : undefined
+      let res = await ask(renewable)
+      if (renewable && (res.status === 401 || res.status === 403)) res = await ask(undefined)
       if (!res.ok) throw await http.failure(res, 'session')
       const body = (await res.json()) as { token: string; tokens?: { keys?: string; edge?: string; tracker?: string }; expiresAt: string }
       const at = Date.now()
@@ -115,10 +141,8 @@ export function createKeyService(options: KeyServiceOptions) {
   return {
     base: http.base,
     tokens,
-    /** The edge's token if one is held now (chunk requests do not wait for a session). */
     edgeToken: () => current?.edge,
-    /** The manifest-signing key: the pinned one, else asked of this service once. */
-    verifier(): Promise<ManifestVerifier> {
+    verifier() {
       verifier ??= (async () => {
         let key = options.publicKey
         if (!key) {
@@ -131,9 +155,8 @@ export function createKeyService(options: KeyServiceOptions) {
       verifier.catch(() => (verifier = undefined))
       return verifier
     },
-    trackKey: async (trackId: string, version: string, signal?: AbortSignal): Promise<CryptoKey> => (await keyRequest(trackId, version, signal)).key,
-    /** The key of the track's current version, and which version that is (asked alongside the manifest on a cold play). */
-    currentKey: (trackId: string, signal?: AbortSignal) => keyRequest(trackId, undefined, signal),
+    trackKey: async (trackId, version, signal) => (await keyRequest(trackId, version, signal)).key,
+    currentKey: (trackId, signal) => keyRequest(trackId, undefined, signal),
     get sessions() {
       return sessions
     },
@@ -149,5 +172,3 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
   })
 }
-
-export type KeyService = ReturnType<typeof createKeyService>

@@ -17,7 +17,7 @@ import type { EdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
 import { ChorusError } from './errors.js'
 import type { Network } from './p2p/network.js'
-import { type Swarm, swarmQuality } from './p2p/swarm.js'
+import { type PeerSet, swarmQuality } from './p2p/peer-set.js'
 
 /**
  * One track being played: the scheduler's decisions carried out. Chunks come from the cache,
@@ -44,6 +44,7 @@ export interface PlaybackEvents {
   error: ChorusError
 }
 
+/** A playback's figures now (and at its end, in the `end` event). */
 export interface PlaybackStats {
   trackId: string
   version: string
@@ -60,6 +61,7 @@ export interface PlaybackStats {
   ended: boolean
 }
 
+/** What a playback is given by its client: its sources, its clock and where to report. */
 export interface PlaybackDeps {
   edge: EdgeClient
   cache: ChunkCache
@@ -75,6 +77,7 @@ export interface PlaybackDeps {
   release?: (infoHash: string) => void
 }
 
+/** What to play: the verified manifest, the chosen quality, the key (maybe still on its way) and where to start. */
 export interface PlaybackInit {
   trackId: string
   manifest: Manifest
@@ -96,7 +99,38 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
+/** One track being played (see the top of this file); the client wraps it in the public Playback. */
+export interface InnerPlayback {
+  readonly trackId: string
+  readonly manifest: Manifest
+  readonly quality: QualityManifest
+  /** For MediaSource.isTypeSupported and addSourceBuffer: 'audio/mp4; codecs="mp4a.40.2"' or 'audio/mpeg'. */
+  readonly mimeType: string
+  /** Gapless data: the priming samples to drop and the real length (see core/transition.ts). */
+  readonly timing: TrackTiming
+  /** The audio time the stream's bytes begin at since the start or the last seek (a fragment's or chunk's time, at or before the time asked for). */
+  readonly startMs: number
+  /** Decrypted audio in order, as described at the top of this file. */
+  readonly stream: ReadableStream<Uint8Array>
+  /** Subscribes to one event; returns the unsubscribe. */
+  on<K extends keyof PlaybackEvents>(event: K, fn: (payload: PlaybackEvents[K]) => void): () => void
+  stats(): PlaybackStats
+  /**
+   * Moves playback to `seconds`: the head window moves there and the stream goes on from the
+   * start point for that time (MP4: the init segment again, then the fragment at or before it;
+   * MP3: the chunk holding it). Once the whole track has gone out (the stream closed) only
+   * the speaker moves: the reader holds every byte already.
+   */
+  seek(seconds: number): void
+  /** The real speaker's position, for pages that play through an audio element. */
+  reportPosition(seconds: number): void
+  /** Ends it: requests cancelled, the stream closed, the swarm released to the client (see PlaybackDeps.release). */
+  stop(): void
+  /** Stopped, by stop() or by an error. */
+  readonly done: boolean
+}
+
+export function createPlayback(init: PlaybackInit, deps: PlaybackDeps): InnerPlayback {
   const { manifest, quality } = init
   const { cache, edge } = deps
   const events = createEmitter<PlaybackEvents>()
@@ -133,7 +167,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
   let ttfa: number | null = null
   let stopped = false
   let ended = false
-  let swarm: Swarm | undefined
+  let peerSet: PeerSet | undefined
   let unlisten: (() => void) | undefined
   let externalClock = false
   let pumping = false
@@ -289,7 +323,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     scheduler.received(index, source, deps.now())
     if (index >= next) encrypted.set(index, { data, source })
     if (source !== 'cache') {
-      void cache.put(chunkKey(manifest.trackId, manifest.version, quality.bitrate, index), data).then((held) => held && swarm?.announceHave(index))
+      void cache.put(chunkKey(manifest.trackId, manifest.version, quality.bitrate, index), data).then((held) => held && peerSet?.announceHave(index))
     }
     void deliver()
     pump()
@@ -309,7 +343,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
           if (stopped) return
           scheduler.failed(index)
           // With no peer holding the chunk and the edge down, nothing will bring it: say so instead of hanging.
-          const peersHold = swarm?.peers().some((p) => scheduler.peerHolds(p, index)) ?? false
+          const peersHold = peerSet?.peers().some((p) => scheduler.peerHolds(p, index)) ?? false
           if (!peersHold && scheduler.bufferAheadMs() === 0 && ttfa !== null && !retryEdge(index)) {
             fail(new ChorusError('all_sources_down', `chunk ${index} of ${manifest.trackId}: ${err.message}`, { cause: err }))
           } else if (ttfa === null && !peersHold && !retryEdge(index)) {
@@ -334,10 +368,10 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
           fetchEdge(a.index)
           break
         case 'request-peer':
-          if (!swarm?.request(a.peer, a.index)) scheduler.failed(a.index)
+          if (!peerSet?.request(a.peer, a.index)) scheduler.failed(a.index)
           break
         case 'cancel-peer':
-          swarm?.cancel(a.peer, a.index)
+          peerSet?.cancel(a.peer, a.index)
           break
         case 'uploading':
           deps.network?.setUploading(a.allowed)
@@ -390,13 +424,13 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
   async function joinSwarm(): Promise<void> {
     if (!deps.network || !deps.scheduler.p2p) return
     const held = () => cache.heldChunks(manifest.trackId, manifest.version, quality.bitrate)
-    swarm = await deps.network.join(
+    peerSet = await deps.network.join(
       swarmQuality(manifest, quality),
       { held, get: (i) => cache.get(chunkKey(manifest.trackId, manifest.version, quality.bitrate, i)) },
       () => Math.max(0, quality.byteLength - [...held()].reduce((n, i) => n + layout.size(i), 0)),
     )
     if (stopped) return
-    unlisten = swarm.listen({
+    unlisten = peerSet.listen({
       onPeer: (peer, holds) => {
         scheduler.addPeer(peer, holds)
         pump()
@@ -433,7 +467,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     if (timer) clearInterval(timer)
     unlisten?.()
     if (scheduler.emergency) deps.network?.setUploading(true)
-    if (swarm) deps.release?.(swarm.infoHash)
+    if (peerSet) deps.release?.(peerSet.infoHash)
   }
 
   function stop(): void {
@@ -454,7 +488,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
       stalls: s.stalls,
       stalledMs: Math.round(s.stalledMs),
       bytes: { ...bytes },
-      peersConnected: swarm?.size ?? 0,
+      peersConnected: peerSet?.size ?? 0,
       chunksRejected,
       prefetched: init.prefetched,
       positionMs: Math.round(deps.speed <= 0 ? deliveredUntilMs() : s.positionMs),
@@ -479,24 +513,15 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     trackId: manifest.trackId,
     manifest,
     quality,
-    /** For MediaSource.isTypeSupported and addSourceBuffer: 'audio/mp4; codecs="mp4a.40.2"' or 'audio/mpeg'. */
     mimeType: mediaType(quality),
-    /** Gapless data: the priming samples to drop and the real length (see core/transition.ts). */
     timing,
-    /** The audio time the stream's bytes begin at since the start or the last seek (a fragment's or chunk's time, at or before the time asked for). */
     get startMs() {
       return from.timeMs
     },
     stream,
     on: events.on,
     stats,
-    /**
-     * Moves playback to `seconds`: the head window moves there and the stream goes on from the
-     * start point for that time (MP4: the init segment again, then the fragment at or before it;
-     * MP3: the chunk holding it). Once the whole track has gone out (the stream closed) only
-     * the speaker moves: the reader holds every byte already.
-     */
-    seek(seconds: number): void {
+    seek(seconds) {
       if (stopped) return
       const ms = clampMs(seconds * 1000)
       if (streamClosed) {
@@ -523,8 +548,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
       void deliver()
       pump()
     },
-    /** The real speaker's position, for pages that play through an audio element. */
-    reportPosition(seconds: number): void {
+    reportPosition(seconds) {
       externalClock = true
       speaker.report(deps.now(), seconds * 1000)
       scheduler.setPlayhead(seconds * 1000)
@@ -536,5 +560,3 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps) {
     },
   }
 }
-
-export type Playback = ReturnType<typeof createPlayback>

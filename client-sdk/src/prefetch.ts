@@ -2,7 +2,7 @@ import { type Manifest, type QualityManifest, playableUntilMs } from '../../prot
 import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
 import type { EdgeClient } from './edge-client.js'
 import type { Network } from './p2p/network.js'
-import { type Swarm, swarmQuality } from './p2p/swarm.js'
+import { type PeerSet, swarmQuality } from './p2p/peer-set.js'
 
 /** How long a retired prefetch holds on to its swarm (see cancel). */
 const LEAVE_AFTER_MS = 15_000
@@ -61,37 +61,37 @@ export async function prefetchHead(args: {
   }
   const aborter = new AbortController()
   let bytes = 0
-  let swarm: Swarm | undefined
+  let peerSet: PeerSet | undefined
   let unlisten: (() => void) | undefined
   let cancelled = false
 
   const store = async (i: number, data: Uint8Array) => {
     if (cache.has(key(i))) return
     bytes += data.byteLength
-    if (await cache.put(key(i), data)) swarm?.announceHave(i)
+    if (await cache.put(key(i), data)) peerSet?.announceHave(i)
   }
 
   // Ask peers for head chunks as they announce them: one request per chunk, to whoever has it first.
   const askPeers = () => {
-    if (!swarm || cancelled) return
+    if (!peerSet || cancelled) return
     for (const i of missing()) {
       if (asked.has(i)) continue
-      const peer = swarm.peers().find((p) => holders.get(p)?.has(i) && askedOf(p) < PER_PEER)
-      if (peer && swarm.request(peer, i)) asked.set(i, peer)
+      const peer = peerSet.peers().find((p) => holders.get(p)?.has(i) && askedOf(p) < PER_PEER)
+      if (peer && peerSet.request(peer, i)) asked.set(i, peer)
     }
   }
   const holders = new Map<string, Set<number>>()
 
   if (args.network) {
     const held = () => cache.heldChunks(manifest.trackId, manifest.version, quality.bitrate)
-    swarm = await args.network.join(
+    peerSet = await args.network.join(
       swarmQuality(manifest, quality),
       { held, get: (i) => cache.get(key(i)) },
       // What is left to fetch: a swarm whose first joiner this is keeps its rule, so it must
       // reach 0 once every chunk is cached (a holder then stops offering).
       () => Math.max(0, quality.byteLength - held().size * quality.chunkSize),
     )
-    unlisten = swarm.listen({
+    unlisten = peerSet.listen({
       onPeer: (p, holds) => {
         holders.set(p, new Set(holds))
         askPeers()
@@ -149,7 +149,7 @@ export async function prefetchHead(args: {
       unlisten?.()
       // Let go of the swarm a little later: a prefetch is retired as its track starts, and the
       // playback joins the same swarm meanwhile, keeping the peers the prefetch connected to.
-      const joined = swarm
+      const joined = peerSet
       if (joined && args.network) setTimeout(() => args.network!.leave(joined.infoHash), LEAVE_AFTER_MS).unref?.()
     },
   }

@@ -34,4 +34,8 @@ t.test('chorus play writes the decrypted audio and prints its stats as JSON; fai
   t.match(missing.stderr, /not_found/)
   const usage = await runChorus(['play'])
   t.equal(usage.code, 2)
+  // Keys never come through the edge: with an edge of one's own, the key service must be named.
+  const noKeys = await runChorus(['play', 'song', '--edge', stack.edge.url, '--speed', '0', '--out', join(dir, 'y.m4a')])
+  t.equal(noKeys.code, 2, 'a usage error')
+  t.match(noKeys.stderr, /--keys URL .* is required with --edge/)
 })

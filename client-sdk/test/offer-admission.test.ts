@@ -3,11 +3,11 @@
 import t from 'tap'
 import { DEFAULT_OFFER_ADMISSION, createOfferAdmission } from '../src/core/offer-admission.js'
 
-const offer = (remote: string, extra: Partial<{ swarm: string; fingerprint: string; useful: boolean; sane: boolean; swarmPeers: number }> = {}) => ({
+const offer = (remote: string, extra: Partial<{ swarm: string; fingerprint: string; useful: boolean; sane: boolean; peerSetSize: number }> = {}) => ({
   swarm: 's1',
   remote,
   fingerprint: `fp-${remote}`,
-  swarmPeers: 0,
+  peerSetSize: 0,
   useful: true,
   sane: true,
   payload: remote,
@@ -61,8 +61,8 @@ t.test('the queue: newest offer per remote, best first, stale ones dropped', asy
   const a = createOfferAdmission<string>({ ...DEFAULT_OFFER_ADMISSION, maxPending: 1, maxPendingPerSwarm: 1, burst: 100, ratePerSec: 100, maxAgeMs: 5000 })
   const first = a.consider(offer('busy'), 0)
   a.consider(offer('old'), 0)
-  a.consider(offer('crowded', { swarmPeers: 5 }), 1000)
-  a.consider(offer('lonely', { swarmPeers: 0 }), 1000)
+  a.consider(offer('crowded', { peerSetSize: 5 }), 1000)
+  a.consider(offer('lonely', { peerSetSize: 0 }), 1000)
   a.settled((first as { id: number }).id, true, 5500)
   t.same(
     a.next(5500, () => true).map((c) => c.remote),

@@ -83,5 +83,5 @@ t.test('failures are typed errors, never a hang', async (t) => {
   t.teardown(() => down.close())
   await t.rejects(down.play('one').ready, { code: 'all_sources_down' })
 
-  await t.rejects(createClient({ edge: 'not a url' }), { code: 'bad_option' })
+  await t.rejects(createClient({ edge: 'not a url', keys: stack.origin.url }), { code: 'bad_option' })
 })

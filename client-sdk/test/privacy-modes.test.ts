@@ -2,7 +2,7 @@
 // connection; relay-only configures every RTCPeerConnection for relay candidates only and no
 // host or srflx candidate leaves in any description (no TURN server runs here: the config and
 // what is sent are checked, against the real tracker); the default mode's descriptions carry
-// host candidates, which is what relay-only is for. Download-only is in security-ratio.test.ts.
+// host candidates, which is what relay-only is for, trimmed of what a data channel does not need. Download-only is in security-ratio.test.ts.
 
 import wrtc from '@roamhq/wrtc'
 import t from 'tap'
@@ -99,7 +99,7 @@ t.test('privacy modes', async (t) => {
     }
   })
 
-  t.test('the default mode sends host candidates (what relay-only withholds)', async (t) => {
+  t.test('the default mode sends host candidates (what relay-only withholds), and nothing a data channel does not need', async (t) => {
     const { client, rec, sdps } = await collectDescriptions(t, {})
     t.equal(client.stats().privacy.mode, 'direct')
     t.ok(rec.configs.every((c) => c.iceTransportPolicy === undefined), 'no transport policy')
@@ -107,6 +107,13 @@ t.test('privacy modes', async (t) => {
       sdps.some((sdp) => candidates(sdp).some((c) => c.type === 'host')),
       'host candidates in its descriptions',
     )
+    // What @roamhq/wrtc writes and core/sdp.ts's outgoingDescription cuts (test/sdp-outgoing.test.ts has the rules).
+    for (const sdp of sdps) {
+      t.notMatch(sdp, / tcp \d+ .* typ /, 'no TCP candidate')
+      t.notMatch(sdp, /network-id|network-cost|generation|extmap-allow-mixed|msid-semantic/, 'no network id, no attribute about media')
+      t.match(sdp, /^c=IN IP4 0\.0\.0\.0\r?$/m, 'no default address in c=')
+      t.match(sdp, /^m=application 9 /m, 'nor its port in m=')
+    }
   })
 
   t.test('relayOnly without a TURN server is a bad option', async (t) => {

@@ -2,7 +2,7 @@
 // from the CSPRNG (src/core/random-id.ts).
 
 import t from 'tap'
-import { privacyOf, iceKinds } from '../src/core/privacy.js'
+import { iceKinds, modeAvailability, modeOptions, parseIceServers, privacyOf, startMode } from '../src/core/privacy.js'
 import { randomId } from '../src/core/random-id.js'
 import { candidates, fingerprint, keepCandidates, saneOffer } from '../src/core/sdp.js'
 import { deadOffer } from './hostile-peer.js'
@@ -29,6 +29,24 @@ t.test('privacy modes from options', async (t) => {
   t.same(privacyOf({ p2p: true, uploads: true, relayOnly: false, stun: true }), { mode: 'direct', p2p: true, uploads: true, relayOnly: false, candidates: ['host', 'srflx', 'relay'] })
   t.same(iceKinds([{ urls: ['stun:a', 'turns:b'] }]), { turn: true, stun: true })
   t.same(iceKinds([{ urls: 'stun:a' }]), { turn: false, stun: true })
+})
+
+t.test("the web player's modes: options, availability, the saved choice, iceServers from config", async (t) => {
+  for (const mode of ['direct', 'download-only', 'relay-only', 'off'] as const) {
+    const o = modeOptions(mode)
+    t.equal(privacyOf({ p2p: o.p2p, uploads: o.upload !== false, relayOnly: o.relayOnly === true, stun: true }).mode, mode, `${mode}: its options make that mode`)
+  }
+  t.match(modeAvailability({ p2p: true, turn: false }), { direct: true, 'download-only': true, 'relay-only': /no TURN server/, off: true })
+  t.match(modeAvailability({ p2p: false, turn: true }), { direct: /no tracker/, 'relay-only': /no tracker/, off: true })
+  t.same(modeAvailability({ p2p: true, turn: true })['relay-only'], true)
+  t.same(startMode('download-only', { p2p: true, turn: false }), { mode: 'download-only', fellBack: false }, 'a saved choice holds')
+  t.same(startMode('relay-only', { p2p: true, turn: false }), { mode: 'direct', fellBack: true }, 'relay-only saved, TURN gone: P2P on, and the page is told')
+  t.same(startMode('relay-only', { p2p: true, turn: true }), { mode: 'relay-only', fellBack: false })
+  t.same(startMode(null, { p2p: false, turn: false }), { mode: 'off', fellBack: false }, 'no choice, no P2P: off')
+  t.same(startMode('bogus', { p2p: true, turn: false }), { mode: 'direct', fellBack: false }, 'a value that is no mode is ignored')
+  t.same(parseIceServers('[{"urls":"turn:t.example:3478","username":"u","credential":"p"}]'), [{ urls: 'turn:t.example:3478', username: 'u', credential: 'p' }])
+  t.same(parseIceServers([{ urls: ['stun:s.example', 'turns:t.example:5349'] }]), [{ urls: ['stun:s.example', 'turns:t.example:5349'] }])
+  for (const bad of ['{', '{}', '[1]', '[{"urls":"http://x"}]', '[{"urls":[]}]', '[{"urls":"turn:x","username":3}]']) t.type(parseIceServers(bad), Error, `refused: ${bad}`)
 })
 
 t.test('ids come from the CSPRNG, not Math.random', async (t) => {

@@ -1,7 +1,8 @@
 // Issue 15, finding 5: the SDK trusted the manifest-signing key the edge handed it, and took a
 // signed manifest of another track for the one it asked for (and cached it). A hostile edge (a
 // proxy in front of the real edge) swaps manifests and keys; the SDK refuses with a typed error
-// and caches nothing. With `keys` set, no session, key or origin-key request reaches the edge.
+// and caches nothing. No session, key or origin-key request ever reaches the edge: `keys` (the
+// key service) is required, with no fallback to the edge.
 
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,7 +21,7 @@ async function files(dir: string): Promise<string[]> {
 
 const keyRequest = (p: string) => p === '/v1/session' || p === '/v1/origin-key' || /^\/v1\/tracks\/[^/]+\/key/.test(p)
 
-t.test('a hostile edge is refused; keys and sessions never pass through it when keys is set', async (t) => {
+t.test('a hostile edge is refused; keys and sessions never pass through it', async (t) => {
   const stack = await startStack(t, [{ trackId: 'song', seconds: 8 }, { trackId: 'other', seconds: 8 }], { bitrates: [96] })
   const otherDoc = await (await fetch(`${stack.origin.url}/v1/tracks/other/manifest`)).text()
 
@@ -64,7 +65,7 @@ t.test('a hostile edge is refused; keys and sessions never pass through it when 
     t.same(await files(dir), [], 'nothing cached')
   })
 
-  t.test('with keys set a whole play sends no session, key or origin-key request to the edge', async (t) => {
+  t.test('a whole play sends no session, key or origin-key request to the edge', async (t) => {
     const edge = await startHostileEdge(t, stack.edge.url)
     const warnings: ChorusWarning[] = []
     const { client } = await stack.client({ edge: edge.url, publicKey: undefined, p2p: false, speed: 0, onWarning: (w) => warnings.push(w) })
@@ -74,18 +75,15 @@ t.test('a hostile edge is refused; keys and sessions never pass through it when 
     t.same(warnings, [], 'and no warning')
   })
 
-  t.test('without keys (compatibility) they go to the edge, with one warning', async (t) => {
+  t.test('without keys, createClient refuses (bad_option naming it) and nothing reaches the edge', async (t) => {
     const edge = await startHostileEdge(t, stack.edge.url)
     const warnings: ChorusWarning[] = []
-    const client = await createClient({ edge: edge.url, apiKey: API_KEY, cache: false, p2p: false, speed: 0, onWarning: (w) => warnings.push(w) })
-    t.teardown(() => client.close())
-    await drain(client.play('song', { quality: 96 }).stream)
-    await drain(client.play('other', { quality: 96 }).stream)
-    t.ok(edge.count(keyRequest) >= 3, 'session, keys and the origin key went to the edge')
-    t.same(
-      warnings.map((w) => w.code),
-      ['keys_via_edge'],
-      'one warning, once',
-    )
+    const options = { edge: edge.url, apiKey: API_KEY, cache: false as const, p2p: false, onWarning: (w: ChorusWarning) => warnings.push(w) }
+    // The type says keys is required; an app in plain JavaScript (or a cast) can still leave it out.
+    await t.rejects(createClient(options as unknown as Parameters<typeof createClient>[0]), { name: 'ChorusError', code: 'bad_option', message: /\bkeys\b.*key service/ })
+    await t.rejects(createClient({ ...options, keys: 'edge' }), { code: 'bad_option', message: /\bkeys\b/ }, 'nor a keys that is not an http(s) URL')
+    t.equal(edge.count(() => true), 0, 'no request of any kind reached the edge: no session, no key, no origin key')
+    t.same(warnings, [], 'an error, not a warning')
   })
+
 })

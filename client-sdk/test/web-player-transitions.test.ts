@@ -240,15 +240,7 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
   await ingestFile(join(dataDir, 'mp3-song.wav'), { trackId: 'mp3-song', title: 'MP3 Song', artist: 'Chorus tests' }, { dataDir, keys, bitrates: [128], codec: 'mp3' })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
 
-  const stack = await startStack(dataDir)
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        if (stack.child.exitCode !== null) return resolve()
-        stack.child.once('exit', () => resolve())
-        stack.child.kill('SIGTERM')
-      }),
-  )
+  const stack = await startStack(t, dataDir)
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--mute-audio', '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],

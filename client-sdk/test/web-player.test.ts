@@ -68,12 +68,7 @@ t.test('two pages play the same track in Chromium; the second takes bytes from t
   await ingestFile(join(dataDir, 'test-song.wav'), { title: 'Test Song', artist: 'Chorus tests' }, { dataDir, keys, bitrates: [96, 160] })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
 
-  const stack = await startStack(dataDir)
-  t.teardown(() => new Promise<void>((resolve) => {
-    if (stack.child.exitCode !== null) return resolve()
-    stack.child.once('exit', () => resolve())
-    stack.child.kill('SIGTERM')
-  }))
+  const stack = await startStack(t, dataDir)
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     // Loopback WebRTC needs host candidates without mDNS; the rest keeps Chromium off the network

@@ -1,25 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import type { BrowserContext } from 'playwright-core'
-import { CHORUS } from '../../origin/test/fixtures.js'
+import type { Test } from 'tap'
+import { startChorusStack } from '../../test-support/chorus.js'
 import type { PlayerConfig } from '../player/build.js'
 
 /** What the web player tests share: a `chorus start` stack and the page's own config. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
-/** `chorus start` on free ports over a catalog; resolves with its JSON ready line. */
-export function startStack(dataDir: string): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHORUS, 'start', '--data', dataDir, '--json', '--origin-port', '0', '--tracker-port', '0', '--edge-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } })
-    let out = ''
-    let err = ''
-    child.stderr!.on('data', (d) => (err += d))
-    child.stdout!.on('data', (d) => {
-      out += d
-      const line = out.split('\n').find((l) => l.startsWith('{"ready"'))
-      if (line) resolve({ child, urls: JSON.parse(line) })
-    })
-    child.on('exit', (code) => reject(new Error(`chorus start exited (${code}): ${err.slice(-1000)}`)))
-  })
+/** `chorus start` on free ports over a catalog; resolves with its JSON ready line; stopped (SIGTERM) when the test ends. */
+export async function startStack(t: Test, dataDir: string): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
+  const stack = await startChorusStack(t, dataDir)
+  return { child: stack.child, urls: stack.readyValue as Record<string, string> }
 }
 
 /**

@@ -13,23 +13,53 @@ export interface ChunkCacheOptions {
 
 export const chunkKey = (trackId: string, version: string, bitrate: number, index: number) => `c/${trackId}/${version}/${bitrate}/${index}`
 export const manifestKey = (trackId: string) => `m/${trackId}.json`
-const swarmOf = (key: string) => key.slice(0, key.lastIndexOf('/'))
+/** A chunk key's (track, version, quality) prefix. */
+const qualityOf = (key: string) => key.slice(0, key.lastIndexOf('/'))
 
-export async function createChunkCache(options: ChunkCacheOptions) {
+/** A (track, version, quality) of which the cache holds chunks. */
+export interface CachedQuality {
+  trackId: string
+  version: string
+  bitrate: number
+}
+
+/** The local cache: verified chunks and signed manifests by key, least recently used out first. */
+export interface ChunkCache {
+  /** The bytes under `key` (marking them recently used), or undefined. */
+  get(key: string): Promise<Uint8Array | undefined>
+  has(key: string): boolean
+  /**
+   * Stores a verified chunk; resolves true once it is held. A write that fails (a full disk, a
+   * directory removed under us) leaves it uncached: the cache is a copy, never worth a crash.
+   */
+  put(key: string, bytes: Uint8Array): Promise<boolean>
+  /** Takes no more writes and resolves when those under way are done: then nothing touches the storage. */
+  close(): Promise<void>
+  delete(key: string): Promise<void>
+  /** The (track, version, quality) triples with chunks held, most recently used first. */
+  recentQualities(limit: number): CachedQuality[]
+  /** Chunk indices held for one track version and quality. */
+  heldChunks(trackId: string, version: string, bitrate: number): ReadonlySet<number>
+  /** Bytes held in all. */
+  readonly bytes: number
+  readonly entries: number
+}
+
+export async function createChunkCache(options: ChunkCacheOptions): Promise<ChunkCache> {
   const { storage } = options
   // Which chunks of each (track, version, quality) are held: what a peer's bitfield says.
   const held = new Map<string, Set<number>>()
   const note = (key: string, present: boolean) => {
     if (!key.startsWith('c/')) return
-    const swarm = swarmOf(key)
-    const index = Number(key.slice(swarm.length + 1))
-    let set = held.get(swarm)
+    const quality = qualityOf(key)
+    const index = Number(key.slice(quality.length + 1))
+    let set = held.get(quality)
     if (present) {
-      if (!set) held.set(swarm, (set = new Set()))
+      if (!set) held.set(quality, (set = new Set()))
       set.add(index)
     } else {
       set?.delete(index)
-      if (set?.size === 0) held.delete(swarm)
+      if (set?.size === 0) held.delete(quality)
     }
   }
   const index = new LRUCache<string, number>({
@@ -53,7 +83,7 @@ export async function createChunkCache(options: ChunkCacheOptions) {
   }
 
   return {
-    async get(key: string): Promise<Uint8Array | undefined> {
+    async get(key) {
       if (!index.has(key)) return undefined
       index.get(key) // marks it recently used
       const bytes = await storage.get(key)
@@ -63,12 +93,8 @@ export async function createChunkCache(options: ChunkCacheOptions) {
       }
       return bytes
     },
-    has: (key: string) => index.has(key),
-    /**
-     * Stores a verified chunk; resolves true once it is held. A write that fails (a full disk, a
-     * directory removed under us) leaves it uncached: the cache is a copy, never worth a crash.
-     */
-    async put(key: string, bytes: Uint8Array): Promise<boolean> {
+    has: (key) => index.has(key),
+    async put(key, bytes) {
       if (closed || bytes.byteLength > options.maxBytes) return false
       const write = storage.put(key, bytes).then(
         () => {
@@ -82,31 +108,28 @@ export async function createChunkCache(options: ChunkCacheOptions) {
       void write.finally(() => writing.delete(write))
       return write
     },
-    /** Takes no more writes and resolves when those under way are done: then nothing touches the storage. */
-    async close(): Promise<void> {
+    async close() {
       closed = true
       await Promise.all(writing)
     },
-    async delete(key: string): Promise<void> {
+    async delete(key) {
       index.delete(key)
     },
-    /** The (track, version, quality) triples with chunks held, most recently used first. */
-    recentSwarms(limit: number): Array<{ trackId: string; version: string; bitrate: number }> {
-      const out: Array<{ trackId: string; version: string; bitrate: number }> = []
+    recentQualities(limit) {
+      const out: CachedQuality[] = []
       const seen = new Set<string>()
       for (const key of index.keys()) {
         if (out.length >= limit) break
         if (!key.startsWith('c/')) continue
-        const swarm = swarmOf(key)
-        if (seen.has(swarm)) continue
-        seen.add(swarm)
-        const [, trackId, version, bitrate] = swarm.split('/')
+        const quality = qualityOf(key)
+        if (seen.has(quality)) continue
+        seen.add(quality)
+        const [, trackId, version, bitrate] = quality.split('/')
         out.push({ trackId: trackId!, version: version!, bitrate: Number(bitrate) })
       }
       return out
     },
-    /** Chunk indices held for one track version and quality. */
-    heldChunks(trackId: string, version: string, bitrate: number): ReadonlySet<number> {
+    heldChunks(trackId, version, bitrate) {
       return held.get(`c/${trackId}/${version}/${bitrate}`) ?? new Set()
     },
     get bytes() {
@@ -117,5 +140,3 @@ export async function createChunkCache(options: ChunkCacheOptions) {
     },
   }
 }
-
-export type ChunkCache = Awaited<ReturnType<typeof createChunkCache>>

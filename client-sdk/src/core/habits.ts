@@ -16,14 +16,24 @@ export interface PlayContext {
 const MAX_TRACKS = 5000
 const MAX_FOLLOWERS = 20
 
-export function createHabits(initial?: HabitsState) {
+/** One listener's habits. */
+export interface Habits {
+  /** `next` was played after `prev` (bounded: the rarest follower and the oldest track are forgotten first). */
+  record(prev: string, next: string): void
+  /** Up to `limit` (3) likeliest next tracks after `current`, best first: the context's next track, then habits, then the rest of the context. */
+  predict(current: string, context?: PlayContext, limit?: number): string[]
+  /** The state to persist; createHabits(state) takes it back. */
+  toJSON(): HabitsState
+}
+
+export function createHabits(initial?: HabitsState): Habits {
   const follows = new Map<string, Map<string, number>>()
   for (const [prev, nexts] of Object.entries(initial?.follows ?? {})) {
     follows.set(prev, new Map(Object.entries(nexts).filter(([, n]) => Number.isFinite(n) && n > 0)))
   }
 
   return {
-    record(prev: string, next: string): void {
+    record(prev, next) {
       if (prev === next) return
       let m = follows.get(prev)
       if (!m) {
@@ -38,8 +48,7 @@ export function createHabits(initial?: HabitsState) {
         if (rarest !== undefined) m.delete(rarest)
       }
     },
-    /** The likeliest next tracks after `current`, best first: the context's order first, then habits. */
-    predict(current: string, context?: PlayContext, limit = 3): string[] {
+    predict(current, context, limit = 3) {
       const out: string[] = []
       const add = (id: string | undefined) => {
         if (id !== undefined && id !== current && !out.includes(id) && out.length < limit) out.push(id)
@@ -56,12 +65,10 @@ export function createHabits(initial?: HabitsState) {
       }
       return out
     },
-    toJSON(): HabitsState {
+    toJSON() {
       const obj: HabitsState = { follows: {} }
       for (const [prev, m] of follows) obj.follows[prev] = Object.fromEntries(m)
       return obj
     },
   }
 }
-
-export type Habits = ReturnType<typeof createHabits>

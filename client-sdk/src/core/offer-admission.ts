@@ -15,7 +15,7 @@
  * - Otherwise an offer waits in a small queue (`queue` offers, each for `maxAgeMs`: under a flood
  *   the tracker forgets an unanswered offer of this listener's socket within seconds); when room
  *   frees, the best waiting offer is answered: one never seen failing first, then one in the
- *   swarm with the fewest peers, then the newest.
+ *   swarm where this listener has the fewest peers (`peerSetSize`), then the newest.
  * - A remote whose answered connection did not come up is answered again only after a backoff
  *   (`failureBackoffMs`, doubling per failure); so is any offer carrying the same DTLS
  *   certificate fingerprint, so made-up peer ids reusing one offer are one failure.
@@ -50,12 +50,14 @@ export const DEFAULT_OFFER_ADMISSION: OfferAdmissionOptions = {
 }
 
 export interface OfferCandidate<T> {
+  /** The swarm's info_hash. */
   swarm: string
+  /** The offerer's peer id. */
   remote: string
   /** The DTLS certificate fingerprint the SDP names ('' when none). */
   fingerprint: string
-  /** Peers this listener has in the swarm now. */
-  swarmPeers: number
+  /** The size of this listener's peer set in the swarm now (peers it is connected to there). */
+  peerSetSize: number
   useful: boolean
   sane: boolean
   /** Whatever the caller needs to answer it later (the offer itself). */
@@ -85,7 +87,46 @@ interface Failure {
   until: number
 }
 
-export function createOfferAdmission<T>(options: OfferAdmissionOptions = DEFAULT_OFFER_ADMISSION) {
+/** `admission.stats()`: offers answered, queued and ignored so far, attempts settled, and the state now. */
+export interface OfferAdmissionStats {
+  answered: number
+  queued: number
+  ignored: number
+  connected: number
+  failed: number
+  /** Answered connections being set up now. */
+  pending: number
+  /** Offers waiting in the queue now. */
+  waiting: number
+}
+
+/** One listener's offer admission; `T` is what the caller keeps with each offer (OfferCandidate.payload). Times are ms on the caller's clock. */
+export interface OfferAdmission<T> {
+  /** An offer arrived: answer it now (perhaps in the place of a stale attempt), keep it for later, or not at all. */
+  consider(c: OfferCandidate<T>, now: number): OfferDecision
+  /** Attempt `id` came up (ok: its remote's failures are forgiven) or did not (backoff); a replaced attempt is settled already. */
+  settled(id: number, ok: boolean, now: number): void
+  /**
+   * The waiting offers to answer now, best first: where there is room, or in the place of an
+   * attempt that had its time (as in consider()). Each returned one counts as being set up;
+   * `replaces` names the attempt to give up first. `stillWanted` says whether the caller can
+   * still use one (its remote may have connected meanwhile).
+   */
+  next(now: number, stillWanted: (c: OfferCandidate<T>) => boolean): Array<OfferCandidate<T> & { id: number; replaces?: number }>
+  /**
+   * When next() may have something to answer (ms from now): when the rate allows the next
+   * answer, or the oldest attempt has had its time; undefined when only a settled attempt can
+   * make room (or none is waiting).
+   */
+  retryInMs(now: number): number | undefined
+  /** Answered connections being set up now. */
+  readonly pending: number
+  /** Offers waiting now. */
+  readonly waiting: number
+  stats(): OfferAdmissionStats
+}
+
+export function createOfferAdmission<T>(options: OfferAdmissionOptions = DEFAULT_OFFER_ADMISSION): OfferAdmission<T> {
   /** swarm + remote -> the connection being set up: its certificate fingerprint, since when. Insertion order is age. */
   const pending = new Map<string, Attempt>()
   let ids = 0
@@ -154,12 +195,11 @@ export function createOfferAdmission<T>(options: OfferAdmissionOptions = DEFAULT
     const fa = failedBefore(a) ? 1 : 0
     const fb = failedBefore(b) ? 1 : 0
     if (fa !== fb) return fa < fb
-    if (a.swarmPeers !== b.swarmPeers) return a.swarmPeers < b.swarmPeers
+    if (a.peerSetSize !== b.peerSetSize) return a.peerSetSize < b.peerSetSize
     return a.at > b.at
   }
 
   return {
-    /** An offer arrived: answer it now, keep it for later, or not at all. */
     consider(c: OfferCandidate<T>, now: number): OfferDecision {
       const ignore = (reason: Extract<OfferDecision, { type: 'ignored' }>['reason']): OfferDecision => {
         counters.ignored++
@@ -190,7 +230,6 @@ export function createOfferAdmission<T>(options: OfferAdmissionOptions = DEFAULT
       counters.queued++
       return { type: 'queued' }
     },
-    /** Attempt `id` came up (ok) or did not (a replaced attempt is settled already). */
     settled(id: number, ok: boolean, now: number): void {
       let p: Attempt | undefined
       for (const a of pending.values()) if (a.id === id) p = a
@@ -203,12 +242,6 @@ export function createOfferAdmission<T>(options: OfferAdmissionOptions = DEFAULT
       }
       fail(p, now)
     },
-    /**
-     * The waiting offers to answer now, best first: where there is room, or in the place of an
-     * attempt that had its time (as in consider()). Each returned one counts as being set up;
-     * `replaces` names the attempt to give up first. `stillWanted` says whether the caller can
-     * still use one (its remote may have connected meanwhile).
-     */
     next(now: number, stillWanted: (c: OfferCandidate<T>) => boolean): Array<OfferCandidate<T> & { id: number; replaces?: number }> {
       const out: Array<OfferCandidate<T> & { id: number; replaces?: number }> = []
       for (let i = waiting.length - 1; i >= 0; i--) {
@@ -238,11 +271,6 @@ export function createOfferAdmission<T>(options: OfferAdmissionOptions = DEFAULT
       }
       return out
     },
-    /**
-     * When next() may have something to answer (ms from now): when the rate allows the next
-     * answer, or the oldest attempt has had its time; undefined when only a settled attempt can
-     * make room (or none is waiting).
-     */
     retryInMs(now: number): number | undefined {
       if (waiting.length === 0) return undefined
       refill(now)
@@ -261,5 +289,3 @@ export function createOfferAdmission<T>(options: OfferAdmissionOptions = DEFAULT
     stats: () => ({ ...counters, pending: pending.size, waiting: waiting.length }),
   }
 }
-
-export type OfferAdmission<T> = ReturnType<typeof createOfferAdmission<T>>

@@ -42,7 +42,23 @@ interface Assembly {
   missing: number
 }
 
-export function createPieceIntake(options: PieceIntakeOptions) {
+/** One link's intake of pieces. */
+export interface PieceIntake {
+  /** This side sent `request` for `index` (again: a request already outstanding is kept as it is); false when the chunk does not exist. */
+  requested(index: number): boolean
+  /** This side cancelled `index`, or the remote refused it: nothing more is expected, late fragments are dropped. */
+  cancelled(index: number, now: number): void
+  /** One piece message: a fragment kept (`partial`), the whole chunk (`chunk`), a late one dropped, or a `violation`. */
+  add(m: PieceFragment, now: number): PieceOutcome
+  /** Chunks requested and not yet here. */
+  readonly outstanding: number
+  /** Bytes held for chunks being assembled. */
+  readonly bufferedBytes: number
+  /** Forgets everything expected and every grace. */
+  clear(): void
+}
+
+export function createPieceIntake(options: PieceIntakeOptions): PieceIntake {
   const { fragment } = options
   const graceMs = options.graceMs ?? 30_000
   const maxGrace = options.maxGrace ?? 256
@@ -65,18 +81,16 @@ export function createPieceIntake(options: PieceIntakeOptions) {
   }
 
   return {
-    /** This side sent `request` for `index` (again: a request already outstanding is kept as it is). */
-    requested(index: number): boolean {
+    requested(index) {
       const length = options.lengthOf(index)
       if (length === undefined) return false
       if (!expected.has(index)) expected.set(index, { buf: undefined, got: undefined, missing: Math.max(1, Math.ceil(length / fragment)) })
       return true
     },
-    /** This side cancelled `index`, or the remote refused it: nothing more is expected, late fragments are dropped. */
-    cancelled(index: number, now: number): void {
+    cancelled(index, now) {
       if (expected.delete(index) || grace.has(index)) toGrace(index, now)
     },
-    add(m: PieceFragment, now: number): PieceOutcome {
+    add(m, now) {
       const a = expected.get(m.index)
       if (!a) {
         if (inGrace(m.index, now)) return { type: 'late' }
@@ -101,21 +115,17 @@ export function createPieceIntake(options: PieceIntakeOptions) {
       toGrace(m.index, now)
       return { type: 'chunk', bytes: a.buf }
     },
-    /** Chunks requested and not yet here. */
     get outstanding() {
       return expected.size
     },
-    /** Bytes held for chunks being assembled. */
     get bufferedBytes() {
       let n = 0
       for (const a of expected.values()) n += a.buf?.byteLength ?? 0
       return n
     },
-    clear(): void {
+    clear() {
       expected.clear()
       grace.clear()
     },
   }
 }
-
-export type PieceIntake = ReturnType<typeof createPieceIntake>

@@ -89,7 +89,49 @@ export interface SchedulerSnapshot {
   peers: number
 }
 
-export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = DEFAULT_SCHEDULER_CONFIG) {
+/** One playback's scheduler. Times are ms on the caller's clock; chunks are indices of the layout. */
+export interface Scheduler {
+  /** The decisions for this moment. Call after every event and on a regular tick. */
+  plan(now: number): Action[]
+  /**
+   * Where playback starts (or restarts after a seek): audio time `atMs`, from chunk `fromChunk`
+   * (default chunkAt(atMs); an MP4 playback passes its start point's chunk, the one holding
+   * the fragment it starts at). The head window moves there; no chunk before `fromChunk` is
+   * asked for.
+   */
+  start(atMs: number, fromChunk?: number): void
+  /** Where the speaker is now (audio ms). */
+  setPlayhead(ms: number): void
+  /** A verified chunk arrived (from anywhere: a late duplicate is harmless); a peer's delivery updates its measured rate. */
+  received(index: number, source: Source, now: number): void
+  /** A chunk we counted as held turned out unusable (a cached copy that failed its check): wanted again. */
+  forget(index: number): void
+  /** A request failed or was refused: the chunk is wanted again. */
+  failed(index: number): void
+  has(index: number): boolean
+  isInflight(index: number): boolean
+  /** A peer connected, holding `holds`. */
+  addPeer(id: string, holds?: Iterable<number>): void
+  /** The peer says it holds `index`. */
+  peerHas(id: string, index: number): void
+  /** A peer refused a chunk: it is not asked for it again (unless it says `have` again). */
+  peerLacks(id: string, index: number): void
+  /** A choked peer is asked for nothing. */
+  peerChoked(id: string, choked: boolean): void
+  /** A peer left or was dropped (e.g. for a bad chunk): its requests are wanted again; returns them. */
+  removePeer(id: string): number[]
+  peerIds(): string[]
+  peerHolds(id: string, index: number): boolean
+  /** Audio available ahead of the playhead without a gap (ms). */
+  bufferAheadMs(): number
+  /** The chunk that holds audio time `ms` (by the seek table). */
+  chunkAt(ms: number): number
+  snapshot(): SchedulerSnapshot
+  /** The buffer fell below lowWaterSec and has not yet recovered past recoverSec. */
+  readonly emergency: boolean
+}
+
+export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = DEFAULT_SCHEDULER_CONFIG): Scheduler {
   const have = new Set<number>()
   const inflight = new Map<number, Inflight>()
   const peers = new Map<string, PeerState>()
@@ -222,12 +264,6 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
 
   return {
     plan,
-    /**
-     * Where playback starts (or restarts after a seek): audio time `atMs`, from chunk `fromChunk`
-     * (default chunkAt(atMs); an MP4 playback passes its start point's chunk, the one holding
-     * the fragment it starts at). The head window moves there; no chunk before `fromChunk` is
-     * asked for.
-     */
     start(atMs: number, fromChunk: number = chunkAt(atMs)): void {
       playheadMs = atMs
       startedAtMs = atMs
@@ -238,7 +274,6 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
     setPlayhead(ms: number): void {
       playheadMs = Math.max(0, Math.min(ms, layout.durationMs))
     },
-    /** A verified chunk arrived (from anywhere: a late duplicate is harmless). */
     received(index: number, source: Source, now: number): void {
       const f = inflight.get(index)
       if (f?.source === 'peer' && source === 'peer') {
@@ -249,12 +284,10 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
       release(index)
       have.add(index)
     },
-    /** A chunk we counted as held turned out unusable (a cached copy that failed its check): wanted again. */
     forget(index: number): void {
       have.delete(index)
       if (index >= floor) missingFrom = Math.min(missingFrom, index)
     },
-    /** A request failed or was refused: the chunk is wanted again. */
     failed(index: number): void {
       release(index)
     },
@@ -266,7 +299,6 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
     peerHas(id: string, index: number): void {
       peers.get(id)?.have.add(index)
     },
-    /** A peer refused a chunk: it is not asked for it again (unless it says `have` again). */
     peerLacks(id: string, index: number): void {
       peers.get(id)?.have.delete(index)
     },
@@ -274,7 +306,6 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
       const p = peers.get(id)
       if (p) p.choked = choked
     },
-    /** A peer left or was dropped (e.g. for a bad chunk): its requests are wanted again. */
     removePeer(id: string): number[] {
       const p = peers.get(id)
       if (!p) return []
@@ -297,5 +328,3 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
     },
   }
 }
-
-export type Scheduler = ReturnType<typeof createScheduler>

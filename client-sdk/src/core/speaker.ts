@@ -19,7 +19,20 @@ export interface SpeakerState {
   ended: boolean
 }
 
-export function createSpeaker(options: { startMs: number; durationMs: number; speed?: number }) {
+/** One virtual speaker; every method takes the time (ms). */
+export interface Speaker {
+  /** The audio available now reaches `availableUntilMs`: moves the position, and says what happened since the last call (start, stall, resume, end). */
+  update(now: number, availableUntilMs: number): SpeakerEvent[]
+  /** The real speaker's position (a browser's audio element); stalls are still derived from the data. */
+  report(now: number, ms: number): void
+  /** Jumps to `ms`: a stall in progress ends there, and the end can come again. */
+  seek(now: number, ms: number): void
+  /** Position and stall figures; with `now`, a stall in progress counts up to it. */
+  state(now?: number): SpeakerState
+}
+
+/** Starts at `startMs` of a track of `durationMs`, at `speed` times real time (1). */
+export function createSpeaker(options: { startMs: number; durationMs: number; speed?: number }): Speaker {
   const speed = options.speed ?? 1
   let lastNow = 0
   let positionMs = options.startMs
@@ -77,12 +90,11 @@ export function createSpeaker(options: { startMs: number; durationMs: number; sp
 
   return {
     update,
-    /** The real speaker's position (a browser's audio element); stalls are still derived from the data. */
-    report(now: number, ms: number): void {
+    report(now, ms) {
       positionMs = Math.max(0, Math.min(ms, options.durationMs))
       lastNow = now
     },
-    seek(now: number, ms: number): void {
+    seek(now, ms) {
       positionMs = ms
       lastNow = now
       if (stalled) {
@@ -91,10 +103,8 @@ export function createSpeaker(options: { startMs: number; durationMs: number; sp
       }
       ended = false
     },
-    state(now?: number): SpeakerState {
+    state(now) {
       return { started, positionMs, stalled, stalls, stalledMs: stalledMs + (stalled && now !== undefined ? now - stallStart : 0), ended }
     },
   }
 }
-
-export type Speaker = ReturnType<typeof createSpeaker>

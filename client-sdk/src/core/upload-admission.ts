@@ -52,7 +52,27 @@ interface PeerUploads {
   abuse: number
 }
 
-export function createUploadAdmission(options: UploadAdmissionOptions, budget: UploadBudget) {
+/** Upload admission for one listener: peers are named by link key; every method that moves time takes `now`. */
+export interface UploadAdmission {
+  /** A peer asks for chunk `index`: queued (the budget reserved), refused with a reason, a duplicate, or a violation (drop the peer). */
+  request(peer: string, index: number, ctx: RequestContext): RequestDecision
+  /** The next chunk to send to `peer`, when none is being sent to it (it becomes the one being sent). */
+  next(peer: string): { index: number; length: number } | undefined
+  /** A cancel: a queued chunk is dropped (its reservation returned), the one being sent is to be aborted, or nothing. */
+  cancel(peer: string, index: number, now: number): CancelDecision
+  /** The chunk being sent to `peer` is done (whole, or cut short by a cancel or a closed link): `sentBytes` went out. */
+  finished(peer: string, index: number, sentBytes: number, now: number): void
+  /** The peer is gone: its queue is dropped (the chunk being sent, if any, still ends with finished()). */
+  dropPeer(peer: string, now: number): void
+  /** Requests of `peer` queued or being sent. */
+  outstanding(peer: string): number
+  /** Peers being served now (something queued or being sent). */
+  serving(): number
+  /** Requests refused so far, by reason. */
+  refused(): Record<RefusalReason, number>
+}
+
+export function createUploadAdmission(options: UploadAdmissionOptions, budget: UploadBudget): UploadAdmission {
   const peers = new Map<string, PeerUploads>()
   const refused: Record<RefusalReason, number> = { download_only: 0, emergency: 0, not_held: 0, slots: 0, per_peer: 0, ratio: 0 }
   const busy = (p: PeerUploads | undefined) => p !== undefined && (p.active !== undefined || p.queue.length > 0)
@@ -86,7 +106,6 @@ export function createUploadAdmission(options: UploadAdmissionOptions, budget: U
       p.queue.push({ index, length: ctx.length })
       return { type: 'queued' }
     },
-    /** The next chunk to send to `peer`, when none is being sent to it (it becomes the one being sent). */
     next(peer: string): { index: number; length: number } | undefined {
       const p = peers.get(peer)
       if (!p || p.active || p.queue.length === 0) return undefined
@@ -103,7 +122,6 @@ export function createUploadAdmission(options: UploadAdmissionOptions, budget: U
       budget.settle(item!.length, 0, now)
       return { type: 'dropped' }
     },
-    /** The chunk being sent to `peer` is done (whole, or cut short by a cancel or a closed link): `sentBytes` went out. */
     finished(peer: string, index: number, sentBytes: number, now: number): void {
       const p = peers.get(peer)
       if (!p || p.active?.index !== index) return
@@ -111,7 +129,6 @@ export function createUploadAdmission(options: UploadAdmissionOptions, budget: U
       p.active = undefined
       if (!busy(p) && p.abuse === 0) peers.delete(peer)
     },
-    /** The peer is gone: its queue is dropped (the chunk being sent, if any, still ends with finished()). */
     dropPeer(peer: string, now: number): void {
       const p = peers.get(peer)
       if (!p) return
@@ -127,5 +144,3 @@ export function createUploadAdmission(options: UploadAdmissionOptions, budget: U
     refused: () => ({ ...refused }),
   }
 }
-
-export type UploadAdmission = ReturnType<typeof createUploadAdmission>

@@ -23,7 +23,21 @@ export const DEFAULT_UPLOAD_BUDGET: UploadBudgetOptions = {
   allowanceBytes: 8 * 1024 * 1024,
 }
 
-export function createUploadBudget(options: UploadBudgetOptions) {
+/** The budget of one listener's uploads; every method takes the time (ms, any monotonic origin). */
+export interface UploadBudget {
+  /** Bytes that may still be promised now (Infinity without a ratio rule). */
+  available(now: number): number
+  /** Bytes downloaded (from the edge or peers): they raise the budget for the window. */
+  downloaded(bytes: number, now: number): void
+  /** Promises `bytes` for a chunk about to go out; false when the budget cannot cover them. */
+  reserve(bytes: number, now: number): boolean
+  /** The chunk promised `reservedBytes` ended having sent `sentBytes` (less when cancelled). */
+  settle(reservedBytes: number, sentBytes: number, now: number): void
+  /** For stats: bytes downloaded and uploaded in the current window. */
+  window(now: number): { downloaded: number; uploaded: number }
+}
+
+export function createUploadBudget(options: UploadBudgetOptions): UploadBudget {
   const buckets = options.buckets ?? 10
   const step = options.windowMs / buckets
   // Ring of [download, upload] per bucket, bucket k covering [k*step, (k+1)*step).
@@ -57,28 +71,22 @@ export function createUploadBudget(options: UploadBudgetOptions) {
   }
 
   return {
-    /** Bytes that may still be promised now. */
     available,
     downloaded(bytes: number, now: number): void {
       down[advance(now)]! += bytes
     },
-    /** Promises `bytes` for a chunk about to go out; false when the budget cannot cover them. */
     reserve(bytes: number, now: number): boolean {
       if (available(now) < bytes) return false
       reserved += bytes
       return true
     },
-    /** The chunk promised `reservedBytes` ended having sent `sentBytes` (less when cancelled). */
     settle(reservedBytes: number, sentBytes: number, now: number): void {
       reserved = Math.max(0, reserved - reservedBytes)
       up[advance(now)]! += sentBytes
     },
-    /** For stats: bytes downloaded and uploaded in the current window. */
     window(now: number): { downloaded: number; uploaded: number } {
       advance(now)
       return { downloaded: sum(down), uploaded: sum(up) }
     },
   }
 }
-
-export type UploadBudget = ReturnType<typeof createUploadBudget>

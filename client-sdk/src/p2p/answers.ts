@@ -1,5 +1,5 @@
 import type { SessionDescription } from '../../../protocol/src/tracker.js'
-import { DEFAULT_OFFER_ADMISSION, type OfferAdmissionOptions, type OfferCandidate, createOfferAdmission } from '../core/offer-admission.js'
+import { DEFAULT_OFFER_ADMISSION, type OfferAdmissionOptions, type OfferAdmissionStats, type OfferCandidate, createOfferAdmission } from '../core/offer-admission.js'
 import type { SimplePeerLike } from './peer-link.js'
 
 /**
@@ -26,7 +26,16 @@ export interface AnswersDeps {
   now?: () => number
 }
 
-export function createAnswers(deps: AnswersDeps) {
+/** This listener's answering of relayed offers, across every swarm. */
+export interface Answers {
+  /** A relayed offer: answered now (perhaps in the place of a stale attempt), later from the queue, or not at all. */
+  offer(c: OfferCandidate<OfferJob>): void
+  stats(): OfferAdmissionStats
+  /** No more answers; the queue's timer stops (connections being set up are the caller's to end). */
+  close(): void
+}
+
+export function createAnswers(deps: AnswersDeps): Answers {
   const now = deps.now ?? (() => performance.now())
   const admission = createOfferAdmission<OfferJob>({ ...DEFAULT_OFFER_ADMISSION, ...deps.admission })
   /** Answered connections being set up, by attempt id. */
@@ -78,8 +87,7 @@ export function createAnswers(deps: AnswersDeps) {
   }
 
   return {
-    /** A relayed offer: answered now, later, or not at all. */
-    offer(c: OfferCandidate<OfferJob>): void {
+    offer(c) {
       const d = admission.consider(c, now())
       if (d.type === 'answer') {
         // An attempt that had its time and did not connect gives its place up.
@@ -88,7 +96,7 @@ export function createAnswers(deps: AnswersDeps) {
       } else if (d.type === 'queued') schedule()
     },
     stats: () => admission.stats(),
-    close(): void {
+    close() {
       closed = true
       clearTimeout(timer)
     },

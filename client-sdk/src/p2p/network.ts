@@ -1,13 +1,13 @@
 import type { SessionDescription, TrackerReply, TrackerRequest } from '../../../protocol/src/tracker.js'
 import { swarmInfoHash } from '../../../protocol/src/tracker.js'
-import { type TrackerClient, type WebSocketConstructor, createTrackerClient } from '../../../tracker/src/client.js'
+import { type TrackerClient, type WebSocketConstructor, chorusTrack, createTrackerClient } from './tracker-client.js'
 import type { OfferAdmissionOptions } from '../core/offer-admission.js'
 import { randomId } from '../core/random-id.js'
-import { fingerprint, keepCandidates, saneOffer, candidates as sdpCandidates } from '../core/sdp.js'
+import { fingerprint, outgoingDescription, saneOffer, candidates as sdpCandidates } from '../core/sdp.js'
 import { createAnswers } from './answers.js'
 import { BYE_GRACE_MS, type PeerLink, type SimplePeerLike, createPeerLink, refusePeer } from './peer-link.js'
-import { type Swarm, type SwarmQuality, type UploadSource, createSwarm, qualityChunkLength } from './swarm.js'
-import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, createUploads } from './uploads.js'
+import { type PeerSet, type SwarmQuality, type UploadSource, createPeerSet, qualityChunkLength } from './peer-set.js'
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, type UploadStats, createUploads } from './uploads.js'
 
 /**
  * This listener's place in the peer network: its tracker connections, its swarms, its WebRTC
@@ -51,6 +51,9 @@ export interface NetworkOptions {
   onWarning?: (w: { code: string; message: string }) => void
 }
 
+/** How long no offers go to a tracker that said peer_limit: introductions age out over its hour. */
+const PEER_LIMIT_PAUSE_MS = 5 * 60_000
+
 interface TrackerEntry {
   url: string
   client: TrackerClient
@@ -60,10 +63,13 @@ interface TrackerEntry {
   refreshing: boolean
   lastRefreshAt: number
   lastToken: string | undefined
+  /** Until when no offers go to this tracker: it said this listener met as many peers as it introduces in an hour. */
+  offersPausedUntil: number
 }
 
-interface SwarmEntry {
-  swarm: Swarm
+/** This listener's membership of one swarm: its peer set there, its peer id, its announces and offers. */
+interface JoinedSwarm {
+  peerSet: PeerSet
   tracker: TrackerEntry
   peerId: string
   /** The id before the last renewal, and when it was renewed. */
@@ -81,6 +87,8 @@ interface SwarmEntry {
   users: number
   /** Announced as a holder (left 0) since the last reconnection. */
   holder: boolean
+  /** The tracker refused this swarm for this session (its token does not cover the track): no more announces; the track plays from the servers. */
+  refused: boolean
 }
 
 export interface NetworkStats {
@@ -106,18 +114,39 @@ export interface NetworkStats {
   /** Peer ids replaced after the tracker said peer_id_taken; tokens re-sent after token_expired. */
   peerIdRenewals: number
   tokenRefreshes: number
-  uploads: ReturnType<ReturnType<typeof createUploads>['stats']>
+  uploads: UploadStats
 }
 
-export function createNetwork(options: NetworkOptions) {
+/** This listener's peer network (see NetworkOptions): the swarms it is in, and its uploads. */
+export interface Network {
+  /**
+   * Joins (or joins once more) the swarm of one track version and quality, serving `source` to
+   * its peers; `left` says how many bytes this listener still lacks (0: a holder). Resolves with
+   * this listener's peer set there. Each join is matched by one leave().
+   */
+  join(quality: SwarmQuality, source: UploadSource, left: () => number): Promise<PeerSet>
+  /** Drops one join of the swarm; the last one leaves it (announced as stopped, its peers dropped). */
+  leave(infoHash: string): void
+  /** False while some playback is in an emergency: every peer is choked and requests refused until every emergency ends. */
+  setUploading(allowed: boolean): void
+  /** Bytes this listener downloaded from the edge: with those from peers, they set how much it may upload. */
+  downloaded(bytes: number): void
+  /** This swarm's peer id now (each swarm has its own), for tests and diagnostics. */
+  peerIdOf(infoHash: string): string | undefined
+  stats(): NetworkStats
+  /** Leaves every swarm and closes the tracker sockets: links say bye, and this resolves when every channel has ended (or after a grace). */
+  close(): Promise<void>
+}
+
+export function createNetwork(options: NetworkOptions): Network {
   const random = options.random ?? Math.random
   const maxConnections = options.maxConnections ?? 50
   const hardMax = options.hardMaxConnections ?? 60
   const answerTimeoutMs = options.answerTimeoutMs ?? 10_000
   const offersPerAnnounce = options.offersPerAnnounce ?? 5
   const uploads = createUploads({ limits: options.uploads === undefined ? DEFAULT_UPLOAD_LIMITS : options.uploads })
-  const swarms = new Map<string, SwarmEntry>()
-  const joining = new Map<string, Promise<SwarmEntry>>()
+  const swarms = new Map<string, JoinedSwarm>()
+  const joining = new Map<string, Promise<JoinedSwarm>>()
   const trackers = new Map<string, TrackerEntry>()
   const banned = new Set<string>()
   let connecting = 0
@@ -133,7 +162,7 @@ export function createNetwork(options: NetworkOptions) {
 
   const connections = () => {
     let n = 0
-    for (const e of swarms.values()) n += e.swarm.size
+    for (const e of swarms.values()) n += e.peerSet.size
     return n
   }
 
@@ -155,7 +184,8 @@ export function createNetwork(options: NetworkOptions) {
   }
 
   /** What of a local description may leave: in relay-only mode, relay candidates only. */
-  const outgoing = (sdp: string) => (options.relayOnly ? keepCandidates(sdp, ['relay']) : sdp)
+  // What leaves for the tracker carries only what a data channel needs, of the kinds the mode allows (core/sdp.ts).
+  const outgoing = (sdp: string) => outgoingDescription(sdp, options.relayOnly ? ['relay'] : ['host', 'srflx', 'relay'])
 
   async function makeOffer(): Promise<{ peer: SimplePeerLike; sdp: string } | undefined> {
     stats.offers++
@@ -182,8 +212,8 @@ export function createNetwork(options: NetworkOptions) {
   }
 
   /** Wires a connected data channel into the swarm. */
-  function connected(entry: SwarmEntry, remote: string, peer: SimplePeerLike): void {
-    if (entry.closed || entry.swarm.has(remote) || banned.has(remote) || connections() >= hardMax) {
+  function connected(entry: JoinedSwarm, remote: string, peer: SimplePeerLike): void {
+    if (entry.closed || entry.peerSet.has(remote) || banned.has(remote) || connections() >= hardMax) {
       // Through a link, so the remote hears bye and ends the channel itself (it may be sending).
       refusePeer(peer)
       return
@@ -192,18 +222,18 @@ export function createNetwork(options: NetworkOptions) {
     const link: PeerLink = createPeerLink(
       peer,
       {
-        onMessage: (m) => entry.swarm.message(remote, m),
-        onChunk: (index, bytes) => void entry.swarm.chunk(remote, index, bytes),
+        onMessage: (m) => entry.peerSet.message(remote, m),
+        onChunk: (index, bytes) => void entry.peerSet.chunk(remote, index, bytes),
         onProtocolError: () => {
           stats.protocolViolations++
           banned.add(remote)
-          entry.swarm.drop(remote)
+          entry.peerSet.drop(remote)
         },
-        onClose: () => entry.swarm.drop(remote),
+        onClose: () => entry.peerSet.drop(remote),
       },
-      { delayMs: options.peerDelayMs ?? 0, chunkLength: (i) => qualityChunkLength(entry.swarm.quality, i) },
+      { delayMs: options.peerDelayMs ?? 0, chunkLength: (i) => qualityChunkLength(entry.peerSet.quality, i) },
     )
-    entry.swarm.attach(remote, link)
+    entry.peerSet.attach(remote, link)
     if (emergencies > 0) void link.send({ type: 'choke' })
   }
 
@@ -241,18 +271,19 @@ export function createNetwork(options: NetworkOptions) {
   })
 
   /** Sends to the swarm's tracker with the session token (the tracker checks it when the last one it saw has expired). */
-  async function send(entry: SwarmEntry, request: TrackerRequest): Promise<void> {
+  async function send(entry: JoinedSwarm, request: TrackerRequest): Promise<void> {
     const token = await options.token?.(false).catch(() => undefined)
     if (token) entry.tracker.lastToken = token
     entry.tracker.client.send(token ? { ...request, token } : request)
   }
 
-  async function announce(entry: SwarmEntry, event?: 'started' | 'stopped' | 'completed'): Promise<void> {
-    if (entry.closed && event !== 'stopped') return
+  async function announce(entry: JoinedSwarm, event?: 'started' | 'stopped' | 'completed'): Promise<void> {
+    if ((entry.closed || entry.refused) && event !== 'stopped') return
     const room = Math.max(0, Math.min(maxConnections - connections(), hardMax - connections() - connecting))
     // A holder (nothing left to fetch) sends no offers: those who still fetch offer to it, and
     // the tracker hands their offers to holders first. Each offer is a whole RTCPeerConnection.
-    const want = event === 'stopped' || entry.left() === 0 ? 0 : Math.min(offersPerAnnounce, room)
+    const paused = Date.now() < entry.tracker.offersPausedUntil
+    const want = event === 'stopped' || entry.left() === 0 || paused ? 0 : Math.min(offersPerAnnounce, room)
     // Drop offers nobody answered: their slots go to fresh ones. An answer takes a second; an
     // offer unanswered for long is one the tracker forgot (it keeps a few per socket) or its receiver ignored.
     for (const [id, p] of entry.pending) {
@@ -277,24 +308,25 @@ export function createNetwork(options: NetworkOptions) {
     entry.holder = entry.left() === 0 && event !== 'stopped'
     await send(entry, {
       action: 'announce',
-      info_hash: entry.swarm.infoHash,
+      info_hash: entry.peerSet.infoHash,
       peer_id: entry.peerId,
       numwant: offers.length,
       uploaded: uploads.stats().uploadedBytes,
-      downloaded: entry.swarm.bytesFromPeers,
+      downloaded: entry.peerSet.bytesFromPeers,
       left: entry.left(),
       ...(event && { event }),
       ...(offers.length && { offers }),
       ...(options.network && { network: options.network }),
+      chorus_track: chorusTrack(entry.peerSet.quality),
     })
   }
 
-  function scheduleAnnounce(entry: SwarmEntry, seconds: number): void {
+  function scheduleAnnounce(entry: JoinedSwarm, seconds: number): void {
     if (entry.timer) clearTimeout(entry.timer)
     // Fewer peers than we would like: ask again soon, then less and less often while the swarm
     // stays small (5, 10, 20, 40 s...); otherwise at the tracker's interval.
     // A holder waits for offers and announces at the tracker's interval.
-    const small = entry.left() > 0 && entry.swarm.size < 3 && (entry.others ?? 1) > entry.swarm.size
+    const small = entry.left() > 0 && entry.peerSet.size < 3 && (entry.others ?? 1) > entry.peerSet.size
     entry.lonely = small ? entry.lonely + 1 : 0
     const wait = small ? Math.min(seconds, 5 * 2 ** Math.min(entry.lonely - 1, 4) * (0.8 + random() * 0.4)) : seconds
     entry.timer = setTimeout(() => void announce(entry).catch(() => {}), wait * 1000)
@@ -328,7 +360,7 @@ export function createNetwork(options: NetworkOptions) {
   }
 
   /** The tracker says another socket holds this swarm's peer id (our old one, half-open there): take a new one. */
-  function renewPeerId(entry: SwarmEntry): void {
+  function renewPeerId(entry: JoinedSwarm): void {
     // Failures for announces that left before the renewal arrive after it: one renewal answers them all.
     if (Date.now() - entry.renewedAt < 5000) return
     entry.formerId = entry.peerId
@@ -352,9 +384,20 @@ export function createNetwork(options: NetworkOptions) {
         if (entry && entry.tracker === t && !entry.closed && entry.formerId) {
           const former = entry.formerId
           entry.formerId = undefined
-          void send(entry, { action: 'announce', info_hash: entry.swarm.infoHash, peer_id: former, event: 'stopped', left: entry.left() })
+          void send(entry, { action: 'announce', info_hash: entry.peerSet.infoHash, peer_id: former, event: 'stopped', left: entry.left(), chorus_track: chorusTrack(entry.peerSet.quality) })
             .then(() => announce(entry, 'started'))
             .catch(() => {})
+        }
+        break
+      case 'track_not_covered':
+      case 'track_mismatch':
+        // Not an error to retry: this session may not share this track. It plays from the servers.
+        warn(reply.failure_code, `the tracker refused peers for this track: ${reply['failure reason']}`)
+        if (entry && entry.tracker === t && !entry.refused) {
+          entry.refused = true
+          if (entry.timer) clearTimeout(entry.timer)
+          for (const p of entry.pending.values()) p.peer.destroy()
+          entry.pending.clear()
         }
         break
     }
@@ -362,6 +405,18 @@ export function createNetwork(options: NetworkOptions) {
 
   function onTrackerMessage(t: TrackerEntry, reply: TrackerReply): void {
     if ('failure_code' in reply) return onFailure(t, reply)
+    if ('warning_code' in reply && reply.warning_code === 'peer_limit') {
+      // Offers made now would only time out unanswered: none to this tracker for a while, and
+      // the pending ones go. Peers already met go on; playback goes on from the servers.
+      t.offersPausedUntil = Date.now() + PEER_LIMIT_PAUSE_MS
+      for (const e of swarms.values()) {
+        if (e.tracker !== t) continue
+        for (const p of e.pending.values()) p.peer.destroy()
+        e.pending.clear()
+      }
+      warn('peer_limit', reply['warning message'])
+      return
+    }
     if (!('info_hash' in reply) || typeof reply.info_hash !== 'string') return
     const entry = swarms.get(reply.info_hash)
     if (!entry || entry.closed || entry.tracker !== t) return
@@ -379,7 +434,7 @@ export function createNetwork(options: NetworkOptions) {
       if (!pending) return
       entry.pending.delete(reply.offer_id)
       const remote = reply.peer_id
-      if (banned.has(remote) || entry.swarm.has(remote) || remote === entry.peerId) {
+      if (banned.has(remote) || entry.peerSet.has(remote) || remote === entry.peerId) {
         pending.peer.destroy()
         return
       }
@@ -389,19 +444,19 @@ export function createNetwork(options: NetworkOptions) {
   }
 
   /** Whether this listener can use a connection in the swarm: it wants chunks there, or can serve some. */
-  const useful = (entry: SwarmEntry) => entry.left() > 0 || (options.uploads !== false && entry.swarm.size < maxConnections && hasChunks(entry))
-  const hasChunks = (entry: SwarmEntry) => entry.swarm.source.held().size > 0
+  const useful = (entry: JoinedSwarm) => entry.left() > 0 || (options.uploads !== false && entry.peerSet.size < maxConnections && hasChunks(entry))
+  const hasChunks = (entry: JoinedSwarm) => entry.peerSet.source.held().size > 0
   const roomFor = () => connections() + connecting < hardMax
 
-  function onOffer(entry: SwarmEntry, remote: string, offer: SessionDescription, offerId: string): void {
+  function onOffer(entry: JoinedSwarm, remote: string, offer: SessionDescription, offerId: string): void {
     if (typeof remote !== 'string' || typeof offer !== 'object' || offer === null) return
-    if (remote === entry.peerId || banned.has(remote) || entry.swarm.has(remote) || !roomFor()) return
+    if (remote === entry.peerId || banned.has(remote) || entry.peerSet.has(remote) || !roomFor()) return
     const sdp = offer.sdp
     answers.offer({
-      swarm: entry.swarm.infoHash,
+      swarm: entry.peerSet.infoHash,
       remote,
       fingerprint: typeof sdp === 'string' ? fingerprint(sdp) : '',
-      swarmPeers: entry.swarm.size,
+      peerSetSize: entry.peerSet.size,
       useful: useful(entry),
       sane: offer.type === 'offer' && saneOffer(sdp),
       payload: {
@@ -409,9 +464,9 @@ export function createNetwork(options: NetworkOptions) {
         connected: (peer) => connected(entry, remote, peer),
         answer: (answerSdp) => {
           if (entry.closed) return
-          void send(entry, { action: 'announce', info_hash: entry.swarm.infoHash, peer_id: entry.peerId, to_peer_id: remote, answer: { type: 'answer', sdp: outgoing(answerSdp) }, offer_id: offerId })
+          void send(entry, { action: 'announce', info_hash: entry.peerSet.infoHash, peer_id: entry.peerId, to_peer_id: remote, answer: { type: 'answer', sdp: outgoing(answerSdp) }, offer_id: offerId })
         },
-        wanted: () => !entry.closed && !entry.swarm.has(remote) && !banned.has(remote) && roomFor(),
+        wanted: () => !entry.closed && !entry.peerSet.has(remote) && !banned.has(remote) && roomFor(),
       },
     })
   }
@@ -423,7 +478,7 @@ export function createNetwork(options: NetworkOptions) {
       existing.users++
       return existing
     }
-    const entry: TrackerEntry = { url, client: undefined as unknown as TrackerClient, users: 1, expiredAt: undefined, refreshing: false, lastRefreshAt: 0, lastToken: undefined }
+    const entry: TrackerEntry = { url, client: undefined as unknown as TrackerClient, users: 1, expiredAt: undefined, refreshing: false, lastRefreshAt: 0, lastToken: undefined, offersPausedUntil: 0 }
     entry.client = createTrackerClient({
       url,
       WebSocket: options.WebSocket,
@@ -447,28 +502,27 @@ export function createNetwork(options: NetworkOptions) {
     if (entry.timer) clearTimeout(entry.timer)
     void announce(entry, 'stopped').catch(() => {})
     for (const p of entry.pending.values()) p.peer.destroy()
-    entry.swarm.close()
+    entry.peerSet.close()
     swarms.delete(infoHash)
   }
 
   return {
-    /** Joins (or returns) the swarm of one track version and quality, serving `source` to its peers. */
-    async join(quality: SwarmQuality, source: UploadSource, left: () => number): Promise<Swarm> {
+    async join(quality, source, left) {
       const infoHash = await swarmInfoHash(quality.trackId, quality.version, quality.bitrate)
       const existing = swarms.get(infoHash)
       if (existing && !existing.closed) {
         existing.users++
-        return existing.swarm
+        return existing.peerSet
       }
       // A playback and a prefetch may join one swarm at the same moment: one entry for both.
       const underway = joining.get(infoHash)
       if (underway) {
         const entry = await underway
         entry.users++
-        return entry.swarm
+        return entry.peerSet
       }
       const made = (async () => {
-        const swarm = createSwarm(quality, infoHash, {
+        const peerSet = createPeerSet(quality, infoHash, {
           source,
           serve: (peer, link, index) =>
             uploads.request(
@@ -480,7 +534,7 @@ export function createNetwork(options: NetworkOptions) {
                 violation: () => {
                   stats.protocolViolations++
                   banned.add(peer)
-                  swarm.drop(peer)
+                  peerSet.drop(peer)
                 },
               },
               index,
@@ -496,11 +550,12 @@ export function createNetwork(options: NetworkOptions) {
           ban: (peer) => banned.add(peer),
         })
         const tracker = trackerFor(infoHash)
-        const entry: SwarmEntry = {
-          swarm,
+        const entry: JoinedSwarm = {
+          peerSet,
           tracker,
           peerId: randomId(),
           formerId: undefined,
+          refused: false,
           renewedAt: 0,
           pending: new Map(),
           timer: undefined,
@@ -518,32 +573,28 @@ export function createNetwork(options: NetworkOptions) {
       })()
       joining.set(infoHash, made)
       try {
-        return (await made).swarm
+        return (await made).peerSet
       } finally {
         joining.delete(infoHash)
       }
     },
-    /** Drops one join of the swarm; the last one leaves it (announced as stopped). */
     leave(infoHash: string): void {
       const entry = swarms.get(infoHash)
       if (!entry) return
       if (--entry.users > 0) return
       closeSwarm(infoHash)
     },
-    /** Emergency in any playback: choke every peer and refuse requests until it ends. */
     setUploading(allowed: boolean): void {
       const before = emergencies
       emergencies = Math.max(0, emergencies + (allowed ? -1 : 1))
       uploads.setEmergency(emergencies > 0)
       if ((before === 0) !== (emergencies === 0)) {
-        for (const e of swarms.values()) e.swarm.broadcast({ type: emergencies > 0 ? 'choke' : 'unchoke' })
+        for (const e of swarms.values()) e.peerSet.broadcast({ type: emergencies > 0 ? 'choke' : 'unchoke' })
       }
     },
-    /** Bytes this listener downloaded from the edge: with those from peers, they set how much it may upload. */
     downloaded(bytes: number): void {
       uploads.downloaded(bytes)
     },
-    /** This swarm's peer id now (each swarm has its own), for tests and diagnostics. */
     peerIdOf(infoHash: string): string | undefined {
       return swarms.get(infoHash)?.peerId
     },
@@ -564,13 +615,12 @@ export function createNetwork(options: NetworkOptions) {
         offersQueued: o.queued,
         offersIgnored: o.ignored,
         answering: o.pending,
-        assemblingBytes: [...swarms.values()].reduce((n, e) => n + e.swarm.assemblingBytes(), 0),
+        assemblingBytes: [...swarms.values()].reduce((n, e) => n + e.peerSet.assemblingBytes(), 0),
         peerIdRenewals: stats.peerIdRenewals,
         tokenRefreshes: stats.tokenRefreshes,
         uploads: u,
       }
     },
-    /** Leaves every swarm: links say bye, and this resolves when every channel has ended. */
     async close(): Promise<void> {
       closed = true
       answers.close()
@@ -590,4 +640,3 @@ export function createNetwork(options: NetworkOptions) {
   }
 }
 
-export type Network = ReturnType<typeof createNetwork>

@@ -53,7 +53,27 @@ export interface PeerLinkOptions {
  * down by the side with nothing left to send: @roamhq/wrtc crashes the process when a data
  * channel is closed from the far side while a send() on it is under way.
  */
-export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, options: PeerLinkOptions = {}) {
+export interface PeerLink {
+  /** Sends one message; a request makes this side expect that chunk's pieces, a cancel stops expecting them. Resolves once written (after backpressure); a no-op once closed. */
+  send(m: PeerMessage): Promise<void>
+  /**
+   * Sends a whole chunk as fragments; `beforeFragment` lets the caller pace them (the upload
+   * rate cap) and `stop` cut it short (a cancel). Resolves with the bytes of data sent.
+   */
+  sendChunk(index: number, chunk: Uint8Array, beforeFragment?: (bytes: number) => Promise<void>, stop?: () => boolean): Promise<number>
+  /** Chunks asked of the remote and not yet here, and the bytes held for them. */
+  readonly expecting: { chunks: number; bytes: number }
+  /** Stops writing and says bye; the channel ends when the remote closes it, or after the grace. Idempotent. */
+  close(): void
+  /** Resolves when the channel itself has ended. */
+  readonly ended: Promise<void>
+  /** Nothing more is sent or delivered. */
+  readonly closed: boolean
+  readonly bytesIn: number
+  readonly bytesOut: number
+}
+
+export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, options: PeerLinkOptions = {}): PeerLink {
   const now = options.now ?? (() => performance.now())
   const intake = createPieceIntake({ lengthOf: options.chunkLength ?? (() => undefined), fragment: PIECE_FRAGMENT })
   let closed = false
@@ -169,18 +189,13 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
   }
 
   return {
-    /** Sends one message; a request makes this side expect that chunk's pieces, a cancel stops expecting them. */
-    send(m: PeerMessage): Promise<void> {
+    send(m) {
       if (closed) return Promise.resolve()
       if (m.type === 'request') intake.requested(m.index)
       else if (m.type === 'cancel') intake.cancelled(m.index, now())
       return write(encodePeerMessage(m))
     },
-    /**
-     * Sends a whole chunk as fragments; `beforeFragment` lets the caller pace them (the upload
-     * rate cap) and `stop` cut it short (a cancel). Resolves with the bytes of data sent.
-     */
-    async sendChunk(index: number, chunk: Uint8Array, beforeFragment?: (bytes: number) => Promise<void>, stop?: () => boolean): Promise<number> {
+    async sendChunk(index, chunk, beforeFragment, stop) {
       let sent = 0
       for (const m of pieceMessages(index, chunk)) {
         if (closed || stop?.()) return sent
@@ -192,7 +207,6 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
       }
       return sent
     },
-    /** Chunks asked of the remote and not yet here, and the bytes held for them. */
     get expecting() {
       return { chunks: intake.outstanding, bytes: intake.bufferedBytes }
     },
@@ -210,7 +224,6 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
   }
 }
 
-export type PeerLink = ReturnType<typeof createPeerLink>
 
 /** Turns a freshly connected peer away politely: bye through a link that delivers nothing. */
 export function refusePeer(peer: SimplePeerLike): void {

@@ -2,7 +2,7 @@ import { createTokenBucket } from '../core/token-bucket.js'
 import { DEFAULT_UPLOAD_ADMISSION, type RefusalReason, createUploadAdmission } from '../core/upload-admission.js'
 import { DEFAULT_UPLOAD_BUDGET, createUploadBudget } from '../core/upload-budget.js'
 import type { PeerLink } from './peer-link.js'
-import type { UploadSource } from './swarm.js'
+import type { UploadSource } from './peer-set.js'
 
 /**
  * Serving peers: carries out the upload cores' decisions (core/upload-admission.ts,
@@ -44,7 +44,38 @@ export interface UploadPeer {
   violation(reason: string): void
 }
 
-export function createUploads(options: { limits: UploadLimits | false; now?: () => number }) {
+/** `uploads.stats()`. */
+export interface UploadStats {
+  uploadedBytes: number
+  /** Requests cancelled by peers (queued or being sent). */
+  cancelled: number
+  /** Peers dropped for flooding requests. */
+  violations: number
+  /** Peers being served now. */
+  serving: number
+  refused: Record<RefusalReason, number>
+  /** The ratio rule's window now: bytes down and up, and what may still go up. */
+  window: { downloaded: number; uploaded: number; available: number }
+}
+
+/** This listener's uploads to every peer of every swarm; peers are named by link key (UploadPeer.key). */
+export interface Uploads {
+  /** A peer asked for chunk `index`: queued and sent, or refused (a reject, and a choke for the ratio rule), or a violation reported. */
+  request(p: UploadPeer, index: number): void
+  /** A peer cancelled its request: out of the queue, or the chunk stops between two fragments. */
+  cancel(key: string, index: number): void
+  /** The link is gone: its queue is dropped and its chunk in progress stops. */
+  gone(key: string): void
+  /** Bytes downloaded (edge or peers): they raise the upload budget. */
+  downloaded(bytes: number): void
+  /** While on, every request is refused (a playback is low on buffer). */
+  setEmergency(on: boolean): void
+  stats(): UploadStats
+  /** Stops every chunk being sent and the unchoke timer. */
+  close(): void
+}
+
+export function createUploads(options: { limits: UploadLimits | false; now?: () => number }): Uploads {
   const now = options.now ?? (() => performance.now())
   const limits = options.limits === false ? { ...DEFAULT_UPLOAD_LIMITS, rate: 0 } : options.limits
   const uploads = options.limits !== false
@@ -103,7 +134,6 @@ export function createUploads(options: { limits: UploadLimits | false; now?: () 
   }
 
   return {
-    /** A peer asked for chunk `index`. */
     request(p: UploadPeer, index: number): void {
       const length = p.chunkLength(index)
       if (length === undefined) return void p.link.send({ type: 'reject', index })
@@ -123,7 +153,6 @@ export function createUploads(options: { limits: UploadLimits | false; now?: () 
           p.violation(d.reason)
       }
     },
-    /** A peer cancelled its request: out of the queue, or the chunk stops between two fragments. */
     cancel(key: string, index: number): void {
       const d = admission.cancel(key, index, now())
       if (d.type === 'none') return
@@ -133,14 +162,12 @@ export function createUploads(options: { limits: UploadLimits | false; now?: () 
         if (s?.index === index) s.stop = true
       }
     },
-    /** The link is gone: its queue is dropped and its chunk in progress stops. */
     gone(key: string): void {
       admission.dropPeer(key, now())
       choked.delete(key)
       const s = sending.get(key)
       if (s) s.stop = true
     },
-    /** Bytes downloaded (edge or peers): they raise the upload budget. */
     downloaded(bytes: number): void {
       budget.downloaded(bytes, now())
       if (choked.size > 0) unchokeIfAble()
@@ -148,7 +175,7 @@ export function createUploads(options: { limits: UploadLimits | false; now?: () 
     setEmergency(on: boolean): void {
       emergency = on
     },
-    stats() {
+    stats(): UploadStats {
       const w = budget.window(now())
       return {
         ...stats,
@@ -164,5 +191,3 @@ export function createUploads(options: { limits: UploadLimits | false; now?: () 
     },
   }
 }
-
-export type Uploads = ReturnType<typeof createUploads>

@@ -2,10 +2,8 @@ import { type Manifest, type QualityManifest, chunkLength, chunkMatches, fromBit
 import type { ControlMessage, PeerLink } from './peer-link.js'
 
 /**
- * One swarm as this listener sees it: the peers connected for one (track version, quality),
- * what each holds, and the requests in flight to each. It decides nothing about timing (the
- * scheduler does); it verifies every chunk a peer sends before anyone sees it, and drops a peer
- * that sends a bad one.
+ * What one swarm is for: a track version at one quality, with what checks its chunks. A swarm
+ * (the protocol's word) is everyone announcing its info_hash; see the glossary in README.md.
  */
 export interface SwarmQuality {
   trackId: string
@@ -27,7 +25,8 @@ export function qualityChunkLength(q: SwarmQuality, index: number): number | und
   return Number.isInteger(index) && index >= 0 && index < q.chunkCount ? chunkLength(q.byteLength, q.chunkSize, index) : undefined
 }
 
-export interface SwarmListener {
+/** What a peer set tells a playback or a prefetch that listens to it. */
+export interface PeerSetListener {
   onPeer?(peer: string, holds: ReadonlySet<number>): void
   onHave?(peer: string, index: number): void
   onChoke?(peer: string, choked: boolean): void
@@ -40,6 +39,7 @@ export interface SwarmListener {
   onBadChunk?(index: number, peer: string): void
 }
 
+/** What this listener serves in a swarm: its verified chunks of that quality. */
 export interface UploadSource {
   /** Our verified copy of a chunk, if we hold it. */
   get(index: number): Promise<Uint8Array | undefined>
@@ -52,7 +52,8 @@ interface Remote {
   choking: boolean
 }
 
-export interface SwarmHooks {
+/** What a peer set asks of the network that owns it: uploads, bans, tracker announces. */
+export interface PeerSetHooks {
   source: UploadSource
   /** A peer asked for a chunk: the network's uploads decide (refuse, queue, serve). */
   serve(peer: string, link: PeerLink, index: number): void
@@ -67,41 +68,80 @@ export interface SwarmHooks {
   ban(peer: string): void
 }
 
-export function createSwarm(quality: SwarmQuality, infoHash: string, options: SwarmHooks) {
+/**
+ * One listener's peer set in one swarm: the peers it is connected to for one (track version,
+ * quality), what each holds, and the requests in flight to each. It decides nothing about timing
+ * (the scheduler does); it verifies every chunk a peer sends before anyone sees it, and drops a
+ * peer that sends a bad one. (The tracker's record of a whole swarm is its roster, elsewhere.)
+ */
+export interface PeerSet {
+  /** The swarm's info_hash (hex). */
+  readonly infoHash: string
+  readonly quality: SwarmQuality
+  /** What this listener serves in the swarm. */
+  readonly source: UploadSource
+  /** Adds a listener, told at once of every peer connected now; returns its removal. */
+  listen(listener: PeerSetListener): () => void
+  has(peer: string): boolean
+  /** Peers connected now. */
+  readonly size: number
+  /** Verified bytes received from this set's peers. */
+  readonly bytesFromPeers: number
+  /** A data channel for this swarm is open: the peer joins the set and is greeted with what we hold. */
+  attach(peer: string, link: PeerLink): void
+  /** Routes one control message from a peer of the set (unknown peers are ignored). */
+  message(peer: string, m: ControlMessage): void
+  /** A piece from a peer: verified against the manifest's hash, passed on, or the peer is banned and dropped. */
+  chunk(peer: string, index: number, bytes: Uint8Array): Promise<void>
+  /** Asks `peer` for chunk `index`; false when the peer is not connected or the chunk does not exist. */
+  request(peer: string, index: number): boolean
+  /** Withdraws a request to `peer`. */
+  cancel(peer: string, index: number): void
+  /** Tells every peer of the set that we now hold `index`. */
+  announceHave(index: number): void
+  /** Sends choke or unchoke to every peer of the set. */
+  broadcast(m: { type: 'choke' } | { type: 'unchoke' }): void
+  /** Closes the link to `peer` and forgets it (its uploads stop, listeners hear onPeerGone). */
+  drop(peer: string): void
+  /** The ids of the peers connected now. */
+  peers(): string[]
+  /** Bytes held for chunks being reassembled from this set's peers. */
+  assemblingBytes(): number
+  /** Drops every peer and every listener. */
+  close(): void
+}
+
+export function createPeerSet(quality: SwarmQuality, infoHash: string, options: PeerSetHooks): PeerSet {
   const remotes = new Map<string, Remote>()
-  const listeners = new Set<SwarmListener>()
-  const emit = <K extends keyof SwarmListener>(k: K, ...args: Parameters<NonNullable<SwarmListener[K]>>) => {
+  const listeners = new Set<PeerSetListener>()
+  const emit = <K extends keyof PeerSetListener>(k: K, ...args: Parameters<NonNullable<PeerSetListener[K]>>) => {
     for (const l of listeners) (l[k] as ((...a: unknown[]) => void) | undefined)?.(...args)
   }
   let bytesFromPeers = 0
 
-  return {
+  const set: PeerSet = {
     infoHash,
     quality,
-    /** What this listener serves in the swarm. */
     source: options.source,
-    listen(l: SwarmListener): () => void {
+    listen(l) {
       listeners.add(l)
       for (const [id, r] of remotes) l.onPeer?.(id, r.holds)
       return () => listeners.delete(l)
     },
-    has: (peer: string) => remotes.has(peer),
+    has: (peer) => remotes.has(peer),
     get size() {
       return remotes.size
     },
     get bytesFromPeers() {
       return bytesFromPeers
     },
-    /** A data channel for this swarm is open: greet with what we hold. */
-    attach(peer: string, link: PeerLink): Remote {
+    attach(peer, link) {
       const remote: Remote = { link, holds: new Set(), choking: false }
       remotes.set(peer, remote)
       void link.send({ type: 'bitfield', have: toBitfield(options.source.held(), quality.chunkCount) })
       emit('onPeer', peer, remote.holds)
-      return remote
     },
-    /** Routes one message from a peer of this swarm. */
-    message(peer: string, m: ControlMessage): void {
+    message(peer, m) {
       const r = remotes.get(peer)
       if (!r) return
       switch (m.type) {
@@ -135,13 +175,13 @@ export function createSwarm(quality: SwarmQuality, infoHash: string, options: Sw
           break
       }
     },
-    async chunk(peer: string, index: number, bytes: Uint8Array): Promise<void> {
+    async chunk(peer, index, bytes) {
       if (!remotes.has(peer)) return
       const hash = quality.hashes[index]
       if (hash === undefined || !(await chunkMatches(bytes, hash))) {
         // A peer that sends one bad chunk is not trusted with another for this session.
         options.ban(peer)
-        this.drop(peer)
+        set.drop(peer)
         emit('onBadChunk', index, peer)
         return
       }
@@ -149,26 +189,25 @@ export function createSwarm(quality: SwarmQuality, infoHash: string, options: Sw
       options.received(bytes.byteLength)
       emit('onChunk', index, bytes, peer)
     },
-    request(peer: string, index: number): boolean {
+    request(peer, index) {
       const r = remotes.get(peer)
       if (!r || r.link.closed || qualityChunkLength(quality, index) === undefined) return false
       void r.link.send({ type: 'request', index })
       return true
     },
-    cancel(peer: string, index: number): void {
+    cancel(peer, index) {
       const r = remotes.get(peer)
       if (!r) return
       void r.link.send({ type: 'cancel', index })
     },
-    /** Tells every peer of the swarm that we now hold `index`. */
-    announceHave(index: number): void {
+    announceHave(index) {
       for (const r of remotes.values()) void r.link.send({ type: 'have', index })
       options.holds(index)
     },
-    broadcast(m: { type: 'choke' } | { type: 'unchoke' }): void {
+    broadcast(m) {
       for (const r of remotes.values()) void r.link.send(m)
     },
-    drop(peer: string): void {
+    drop(peer) {
       const r = remotes.get(peer)
       if (!r) return
       remotes.delete(peer)
@@ -177,17 +216,15 @@ export function createSwarm(quality: SwarmQuality, infoHash: string, options: Sw
       emit('onPeerGone', peer)
     },
     peers: () => [...remotes.keys()],
-    /** Bytes held for chunks being reassembled from this swarm's peers. */
-    assemblingBytes(): number {
+    assemblingBytes() {
       let n = 0
       for (const r of remotes.values()) n += r.link.expecting.bytes
       return n
     },
-    close(): void {
-      for (const id of [...remotes.keys()]) this.drop(id)
+    close() {
+      for (const id of [...remotes.keys()]) set.drop(id)
       listeners.clear()
     },
   }
+  return set
 }
-
-export type Swarm = ReturnType<typeof createSwarm>
