@@ -24,7 +24,7 @@
  *   chunk). `uniform` (the default) keeps every object at chunkBytes, which
  *   keeps OPT exact.
  */
-import { createPrng } from './prng.js'
+import { seeded } from '../../support/seeded.js'
 import { compactTrace } from './trace.js'
 import type { Trace } from './trace.js'
 
@@ -107,11 +107,11 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
   }
   if (p.objectSizes !== 'uniform' && p.objectSizes !== 'mixed') throw new RangeError('objectSizes must be uniform or mixed')
   const mixed = p.objectSizes === 'mixed'
-  const rand = createPrng(p.seed)
+  const rand = seeded(p.seed)
   const lengths = new Int32Array(p.tracks)
   for (let t = 0; t < p.tracks; t++) lengths[t] = p.minChunks + Math.floor(rand() * (p.maxChunks - p.minChunks + 1))
   // Drawn from their own generator so that 'mixed' plays the same plays as 'uniform'.
-  const sizeRand = createPrng(p.seed ^ 0x5eed)
+  const sizeRand = seeded(p.seed ^ 0x5eed)
   const lastBytes = new Int32Array(p.tracks)
   const initBytes = new Int32Array(p.tracks)
   for (let t = 0; t < p.tracks; t++) {

@@ -1,7 +1,7 @@
 /** The replay's command line: `npx tsx bench/cache-policy/main.ts --help`. */
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { UsageError, intOption, parseCommandArgs } from '../../support/command.js'
 import { isPolicyName, POLICY_NAMES } from '../../edge/src/policy/index.js'
 import type { PolicyName } from '../../edge/src/policy/index.js'
 
@@ -57,11 +57,9 @@ export interface Options {
   quiet: boolean
 }
 
+/** A whole number from 1 up. */
 function positiveInt (name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`--${name} must be a positive integer, got ${value}`)
-  return n
+  return intOption(value, name, fallback, 1)
 }
 
 /** `npm run` starts in the package root; a path the user typed is relative to where they typed it. */
@@ -77,43 +75,39 @@ function list (value: string | undefined, fallback: string): string[] {
 
 /** The options, or null for --help. */
 export function parseOptions (argv: string[]): Options | null {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      trace: { type: 'string' },
-      workloads: { type: 'string' },
-      limit: { type: 'string' },
-      tracks: { type: 'string' },
-      plays: { type: 'string' },
-      listeners: { type: 'string' },
-      seed: { type: 'string' },
-      sizes: { type: 'string' },
-      policies: { type: 'string' },
-      admit: { type: 'string' },
-      budget: { type: 'string' },
-      out: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false }
-    },
-    strict: true
+  const { values } = parseCommandArgs(argv, {
+    trace: { type: 'string' },
+    workloads: { type: 'string' },
+    limit: { type: 'string' },
+    tracks: { type: 'string' },
+    plays: { type: 'string' },
+    listeners: { type: 'string' },
+    seed: { type: 'string' },
+    sizes: { type: 'string' },
+    policies: { type: 'string' },
+    admit: { type: 'string' },
+    budget: { type: 'string' },
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false }
   })
   if (values.help) return null
   const quick = values.quick
   const fractions = list(values.sizes, '0.001,0.01,0.05,0.1,0.25').map((s) => {
     const f = Number(s)
-    if (!(f > 0 && f <= 1)) throw new TypeError(`--sizes takes fractions in (0, 1], got ${s}`)
+    if (!(f > 0 && f <= 1)) throw new UsageError(`--sizes takes fractions in (0, 1], got ${s}`)
     return f
   }).sort((a, b) => a - b)
-  if (fractions.length === 0) throw new TypeError('--sizes needs at least one fraction')
+  if (fractions.length === 0) throw new UsageError('--sizes needs at least one fraction')
   const policies = list(values.policies, POLICY_NAMES.join(',')).map((name) => {
-    if (!isPolicyName(name)) throw new TypeError(`--policies: unknown policy ${name} (known: ${POLICY_NAMES.join(', ')})`)
+    if (!isPolicyName(name)) throw new UsageError(`--policies: unknown policy ${name} (known: ${POLICY_NAMES.join(', ')})`)
     return name
   })
   const admit = list(values.admit, '1,2').map((s) => positiveInt('admit', s, 1))
   const workloads = list(values.workloads, BUILT_IN_WORKLOADS.join(',')).map((name) => {
     if (!(BUILT_IN_WORKLOADS as readonly string[]).includes(name)) {
-      throw new TypeError(`--workloads: unknown workload ${name} (known: ${BUILT_IN_WORKLOADS.join(', ')}; more with --trace)`)
+      throw new UsageError(`--workloads: unknown workload ${name} (known: ${BUILT_IN_WORKLOADS.join(', ')}; more with --trace)`)
     }
     return name as BuiltInWorkload
   })

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -50,8 +51,11 @@ async function warm(url: string, paths: string[]): Promise<void> {
   await Promise.all(Array.from({ length: 16 }, worker))
 }
 
+/** The edge's stats are for operators: the benchmark starts the edge with this token, and sends it. */
+const OPERATOR_TOKEN = randomBytes(18).toString('base64url')
+
 async function edgeCounters(url: string): Promise<EdgeWindow> {
-  const s = (await (await fetch(`${url}/_chorus/stats`)).json()) as { requests: { chunk: number }; served: { chunk: { memory: number; origin: number } } }
+  const s = (await (await fetch(`${url}/_chorus/stats`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json()) as { requests: { chunk: number }; served: { chunk: { memory: number; origin: number } } }
   return { chunkRequests: s.requests.chunk, memoryHits: s.served.chunk.memory, misses: s.served.chunk.origin }
 }
 
@@ -83,7 +87,7 @@ export async function run(argv: string[]): Promise<void> {
       const trivialScript = join(dataDir, 'trivial-worker.js')
       await writeFile(trivialScript, TRIVIAL_WORKER)
       // Memory big enough for the whole set: this measures serving a cached chunk, not the policy.
-      const edgeVars = { ORIGIN_URL: origin.ready.url, ORIGIN_PUBLIC_KEY: catalog.publicKey, MEMORY_CACHE_MB: '64' }
+      const edgeVars = { ORIGIN_URL: origin.ready.url, ORIGIN_PUBLIC_KEY: catalog.publicKey, MEMORY_CACHE_MB: '64', OPERATOR_TOKEN }
       const servers: Server[] = [
         { key: 'edgeMiniflare', label: 'Chorus edge, workerd (Miniflare API)', start: () => startMiniflare(edgeScript, edgeVars) },
         { key: 'trivialMiniflare', label: 'trivial Worker, Map, workerd (Miniflare API)', start: () => startMiniflare(trivialScript, { ORIGIN_URL: origin.ready.url }) },

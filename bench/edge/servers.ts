@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -6,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { ensureDebianPackage } from '../src/machine.js'
+import { type Supervised, startProcess } from '../../support/process.js'
 import { ROOT } from '../src/process.js'
 
 export interface Running {
@@ -61,33 +61,18 @@ export function freePort(): Promise<number> {
   })
 }
 
-async function waitForHttp(url: string, child: ChildProcess, log: () => string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before answering: ${log().slice(-800)}`)
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
-      await res.arrayBuffer()
-      return
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  throw new Error(`no answer at ${url}: ${log().slice(-800)}`)
-}
-
-function stopGroup(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once('exit', () => resolve())
-    try {
-      process.kill(-child.pid!, 'SIGTERM')
-    } catch {}
-    setTimeout(() => {
+/** Ready once `url` answers at all (any status): the server is up. */
+function answers(url: string): { probe: () => Promise<boolean> } {
+  return {
+    probe: async () => {
       try {
-        process.kill(-child.pid!, 'SIGKILL')
-      } catch {}
-    }, 5000).unref()
-  })
+        await (await fetch(url, { signal: AbortSignal.timeout(2000) })).arrayBuffer()
+        return true
+      } catch {
+        return false
+      }
+    },
+  }
 }
 
 /** A Worker under `wrangler dev`, as `chorus edge` runs it (wrangler's own proxy in front of workerd). */
@@ -98,22 +83,19 @@ export async function startWranglerDev(main: string, vars: Record<string, string
   await writeFile(join(dir, 'bench.env'), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n'), { mode: 0o600 })
   const port = await freePort()
   const args = [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--env-file', join(dir, 'bench.env'), '--persist-to', join(dir, 'state'), '--log-level', 'error', '--show-interactive-dev-session=false']
-  const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let log = ''
-  child.stdout!.on('data', (d) => (log = (log + d).slice(-4000)))
-  child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)))
   const url = `http://127.0.0.1:${port}`
+  let wrangler: Supervised
   try {
-    await waitForHttp(`${url}${probePath}`, child, () => log)
+    // wrangler runs workerd as its own child: the group is signalled, not wrangler alone.
+    wrangler = await startProcess({ name: `wrangler dev ${main}`, args, cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' }, group: true, ready: answers(`${url}${probePath}`) })
   } catch (err) {
-    await stopGroup(child)
     await rm(dir, { recursive: true, force: true })
-    throw new Error(`wrangler dev ${main}: ${(err as Error).message}`)
+    throw err
   }
   return {
     url,
     stop: async () => {
-      await stopGroup(child)
+      await wrangler.stop()
       await rm(dir, { recursive: true, force: true })
     },
   }
@@ -150,20 +132,12 @@ http {
 }
 `,
   )
-  const child = spawn('nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let log = ''
-  child.stderr!.on('data', (d) => (log = (log + d).slice(-4000)))
   const url = `http://127.0.0.1:${port}`
-  try {
-    await waitForHttp(url, child, () => log, 20_000)
-  } catch (err) {
-    await stopGroup(child)
-    throw new Error(`nginx: ${(err as Error).message}`)
-  }
+  const nginx = await startProcess({ name: 'nginx', command: 'nginx', args: ['-c', conf, '-p', dir], group: true, ready: answers(url), timeoutMs: 20_000 })
   return {
     url,
     stop: async () => {
-      await stopGroup(child)
+      await nginx.stop()
       await rm(dir, { recursive: true, force: true })
     },
   }

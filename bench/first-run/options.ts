@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util'
-import { resultName, wholeFlag } from '../src/flags.js'
+import { intOption, parseCommandArgs } from '../../support/command.js'
+import { resultName } from '../src/flags.js'
 
 /** What a first-run measurement can be told. */
 export interface FirstRunOptions {
@@ -57,30 +57,26 @@ Options (use --name=value: the bench runner passes flags only):
 `
 
 export function parseFirstRunOptions(argv: string[]): FirstRunOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      count: { type: 'string' },
-      duration: { type: 'string' },
-      timeout: { type: 'string' },
-      poll: { type: 'string' },
-      keep: { type: 'boolean' },
-      'out-dir': { type: 'string' },
-      name: { type: 'string' },
-      quick: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseCommandArgs(argv, {
+    count: { type: 'string' },
+    duration: { type: 'string' },
+    timeout: { type: 'string' },
+    poll: { type: 'string' },
+    keep: { type: 'boolean' },
+    'out-dir': { type: 'string' },
+    name: { type: 'string' },
+    quick: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   })
   if (values.help) return 'help'
   const base = { ...FIRST_RUN_DEFAULTS, ...(values.quick ? QUICK : {}) }
   const name = resultName(values.name, base.name)
   return {
-    count: wholeFlag(values.count, 'count', base.count, 1, 12),
-    durationSec: values.duration === undefined ? base.durationSec : wholeFlag(values.duration, 'duration', 0, 1, 3600),
-    timeoutSec: wholeFlag(values.timeout, 'timeout', base.timeoutSec, 10, 86_400),
-    pollMs: wholeFlag(values.poll, 'poll', base.pollMs, 20, 10_000),
+    count: intOption(values.count, 'count', base.count, 1, 12),
+    durationSec: values.duration === undefined ? base.durationSec : intOption(values.duration, 'duration', 0, 1, 3600),
+    timeoutSec: intOption(values.timeout, 'timeout', base.timeoutSec, 10, 86_400),
+    pollMs: intOption(values.poll, 'poll', base.pollMs, 20, 10_000),
     keep: values.keep === true,
     outDir: values['out-dir'],
     name,

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEMO_API_KEY } from '../../origin/src/api-keys.js'
+import { supervise } from '../../support/process.js'
 import { machineInfo } from '../src/machine.js'
 import { ROOT } from '../src/process.js'
 import { writeResults } from '../src/report.js'
@@ -48,24 +48,14 @@ export async function runFirstRun(o: FirstRunOptions): Promise<FirstRunResult> {
   const at = () => performance.now() - t0
   const deadline = t0 + o.timeoutSec * 1000
   log(`first-run: ${command}`)
-  const child: ChildProcess = spawn(process.execPath, [CHORUS, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const start = supervise({ name: 'chorus start', args: [CHORUS, ...args], cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, onLine: (line) => onLine(line) })
+  const child = start.child
   const root = child.pid!
   const gone = new AbortController()
   let exitCode: number | null = null
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitCode = code ?? (signal ? 128 : null)
-      gone.abort(new Error(`chorus start exited (${code ?? signal}) before the run was over`))
-      resolve()
-    })
-  })
-  let stderr = ''
-  child.stderr!.on('data', (d) => {
-    stderr = (stderr + d).slice(-8000)
+  const exited = start.exited.then(({ code, signal }) => {
+    exitCode = code ?? (signal ? 128 : null)
+    gone.abort(new Error(`chorus start exited (${code ?? signal}) before the run was over`))
   })
 
   // The process tree, sampled: CPU at each milestone, and who was there (for leftovers).
@@ -91,49 +81,42 @@ export async function runFirstRun(o: FirstRunOptions): Promise<FirstRunResult> {
   // it happened on start's own clock (ms), turned into the bench's by the ready line's offset.
   const startClock = (ms: unknown): number =>
     typeof ms === 'number' && timings.readyMs !== null && startReported.readyMs !== null ? ms + (timings.readyMs - startReported.readyMs) : at()
-  let buffered = ''
-  child.stdout!.on('data', (d: Buffer) => {
-    buffered += d
-    let nl: number
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl)
-      buffered = buffered.slice(nl + 1)
-      if (!line.startsWith('{')) continue
-      let msg: Record<string, unknown>
-      try {
-        msg = JSON.parse(line)
-      } catch {
-        continue
-      }
-      if (msg.ready === true && !ready) {
-        ready = msg
-        timings.readyMs = at()
-        startReported.readyMs = typeof msg.ms === 'number' ? msg.ms : null
-        cpu.atReady = snapshot()
-        load.atReady = loadavg()
-        log(`  ready at ${(at() / 1000).toFixed(1)} s: ${String(msg.edge)}`)
-      } else if (msg.catalog === 'track') {
-        const id = String(msg.trackId)
-        const seen = tracks.get(id) ?? { trackId: id, durationMs: Number(msg.durationMs) }
-        seen.publishedMs = startClock(msg.ms)
-        seen.durationMs = Number(msg.durationMs)
-        tracks.set(id, seen)
-        if (timings.firstPublishedMs === null) {
-          timings.firstPublishedMs = seen.publishedMs
-          firstTrack = { trackId: id, durationMs: seen.durationMs, codec: typeof msg.codec === 'string' ? msg.codec : null }
-        }
-        log(`  ${id} published at ${(seen.publishedMs / 1000).toFixed(1)} s (${msg.done}/${msg.of})`)
-      } else if (msg.catalog === 'complete') {
-        startReported.completeMs = typeof msg.ms === 'number' ? msg.ms : null
-        timings.catalogCompleteMs = startClock(msg.ms)
-        cpu.atComplete = snapshot()
-        load.atComplete = loadavg()
-        log(`  catalog complete at ${(timings.catalogCompleteMs / 1000).toFixed(1)} s: ${msg.tracks} tracks`)
-      } else if (msg.catalog === 'failed') {
-        failed = `the catalog build failed: ${String(msg.error)}`
-      }
+  function onLine(line: string): void {
+    if (!line.startsWith('{')) return
+    let msg: Record<string, unknown>
+    try {
+      msg = JSON.parse(line)
+    } catch {
+      return
     }
-  })
+    if (msg.ready === true && !ready) {
+      ready = msg
+      timings.readyMs = at()
+      startReported.readyMs = typeof msg.ms === 'number' ? msg.ms : null
+      cpu.atReady = snapshot()
+      load.atReady = loadavg()
+      log(`  ready at ${(at() / 1000).toFixed(1)} s: ${String(msg.edge)}`)
+    } else if (msg.catalog === 'track') {
+      const id = String(msg.trackId)
+      const seen = tracks.get(id) ?? { trackId: id, durationMs: Number(msg.durationMs) }
+      seen.publishedMs = startClock(msg.ms)
+      seen.durationMs = Number(msg.durationMs)
+      tracks.set(id, seen)
+      if (timings.firstPublishedMs === null) {
+        timings.firstPublishedMs = seen.publishedMs
+        firstTrack = { trackId: id, durationMs: seen.durationMs, codec: typeof msg.codec === 'string' ? msg.codec : null }
+      }
+      log(`  ${id} published at ${(seen.publishedMs / 1000).toFixed(1)} s (${msg.done}/${msg.of})`)
+    } else if (msg.catalog === 'complete') {
+      startReported.completeMs = typeof msg.ms === 'number' ? msg.ms : null
+      timings.catalogCompleteMs = startClock(msg.ms)
+      cpu.atComplete = snapshot()
+      load.atComplete = loadavg()
+      log(`  catalog complete at ${(timings.catalogCompleteMs / 1000).toFixed(1)} s: ${msg.tracks} tracks`)
+    } else if (msg.catalog === 'failed') {
+      failed = `the catalog build failed: ${String(msg.error)}`
+    }
+  }
 
   try {
     await until(() => ready !== undefined || failed !== undefined, deadline, gone.signal)
@@ -145,7 +128,7 @@ export async function runFirstRun(o: FirstRunOptions): Promise<FirstRunResult> {
     let playing: Promise<void> | undefined
     const play = async (trackId: string) => {
       const { createClient } = await import('../../client-sdk/index.js')
-      const client = await createClient({ edge, apiKey: DEMO_API_KEY, cache: false, p2p: false, prefetch: false })
+      const client = await createClient({ edge, keys: String(ready!.origin), apiKey: DEMO_API_KEY, cache: false, p2p: false, prefetch: false })
       try {
         const playback = client.play(trackId)
         const started = await playback.ready
@@ -187,17 +170,14 @@ export async function runFirstRun(o: FirstRunOptions): Promise<FirstRunResult> {
     await playing
   } catch (err) {
     errors.push((err as Error).message)
-    if (stderr.trim()) errors.push(`chorus start said: ${stderr.trim().split('\n').slice(-4).join(' / ')}`)
+    if (start.stderrTail()) errors.push(`chorus start said: ${start.stderrTail(4)}`)
   } finally {
     clearInterval(sampler)
     cpu.atStop = snapshot()
     // Stop as Ctrl-C would (to this process alone: a terminal would also signal the children).
     const stopAt = performance.now()
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT')
-      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-      await exited
-      clearTimeout(killer)
+    if (!start.done) {
+      await start.stop(30_000, 'SIGINT')
       timings.stopMs = performance.now() - stopAt
     }
     await exited

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util'
 import { DEMO_TRACKS } from '../../origin/src/audio/demo-music.js'
-import { resultName, wholeFlag } from '../src/flags.js'
+import { UsageError, intOption, parseCommandArgs } from '../../support/command.js'
+import { resultName } from '../src/flags.js'
 
 export interface IngestBenchOptions {
   /** The demo track whose seed is synthesized (the same PCM feeds every encoder). */
@@ -53,34 +53,30 @@ Options (use --name=value: the bench runner passes flags only):
 `
 
 export function parseIngestOptions(argv: string[]): IngestBenchOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      track: { type: 'string' },
-      duration: { type: 'string' },
-      rounds: { type: 'string' },
-      bitrates: { type: 'string' },
-      'no-mp3': { type: 'boolean' },
-      'out-dir': { type: 'string' },
-      name: { type: 'string' },
-      quick: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseCommandArgs(argv, {
+    track: { type: 'string' },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+    bitrates: { type: 'string' },
+    'no-mp3': { type: 'boolean' },
+    'out-dir': { type: 'string' },
+    name: { type: 'string' },
+    quick: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   })
   if (values.help) return 'help'
   const base = { ...INGEST_DEFAULTS, ...(values.quick ? QUICK : {}) }
   const track = values.track ?? base.track
   const spec = DEMO_TRACKS.find((t) => t.id === track)
-  if (!spec) throw new RangeError(`--track must be one of ${DEMO_TRACKS.map((t) => t.id).join(', ')}, not '${track}'`)
-  const duration = wholeFlag(values.duration, 'duration', base.durationSec, 0, 3600)
-  const bitrates = values.bitrates === undefined ? base.bitrates : values.bitrates.split(',').map((b) => wholeFlag(b.trim(), 'bitrates', 0, 8, 320))
+  if (!spec) throw new UsageError(`--track must be one of ${DEMO_TRACKS.map((t) => t.id).join(', ')}, not '${track}'`)
+  const duration = intOption(values.duration, 'duration', base.durationSec, 0, 3600)
+  const bitrates = values.bitrates === undefined ? base.bitrates : values.bitrates.split(',').map((b) => intOption(b.trim(), 'bitrates', 0, 8, 320))
   const name = resultName(values.name, base.name)
   return {
     track,
     durationSec: duration === 0 ? spec.durationSec : duration,
-    rounds: wholeFlag(values.rounds, 'rounds', base.rounds, 1, 20),
+    rounds: intOption(values.rounds, 'rounds', base.rounds, 1, 20),
     mp3: values['no-mp3'] !== true,
     bitrates: [...new Set(bitrates)].sort((a, b) => a - b),
     outDir: values['out-dir'],

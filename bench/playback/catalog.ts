@@ -5,7 +5,7 @@ import { DEMO_TRACKS, synthesizeTrack } from '../../origin/src/audio/demo-music.
 import { encodeMp3 } from '../../origin/src/audio/encode.js'
 import { ingestFile } from '../../origin/src/ingest.js'
 import { loadOriginKeys } from '../../origin/src/keys.js'
-import { createPrng } from '../cache-policy/prng.js'
+import { seeded } from '../../support/seeded.js'
 
 /**
  * The benchmark's catalog: real MP3 (the demo synthesizer, encoded at 160 kbit/s by the
@@ -65,7 +65,7 @@ export async function buildCatalog(options: { dataDir: string; tracks: number; s
       for (let job = queue.shift(); job; job = queue.shift()) sources[job.i] = await sourceMp3(job.s, job.i, log)
     }),
   )
-  const random = createPrng(options.seed ^ 0x5eed)
+  const random = seeded(options.seed ^ 0x5eed)
   const tracks: CatalogTrack[] = []
   for (let rank = 0; rank < options.tracks; rank++) {
     const trackId = `bench-${String(rank + 1).padStart(4, '0')}`

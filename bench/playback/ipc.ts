@@ -10,6 +10,7 @@ export interface WorkerInit {
   p2p: boolean
   catalog: Catalog
   edgeUrl: string
+  keysUrl: string
   apiKey: string
   cacheRoot: string
   speed: number

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { createPrng } from '../cache-policy/prng.js'
+import { seeded } from '../../support/seeded.js'
 import { createCountingWrtc } from './counting-wrtc.js'
 import { type WorkerCounters, type WorkerInit, type WorkerMessage, absoluteNow } from './ipc.js'
 import { cacheDirFor, createProbe, runListener } from './listener.js'
@@ -65,13 +65,14 @@ async function main(init: WorkerInit): Promise<void> {
           p2p: init.p2p,
           catalog: init.catalog,
           edgeUrl: init.edgeUrl,
+          keysUrl: init.keysUrl,
           trackerUrl,
           apiKey: init.apiKey,
           cacheDir: cacheDirFor(init.cacheRoot, script.index),
           speed: init.speed,
           phaseStart: init.phaseStart + offset,
           deadline: init.deadline + offset,
-          random: createPrng(init.seed * 7919 + script.index),
+          random: seeded(init.seed * 7919 + script.index),
           ...(init.scheduler && { scheduler: init.scheduler }),
           wrtc: rtc.wrtc,
           onPlay: (record) => send({ type: 'play', record }),

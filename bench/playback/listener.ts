@@ -69,6 +69,7 @@ export interface ListenerEnv {
   p2p: boolean
   catalog: Catalog
   edgeUrl: string
+  keysUrl: string
   /** The listener's WebSocket URL to the tracker (through its own delaying proxy). */
   trackerUrl: string | undefined
   apiKey: string
@@ -111,6 +112,7 @@ export async function runListener(script: ListenerScript, env: ListenerEnv, prob
     if (now() >= env.deadline) break
     const client = await createClient({
       edge: env.edgeUrl,
+      keys: env.keysUrl,
       ...(env.p2p && env.trackerUrl && { tracker: env.trackerUrl }),
       p2p: env.p2p,
       apiKey: env.apiKey,
@@ -119,7 +121,7 @@ export async function runListener(script: ListenerScript, env: ListenerEnv, prob
       speed: env.speed,
       ...(env.scheduler && { scheduler: env.scheduler }),
       fetch: link.fetch,
-      peerDelayMs: network.peerOneWayMs,
+      testHooks: { peerDelayMs: network.peerOneWayMs },
       upload: { slots: 4, rate: network.uploadBytesPerSec },
       ...(env.wrtc !== undefined && { wrtc: env.wrtc }),
     })

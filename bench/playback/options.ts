@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util'
-import { numberFlag } from '../src/flags.js'
+import { numberOption, parseCommandArgs } from '../../support/command.js'
 
 /** Everything a playback run can be told, with the default scenario's values. */
 export interface PlaybackOptions {
@@ -80,49 +79,45 @@ Options (use --name=value: the bench runner passes flags only):
 `
 
 export function parsePlaybackOptions(argv: string[]): PlaybackOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      seed: { type: 'string' },
-      listeners: { type: 'string' },
-      duration: { type: 'string' },
-      speed: { type: 'string' },
-      rtt: { type: 'string' },
-      'rtt-jitter': { type: 'string' },
-      'peer-rtt': { type: 'string' },
-      'origin-rtt': { type: 'string' },
-      upload: { type: 'string' },
-      down: { type: 'string' },
-      loss: { type: 'string' },
-      tracks: { type: 'string' },
-      'source-sec': { type: 'string' },
-      'per-process': { type: 'string' },
-      'no-cdn': { type: 'boolean' },
-      'out-dir': { type: 'string' },
-      quick: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseCommandArgs(argv, {
+    seed: { type: 'string' },
+    listeners: { type: 'string' },
+    duration: { type: 'string' },
+    speed: { type: 'string' },
+    rtt: { type: 'string' },
+    'rtt-jitter': { type: 'string' },
+    'peer-rtt': { type: 'string' },
+    'origin-rtt': { type: 'string' },
+    upload: { type: 'string' },
+    down: { type: 'string' },
+    loss: { type: 'string' },
+    tracks: { type: 'string' },
+    'source-sec': { type: 'string' },
+    'per-process': { type: 'string' },
+    'no-cdn': { type: 'boolean' },
+    'out-dir': { type: 'string' },
+    quick: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   })
   if (values.help) return 'help'
   const base = { ...DEFAULTS, ...(values.quick ? QUICK : {}) }
-  const sourceSec = values['source-sec'] === undefined ? base.sourceSec : values['source-sec'].split(',').map((s) => numberFlag(s, 'source-sec', 0, 5, 600))
+  const sourceSec = values['source-sec'] === undefined ? base.sourceSec : values['source-sec'].split(',').map((s) => numberOption(s, 'source-sec', 0, 5, 600))
   return {
-    seed: Math.round(numberFlag(values.seed, 'seed', base.seed, 0, 2 ** 31)),
-    listeners: Math.round(numberFlag(values.listeners, 'listeners', base.listeners, 1, 200)),
-    durationSec: numberFlag(values.duration, 'duration', base.durationSec, 5, 3600),
-    speed: numberFlag(values.speed, 'speed', base.speed, 0.25, 32),
-    rttMs: numberFlag(values.rtt, 'rtt', base.rttMs, 0, 2000),
-    rttJitter: numberFlag(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
-    peerRttMs: numberFlag(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
-    originRttMs: numberFlag(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
-    uploadKbps: numberFlag(values.upload, 'upload', base.uploadKbps, 1, 1e7),
-    downKbps: numberFlag(values.down, 'down', base.downKbps, 1, 1e8),
-    loss: numberFlag(values.loss, 'loss', base.loss, 0, 0.5),
-    tracks: Math.round(numberFlag(values.tracks, 'tracks', base.tracks, 1, 5000)),
+    seed: Math.round(numberOption(values.seed, 'seed', base.seed, 0, 2 ** 31)),
+    listeners: Math.round(numberOption(values.listeners, 'listeners', base.listeners, 1, 200)),
+    durationSec: numberOption(values.duration, 'duration', base.durationSec, 5, 3600),
+    speed: numberOption(values.speed, 'speed', base.speed, 0.25, 32),
+    rttMs: numberOption(values.rtt, 'rtt', base.rttMs, 0, 2000),
+    rttJitter: numberOption(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
+    peerRttMs: numberOption(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
+    originRttMs: numberOption(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
+    uploadKbps: numberOption(values.upload, 'upload', base.uploadKbps, 1, 1e7),
+    downKbps: numberOption(values.down, 'down', base.downKbps, 1, 1e8),
+    loss: numberOption(values.loss, 'loss', base.loss, 0, 0.5),
+    tracks: Math.round(numberOption(values.tracks, 'tracks', base.tracks, 1, 5000)),
     sourceSec,
-    perProcess: Math.round(numberFlag(values['per-process'], 'per-process', base.perProcess, 1, 200)),
+    perProcess: Math.round(numberOption(values['per-process'], 'per-process', base.perProcess, 1, 200)),
     cdn: values['no-cdn'] !== true,
     outDir: values['out-dir'],
     quiet: values.quiet === true,

@@ -144,6 +144,7 @@ export async function runPhase(options: PhaseOptions): Promise<PhaseResult> {
         p2p: options.p2p,
         catalog: options.catalog,
         edgeUrl: stack.edgeUrl,
+        keysUrl: stack.keysUrl,
         apiKey: API_KEY,
         cacheRoot,
         speed: options.speed,

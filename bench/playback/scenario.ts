@@ -1,4 +1,4 @@
-import { createPrng } from '../cache-policy/prng.js'
+import { seeded } from '../../support/seeded.js'
 import { type Popularity, createPopularity } from './popularity.js'
 
 /**
@@ -144,7 +144,7 @@ export function drawNetwork(random: () => number, n: ScenarioOptions['network'])
 }
 
 export function createScenario(options: ScenarioOptions): Scenario {
-  const random = createPrng(options.seed)
+  const random = seeded(options.seed)
   const popularity = createPopularity(options.trackDurationsMs.length)
   const planner = createSessionPlanner(random, popularity, (r) => options.trackDurationsMs[r]!, options.rules)
   const returnShare = options.returnShare ?? 0.75

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -19,6 +20,8 @@ import { type DelayProxy, startDelayProxy } from './delay-proxy.js'
  */
 export interface Stack {
   edgeUrl: string
+  /** The key service (the origin), through the same delaying proxy: keys never pass the edge. */
+  keysUrl: string
   /** http://host:port of the tracker (its WebSocket is at /announce). */
   trackerUrl: string
   /** Bytes the origin sent the edge. */
@@ -61,6 +64,8 @@ export async function startStack(options: { dataDir: string; publicKey: string; 
     const originLink: DelayProxy = await startDelayProxy(origin.url, options.originRttMs / 2)
     stops.push(() => originLink.close())
     const vars = Object.fromEntries(Object.entries(await readWranglerVars()).map(([k, v]) => [k, String(v)]))
+    // The edge's stats are for operators: this run is its operator.
+    const operatorToken = randomBytes(18).toString('base64url')
     const persist = await mkdtemp(join(tmpdir(), 'chorus-bench-edge-'))
     stops.push(() => rm(persist, { recursive: true, force: true }))
     const mf = new Miniflare({
@@ -68,7 +73,7 @@ export async function startStack(options: { dataDir: string; publicKey: string; 
       scriptPath: options.workerScript,
       modulesRoot: dirname(options.workerScript),
       compatibilityDate: COMPATIBILITY_DATE,
-      bindings: { ...vars, ...options.edgeVars, ORIGIN_URL: originLink.url, ORIGIN_PUBLIC_KEY: options.publicKey },
+      bindings: { ...vars, ...options.edgeVars, ORIGIN_URL: originLink.url, ORIGIN_PUBLIC_KEY: options.publicKey, OPERATOR_TOKEN: operatorToken },
       cachePersist: join(persist, 'cache'),
       host: '127.0.0.1',
       port: 0,
@@ -85,11 +90,12 @@ export async function startStack(options: { dataDir: string; publicKey: string; 
     stops.push(() => tracker.close())
     return {
       edgeUrl,
+      keysUrl: originLink.url,
       trackerUrl,
       originBytes: () => originLink.bytesDown,
       async edgeStats() {
         try {
-          return (await (await fetch(`${edgeUrl}/_chorus/stats`)).json()) as EdgeStats
+          return (await (await fetch(`${edgeUrl}/_chorus/stats`, { headers: { authorization: `Bearer ${operatorToken}` } })).json()) as EdgeStats
         } catch {
           return undefined
         }

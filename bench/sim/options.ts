@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util'
-import { numberFlag, resultName } from '../src/flags.js'
+import { numberOption, parseCommandArgs } from '../../support/command.js'
+import { resultName } from '../src/flags.js'
 
 /** The simulation's settings: the playback benchmark's default scenario, at scale. */
 export interface SimOptions {
@@ -91,59 +91,55 @@ Options (use --name=value: the bench runner passes flags only):
 `
 
 export function parseSimOptions(argv: string[]): SimOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      seed: { type: 'string' },
-      levels: { type: 'string' },
-      activity: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      tracks: { type: 'string' },
-      rtt: { type: 'string' },
-      'rtt-jitter': { type: 'string' },
-      'peer-rtt': { type: 'string' },
-      'origin-rtt': { type: 'string' },
-      upload: { type: 'string' },
-      down: { type: 'string' },
-      connect: { type: 'string' },
-      budget: { type: 'string' },
-      'no-p2p': { type: 'boolean' },
-      'seed-tracks': { type: 'string' },
-      'holder-offers': { type: 'boolean' },
-      'seed-from-cache': { type: 'string' },
-      'out-dir': { type: 'string' },
-      name: { type: 'string' },
-      quick: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values } = parseCommandArgs(argv, {
+    seed: { type: 'string' },
+    levels: { type: 'string' },
+    activity: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    tracks: { type: 'string' },
+    rtt: { type: 'string' },
+    'rtt-jitter': { type: 'string' },
+    'peer-rtt': { type: 'string' },
+    'origin-rtt': { type: 'string' },
+    upload: { type: 'string' },
+    down: { type: 'string' },
+    connect: { type: 'string' },
+    budget: { type: 'string' },
+    'no-p2p': { type: 'boolean' },
+    'seed-tracks': { type: 'string' },
+    'holder-offers': { type: 'boolean' },
+    'seed-from-cache': { type: 'string' },
+    'out-dir': { type: 'string' },
+    name: { type: 'string' },
+    quick: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   })
   if (values.help) return 'help'
   const base = { ...SIM_DEFAULTS, ...(values.quick ? QUICK : {}) }
-  const levels = values.levels === undefined ? base.levels : values.levels.split(',').map((v) => Math.round(numberFlag(v, 'levels', 0, 1, 1e8)))
-  const durationSec = numberFlag(values.duration, 'duration', base.durationSec, 10, 86_400)
-  const warmupSec = numberFlag(values.warmup, 'warmup', Math.min(base.warmupSec, durationSec / 2), 0, durationSec - 1)
+  const levels = values.levels === undefined ? base.levels : values.levels.split(',').map((v) => Math.round(numberOption(v, 'levels', 0, 1, 1e8)))
+  const durationSec = numberOption(values.duration, 'duration', base.durationSec, 10, 86_400)
+  const warmupSec = numberOption(values.warmup, 'warmup', Math.min(base.warmupSec, durationSec / 2), 0, durationSec - 1)
   return {
-    seed: Math.round(numberFlag(values.seed, 'seed', base.seed, 0, 2 ** 31)),
+    seed: Math.round(numberOption(values.seed, 'seed', base.seed, 0, 2 ** 31)),
     levels,
-    activity: numberFlag(values.activity, 'activity', base.activity, 1e-6, 1),
+    activity: numberOption(values.activity, 'activity', base.activity, 1e-6, 1),
     durationSec,
     warmupSec,
-    tracks: Math.round(numberFlag(values.tracks, 'tracks', base.tracks, 1, 1e7)),
-    rttMs: numberFlag(values.rtt, 'rtt', base.rttMs, 0, 2000),
-    rttJitter: numberFlag(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
-    peerRttMs: numberFlag(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
-    originRttMs: numberFlag(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
-    uploadKbps: numberFlag(values.upload, 'upload', base.uploadKbps, 1, 1e7),
-    downKbps: numberFlag(values.down, 'down', base.downKbps, 1, 1e8),
-    connectSuccess: numberFlag(values.connect, 'connect', base.connectSuccess, 0, 1),
-    budgetSec: numberFlag(values.budget, 'budget', base.budgetSec, 1, 86_400),
+    tracks: Math.round(numberOption(values.tracks, 'tracks', base.tracks, 1, 1e7)),
+    rttMs: numberOption(values.rtt, 'rtt', base.rttMs, 0, 2000),
+    rttJitter: numberOption(values['rtt-jitter'], 'rtt-jitter', base.rttJitter, 0, 0.9),
+    peerRttMs: numberOption(values['peer-rtt'], 'peer-rtt', base.peerRttMs, 0, 2000),
+    originRttMs: numberOption(values['origin-rtt'], 'origin-rtt', base.originRttMs, 0, 2000),
+    uploadKbps: numberOption(values.upload, 'upload', base.uploadKbps, 1, 1e7),
+    downKbps: numberOption(values.down, 'down', base.downKbps, 1, 1e8),
+    connectSuccess: numberOption(values.connect, 'connect', base.connectSuccess, 0, 1),
+    budgetSec: numberOption(values.budget, 'budget', base.budgetSec, 1, 86_400),
     p2p: values['no-p2p'] !== true,
-    seedTracks: Math.round(numberFlag(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 20)),
+    seedTracks: Math.round(numberOption(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 20)),
     holderOffers: values['holder-offers'] === true,
-    seedFromCache: Math.round(numberFlag(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 20)),
+    seedFromCache: Math.round(numberOption(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 20)),
     outDir: values['out-dir'],
     name: resultName(values.name, base.name),
     quiet: values.quiet === true,

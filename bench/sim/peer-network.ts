@@ -4,7 +4,7 @@ import type { ClientState, SimListener, SwarmEntry, SwarmHooks } from './types.j
 
 /**
  * A listener's place in the peer network, under virtual time: the rules of the SDK's
- * p2p/network.ts and p2p/swarm.ts (which are adapters, not pure cores, so they are restated
+ * p2p/network.ts and p2p/peer-set.ts (which are adapters, not pure cores, so they are restated
  * here): 5 offers per announce, at most 10 pending per swarm, dropped after 20 s; a swarm with
  * fewer than 3 peers announces again after 4-6 s, otherwise at the tracker's interval; 50
  * connections (60 counting those being set up); 4 upload slots under a token bucket; a listener

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_MESSAGES_PER_SECOND } from '../../tracker/src/client.js'
+import { DEFAULT_MAX_MESSAGES_PER_SECOND } from '../../client-sdk/src/p2p/tracker-client.js'
 import { type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/src/core/tracker-core.js'
 import type { EventQueue } from './event-queue.js'
 
@@ -25,7 +25,7 @@ export function createTrackerLink(q: EventQueue, random: () => number) {
     maxConnections: 100_000_000,
   })
   const counters = { messages: 0, closedByTracker: 0 }
-  // The SDK's tracker client paces what it sends (tracker/src/client.ts): at most PACE frames
+  // The SDK's tracker client paces what it sends (client-sdk/src/p2p/tracker-client.ts): at most PACE frames
   // in any second per socket, the rest queued. Each socket's last PACE departure times.
   const departures = new WeakMap<TrackerPeer, { socket: number; times: number[] }>()
 

@@ -24,7 +24,7 @@ export interface ListenerCache {
   bytes: number
 }
 
-/** What a swarm tells the playback or the prefetch listening to it (the SDK's SwarmListener). */
+/** What a swarm tells the playback or the prefetch listening to it (the SDK's PeerSetListener). */
 export interface SwarmHooks {
   onPeer?(peer: number, holds: Iterable<number>): void
   onHave?(peer: number, index: number): void

@@ -1,7 +1,7 @@
 import { createHabits } from '../../client-sdk/src/core/habits.js'
 import { DEFAULT_SCHEDULER_CONFIG } from '../../client-sdk/src/core/scheduler.js'
 import { createTokenBucket } from '../../client-sdk/src/core/token-bucket.js'
-import { createPrng } from '../cache-policy/prng.js'
+import { seeded } from '../../support/seeded.js'
 import { createPopularity } from '../playback/popularity.js'
 import { type SessionPlanner, createSessionPlanner, drawNetwork } from '../playback/scenario.js'
 import { cacheCount, cacheFill, createCache } from './cache.js'
@@ -65,9 +65,9 @@ export interface WorldResult {
 const HISTORY_TRACKS = 30
 
 export function runWorld(o: WorldOptions): WorldResult {
-  const random = createPrng(o.seed)
+  const random = seeded(o.seed)
   const q = createEventQueue()
-  const catalog = createSimCatalog(o.tracks, createPrng(o.seed ^ 0xca7a106))
+  const catalog = createSimCatalog(o.tracks, seeded(o.seed ^ 0xca7a106))
   const popularity = createPopularity(o.tracks)
   const planner: SessionPlanner = createSessionPlanner(random, popularity, catalog.durationMs)
   const metrics = createMetrics(o.bucketMs ?? 10_000, o.warmupMs)
@@ -95,7 +95,7 @@ export function runWorld(o: WorldOptions): WorldResult {
   function meet(index: number): SimListener {
     const existing = ctx.listeners.get(index)
     if (existing) return existing
-    const own = createPrng(o.seed * 1_000_003 + index)
+    const own = seeded(o.seed * 1_000_003 + index)
     const profile = drawNetwork(own, net)
     const l: SimListener = {
       index,

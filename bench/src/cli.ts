@@ -1,4 +1,4 @@
-import type { Command } from '../../cli/command.js'
+import type { Command } from '../../support/command.js'
 
 /** Each benchmark is a module exporting run(argv); loaded only when asked for, so one cannot slow another's start. */
 const BENCHES: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
@@ -9,6 +9,7 @@ const BENCHES: Record<string, { summary: string; load: () => Promise<{ run(argv:
   playback: { summary: 'time to first audio, stalls and offload: real SDK listeners on an emulated network, P2P on and off', load: () => import('../playback/index.js') },
   sim: { summary: "the SDK's scheduler and the tracker's core under virtual time, 10,000 to 1,000,000 listeners", load: () => import('../sim/index.js') },
   'first-run': { summary: '`chorus start` on an empty data directory: time to the player, to first audio, to the whole demo catalog; CPU', load: () => import('../first-run/index.js') },
+  'edge-shield': { summary: 'origin requests per cold chunk with N lower edges, with and without a shield tier', load: () => import('../edge/shield.js') },
   ingest: { summary: 'ingest throughput, audio seconds per CPU second: the ffmpeg AAC encoder beside the pure-JS MP3 one, per quality', load: () => import('../ingest/index.js') },
 }
 const ALIASES: Record<string, string> = {}

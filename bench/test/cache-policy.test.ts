@@ -213,9 +213,9 @@ t.test('--trace replays any file of big-endian int32 keys, raw or xz-compressed'
 })
 
 t.test('bad arguments are refused with the option named', async (t) => {
-  await t.rejects(run(['--sizes', '2']), { name: 'TypeError', message: /--sizes/ })
-  await t.rejects(run(['--policies', 'arc']), { name: 'TypeError', message: /--policies/ })
-  await t.rejects(run(['--plays', '0']), { name: 'TypeError', message: /--plays/ })
-  await t.rejects(run(['--workloads', 'web08']), { name: 'TypeError', message: /--workloads/ })
+  await t.rejects(run(['--sizes', '2']), { name: 'UsageError', message: /--sizes/ })
+  await t.rejects(run(['--policies', 'arc']), { name: 'UsageError', message: /--policies/ })
+  await t.rejects(run(['--plays', '0']), { name: 'UsageError', message: /--plays/ })
+  await t.rejects(run(['--workloads', 'web08']), { name: 'UsageError', message: /--workloads/ })
   await t.rejects(run(['--bogus']), /bogus/)
 })

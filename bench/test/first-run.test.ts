@@ -1,5 +1,5 @@
 import t from 'tap'
-import { catalogJson, catalogText } from '../../cli/start.js'
+import { catalogJson, catalogText } from '../../stack/index.js'
 import { FIRST_RUN_DEFAULTS, TARGETS, parseFirstRunOptions, startArgs } from '../first-run/options.js'
 import { type ProcStat, parseStat } from '../first-run/proc-cpu.js'
 import { type FirstRunResult, groupCpu, judgeTargets, machineShare, partOfCommand, renderMarkdown, renderText } from '../first-run/report.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createPrng } from '../cache-policy/prng.js'
+import { seeded } from '../../support/seeded.js'
 import { createPopularity, createScenario, topShareOf } from '../playback/index.js'
 
 const network = { rttMs: 30, rttJitter: 0.2, peerRttMs: 50, uploadBytesPerSec: 1e6, downBytesPerSec: 2.5e6, loss: 0 }
@@ -7,7 +7,7 @@ const network = { rttMs: 30, rttJitter: 0.2, peerRttMs: 50, uploadBytesPerSec: 1
 t.test('popularity: the top 12 % of tracks take about 88 % of the plays', async (t) => {
   for (const count of [60, 5000]) {
     const p = createPopularity(count)
-    const random = createPrng(7)
+    const random = seeded(7)
     const plays = Array.from({ length: 50_000 }, () => p.sample(random))
     const share = topShareOf(plays, count)
     t.ok(Math.abs(share - 0.88) < 0.02, `${count} tracks: ${(share * 100).toFixed(1)} % of plays to the top 12 %`)

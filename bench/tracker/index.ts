@@ -7,6 +7,7 @@
 
 import type { ChildProcess } from 'node:child_process'
 import { fork } from 'node:child_process'
+import { startProcess } from '../../support/process.js'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { machineInfo } from '../src/machine.js'
@@ -67,40 +68,25 @@ interface ServerHandle {
   stop(): Promise<void>
 }
 
-function startServer(kind: ServerKind, shards = 1): Promise<ServerHandle> {
-  const child = fork(fileURLToPath(new URL('server-process.ts', HERE)), [kind, String(shards)], {
-    execArgv: ['--import', TSX, '--expose-gc'],
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+async function startServer(kind: ServerKind, shards = 1): Promise<ServerHandle> {
+  const server = await startProcess({
+    name: `${kind} server`,
+    args: ['--import', TSX, '--expose-gc', fileURLToPath(new URL('server-process.ts', HERE)), kind, String(shards)],
+    ipc: true,
+    onOutput: (d, stream) => void (stream === 'stderr' && process.stderr.write(d)),
+    ready: 'json-line',
   })
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
-    let out = ''
-    child.stdout?.on('data', (data: Buffer) => {
-      out += data
-      const line = out.split('\n').find((l) => l.startsWith('{"ready"'))
-      if (line === undefined) return
-      child.stdout?.removeAllListeners('data')
-      child.stdout?.resume()
-      const { url } = JSON.parse(line) as { url: string }
-      resolve({
-        url,
-        child,
-        memory: () =>
-          new Promise((done) => {
-            child.once('message', (m: { memory: Array<{ pid: number; rss: number; heapUsed: number }> }) => done(m.memory))
-            child.send({ cmd: 'memory' })
-          }),
-        stop: () =>
-          new Promise((done) => {
-            child.removeAllListeners('exit')
-            if (child.exitCode !== null) return done()
-            child.once('exit', () => done())
-            child.kill('SIGTERM')
-            setTimeout(() => child.kill('SIGKILL'), 5000).unref()
-          }),
-      })
-    })
-  })
+  const child = server.child
+  return {
+    url: server.readyValue.url,
+    child,
+    memory: () =>
+      new Promise((done) => {
+        child.once('message', (m: { memory: Array<{ pid: number; rss: number; heapUsed: number }> }) => done(m.memory))
+        child.send({ cmd: 'memory' })
+      }),
+    stop: async () => void (await server.stop()),
+  }
 }
 
 interface LoadHandle {
