@@ -37,7 +37,10 @@ declare const WebSocketPair: new () => { 0: WebSocket; 1: WebSocket }
 declare const WebSocketRequestResponsePair: new (request: string, response: string) => unknown
 
 export interface TrackerEnv {
-  /** The origin's public key (base64url); set it (a var in wrangler.toml) to turn auth on. */
+  /**
+   * The origin's public key (base64url), which checks session tokens. Without it every announce is
+   * refused, unless TRACKER_AUTH is "false": an open tracker is a choice, never an omission.
+   */
   ORIGIN_PUBLIC_KEY?: string
   /** Number of shards; with more than 1, clients connect to /swarm/<info_hash>. */
   TRACKER_SHARDS?: string
@@ -45,6 +48,13 @@ export interface TrackerEnv {
   CHORUS_OPERATOR_TOKEN?: string
   [option: string]: unknown
 }
+
+/** What a tracker without ORIGIN_PUBLIC_KEY (and not opened on purpose) answers every token. */
+const refuseUnconfigured: TokenVerifier = async () => ({
+  ok: false,
+  code: 'unauthorized',
+  message: 'this tracker has no ORIGIN_PUBLIC_KEY to check session tokens with (set it, or TRACKER_AUTH = "false" for an open tracker)',
+})
 
 /** Set by the routing Worker: "index/count". */
 export const SHARD_HEADER = 'x-chorus-shard'
@@ -65,7 +75,9 @@ export class TrackerShard {
   constructor(ctx: DurableObjectStateLike, env: TrackerEnv) {
     this.#ctx = ctx
     this.#env = env
-    this.#verify = env.ORIGIN_PUBLIC_KEY ? createTokenVerifier(env.ORIGIN_PUBLIC_KEY) : undefined
+    // Fail closed: a tracker deployed without the origin's key would tell anyone who asks where
+    // listeners are. TRACKER_AUTH = "false" opens it on purpose (a closed network, a benchmark).
+    this.#verify = env.ORIGIN_PUBLIC_KEY ? createTokenVerifier(env.ORIGIN_PUBLIC_KEY) : env.TRACKER_AUTH === 'false' ? undefined : refuseUnconfigured
     // Keep-alive without waking the object: the runtime answers "ping" itself.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'))
     // Who met how many peers this hour lives in storage, not only in memory: hibernation or

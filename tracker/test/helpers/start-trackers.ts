@@ -59,7 +59,9 @@ export const startWorkerdTracker: StartTracker = async ({ authKey, operatorToken
   const dir = await bundleWorker()
   const bindings: Record<string, string> = { TRACKER_SHARDS: '1' }
   for (const [key, value] of Object.entries(options)) bindings[envName(key as keyof TrackerOptions)] = String(value)
+  // Without a key the object refuses every announce (fail closed): the open tracker is asked for.
   if (authKey !== undefined) bindings.ORIGIN_PUBLIC_KEY = authKey
+  else if (bindings.TRACKER_AUTH === undefined) bindings.TRACKER_AUTH = 'false'
   if (operatorToken !== undefined) bindings.CHORUS_OPERATOR_TOKEN = operatorToken
   const mf = new Miniflare({
     modules: true,
