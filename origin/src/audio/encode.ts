@@ -131,9 +131,9 @@ function runJobs(jobs: Job[], workerCount: number, opts: EncodeOptions, progress
       if (settled) return
       settled = true
       opts.signal?.removeEventListener('abort', onAbort)
-      for (const worker of workers) void worker.terminate()
-      if (err === undefined) resolve(results)
-      else reject(err)
+      // Settle once every worker is gone: a caller that aborts and moves on (or a test that looks)
+      // must find no encoder thread still running.
+      void Promise.allSettled(workers.map((worker) => worker.terminate())).then(() => (err === undefined ? resolve(results) : reject(err)))
     }
     const onAbort = (): void => stop(opts.signal?.reason ?? new DOMException('The encode was aborted', 'AbortError'))
     opts.signal?.addEventListener('abort', onAbort, { once: true })
