@@ -52,7 +52,8 @@ t.test('a command that does not exist fails the start, not the process', async (
 
 t.test('a child that never gets ready: a timeout, and the child is stopped', async (t) => {
   const p = supervise({ name: 'slow', args: node(`console.error('still warming up'); setInterval(() => {}, 1000)`) })
-  await t.rejects(p.ready('json-line', 300), { message: /^slow did not become ready in 0.3 s: still warming up$/ })
+  // Long enough for a loaded machine to start node and let it write (0.3 s was not, once in CI).
+  await t.rejects(p.ready('json-line', 4000), { message: /^slow did not become ready in 4 s: still warming up$/ })
   t.notOk(p.done, 'ready() alone leaves it running')
   await p.stop()
   const err = await startProcess({ name: 'slow', args: node('setInterval(() => {}, 1000)'), ready: 'json-line', timeoutMs: 200 }).catch((e: unknown) => e)
