@@ -1,11 +1,11 @@
 // The dispatcher: every command lives with its part (or, for `start`, in stack/); the helpers
 // they share are in support/command.ts, which imports none of them.
 import { commands as benchCommands } from '../bench/src/cli.js'
-import { commands as playCommands } from '../client-sdk/src/cli.js'
-import { commands as edgeCommands } from '../edge/src/cli.js'
-import { commands as originCommands } from '../origin/src/cli.js'
+import { commands as playCommands } from '../client-sdk/index.js'
+import { commands as edgeCommands } from '../edge/index.js'
+import { commands as originCommands } from '../origin/index.js'
 import { type Command, UsageError } from '../support/command.js'
-import { commands as trackerCommands } from '../tracker/src/cli.js'
+import { commands as trackerCommands } from '../tracker/index.js'
 import { start } from './start.js'
 
 const commands: Record<string, Command> = {

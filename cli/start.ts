@@ -1,7 +1,7 @@
 import { join } from 'node:path'
-import { parseIceServers } from '../client-sdk/src/core/privacy.js'
-import { DEMO_API_KEY } from '../origin/src/api-keys.js'
-import { DEMO_TRACKS } from '../origin/src/audio/demo-music.js'
+import { parseIceServers } from '../client-sdk/core.js'
+import { DEMO_API_KEY } from '../origin/index.js'
+import { DEMO_TRACKS } from '../origin/index.js'
 import { type CatalogEvent, StackStopped, catalogJson, catalogText, startStack } from '../stack/index.js'
 import { type Command, DEFAULT_PORTS, UsageError, defaultDataDir, intOption, parseCommandArgs, untilSignal } from '../support/command.js'
 

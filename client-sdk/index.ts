@@ -62,3 +62,6 @@ export {
   type WebSocketLike,
   type WebSocketConstructor,
 } from './src/p2p/tracker-client.js'
+// For `chorus play` and `chorus start` (Node only): the command and the web player's bundler.
+export { commands } from './src/cli.js'
+export { buildPlayer } from './player/build.js'

@@ -1,4 +1,4 @@
-import type { IngestResult } from '../origin/src/ingest.js'
+import type { IngestResult } from '../origin/index.js'
 
 /** What the background catalog build reports, as printed: a JSON line (--json, stdout) and a human line (stderr). */
 export type CatalogEvent =

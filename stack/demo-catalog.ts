@@ -1,9 +1,9 @@
 import { rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DEMO_TRACKS } from '../origin/src/audio/demo-music.js'
-import { ingestDemo } from '../origin/src/cli.js'
-import type { IngestResult } from '../origin/src/ingest.js'
-import { createStore } from '../origin/src/store.js'
+import { DEMO_TRACKS } from '../origin/index.js'
+import { ingestDemo } from '../origin/index.js'
+import type { IngestResult } from '../origin/index.js'
+import { createStore } from '../origin/index.js'
 import type { CatalogEvent } from './catalog-events.js'
 
 /**

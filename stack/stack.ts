@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { buildPlayer } from '../client-sdk/player/build.js'
-import { loadOriginKeys } from '../origin/src/keys.js'
+import { buildPlayer } from '../client-sdk/index.js'
+import { loadOriginKeys } from '../origin/index.js'
 import { type Supervised, stopAll, supervise } from '../support/process.js'
 import type { CatalogEvent } from './catalog-events.js'
 import { type DemoCatalog, startDemoCatalog } from './demo-catalog.js'

@@ -2,8 +2,8 @@
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { UsageError, intOption, parseCommandArgs } from '../../support/command.js'
-import { isPolicyName, POLICY_NAMES } from '../../edge/src/policy/index.js'
-import type { PolicyName } from '../../edge/src/policy/index.js'
+import { isPolicyName, POLICY_NAMES } from '../../edge/core.js'
+import type { PolicyName } from '../../edge/core.js'
 
 /** Shipped with the repository (see bench/data/README.md), found from this file, not the working directory. */
 export const WEB07_TRACE = fileURLToPath(new URL('../data/web07.trace.xz', import.meta.url))

@@ -1,6 +1,6 @@
 /** Replays a trace through one eviction policy, optionally behind an admission filter. */
-import { createAdmissionFilter, createPolicy } from '../../edge/src/policy/index.js'
-import type { PolicyName } from '../../edge/src/policy/index.js'
+import { createAdmissionFilter, createPolicy } from '../../edge/core.js'
+import type { PolicyName } from '../../edge/core.js'
 import type { Trace } from './trace.js'
 
 export interface Variant {

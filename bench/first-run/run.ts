@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEMO_API_KEY } from '../../origin/src/api-keys.js'
+import { DEMO_API_KEY } from '../../origin/index.js'
 import { supervise } from '../../support/process.js'
 import { machineInfo } from '../src/machine.js'
 import { ROOT } from '../src/process.js'

@@ -1,4 +1,4 @@
-import { DEMO_TRACKS } from '../../origin/src/audio/demo-music.js'
+import { DEMO_TRACKS } from '../../origin/index.js'
 import { UsageError, intOption, parseCommandArgs } from '../../support/command.js'
 import { resultName } from '../src/flags.js'
 

@@ -1,10 +1,10 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEMO_TRACKS, synthesizeTrack } from '../../origin/src/audio/demo-music.js'
-import { encodeMp3 } from '../../origin/src/audio/encode.js'
-import { ingestFile } from '../../origin/src/ingest.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
+import { DEMO_TRACKS, synthesizeTrack } from '../../origin/index.js'
+import { encodeMp3 } from '../../origin/index.js'
+import { ingestFile } from '../../origin/index.js'
+import { loadOriginKeys } from '../../origin/index.js'
 import { seeded } from '../../support/seeded.js'
 
 /**

@@ -1,4 +1,4 @@
-import type { ChunkLayout } from '../../client-sdk/src/core/scheduler.js'
+import type { ChunkLayout } from '../../client-sdk/core.js'
 
 /**
  * The simulated catalog: durations only (the bytes never exist), cut the way ingest cuts a

@@ -1,4 +1,4 @@
-import type { SchedulerConfig } from '../../client-sdk/src/core/scheduler.js'
+import type { SchedulerConfig } from '../../client-sdk/core.js'
 import type { SimCatalog } from './catalog.js'
 import type { EdgeModel } from './edge-model.js'
 import type { EventQueue } from './event-queue.js'

@@ -1,5 +1,5 @@
-import { type Action, createScheduler } from '../../client-sdk/src/core/scheduler.js'
-import { createSpeaker } from '../../client-sdk/src/core/speaker.js'
+import { type Action, createScheduler } from '../../client-sdk/core.js'
+import { createSpeaker } from '../../client-sdk/core.js'
 import type { PlannedPlay } from '../playback/scenario.js'
 import { cacheCount, cacheHas, cacheHeld, cachePut, cacheTouch } from './cache.js'
 import { CHUNK_BYTES } from './catalog.js'

@@ -1,5 +1,5 @@
-import { DEFAULT_MAX_MESSAGES_PER_SECOND } from '../../client-sdk/src/p2p/tracker-client.js'
-import { type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/src/core/tracker-core.js'
+import { DEFAULT_MAX_MESSAGES_PER_SECOND } from '../../client-sdk/core.js'
+import { type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/core.js'
 import type { EventQueue } from './event-queue.js'
 
 /**

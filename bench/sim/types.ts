@@ -1,4 +1,4 @@
-import type { Habits } from '../../client-sdk/src/core/habits.js'
+import type { Habits } from '../../client-sdk/core.js'
 import type { NetworkProfile, PlannedPlay } from '../playback/scenario.js'
 import type { EdgeListener } from './edge-model.js'
 import type { TrackerPeer } from './tracker-link.js'

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { MANIFEST_SCHEMA, type Manifest, type QualityManifest, newVersion, signManifest, toBase64Url } from '../../protocol/index.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
-import { buildMaster } from '../../origin/src/masters.js'
-import { publishVersion } from '../../origin/src/store.js'
+import { loadOriginKeys } from '../../origin/index.js'
+import { buildMaster } from '../../origin/index.js'
+import { publishVersion } from '../../origin/index.js'
 
 export const BENCH_CHUNK = 32 * 1024
 

@@ -7,8 +7,8 @@ import Server from 'bittorrent-tracker/server'
 import type { WebSocket } from 'ws'
 import { WebSocketServer } from 'ws'
 import { announce, swarmId } from './wire.js'
-import { createShardedTracker } from '../../tracker/src/cluster.js'
-import { createTrackerServer } from '../../tracker/src/server.js'
+import { createShardedTracker } from '../../tracker/index.js'
+import { createTrackerServer } from '../../tracker/index.js'
 
 export type ServerKind = 'chorus' | 'chorus-sharded' | 'bittorrent-tracker' | 'ws-echo' | 'ws-relay'
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { findFfmpeg } from '../../origin/src/audio/ffmpeg.js'
+import { findFfmpeg } from '../../support/ffmpeg.js'
 import { type TrackTiming, clampCrossfade, joinTracks, trimDecoded } from './core/transition.js'
 
 /**

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { findFfmpeg } from '../../origin/src/audio/ffmpeg.js'
+import { findFfmpeg } from '../../support/ffmpeg.js'
 
 /** Audio helpers for the SDK's media tests: ffmpeg as a checker, WAV in and out, a sine's measures. */
 

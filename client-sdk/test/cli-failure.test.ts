@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { runChorus } from '../../origin/test/fixtures.js'
+import { runChorus } from '../../test-support/fixtures.js'
 import { startHostileEdge } from './hostile-edge.js'
 import { API_KEY, startStack } from './stack.js'
 

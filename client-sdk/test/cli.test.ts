@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { runChorus } from '../../origin/test/fixtures.js'
+import { runChorus } from '../../test-support/fixtures.js'
 import { decodeErrors, readWav } from './audio.js'
 import { API_KEY, startStack } from './stack.js'
 

@@ -5,9 +5,9 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { ingestFile } from '../../origin/src/ingest.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
-import { makeWav } from '../../origin/test/fixtures.js'
+import { ingestFile } from '../../origin/index.js'
+import { loadOriginKeys } from '../../origin/index.js'
+import { makeWav } from '../../test-support/fixtures.js'
 import { drain, startStack } from './stack.js'
 
 interface Logged {

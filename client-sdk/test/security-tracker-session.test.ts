@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { Test } from 'tap'
 import { fromBase64Url } from '../../protocol/index.js'
-import { type TokenVerifier, createTokenVerifier } from '../../tracker/src/auth.js'
+import { type TokenVerifier, createTokenVerifier } from '../../tracker/index.js'
 import { drain, sleep, startStack, until } from './stack.js'
 
 interface Seen {

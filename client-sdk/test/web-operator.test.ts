@@ -7,8 +7,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t from 'tap'
-import { loadOriginKeys } from '../../origin/src/keys.js'
-import { tempDataDir } from '../../origin/test/fixtures.js'
+import { loadOriginKeys } from '../../origin/index.js'
+import { tempDataDir } from '../../test-support/fixtures.js'
 import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
 
 t.test('the operator page takes the token from the fragment or the form, sends it in a header, and says so on 401', async (t) => {

@@ -7,9 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t from 'tap'
-import { ingestFile } from '../../origin/src/ingest.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
-import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
+import { ingestFile } from '../../origin/index.js'
+import { loadOriginKeys } from '../../origin/index.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname

@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import t from 'tap'
 import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
-import { ingestFile } from '../../origin/src/ingest.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
-import { buildWav } from '../../origin/test/audio-helpers.js'
-import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
+import { ingestFile } from '../../origin/index.js'
+import { loadOriginKeys } from '../../origin/index.js'
+import { buildWav } from '../../test-support/audio.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 /**
  * The web player's transitions in Chromium, over AAC tracks ingested here: gapless (two halves

@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { ingestFile } from '../../origin/src/ingest.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
-import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
+import { ingestFile } from '../../origin/index.js'
+import { loadOriginKeys } from '../../origin/index.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 

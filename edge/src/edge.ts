@@ -1,13 +1,17 @@
 import {
   CHUNK_PREFIX,
+  CORS_HEADERS,
+  EDGE_ROUTES,
   type ManifestVerifier,
   ProtocolError,
+  answerError,
   assertTrackId,
   assertVersion,
   chunkPath,
   etagMatches,
   manifestPath,
   parseChunkPath,
+  unroutedError,
 } from '../../protocol/index.js'
 import { createAccess } from './access.js'
 import { CACHE_NAME, type CacheStatusEntry, type Forwarded, IMMUTABLE_TTL_SEC, cacheStatusValue, forwardedEntry, forwardedOf } from './cache-status.js'
@@ -15,7 +19,7 @@ import { createCatalogTier } from './catalog-tier.js'
 import { type StoredChunk, chunkAnswer } from './chunk-response.js'
 import { createChunkTier } from './chunk-tier.js'
 import type { EdgeConfig } from './config.js'
-import { CORS_HEADERS, IMMUTABLE, errorResponse, jsonResponse, serverTiming, toErrorResponse } from './http.js'
+import { IMMUTABLE, jsonResponse, serverTiming, toResponse } from './http.js'
 import { createManifestTier } from './manifest-tier.js'
 import { createMemoryCache } from './memory-cache.js'
 import { NegativeHit, createNegativeCache } from './negative-cache.js'
@@ -34,12 +38,6 @@ export interface EdgeOptions {
   /** Told of failures that are bugs (not ProtocolErrors): they answer a bare 500 otherwise. */
   onBug?: (err: unknown) => void
 }
-
-/**
- * The code of the 404 for session and key paths. Not (yet) in protocol's ERROR_STATUS, so it is
- * written out here; the body has the same `{"error":{"code","message"}}` shape as every error.
- */
-export const NOT_AT_EDGE = 'not_at_edge'
 
 const SOURCE: Record<CacheStatus, Source> = { 'HIT-MEMORY': 'memory', 'HIT-CACHE': 'cache', MISS: 'origin', STALE: 'stale' }
 
@@ -84,6 +82,16 @@ function errorStatus(err: unknown, trace: Trace): string {
 }
 
 /**
+ * The edge's one way from a thrown value to an answer (protocol's JSON error), with the
+ * Cache-Status that says where the failure came from. Every handler's failures come here through
+ * handle(); the Worker sends its configuration errors and bugs here too.
+ */
+export function edgeErrorResponse(err: unknown, trace: Trace = {}): Response {
+  const headers = { ...(err instanceof NegativeHit && { 'x-cache': 'HIT-MEMORY' }), 'cache-status': errorStatus(err, trace) }
+  return toResponse(answerError(err, { internalMessage: 'internal error at the edge', headers }))
+}
+
+/**
  * The edge as request handlers over injected runtime seams (fetch, the Cache API, background
  * work, the clock). worker.ts routes requests here; nothing in this file knows it runs in a
  * Worker. No handler throws: every failure becomes a JSON error answer and is counted.
@@ -112,10 +120,8 @@ export interface Edge {
   health(): Promise<Response>
   /** GET /v1/origin-key: the public key manifests and tokens are checked with. */
   originKey(): Promise<Response>
-  /** A 404 JSON answer for a path no route takes. */
-  notFound(request: Request, path: string): Promise<Response>
-  /** A 405 JSON answer naming the methods `allow`ed. */
-  methodNotAllowed(request: Request, allow: string): Promise<Response>
+  /** A request no route took: a 405 naming the methods where the path is known (protocol's EDGE_ROUTES), a 404 elsewhere. */
+  unrouted(request: Request, path: string): Promise<Response>
 }
 
 export function createEdge(options: EdgeOptions): Edge {
@@ -159,7 +165,7 @@ export function createEdge(options: EdgeOptions): Edge {
       if (!response.headers.has('cache-status')) response.headers.set('cache-status', GENERATED)
     } catch (err) {
       if (!(err instanceof ProtocolError)) options.onBug?.(err)
-      response = toErrorResponse(err, { ...(err instanceof NegativeHit && { 'x-cache': 'HIT-MEMORY' }), 'cache-status': errorStatus(err, trace) })
+      response = edgeErrorResponse(err, trace)
     }
     if (response.status >= 400) stats.error(response.status)
     return response
@@ -258,14 +264,9 @@ export function createEdge(options: EdgeOptions): Edge {
     },
 
     notAtEdge(request: Request, path: string): Promise<Response> {
-      return handle('other', async () =>
-        jsonResponse(404, {
-          error: {
-            code: NOT_AT_EDGE,
-            message: `${request.method.slice(0, 20)} ${path.slice(0, 200)}: sessions and track keys come from the key service (the origin), never through a caching edge`,
-          },
-        }, { 'cache-status': cacheStatusValue({ detail: NOT_AT_EDGE }) }),
-      )
+      return handle('other', async () => {
+        throw new ProtocolError('not_at_edge', `${request.method.slice(0, 20)} ${path.slice(0, 200)}: sessions and track keys come from the key service (the origin), never through a caching edge`)
+      })
     },
 
     purge(request: Request, ctx: RequestContext): Promise<Response> {
@@ -326,14 +327,10 @@ export function createEdge(options: EdgeOptions): Edge {
       return handle('admin', async () => jsonResponse(200, { alg: 'Ed25519', publicKey: config.originPublicKey, keyId: verifier.keyId }, { 'cache-control': 'public, max-age=300' }))
     },
 
-    notFound(request: Request, path: string): Promise<Response> {
-      return handle('other', async () => errorResponse('not_found', `no route ${request.method} ${path.slice(0, 200)}`, { 'cache-status': cacheStatusValue({ detail: 'not_found' }) }))
-    },
-
-    methodNotAllowed(request: Request, allow: string): Promise<Response> {
-      return handle('other', async () =>
-        errorResponse('method_not_allowed', `${request.method.slice(0, 20)} is not allowed here; use ${allow}`, { allow, 'cache-status': cacheStatusValue({ detail: 'method_not_allowed' }) }),
-      )
+    unrouted(request: Request, path: string): Promise<Response> {
+      return handle('other', async () => {
+        throw unroutedError(EDGE_ROUTES, request.method, path)
+      })
     },
   }
 }

@@ -1,11 +1,10 @@
 import { Hono } from 'hono'
 import type { Context } from 'hono'
-import { errorBody, importManifestPublicKey } from '../../protocol/index.js'
+import { PREFLIGHT_HEADERS, ProtocolError, importManifestPublicKey } from '../../protocol/index.js'
 import { cacheStatusValue } from './cache-status.js'
 import { describeProblems, parseEdgeConfig } from './config.js'
 import type { ConfigProblem } from './config.js'
-import { type Edge, createEdge } from './edge.js'
-import { PREFLIGHT_HEADERS, errorResponse, jsonResponse } from './http.js'
+import { type Edge, createEdge, edgeErrorResponse } from './edge.js'
 import type { RequestContext, CacheLike } from './types.js'
 
 /**
@@ -48,23 +47,32 @@ function edgeFor(env: Env): Promise<Built> {
 
 type C = Context<{ Bindings: Env }>
 
+/** A configuration the edge cannot run with: its answer lists each problem beside the message. */
+class ConfigInvalid extends ProtocolError {
+  readonly problems: ConfigProblem[]
+
+  constructor(message: string, problems: ConfigProblem[]) {
+    super('config_invalid', message)
+    this.problems = problems
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), problems: this.problems }
+  }
+}
+
 async function withEdge(c: C, handler: (edge: Edge, ctx: RequestContext) => Promise<Response>): Promise<Response> {
   const built = await edgeFor(c.env)
-  if (!built.ok) return jsonResponse(500, { ...errorBody('config_invalid', built.message), problems: built.problems }, { 'cache-status': cacheStatusValue({ detail: 'config_invalid' }) })
+  if (!built.ok) return edgeErrorResponse(new ConfigInvalid(built.message, built.problems))
   return handler(built.edge, { waitUntil: (p) => c.executionCtx.waitUntil(p) })
 }
 
-/** Paths the edge serves and the methods each takes, for 405 answers. */
-const ROUTES: Array<[RegExp, string]> = [
-  [/^\/v1\/chunks\//, 'GET, HEAD, OPTIONS'],
-  [/^\/v1\/tracks(\/[^/]+\/(manifest|versions\/[^/]+\/manifest))?$/, 'GET, HEAD, OPTIONS'],
-  [/^\/(healthz|v1\/origin-key|_chorus\/stats|_chorus\/metrics)$/, 'GET, HEAD, OPTIONS'],
-  [/^\/_chorus\/purge$/, 'POST, OPTIONS'],
-]
-
 const app = new Hono<{ Bindings: Env }>()
 
-app.options('*', () => new Response(null, { status: 204, headers: PREFLIGHT_HEADERS }))
+// Made by the edge alone: no cache, no upstream (an RFC 9211 member without hit or fwd).
+const PREFLIGHT = { ...PREFLIGHT_HEADERS, 'cache-status': cacheStatusValue({ detail: 'generated' }) }
+
+app.options('*', () => new Response(null, { status: 204, headers: PREFLIGHT }))
 app.get('/v1/chunks/*', (c) => withEdge(c, (edge, ctx) => edge.chunk(c.req.raw, c.req.path, ctx)))
 app.get('/v1/tracks', (c) => withEdge(c, (edge) => edge.catalog(c.req.raw)))
 app.get('/v1/tracks/:id/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), undefined, ctx)))
@@ -77,16 +85,12 @@ app.get('/healthz', (c) => withEdge(c, (edge) => edge.health()))
 app.get('/_chorus/stats', (c) => withEdge(c, (edge) => edge.stats(c.req.raw)))
 app.get('/_chorus/metrics', (c) => withEdge(c, (edge) => edge.metrics(c.req.raw)))
 app.post('/_chorus/purge', (c) => withEdge(c, (edge, ctx) => edge.purge(c.req.raw, ctx)))
-app.all('*', (c) =>
-  withEdge(c, (edge) => {
-    const allow = ROUTES.find(([pattern]) => pattern.test(c.req.path))?.[1]
-    return allow ? edge.methodNotAllowed(c.req.raw, allow) : edge.notFound(c.req.raw, c.req.path)
-  }),
-)
+// Any other method or path: a 405 or a 404 by protocol's EDGE_ROUTES.
+app.all('*', (c) => withEdge(c, (edge) => edge.unrouted(c.req.raw, c.req.path)))
 // Only a bug reaches here: the edge's handlers turn every failure they know into an answer.
 app.onError((err) => {
   console.error('chorus edge: unexpected error', err)
-  return errorResponse('internal', 'internal error at the edge', { 'cache-status': cacheStatusValue({ detail: 'internal' }) })
+  return edgeErrorResponse(err)
 })
 
 export default app

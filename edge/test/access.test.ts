@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import { Miniflare } from 'miniflare'
 import t from 'tap'
 import { signToken, toBase64Url } from '../../protocol/index.js'
-import { COMPATIBILITY_DATE, bundleWorker, chunkPaths, makeCatalog, signedManifest, startTestOrigin } from './harness.js'
+import { COMPATIBILITY_DATE, bundleWorker, chunkPaths, makeCatalog, signedManifest, startTestOrigin } from '../../test-support/edge.js'
 
 // Two edges in one workerd: one that requires session tokens, one configured with the wrong
 // origin key (a valid Ed25519 key, just not the origin's).

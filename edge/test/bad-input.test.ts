@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { chunkPaths, makeCatalog, signedManifest, sleep, startEdge, startProxy, startTestOrigin } from './harness.js'
+import { chunkPaths, makeCatalog, signedManifest, sleep, startEdge, startProxy, startTestOrigin } from '../../test-support/edge.js'
 
 const { dataDir } = await makeCatalog(t, [{ trackId: 'song', seconds: 2 }])
 const origin = await startTestOrigin(t, dataDir)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { streamUpload } from '../../test-support/stream-upload.js'
-import { makeCatalog, startEdge, startProxy, startTestOrigin } from './harness.js'
+import { makeCatalog, startEdge, startProxy, startTestOrigin } from '../../test-support/edge.js'
 
 // Issue 15: the edge trusted Content-Length; a chunked body of any size was read whole before
 // its size was checked, and then forwarded.

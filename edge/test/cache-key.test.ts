@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import t from 'tap'
-import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from './harness.js'
-import type { TestEdge } from './harness.js'
+import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
+import type { TestEdge } from '../../test-support/edge.js'
 
 // Cache keys are CACHE_HOST and the path: not the Host header a request came with, not its
 // query string. Two edges: one with its memory tier on (query strings must not make entries

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from './harness.js'
+import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
 
 // Cache-Status (RFC 9211) on every answer, checked as whole header values: a miss, hits in each
 // tier, misses collapsed onto one origin fetch, and errors (from the origin, from the negative

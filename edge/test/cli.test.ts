@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import t from 'tap'
-import { ROOT, chunkPaths, edgeCommand, makeCatalog, signedManifest, startTestOrigin } from './harness.js'
+import { ROOT, chunkPaths, edgeCommand, makeCatalog, signedManifest, startTestOrigin } from '../../test-support/edge.js'
 
 t.test('`chorus edge --origin URL --port 0 --json` runs the Worker under wrangler dev and serves chunks', async (t) => {
   const { dataDir } = await makeCatalog(t, [{ trackId: 'song', seconds: 2 }])

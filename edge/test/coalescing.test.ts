@@ -1,5 +1,5 @@
 import t from 'tap'
-import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from './harness.js'
+import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
 
 // The proxy parks chosen origin requests until the test releases them, so concurrent requests
 // are sure to arrive while the first one's fetch is in flight, however loaded the machine.

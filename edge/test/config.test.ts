@@ -4,7 +4,7 @@ import { Miniflare } from 'miniflare'
 import t from 'tap'
 import { toBase64Url } from '../../protocol/index.js'
 import { CONFIG_VARS, DEFAULT_POLICY, parseEdgeConfig } from '../src/config.js'
-import { COMPATIBILITY_DATE, bundleWorker, runEdgeCli } from './harness.js'
+import { COMPATIBILITY_DATE, bundleWorker, runEdgeCli } from '../../test-support/edge.js'
 
 function publicKey(): string {
   const spki = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' })

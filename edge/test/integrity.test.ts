@@ -1,6 +1,6 @@
 import { Response as MiniflareResponse } from 'miniflare'
 import t from 'tap'
-import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from './harness.js'
+import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
 
 // A proxy between the edge and a healthy origin flips one byte of chosen answers: the origin
 // (or the network) gone bad, as the edge sees it.

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin } from './harness.js'
-import type { TestEdge } from './harness.js'
+import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin } from '../../test-support/edge.js'
+import type { TestEdge } from '../../test-support/edge.js'
 
 // Operator endpoints (stats, metrics, purge) answer only to the operator token when one is
 // configured: OPERATOR_TOKEN, or PURGE_TOKEN, its older name. Health stays public and says

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { chunkPaths, inCacheApi, makeCatalog, signedManifest, sleep, startEdge, startProxy, startTestOrigin, until } from './harness.js'
+import { chunkPaths, inCacheApi, makeCatalog, signedManifest, sleep, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
 
 // Short TTL and window so the test sees a manifest go fresh -> stale -> gone in seconds; the
 // window and the timeout leave room for a loaded machine between the steps.

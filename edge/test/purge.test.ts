@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { type Manifest, manifestPath, signToken } from '../../protocol/index.js'
-import { chunkPaths, inCacheApi, makeCatalog, startEdge, startProxy, startTestOrigin, until } from './harness.js'
-import type { TestEdge } from './harness.js'
+import { chunkPaths, inCacheApi, makeCatalog, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
+import type { TestEdge } from '../../test-support/edge.js'
 
 const PURGE_TOKEN = 'purge-secret-for-the-edge-test'
 // 'song' is ingested twice (two versions: an old one and the current one), 'other' once.

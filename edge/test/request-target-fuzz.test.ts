@@ -24,7 +24,7 @@ import {
   resetAfterSending,
   sendTargets,
 } from '../../test-support/raw-http.js'
-import { COMPATIBILITY_DATE, type EdgeStatsJson, bundleWorker, chunkPaths, makeCatalog, signedManifest, startTestOrigin } from './harness.js'
+import { COMPATIBILITY_DATE, type EdgeStatsJson, bundleWorker, chunkPaths, makeCatalog, signedManifest, startTestOrigin } from '../../test-support/edge.js'
 
 const { dataDir } = await makeCatalog(t, [{ trackId: 'song', seconds: 1 }])
 const origin = await startTestOrigin(t, dataDir)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from './harness.js'
+import { chunkPaths, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
 
 // A shield tier: one Worker, two roles by config. Two lower edges (UPSTREAM_EDGE set) fetch their
 // misses from one shield edge, which alone talks to the origin. Concurrent misses coalesce at

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from './harness.js'
+import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startProxy, startTestOrigin, until } from '../../test-support/edge.js'
 
 // One origin, one counting proxy, one edge in workerd for the whole file. ADMIT_AFTER=2 keeps a
 // chunk out of memory on its first miss, so the Cache API tier shows up on its own.

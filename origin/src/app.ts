@@ -2,22 +2,29 @@ import { Hono } from 'hono'
 import type { Context } from 'hono'
 import {
   CHUNK_PREFIX,
+  CORS_HEADERS,
+  type HttpAnswer,
+  IMMUTABLE,
+  ORIGIN_ROUTES,
+  PREFLIGHT_HEADERS,
   ProtocolError,
   type Audience,
   type Scope,
   SCOPES,
   assertTrackId,
   assertVersion,
+  answerError,
   bearerToken,
-  errorBody,
   etagMatches,
+  findRoute,
   readTextLimited,
   signToken,
   verifyToken,
   assertOperator,
+  unroutedError,
 } from '../../protocol/index.js'
 import type { ApiKeyGrant, ApiKeyLookup } from './api-key-grants.js'
-import { CORS_HEADERS, IMMUTABLE, chunkResponse } from './chunk-response.js'
+import { chunkResponse } from './chunk-response.js'
 import type { Metrics } from './metrics.js'
 import type { OriginKeys } from './signing-key.js'
 import { isTrackKeyText } from './key-wrap.js'
@@ -51,18 +58,25 @@ export interface OriginAppOptions {
 }
 
 
+/** The route a request is counted and logged under (protocol's table). */
 function routeOf(path: string): string {
-  if (path.startsWith(CHUNK_PREFIX)) return 'chunk'
-  if (/^\/v1\/tracks\/[^/]+\/key$/.test(path)) return 'key'
-  if (/^\/v1\/tracks\/[^/]+\/(versions\/[^/]+\/)?manifest$/.test(path)) return 'manifest'
-  if (path === '/v1/tracks') return 'catalog'
-  if (path === '/v1/session') return 'session'
-  if (path.startsWith('/v1/admin/track-keys/')) return 'admin'
-  if (path === '/healthz' || path === '/metrics' || path === '/v1/origin-key') return path.slice(path.lastIndexOf('/') + 1)
-  return 'other'
+  return findRoute(ORIGIN_ROUTES, path)?.name ?? 'other'
 }
 
-const GET_ROUTES = new Set(['chunk', 'key', 'manifest', 'catalog', 'healthz', 'metrics', 'origin-key'])
+/**
+ * The origin's one way from a thrown value to an answer: every adapter (the Hono app, the Node
+ * fast path, the Worker) sends what this returns. Ours keep their code; anything else is a bug,
+ * logged here and answered with a 500 that says nothing of it.
+ */
+export function originErrorAnswer(err: unknown, path: string, log?: (line: Record<string, unknown>) => void): HttpAnswer {
+  if (!(err instanceof ProtocolError)) log?.({ level: 'error', path: path.slice(0, 200), error: String((err as Error)?.stack ?? err) })
+  return answerError(err)
+}
+
+/** An answer as a Fetch Response, for the Hono app and the Worker. */
+export function toResponse(answer: HttpAnswer): Response {
+  return new Response(answer.body as BodyInit | null, { status: answer.status, headers: answer.headers })
+}
 
 export interface RequestRecord {
   method: string
@@ -114,13 +128,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     for (const [name, value] of Object.entries(CORS_HEADERS)) c.res.headers.set(name, value)
   })
 
-  app.options('*', (c) =>
-    c.body(null, 204, {
-      'access-control-allow-methods': 'GET, HEAD, POST, OPTIONS',
-      'access-control-allow-headers': 'authorization, content-type, range, if-none-match',
-      'access-control-max-age': '86400',
-    }),
-  )
+  app.options('*', (c) => c.body(null, 204, { ...PREFLIGHT_HEADERS }))
 
   app.get('/healthz', async (c) => c.json({ ok: true, tracks: (await store.catalog()).length, keyId: keys.keyId }))
 
@@ -155,8 +163,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
   app.get('/v1/tracks/:id/versions/:version/manifest', (c) => serveManifest(c, c.req.param('id'), c.req.param('version')))
 
   app.get(`${CHUNK_PREFIX}*`, async (c) => {
-    const r = await chunkResponse(store, c.req.path, { range: c.req.header('range'), ifNoneMatch: c.req.header('if-none-match') })
-    return new Response(r.body as BodyInit | null, { status: r.status, headers: r.headers })
+    return toResponse(await chunkResponse(store, c.req.path, { method: c.req.method, range: c.req.header('range'), ifNoneMatch: c.req.header('if-none-match') }))
   })
 
   app.post('/v1/session', async (c) => {
@@ -268,20 +275,13 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     })
   }
 
+  // Key uploads are a route only where a key writer is configured; elsewhere their path is a 404.
+  const routes = options.trackKeyWriter ? ORIGIN_ROUTES : ORIGIN_ROUTES.filter((r) => r.name !== 'admin')
   app.all('*', (c) => {
-    const route = routeOf(c.req.path)
-    if (GET_ROUTES.has(route) || route === 'session' || (route === 'admin' && options.trackKeyWriter)) {
-      const allow = route === 'session' ? 'POST, OPTIONS' : route === 'admin' ? 'PUT' : 'GET, HEAD, OPTIONS'
-      return c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed here; use ${allow}`), 405, { allow })
-    }
-    return c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path.slice(0, 200)}`), 404)
+    throw unroutedError(routes, c.req.method, c.req.path)
   })
 
-  app.onError((err, c) => {
-    if (err instanceof ProtocolError) return c.json(err.toJSON(), err.status as 400)
-    options.log?.({ level: 'error', path: c.req.path, error: String((err as Error).stack ?? err) })
-    return c.json(errorBody('internal', 'internal error'), 500)
-  })
+  app.onError((err, c) => toResponse(originErrorAnswer(err, c.req.path, options.log)))
 
   return app
 }

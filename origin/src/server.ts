@@ -1,10 +1,10 @@
 import { type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
-import { CHUNK_PREFIX } from '../../protocol/index.js'
+import { CHUNK_PREFIX, type HttpAnswer, answerBytes } from '../../protocol/index.js'
 import { createApiKeys } from './api-keys.js'
-import { createOriginApp, createRequestObserver } from './app.js'
-import { type PlainResponse, chunkResponse } from './chunk-response.js'
+import { createOriginApp, createRequestObserver, originErrorAnswer } from './app.js'
+import { chunkResponse } from './chunk-response.js'
 import { loadOriginKeys, type OriginKeys } from './keys.js'
 import { createMetrics } from './metrics.js'
 import { createStore, sweepStaging } from './store.js'
@@ -54,11 +54,14 @@ export async function startOrigin(options: OriginServerOptions): Promise<OriginS
   const observe = createRequestObserver(appOptions)
 
   // Named functions, not closures per request: the hot path allocates nothing it can avoid.
-  function send(res: ServerResponse, url: string, r: PlainResponse, started: number): void {
+  function send(res: ServerResponse, url: string, r: HttpAnswer, started: number): void {
     res.writeHead(r.status, r.headers)
     res.end(r.body ?? undefined)
-    const bytes = r.body === null ? 0 : typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength
-    observe({ method: 'GET', path: url, status: r.status, bytes, ms: performance.now() - started })
+    observe({ method: 'GET', path: url, status: r.status, bytes: answerBytes(r), ms: performance.now() - started })
+  }
+
+  function fail(res: ServerResponse, url: string, err: unknown, started: number): void {
+    send(res, url, originErrorAnswer(err, url, appOptions.log), started)
   }
 
   const server = createServer((req, res) => {
@@ -68,15 +71,14 @@ export async function startOrigin(options: OriginServerOptions): Promise<OriginS
       return
     }
     const started = performance.now()
-    let r: PlainResponse | Promise<PlainResponse>
+    let r: HttpAnswer | Promise<HttpAnswer>
     try {
       r = chunkResponse(store, url, { range: req.headers.range, ifNoneMatch: req.headers['if-none-match'] })
-    } catch {
-      // Anything unexpected takes the general path, which turns it into a JSON 500.
-      void honoListener(req, res)
+    } catch (err) {
+      fail(res, url, err, started)
       return
     }
-    if (r instanceof Promise) r.then((done) => send(res, url, done, started), () => void honoListener(req, res))
+    if (r instanceof Promise) r.then((done) => send(res, url, done, started), (err: unknown) => fail(res, url, err, started))
     else send(res, url, r, started)
   })
   const host = options.host ?? '127.0.0.1'

@@ -22,7 +22,8 @@ export async function originKeysFromPkcs8(pkcs8: Uint8Array): Promise<OriginKeys
   // The public key is derived from the private one rather than taken from a stored copy that
   // could disagree with it: an extractable import exports it as the JWK's `x`.
   const extractable = await crypto.subtle.importKey('pkcs8', toArrayBuffer(pkcs8), { name: 'Ed25519' }, true, ['sign'])
-  const jwk = await crypto.subtle.exportKey('jwk', extractable)
+  // A JWK, as asked ('jwk'); the Workers types return a union of both export forms.
+  const jwk = (await crypto.subtle.exportKey('jwk', extractable)) as JsonWebKey
   if (typeof jwk.x !== 'string') throw new Error('not an Ed25519 private key')
   const publicKey = jwk.x.replace(/=+$/, '')
   const signer = await crypto.subtle.importKey('pkcs8', toArrayBuffer(pkcs8), { name: 'Ed25519' }, false, ['sign'])

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { decodeInput, findFfmpeg } from '../src/audio/decode.js'
 import { encodeMp3 } from '../src/audio/encode.js'
 import { AudioError } from '../src/audio/pcm.js'
-import { buildWav, pseudoRandomBytes, sine } from './audio-helpers.js'
+import { buildWav, pseudoRandomBytes, sine } from '../../test-support/audio.js'
 
 const left = sine(440, 44100, 44100)
 const right = sine(550, 44100, 44100)

@@ -3,7 +3,7 @@ import { scanMp3 } from '../src/audio/mp3-frames.js'
 import { encodeMp3 } from '../src/audio/encode.js'
 import { crc16 } from '../src/audio/info-frame.js'
 import { AudioError, type Pcm } from '../src/audio/pcm.js'
-import { concat, pseudoRandomBytes, sine } from './audio-helpers.js'
+import { concat, pseudoRandomBytes, sine } from '../../test-support/audio.js'
 
 function tonePcm(sampleRate: number, seconds: number, channels: 1 | 2): Pcm {
   const frames = Math.round(sampleRate * seconds)

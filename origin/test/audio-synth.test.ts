@@ -2,7 +2,7 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { DEMO_TRACKS, synthesizeTrack } from '../src/audio/demo-music.js'
 import { composeScore } from '../src/audio/synth-score.js'
-import { dominantFrequency, rms } from './audio-helpers.js'
+import { dominantFrequency, rms } from '../../test-support/audio.js'
 
 const RATE = 44100
 const SECONDS = 24

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { parseWav, readWavInfo } from '../src/audio/wav.js'
 import { AudioError } from '../src/audio/pcm.js'
-import { buildWav, chunk, concat, dominantFrequency, pseudoRandomBytes, sine } from './audio-helpers.js'
+import { buildWav, chunk, concat, dominantFrequency, pseudoRandomBytes, sine } from '../../test-support/audio.js'
 
 const RATE = 44100
 const FRAMES = 4410

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { streamUpload } from '../../test-support/stream-upload.js'
 import { startOrigin } from '../src/server.js'
-import { tempDataDir } from './fixtures.js'
+import { tempDataDir } from '../../test-support/fixtures.js'
 
 // Issue 15: four parallel 128 MB session bodies raised the origin's RSS to 1.1 GB, because the
 // body was read whole before its size was checked.

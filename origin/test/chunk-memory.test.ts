@@ -6,7 +6,7 @@ import { type ChunkMemory, SLAB_BYTES, createChunkMemory } from '../src/chunk-me
 import { ingestFile } from '../src/ingest.js'
 import { loadOriginKeys } from '../src/keys.js'
 import { createStore } from '../src/store.js'
-import { makeWav, tempDataDir } from './fixtures.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 const KIB = 1024
 const CHUNK = 32 * KIB

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { CHORUS, makeWav, runChorus, tempDataDir } from './fixtures.js'
+import { CHORUS, makeWav, runChorus, tempDataDir } from '../../test-support/fixtures.js'
 
 t.test('--help on every subcommand', async (t) => {
   for (const cmd of ['ingest', 'origin']) {

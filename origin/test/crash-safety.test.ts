@@ -6,7 +6,7 @@ import { chunkMatches, importManifestPublicKey, verifySignedManifest } from '../
 import { ingestFile } from '../src/ingest.js'
 import { loadOriginKeys } from '../src/keys.js'
 import { createStore, sweepStaging } from '../src/store.js'
-import { CHORUS, makeWav, tempDataDir } from './fixtures.js'
+import { CHORUS, makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 /** Everything the catalog lists must verify completely: manifest signature and every chunk's hash. */
 async function assertCatalogSound(t: Test, dataDir: string, publicKey: string) {

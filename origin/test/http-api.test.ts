@@ -5,7 +5,7 @@ import { signToken } from '../../protocol/index.js'
 import { ingestFile } from '../src/ingest.js'
 import { loadOriginKeys } from '../src/keys.js'
 import { startOrigin } from '../src/server.js'
-import { makeWav, tempDataDir } from './fixtures.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 const API_KEY = 'http-api-key'
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import t from 'tap'
 import { fromBase64Url } from '../../protocol/index.js'
 import { type WrappedTrackKey, importWrappingKey, unwrapTrackKey } from '../src/key-wrap.js'
-import { makeWav, runChorus, tempDataDir } from './fixtures.js'
+import { makeWav, runChorus, tempDataDir } from '../../test-support/fixtures.js'
 import { API_KEY, OPERATOR_TOKEN } from './helpers/start-origins.js'
 import { expectError, ingestInto, startNodeOrigin, startWorkerOriginWith } from './helpers/index.js'
 

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { type SignedManifest, chunkMatches, chunkPath, decryptChunk, importManifestPublicKey, importTrackKey, verifySignedManifest } from '../../protocol/index.js'
 import { loadOriginKeys } from '../src/keys.js'
-import { ROOT, runChorus, makeWav, tempDataDir } from './fixtures.js'
+import { ROOT, runChorus, makeWav, tempDataDir } from '../../test-support/fixtures.js'
 import { signingKeyText, until } from './helpers/index.js'
 
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js')

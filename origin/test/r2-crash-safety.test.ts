@@ -9,7 +9,7 @@ import { openLocalR2 } from '../src/local-r2.js'
 import { type R2BucketLike, createR2Publisher, createR2Store, sweepR2 } from '../src/r2-store.js'
 import type { StagedVersion } from '../src/storage.js'
 import { createDirectoryKeyStore } from '../src/track-key-dir.js'
-import { CHORUS, makeWav, tempDataDir } from './fixtures.js'
+import { CHORUS, makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 const BUCKET = 'crash-masters'
 

@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import t from 'tap'
-import { seeded } from '../../tracker/test/helpers/fuzz.js'
+import { seeded } from '../../test-support/seeded.js'
 import type { RawAnswer, TargetCase } from '../../test-support/raw-http.js'
 import {
   MALFORMED_TARGETS,
@@ -23,7 +23,7 @@ import {
   resetAfterSending,
   sendTargets,
 } from '../../test-support/raw-http.js'
-import { CHORUS, makeWav, runChorus, tempDataDir } from './fixtures.js'
+import { CHORUS, makeWav, runChorus, tempDataDir } from '../../test-support/fixtures.js'
 
 const dataDir = await tempDataDir(t, 'chorus-origin-fuzz')
 await writeFile(join(dataDir, 'song.wav'), makeWav(1))

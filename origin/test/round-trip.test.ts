@@ -17,7 +17,7 @@ import { parseWav } from '../src/audio/wav.js'
 import { ingestFile } from '../src/ingest.js'
 import { loadOriginKeys } from '../src/keys.js'
 import { startOrigin } from '../src/server.js'
-import { makeWav, tempDataDir } from './fixtures.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 const API_KEY = 'round-trip-key'
 const FFMPEG = (await findFfmpeg())!

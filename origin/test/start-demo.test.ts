@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { DEMO_MARKER } from '../../stack/index.js'
 import { findFfmpeg } from '../src/audio/ffmpeg.js'
-import { CHORUS, tempDataDir } from './fixtures.js'
+import { CHORUS, tempDataDir } from '../../test-support/fixtures.js'
 
 /**
  * `chorus start` on an empty data directory: the servers answer while the demo catalog is still

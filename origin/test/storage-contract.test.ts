@@ -9,7 +9,7 @@ import { createR2Publisher, createR2Store } from '../src/r2-store.js'
 import type { MasterPublisher, MasterReader } from '../src/storage.js'
 import { createDirectoryPublisher, createStore } from '../src/store.js'
 import { createDirectoryKeyStore } from '../src/track-key-dir.js'
-import { makeWav, tempDataDir } from './fixtures.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 // The storage contract (src/storage.ts) read back from both implementations after the same
 // versions were published into both: the directory and R2 (Miniflare's local R2, from Node).

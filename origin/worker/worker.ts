@@ -1,6 +1,6 @@
-import { errorBody, ProtocolError } from '../../protocol/index.js'
+import { ProtocolError } from '../../protocol/index.js'
 import { parseApiKeyConfig, parseApiKeysEnv } from '../src/api-key-grants.js'
-import { createOriginApp } from '../src/app.js'
+import { createOriginApp, originErrorAnswer, toResponse } from '../src/app.js'
 import { createMetrics } from '../src/metrics.js'
 import { type R2BucketLike, createR2Store } from '../src/r2-store.js'
 import { originKeysFromText } from '../src/signing-key.js'
@@ -96,10 +96,7 @@ function originFor(env: Env): Promise<Built> {
 export default {
   async fetch(request: Request, env: Env, ctx: unknown): Promise<Response> {
     const built = await originFor(env)
-    if (!built.ok) {
-      const err = new ProtocolError('config_invalid', built.message)
-      return Response.json(errorBody(err.code, err.message), { status: err.status })
-    }
+    if (!built.ok) return toResponse(originErrorAnswer(new ProtocolError('config_invalid', built.message), new URL(request.url).pathname))
     return built.fetch(request, env, ctx)
   },
 }

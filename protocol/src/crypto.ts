@@ -9,7 +9,7 @@ import { type Manifest, type SignedManifest, parseManifest } from './manifest.js
  * crypto is faster for bulk work and the origin uses it for ingest; what it writes must verify
  * here byte for byte.
  */
-const subtle = globalThis.crypto.subtle
+const subtle = crypto.subtle
 
 export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))

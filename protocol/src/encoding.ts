@@ -31,7 +31,7 @@ export function fromBase64Url(text: string): Uint8Array {
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
 export const utf8 = {
   encode: (text: string): Uint8Array => encoder.encode(text),

@@ -1,46 +1,53 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 
 /**
- * The layering that keeps support/ a leaf and cli/ a dispatcher, as code: who may import whom.
- * Imports are read from the source text (static `from '...'` and dynamic `import('...')`).
+ * The layer rules are dependency-cruiser's (.dependency-cruiser.cjs, `npm run lint:deps`, run by
+ * `npm test`): who may import whom, faces only, cores without runtimes. What it cannot see, an
+ * import graph being all it reads, is checked here: a Workers global used without an import,
+ * and faces declared in package.json that point at no file.
  */
 const ROOT = new URL('../../', import.meta.url).pathname
 
 function files(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((name) => {
     const path = join(dir, name)
-    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) return []
     if (statSync(join(ROOT, path)).isDirectory()) return files(path)
     return path.endsWith('.ts') ? [path] : []
   })
 }
 
-/** The repository paths a file imports (relative specifiers only, resolved from the root). */
-function imports(file: string): string[] {
-  const text = readFileSync(join(ROOT, file), 'utf8')
-  const specs = [...text.matchAll(/(?:from\s+|import\s*\(\s*)'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!)
-  return specs.map((s) => relative(ROOT, join(ROOT, file, '..', s)))
+/** The pure cores, as .dependency-cruiser.cjs names them. */
+const CORES = [
+  'protocol/index.ts',
+  ...files('protocol/src'),
+  'tracker/core.ts',
+  ...files('tracker/src/core'),
+  'client-sdk/core.ts',
+  ...files('client-sdk/src/core'),
+  'edge/core.ts',
+  ...files('edge/src/policy'),
+]
+
+/** What only a Workers runtime provides, as globals: caches, WebSocketPair, Durable Objects, bindings. */
+const WORKERS_GLOBALS = /\b(caches\s*[.[]|WebSocketPair|DurableObject\w*|HTMLRewriter|ExecutionContext|R2Bucket|R2Object\w*|KVNamespace|ScheduledController)\b/
+
+/** Code without its comments (good enough for our sources: no comment markers inside strings). */
+function code(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1')
 }
 
-const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`)
-
-/** `file imports target` for every import that `forbidden` says no to. */
-function offenders(list: string[], forbidden: (target: string) => boolean): string[] {
-  return list.flatMap((file) => imports(file).filter(forbidden).map((target) => `${file} imports ${target}`))
-}
-
-t.test('support/ is a leaf: it imports nothing but itself and Node', async (t) => {
-  const bad = offenders(files('support').filter((f) => !within(f, 'support/test')), (target) => !within(target, 'support'))
+t.test('the pure cores use no Workers global (dependency-cruiser sees imports, not globals)', async (t) => {
+  const bad = CORES.flatMap((file) => {
+    const hit = code(readFileSync(join(ROOT, file), 'utf8')).match(WORKERS_GLOBALS)
+    return hit ? [`${file} uses ${hit[1]!.replace(/\s*[.[]$/, '')}`] : []
+  })
   t.same(bad, [])
 })
 
-t.test('only the dispatcher imports cli/: no part, no benchmark, no stack', async (t) => {
-  const all = ['protocol', 'origin', 'edge', 'tracker', 'client-sdk', 'bench', 'stack', 'support', 'test-support'].flatMap(files)
-  t.same(offenders(all, (target) => within(target, 'cli')), [])
-})
-
-t.test('the benchmarks use no test helpers: what they share with the tests is in support/', async (t) => {
-  t.same(offenders(files('bench').filter((f) => !within(f, 'bench/test')), (target) => within(target, 'test-support')), [])
+t.test('every face declared in package.json exports is a file', async (t) => {
+  const { exports } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, string>> }
+  const targets = Object.values(exports).flatMap((target) => (typeof target === 'string' ? [target] : Object.values(target)))
+  t.same(targets.filter((target) => !existsSync(join(ROOT, target))), [])
 })

@@ -2,7 +2,7 @@
 // configured they need `Authorization: Bearer <token>`, else 401 with a JSON body. One pure check
 // for Node and Workers alike.
 
-import { operatorAllowed } from '../../protocol/src/operator.js'
+import { operatorAllowed } from '../../protocol/index.js'
 
 /** Where a Node tracker reads its operator token: this variable, or the file `--operator-token-file` names. */
 export const OPERATOR_TOKEN_ENV = 'CHORUS_OPERATOR_TOKEN'

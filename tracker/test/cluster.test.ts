@@ -1,7 +1,7 @@
 // The sharded Node tracker: the primary hands each socket to the process of its swarm's shard.
 
 import t from 'tap'
-import { toBinaryId } from '../../protocol/src/tracker.js'
+import { toBinaryId } from '../../protocol/index.js'
 import { createShardedTracker } from '../src/cluster.js'
 import { shardOf } from '../src/core/shard.js'
 import { trackerCompliance } from './helpers/compliance.js'

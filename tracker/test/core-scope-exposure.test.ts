@@ -5,7 +5,7 @@
 
 import { createHash, randomBytes } from 'node:crypto'
 import t from 'tap'
-import { hexIdToBinary, swarmInfoHash } from '../../protocol/src/tracker.js'
+import { hexIdToBinary, swarmInfoHash } from '../../protocol/index.js'
 import { isOutlier } from '../src/core/exposure.js'
 import { sha256, swarmInfoHashBinary } from '../src/core/sha256.js'
 import { packSocketState, unpackSocketState } from '../src/core/socket-state.js'

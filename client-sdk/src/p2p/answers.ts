@@ -1,4 +1,4 @@
-import type { SessionDescription } from '../../../protocol/src/tracker.js'
+import type { SessionDescription } from '../../../protocol/index.js'
 import { DEFAULT_OFFER_ADMISSION, type OfferAdmissionOptions, type OfferAdmissionStats, type OfferCandidate, createOfferAdmission } from '../core/offer-admission.js'
 import type { SimplePeerLike } from './peer-link.js'
 

@@ -1,5 +1,5 @@
-import type { SessionDescription, TrackerReply, TrackerRequest } from '../../../protocol/src/tracker.js'
-import { swarmInfoHash } from '../../../protocol/src/tracker.js'
+import type { SessionDescription, TrackerReply, TrackerRequest } from '../../../protocol/index.js'
+import { swarmInfoHash } from '../../../protocol/index.js'
 import { type TrackerClient, type WebSocketConstructor, chorusTrack, createTrackerClient } from './tracker-client.js'
 import type { OfferAdmissionOptions } from '../core/offer-admission.js'
 import { randomId } from '../core/random-id.js'

@@ -16,7 +16,7 @@ import {
   verifySignedManifest,
 } from '../../../protocol/index.js'
 import { ingestFile } from '../../src/ingest.js'
-import { makeWav } from '../fixtures.js'
+import { makeWav } from '../../../test-support/fixtures.js'
 import { API_KEY, OPERATOR_TOKEN, type StartOrigin, type StartedOrigin } from './start-origins.js'
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -18,7 +18,7 @@ import type { MasterPublisher } from '../../src/storage.js'
 import { createDirectoryPublisher } from '../../src/store.js'
 import { randomBytes } from 'node:crypto'
 import { createKeyServiceWriter } from '../../src/key-service-client.js'
-import { tempDataDir } from '../fixtures.js'
+import { tempDataDir } from '../../../test-support/fixtures.js'
 
 export const ROOT = new URL('../../../', import.meta.url).pathname
 export const COMPATIBILITY_DATE = '2026-04-01'

@@ -1,8 +1,8 @@
 // One text frame in, one typed request or one refusal out. Nothing here trusts the client:
 // every field a rule reads is checked for type and shape, unknown fields are ignored.
 
-import type { AnnounceEvent, ChorusTrack, SessionDescription, TrackerFailureCode } from '../../../protocol/src/tracker.js'
-import { toBinaryId } from '../../../protocol/src/tracker.js'
+import type { AnnounceEvent, ChorusTrack, SessionDescription, TrackerFailureCode } from '../../../protocol/index.js'
+import { toBinaryId } from '../../../protocol/index.js'
 
 export interface ParsedOffer {
   offer: SessionDescription

@@ -2,7 +2,7 @@
 // URLs of stock clients); `/swarm/<info_hash hex>` names the swarm up front so that a router can
 // send the socket to the shard that serves it.
 
-import { toBinaryId } from '../../../protocol/src/tracker.js'
+import { toBinaryId } from '../../../protocol/index.js'
 
 export type TrackerRoute = { kind: 'any' } | { kind: 'swarm'; infoHash: string }
 

@@ -2,8 +2,8 @@
 // close or authenticate). Clock and randomness are injected; sockets are plain numbers. The `ws`
 // server and the Durable Object are adapters that carry these effects out.
 
-import type { TrackerFailureCode, TrackerWarningCode } from '../../../protocol/src/tracker.js'
-import { binaryIdToHex, TRACKER_PING, TRACKER_PONG } from '../../../protocol/src/tracker.js'
+import type { TrackerFailureCode, TrackerWarningCode } from '../../../protocol/index.js'
+import { binaryIdToHex, TRACKER_PING, TRACKER_PONG } from '../../../protocol/index.js'
 import { addressKey } from './address.js'
 import { createBanList } from './bans.js'
 import type { ExposureListenerReport, PackedListener } from './exposure.js'

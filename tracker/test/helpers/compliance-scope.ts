@@ -4,7 +4,7 @@
 // refusal is counted in /metrics, and that honest listeners keep meeting their peers.
 
 import type { Test } from 'tap'
-import { swarmInfoHash } from '../../../protocol/src/tracker.js'
+import { swarmInfoHash } from '../../../protocol/index.js'
 import { testOriginKey } from '../../../test-support/origin-key.js'
 import { listenerLabel } from '../../src/core/tracker-core.js'
 import { announce, announceMessage, isAnswer, isFailure, isOffer, isReply, isScrape, isWarning, metric, metricsText, sync, take, withTracker } from './compliance-kit.js'

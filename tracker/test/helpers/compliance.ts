@@ -4,7 +4,7 @@
 
 import type { Test } from 'tap'
 import { forgerOf, testOriginKey } from '../../../test-support/origin-key.js'
-import { TRACKER_FAILURE_CODES } from '../../../protocol/src/tracker.js'
+import { TRACKER_FAILURE_CODES } from '../../../protocol/index.js'
 import { announce, announceMessage, eventually, isAnswer, isFailure, isOffer, isReply, isScrape, isWarning, metric, sync, take, withTracker } from './compliance-kit.js'
 import { scopeCompliance } from './compliance-scope.js'
 import { securityCompliance } from './compliance-security.js'

@@ -8,15 +8,13 @@ import { dirname, join } from 'node:path'
 import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import type { Test } from 'tap'
-import { type IngestResult, ingestFile } from '../../origin/src/ingest.js'
-import { loadOriginKeys } from '../../origin/src/keys.js'
-import { type OriginServer, startOrigin } from '../../origin/src/server.js'
-import { makeWav, tempDataDir } from '../../origin/test/fixtures.js'
-import { type Manifest, type SignedManifest, chunkPath } from '../../protocol/index.js'
-import { runChorus } from '../../test-support/chorus.js'
-import { CONFIG_VARS } from '../src/config.js'
+import { CONFIG_VARS } from '../edge/index.js'
+import { type IngestResult, type OriginServer, ingestFile, loadOriginKeys, startOrigin } from '../origin/index.js'
+import { type Manifest, type SignedManifest, chunkPath } from '../protocol/index.js'
+import { runChorus } from './chorus.js'
+import { makeWav, tempDataDir } from './fixtures.js'
 
-export const ROOT = new URL('../../', import.meta.url).pathname
+export const ROOT = new URL('../', import.meta.url).pathname
 /** CACHE_HOST's default (edge/src/config.ts). */
 export const DEFAULT_CACHE_HOST = CONFIG_VARS.find((v) => v.name === 'CACHE_HOST')!.fallback!
 export const COMPATIBILITY_DATE = '2026-04-01'

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { runChorus as runShared } from '../../test-support/chorus.js'
+import { runChorus as runShared } from './chorus.js'
 
-export const ROOT = new URL('../../', import.meta.url).pathname
+export const ROOT = new URL('../', import.meta.url).pathname
 export const CHORUS = join(ROOT, 'bin/chorus.js')
 
 /** A fresh data directory, removed when the test ends. */

@@ -1,0 +1,13 @@
+// The origin's face for other parts, the stack, the benchmarks and their tests: Node only.
+// The origin Worker (origin/worker/worker.ts) is wrangler's entry and is not re-exported here,
+// so nothing Node-only can reach a Worker bundle through this file, nor the other way round.
+export { startOrigin, type OriginServer } from './src/server.js'
+export { ingestFile, ingestPcm, type IngestOptions, type IngestResult } from './src/ingest.js'
+export { loadOriginKeys } from './src/keys.js'
+export { buildMaster, type PlainQuality } from './src/masters.js'
+export { createStore, publishVersion } from './src/store.js'
+export { DEMO_API_KEY } from './src/api-keys.js'
+export { DEMO_TRACKS, synthesizeTrack } from './src/audio/demo-music.js'
+export { encodeMp3 } from './src/audio/encode.js'
+export type { Pcm } from './src/audio/pcm.js'
+export { commands, ingestDemo } from './src/cli.js'

@@ -1,0 +1,2 @@
+// The tracker's pure core, reused by the simulation benchmark: requests in, effects out.
+export { createTrackerCore, type TrackerCore, type TrackerEffect } from './src/core/tracker-core.js'
