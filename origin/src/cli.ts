@@ -2,18 +2,17 @@ import { readdir, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { type Command, DEFAULT_PORTS, UsageError, announceReady, defaultDataDir, intOption, parseCommandArgs, untilSignal } from '../../support/command.js'
 import { STANDARD_BITRATES, isBitrate, isChunkSize } from '../../protocol/index.js'
-import { DEMO_API_KEY } from './api-keys.js'
-import { AudioError, type Pcm } from './audio/pcm.js'
+import { AudioError } from './audio/pcm.js'
 import { DEMO_TRACKS } from './audio/demo-music.js'
-import { createSynthesizer } from './audio/synth-pool.js'
-import { type IngestOptions, type IngestResult, ingestFile, ingestPcm } from './ingest.js'
+import { type IngestOptions, type IngestResult, ingestFile } from './ingest.js'
 import { loadOriginKeys } from './keys.js'
 import { createProgress } from './progress.js'
 import { startOrigin } from './server.js'
 import type { LocalR2 } from './local-r2.js'
 import { createR2Publisher, parseR2Target, sweepR2 } from './r2-store.js'
 import type { MasterPublisher } from './storage.js'
-import { createStore, sweepStaging, writeConfigFile } from './store.js'
+import { createStore, sweepStaging } from './store.js'
+import { ingestDemo } from './demo-catalog.js'
 import { createDirectoryKeyStore } from './track-key-dir.js'
 import { createKeyServiceWriter } from './key-service-client.js'
 
@@ -35,148 +34,6 @@ async function expandInputs(inputs: string[]): Promise<string[]> {
 function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000)
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
-}
-
-export interface DemoOptions {
-  /** Make every track this long (quick tests); default: each track's own 2-4 minutes. */
-  durationSec?: number
-  /** Only the first `count` tracks of the catalog. */
-  count?: number
-  json?: boolean
-  workers?: number
-  chunkSize?: number
-  /** Leave out the tracks already in the catalog (a first run stopped part way goes on). */
-  skipExisting?: boolean
-  /** Stops the catalog between tracks or in the middle of one; a track is published whole or not at all. */
-  signal?: AbortSignal
-  /** A progress bar on a terminal's stderr (default: unless json). */
-  progressBar?: boolean
-  /** Each track as it is published, with how many of this run's tracks are done. */
-  onTrack?: (r: IngestResult, done: number, total: number) => void
-  onWarning?: (message: string) => void
-  /** Where the tracks go (R2, say); default: the directory store of dataDir. */
-  publisher?: MasterPublisher
-}
-
-/**
- * Creates the demo catalog: a dozen synthesized tracks in three qualities, and the demo API key.
- * Each track is published as soon as it is encoded, in catalog order as a rule. The qualities
- * are handed to the encoders highest bitrate first (with ffmpeg's AAC, 320 kbit/s costs about
- * as much as 96 and 160 together: on two cores one encoder takes it while the other does the
- * two others). The next track is synthesized on a thread of its own while one encodes, and its
- * encode starts when the current one is nearly through, so that the tail of one track does not
- * leave a core idle. At most two tracks are in flight.
- */
-export async function ingestDemo(dataDir: string, options: DemoOptions): Promise<IngestResult[]> {
-  const keys = await loadOriginKeys(dataDir)
-  await writeConfigFile(dataDir, { apiKeys: { [DEMO_API_KEY]: { name: 'demo', scope: ['play', 'announce'] } } })
-  let specs = DEMO_TRACKS.slice(0, options.count ?? DEMO_TRACKS.length)
-  if (options.skipExisting) {
-    const have = new Set((await createStore({ dataDir, refreshMs: 0 }).catalog()).map((e) => e.trackId))
-    specs = specs.filter((s) => !have.has(s.id))
-  }
-  const results: IngestResult[] = []
-  if (specs.length === 0) return results
-  options.signal?.throwIfAborted()
-  // A failed track stops the other in flight; the caller's signal stops both.
-  const failure = new AbortController()
-  const signal = options.signal ? AbortSignal.any([options.signal, failure.signal]) : failure.signal
-  const progress = createProgress(process.stderr, (options.progressBar ?? !options.json) && process.stderr.isTTY === true)
-  const fractions = new Float64Array(specs.length)
-  const synth = await createSynthesizer()
-  const renders: Array<Promise<Pcm> | undefined> = []
-  const render = (i: number): Promise<Pcm> | undefined => {
-    if (i >= specs.length) return undefined
-    let pcm = renders[i]
-    if (!pcm) {
-      const spec = specs[i]!
-      pcm = renders[i] = synth.render({ seed: spec.seed, durationSec: options.durationSec ?? spec.durationSec }, signal)
-      pcm.catch(() => undefined) // awaited when its turn comes; an abort before then must not surface as unhandled
-    }
-    return pcm
-  }
-
-  /** Share of a track's encoding fed to the encoders at which the next track's encode starts. */
-  const HANDOFF = 0.9
-  // Longest job first: the encoders take the qualities in this order (the manifest sorts them).
-  const bitrates = [...STANDARD_BITRATES].sort((a, b) => b - a)
-  const ingestOne = async (i: number, handoff: () => void): Promise<void> => {
-    const spec = specs[i]!
-    const pcm = await render(i)!
-    renders[i] = undefined // the PCM goes with this ingest
-    render(i + 1) // synthesized while this one encodes
-    signal.throwIfAborted()
-    let handedOff = false
-    const ingestOptions: IngestOptions = {
-      dataDir,
-      keys,
-      signal,
-      bitrates,
-      onProgress: (f) => {
-        fractions[i] = f
-        progress.update(`demo ${i + 1}/${specs.length}: ${spec.title}`, fractions.reduce((a, b) => a + b, 0) / specs.length)
-        if (!handedOff && f >= HANDOFF) {
-          handedOff = true
-          handoff()
-        }
-      },
-      ...(options.workers !== undefined && { workers: options.workers }),
-      ...(options.chunkSize !== undefined && { chunkSize: options.chunkSize }),
-      ...(options.onWarning && { onWarning: options.onWarning }),
-      ...(options.publisher && { publisher: options.publisher }),
-    }
-    const result = await ingestPcm(pcm, { trackId: spec.id, title: spec.title, artist: spec.artist, album: spec.album }, ingestOptions)
-    fractions[i] = 1
-    results.push(result)
-    options.onTrack?.(result, results.length, specs.length)
-    if (!handedOff) handoff()
-  }
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const inFlight = new Set<number>()
-      let next = 0
-      let failed = false
-      let waiting = false // a hand-off came while two were in flight: start the next when one ends
-      const launch = (): void => {
-        if (failed) return
-        if (next >= specs.length) {
-          if (inFlight.size === 0) resolve()
-          return
-        }
-        if (inFlight.size >= 2) {
-          waiting = true
-          return
-        }
-        const i = next++
-        inFlight.add(i)
-        ingestOne(i, launch).then(
-          () => {
-            inFlight.delete(i)
-            if (waiting) {
-              waiting = false
-              launch()
-            } else if (!failed && inFlight.size === 0 && next >= specs.length) resolve()
-          },
-          (err: unknown) => {
-            inFlight.delete(i)
-            if (!failed) {
-              failed = true
-              failure.abort(err)
-              // Wait for the other track in flight to stop, so nothing runs after we return.
-              const settle = (): void => (inFlight.size === 0 ? reject(options.signal?.aborted ? options.signal.reason : err) : void setTimeout(settle, 20))
-              settle()
-            }
-          },
-        )
-      }
-      launch()
-    })
-  } finally {
-    progress.done()
-    await synth.close()
-  }
-  return results
 }
 
 const ingest: Command = {
@@ -246,7 +103,7 @@ Options:
     const keyService = values['key-service']
     if (keyService !== undefined && !/^https?:\/\/[^/]+/.test(keyService)) throw new UsageError('--key-service must be an http(s) URL')
     const operatorToken = process.env.CHORUS_OPERATOR_TOKEN
-    if (keyService !== undefined && !operatorToken) throw new UsageError('--key-service needs the origin Worker\'s operator token in CHORUS_OPERATOR_TOKEN')
+    if (keyService !== undefined && !operatorToken) throw new UsageError("--key-service needs the origin Worker's operator token in CHORUS_OPERATOR_TOKEN")
     const dataDir = values.data ?? defaultDataDir()
     const json = values.json === true
     const chunkSize = intOption(values['chunk-size'], 'chunk-size', 32768, 1024, 4 * 1024 * 1024)
@@ -300,9 +157,23 @@ Options:
         const progress = createProgress(process.stderr, !json && process.stderr.isTTY === true)
         for (const [i, file] of files.entries()) {
           try {
-            const options: IngestOptions = { dataDir, keys, chunkSize, bitrates, onWarning, ...(codec && { codec }), ...(publisher && { publisher }), onProgress: (f) => progress.update(`${i + 1}/${files.length}: ${file}`, (i + f) / files.length) }
+            const options: IngestOptions = {
+              dataDir,
+              keys,
+              chunkSize,
+              bitrates,
+              onWarning,
+              ...(codec && { codec }),
+              ...(publisher && { publisher }),
+              onProgress: (f) => progress.update(`${i + 1}/${files.length}: ${file}`, (i + f) / files.length),
+            }
             if (workers !== undefined) options.workers = workers
-            const meta = { ...(values.id && { trackId: values.id }), ...(values.title && { title: values.title }), ...(values.artist && { artist: values.artist }), ...(values.album && { album: values.album }) }
+            const meta = {
+              ...(values.id && { trackId: values.id }),
+              ...(values.title && { title: values.title }),
+              ...(values.artist && { artist: values.artist }),
+              ...(values.album && { album: values.album }),
+            }
             results.push(await ingestFile(file, meta, options))
           } catch (err) {
             const code = err instanceof AudioError ? err.code : ((err as { code?: string }).code ?? 'ingest_failed')
@@ -315,14 +186,18 @@ Options:
 
       const seconds = (performance.now() - started) / 1000
       if (json) {
-        process.stdout.write(`${JSON.stringify({ ok: errors.length === 0, dataDir, ...(bucketName && { to: `r2://${bucketName}` }), seconds: Math.round(seconds * 10) / 10, tracks: results, errors })}\n`)
+        process.stdout.write(
+          `${JSON.stringify({ ok: errors.length === 0, dataDir, ...(bucketName && { to: `r2://${bucketName}` }), seconds: Math.round(seconds * 10) / 10, tracks: results, errors })}\n`,
+        )
       } else {
         for (const r of results) {
           process.stdout.write(`${r.trackId.padEnd(20)} ${r.version}  ${formatDuration(r.durationMs).padStart(5)}  ${r.bitrates.join('/')} kbit/s  ${r.chunks} chunks  ${r.title} - ${r.artist}\n`)
         }
         for (const e of errors) process.stderr.write(`error: ${e.message}\n`)
         const bytes = results.reduce((n, r) => n + r.bytes, 0)
-        process.stdout.write(`ingested ${results.length} track(s), ${(bytes / 1e6).toFixed(1)} MB, in ${seconds.toFixed(1)} s into ${bucketName ? `r2://${bucketName}` : dataDir}${errors.length ? `; ${errors.length} failed` : ''}\n`)
+        process.stdout.write(
+          `ingested ${results.length} track(s), ${(bytes / 1e6).toFixed(1)} MB, in ${seconds.toFixed(1)} s into ${bucketName ? `r2://${bucketName}` : dataDir}${errors.length ? `; ${errors.length} failed` : ''}\n`,
+        )
       }
       return errors.length === 0 ? 0 : 1
     }
