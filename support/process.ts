@@ -79,8 +79,8 @@ export interface Supervised {
 }
 
 const TAIL_CHARS = 8000
-export const DEFAULT_READY_TIMEOUT_MS = 60_000
-export const DEFAULT_GRACE_MS = 5000
+const DEFAULT_READY_TIMEOUT_MS = 60_000
+const DEFAULT_GRACE_MS = 5000
 
 /** Still running; this process's own end takes them along, however it comes. */
 const live = new Set<Supervised & { signal(s: NodeJS.Signals): void }>()

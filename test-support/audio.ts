@@ -128,7 +128,7 @@ export function dominantFrequency(samples: ArrayLike<number>, start: number, siz
 }
 
 /** In-place radix-2 FFT; `re.length` must be a power of two. */
-export function fft(re: Float64Array, im: Float64Array): void {
+function fft(re: Float64Array, im: Float64Array): void {
   const n = re.length
   for (let i = 1, j = 0; i < n; i++) {
     let bit = n >> 1

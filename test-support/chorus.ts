@@ -2,8 +2,8 @@ import type { Test } from 'tap'
 import { type Finished, type ReadyValue, type Supervised, runProcess, startProcess } from '../support/process.js'
 
 /** The real `chorus` command line, as a user runs it. */
-export const ROOT = new URL('../', import.meta.url).pathname
-export const CHORUS = new URL('../bin/chorus.js', import.meta.url).pathname
+const ROOT = new URL('../', import.meta.url).pathname
+const CHORUS = new URL('../bin/chorus.js', import.meta.url).pathname
 
 /** The children's environment: this one, less wrangler's metrics prompt, plus `env`. */
 function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -21,7 +21,7 @@ export type Chorus = Supervised & { readyValue: ReadyValue<'json-line'> }
  * A `chorus` server (`start`, `origin`, `edge`, ...) run with --json, resolved once its JSON
  * ready line is out; stopped (SIGTERM, then SIGKILL) when the test ends.
  */
-export async function startChorus(t: Test, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Chorus> {
+async function startChorus(t: Test, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Chorus> {
   const p = await startProcess({ name: `chorus ${args[0] ?? ''}`, args: [CHORUS, ...args, '--json'], env: childEnv(options.env), cwd: ROOT, ready: 'json-line', timeoutMs: options.timeoutMs ?? 240_000 })
   // A generous grace: `chorus start` stops its own children first, and a SIGKILL would orphan them.
   t.teardown(() => p.stop(30_000))

@@ -16,7 +16,7 @@ import { makeWav, tempDataDir } from './fixtures.js'
 
 export const ROOT = new URL('../', import.meta.url).pathname
 /** CACHE_HOST's default (edge/src/config.ts). */
-export const DEFAULT_CACHE_HOST = CONFIG_VARS.find((v) => v.name === 'CACHE_HOST')!.fallback!
+const DEFAULT_CACHE_HOST = CONFIG_VARS.find((v) => v.name === 'CACHE_HOST')!.fallback!
 export const COMPATIBILITY_DATE = '2026-04-01'
 
 /** A catalog made the way an operator makes one: a WAV ingested by the origin's own code. */

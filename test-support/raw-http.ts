@@ -25,7 +25,7 @@ export interface TargetCase {
 const WS_KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
 
 /** `GET <target> HTTP/1.1` with the given header lines (each "Name: value"), bytes as given. */
-export function requestBytes(target: Buffer | string, headers: string[], method = 'GET'): Buffer {
+function requestBytes(target: Buffer | string, headers: string[], method = 'GET'): Buffer {
   const head = headers.map((h) => `${h}\r\n`).join('')
   return Buffer.concat([Buffer.from(`${method} `, 'latin1'), Buffer.isBuffer(target) ? target : Buffer.from(target, 'latin1'), Buffer.from(` HTTP/1.1\r\n${head}\r\n`, 'latin1')])
 }
@@ -170,7 +170,7 @@ export const MALFORMED_TARGETS: TargetCase[] = [
 ]
 
 /** Runs `work` over `items`, at most `limit` at a time, keeping their order in the result. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length)
   let next = 0
   const lane = async () => {

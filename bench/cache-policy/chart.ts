@@ -84,7 +84,9 @@ export function renderChart (title: string, panels: readonly Panel[]): string {
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
     '<g transform="translate(0 30)">'
   ]
-  panels.forEach((p, i) => parts.push(panel(p, i * PANEL_W)))
+  panels.forEach((p, i) => {
+    parts.push(panel(p, i * PANEL_W))
+  })
   parts.push('</g>')
   legendItems.forEach((s, i) => {
     const x = 70 + (i % perRow) * ((width - 100) / perRow)
@@ -94,5 +96,5 @@ export function renderChart (title: string, panels: readonly Panel[]): string {
     parts.push(`<text x="${x + 36}" y="${y}" dominant-baseline="middle">${esc(s.label)}</text>`)
   })
   parts.push('</svg>')
-  return parts.join('\n') + '\n'
+  return `${parts.join('\n')}\n`
 }

@@ -7,9 +7,9 @@ import type { PolicyName } from '../../edge/core.js'
 
 /** Shipped with the repository (see bench/data/README.md), found from this file, not the working directory. */
 export const WEB07_TRACE = fileURLToPath(new URL('../data/web07.trace.xz', import.meta.url))
-export const DEFAULT_OUT = fileURLToPath(new URL('../results/', import.meta.url))
-export const BUILT_IN_WORKLOADS = ['web07', 'chunks', 'chunks-mixed'] as const
-export type BuiltInWorkload = typeof BUILT_IN_WORKLOADS[number]
+const DEFAULT_OUT = fileURLToPath(new URL('../results/', import.meta.url))
+const BUILT_IN_WORKLOADS = ['web07', 'chunks', 'chunks-mixed'] as const
+type BuiltInWorkload = typeof BUILT_IN_WORKLOADS[number]
 
 export const HELP = `Usage: npm run bench -- cache-policy [--option=value ...]
        npx tsx bench/cache-policy/main.ts [options]

@@ -86,11 +86,11 @@ export function summarize (labels: readonly string[], sizes: readonly SizeRow[])
   return { best, meanMissRatio, meanByteMissRatio, bySize }
 }
 
-export function percent (value: number | null | undefined, digits = 1): string {
+function percent (value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined ? 'n/a' : `${(value * 100).toFixed(digits)}%`
 }
 
-export function sizeLabel (fraction: number): string {
+function sizeLabel (fraction: number): string {
   const p = fraction * 100
   return `${p >= 1 ? p.toFixed(0) : p.toPrecision(1)}%`
 }
@@ -204,7 +204,7 @@ export function summaryLines (w: WorkloadResult): string[] {
  * the default policy the best there; on web07, the default within 1 point
  * of W-TinyLFU.
  */
-export const GOAL_GAPS: ReadonlyArray<{ fraction: number, points: number }> = [
+const GOAL_GAPS: ReadonlyArray<{ fraction: number, points: number }> = [
   { fraction: 0.01, points: 7.9 / 2 },
   { fraction: 0.1, points: 5.5 / 2 }
 ]

@@ -160,7 +160,7 @@ function markdown (workloads: readonly WorkloadResult[], command: string, elapse
     if (w.shape !== undefined) {
       out.push(`Generated shape: ${(w.shape.topPlayShare as number * 100).toFixed(1)}% of plays to the top 12% of tracks, ` +
         `${(w.shape.endedEarlyShare as number * 100).toFixed(1)}% of plays end before the last chunk, ` +
-        `${(w.shape.meanChunksPerPlay as number).toFixed(1)} chunks per play on average (Zipf exponent ${(w.params?.zipfExponent as number).toFixed(3)}).`)
+        `${(w.shape.meanChunksPerPlay as number).toFixed(1)} chunks per play on average (Zipf exponent ${(w.params!.zipfExponent as number).toFixed(3)}).`)
     }
     out.push('', 'Miss ratio:', '', markdownTable(w), '')
     if (!uniformSizes(w)) out.push('Byte miss ratio:', '', markdownTable(w, 'byteMissRatio'), '')

@@ -55,7 +55,7 @@ export function compactTrace (
 }
 
 /** Runs `xz -dc file` and returns the decompressed bytes, at most maxBytes of them. */
-export async function readXz (file: string, maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
+async function readXz (file: string, maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
   return await new Promise((resolve, reject) => {
     const child = spawn('xz', ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] })
     const parts: Buffer[] = []

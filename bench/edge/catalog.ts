@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path'
 import { chunkLength, chunkPath } from '../../protocol/index.js'
 import { BENCH_CHUNK, publishBenchTrack } from '../src/catalog.js'
 
-export const CHUNK = BENCH_CHUNK
+const CHUNK = BENCH_CHUNK
 
 /**
  * One track of `chunks` 32 KiB chunks published the way ingest publishes (random bytes: the

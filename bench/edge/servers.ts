@@ -13,7 +13,7 @@ export interface Running {
   stop(): Promise<void>
 }
 
-export const COMPATIBILITY_DATE = '2026-04-01'
+const COMPATIBILITY_DATE = '2026-04-01'
 
 /**
  * The baseline in the edge's own runtime: a Worker that keeps each chunk it has fetched once in
@@ -50,7 +50,7 @@ export async function startMiniflare(scriptPath: string, bindings: Record<string
   return { url, stop: () => mf.dispose() }
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

@@ -135,7 +135,7 @@ const cpuAt = (s: CpuSnapshot | null) => (s ? `${fmt(s.total, 1)} CPU-s` : 'n/a'
 const load = (l: number[] | null) => (l ? l.map((v) => fmt(v, 2)).join(' / ') : 'n/a')
 const met = (ok: boolean) => (ok ? 'met' : '**missed**')
 
-export function summaryRows(r: FirstRunResult): Array<[string, string, string, string]> {
+function summaryRows(r: FirstRunResult): Array<[string, string, string, string]> {
   const t = r.timings
   return [
     ['ready line (servers answer)', sec(t.readyMs), cpuAt(r.cpu.atReady), `30 s: ${met(r.targets.readyMet)}`],

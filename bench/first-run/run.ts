@@ -62,7 +62,10 @@ export async function runFirstRun(o: FirstRunOptions): Promise<FirstRunResult> {
   const parts = new Map<number, Part>()
   const partOf = (s: ProcStat): Part => {
     let p = parts.get(s.pid)
-    if (!p) parts.set(s.pid, (p = partOfCommand(cmdline(s.pid), s.comm)))
+    if (!p) {
+      p = partOfCommand(cmdline(s.pid), s.comm)
+      parts.set(s.pid, p)
+    }
     return p
   }
   let lastTree: ProcStat[] = []

@@ -19,7 +19,7 @@ export interface Measured {
   codec: string
 }
 
-export interface Row {
+interface Row {
   /** A bitrate, or 'all' (every quality at once, as an ingest runs them). */
   quality: number | 'all'
   newPath: Measured & { rounds: Measured[] }

@@ -14,7 +14,7 @@ import { seeded } from '../../support/seeded.js'
  * in a cache directory across runs, and each track id is an ingest of one of them: its own key,
  * nonce, version and chunks, as distinct to every cache as different songs.
  */
-export interface CatalogTrack {
+interface CatalogTrack {
   trackId: string
   durationMs: number
   bytes: number
@@ -34,7 +34,7 @@ export interface Catalog {
 export const BITRATE = 160
 const CHUNK_SIZE = 32 * 1024
 
-export const AUDIO_CACHE_DIR = join(tmpdir(), 'chorus-bench-audio')
+const AUDIO_CACHE_DIR = join(tmpdir(), 'chorus-bench-audio')
 
 /** One source MP3 of `seconds`, encoded once and then read from the cache directory. */
 async function sourceMp3(seconds: number, index: number, log: (line: string) => void): Promise<string> {

@@ -2,13 +2,6 @@
  * Hand-rolled SVG charts (no charting dependency, as bench/cache-policy/chart.ts): a CDF of time
  * to first audio on a log axis, and bytes per second by source over time, stacked.
  */
-export interface Line {
-  label: string
-  color: string
-  dashed?: boolean
-  points: Array<[number, number]>
-}
-
 export interface Marker {
   label: string
   x: number
@@ -131,7 +124,9 @@ export function stackedChart(title: string, panels: StackPanel[]): string {
       const upper = p.t.map((t, i) => `${sx(t).toFixed(1)},${sy(top[i]!).toFixed(1)}`)
       const lower = p.t.map((t, i) => `${sx(t).toFixed(1)},${sy(base[i]!).toFixed(1)}`).reverse()
       body.push(`<polygon data-series="${esc(layer.label)}" points="${[...upper, ...lower].join(' ')}" fill="${layer.color}" fill-opacity="0.7" stroke="none"/>`)
-      top.forEach((v, i) => (base[i] = v))
+      top.forEach((v, i) => {
+        base[i] = v
+      })
     }
     for (const line of p.lines) {
       body.push(`<polyline data-series="${esc(line.label)}" points="${p.t.map((t, i) => `${sx(t).toFixed(1)},${sy(line.values[i] ?? 0).toFixed(1)}`).join(' ')}" fill="none" stroke="${line.color}" stroke-width="2"/>`)

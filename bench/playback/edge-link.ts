@@ -82,4 +82,3 @@ export function createEdgeLink(options: EdgeLinkOptions) {
   }
 }
 
-export type EdgeLink = ReturnType<typeof createEdgeLink>

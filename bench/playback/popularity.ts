@@ -23,7 +23,10 @@ export function createPopularity(count: number, options: { topFraction?: number;
   const topShare = options.topShare ?? 0.88
   const key = `${count}/${topFraction}/${topShare}`
   let exponent = exponents.get(key)
-  if (exponent === undefined) exponents.set(key, (exponent = count === 1 ? 0 : zipfExponentFor(count, topFraction, topShare)))
+  if (exponent === undefined) {
+    exponent = count === 1 ? 0 : zipfExponentFor(count, topFraction, topShare)
+    exponents.set(key, exponent)
+  }
   const cdf = new Float64Array(count)
   let total = 0
   for (let rank = 0; rank < count; rank++) {

@@ -30,7 +30,7 @@ const dist = (d: Distribution) => (d.n === 0 ? 'no plays' : `${ms(d.p50)} / ${ms
 const rtts = (d: Distribution) => (d.n === 0 ? 'n/a' : `${fmt(d.p50, 1)} / ${fmt(d.p99, 1)} RTT`)
 
 /** When the listeners' processes could not keep up, every time they measured shows it: this paragraph says why. */
-export function starvation(input: ReportInput): string {
+function starvation(input: ReportInput): string {
   const { p2p } = input
   if (p2p.eventLoopMs.p99 < 50) return ''
   const pc = p2p.peerConnections

@@ -64,7 +64,7 @@ export interface SessionRules {
   favourites: number
 }
 
-export const SESSION_RULES: SessionRules = { inOrderShare: 0.85, favouritesShare: 0.3, skipShare: 0.3, sessionPlays: [3, 8], playlistLength: [6, 12], favourites: 6 }
+const SESSION_RULES: SessionRules = { inOrderShare: 0.85, favouritesShare: 0.3, skipShare: 0.3, sessionPlays: [3, 8], playlistLength: [6, 12], favourites: 6 }
 
 export interface SessionPlanner {
   /** Distinct ranks drawn by popularity (a playlist, or someone's favourites). */

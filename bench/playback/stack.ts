@@ -40,7 +40,7 @@ export interface EdgeStats {
   origin: { requests: number }
 }
 
-export const COMPATIBILITY_DATE = '2026-04-01'
+const COMPATIBILITY_DATE = '2026-04-01'
 
 export const API_KEY = 'bench-key'
 

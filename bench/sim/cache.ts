@@ -5,7 +5,7 @@ import type { ListenerCache } from './types.js'
  * A listener's local cache: chunks held per track, LRU by track and bounded in bytes (the SDK's
  * is LRU by chunk; at the scale of tracks the difference does not show).
  */
-export const CACHE_MAX_BYTES = 256 * 1024 * 1024
+const CACHE_MAX_BYTES = 256 * 1024 * 1024
 
 export function createCache(): ListenerCache {
   return { tracks: new Map(), bytes: 0 }
@@ -39,7 +39,10 @@ export function cacheTouch(c: ListenerCache, track: number): void {
 
 export function cachePut(c: ListenerCache, track: number, index: number, chunks: number): void {
   let held = c.tracks.get(track)
-  if (!held) c.tracks.set(track, (held = new Uint8Array(chunks)))
+  if (!held) {
+    held = new Uint8Array(chunks)
+    c.tracks.set(track, held)
+  }
   if (held[index] === 1) return
   held[index] = 1
   c.bytes += CHUNK_BYTES

@@ -4,9 +4,9 @@ import type { ChunkLayout } from '../../client-sdk/core.js'
  * The simulated catalog: durations only (the bytes never exist), cut the way ingest cuts a
  * 160 kbit/s MP3 into 32 KiB chunks, so the scheduler sees the layout a real track has.
  */
-export const BITRATE_BYTES_PER_SEC = 160_000 / 8
+const BITRATE_BYTES_PER_SEC = 160_000 / 8
 export const CHUNK_BYTES = 32 * 1024
-export const CHUNK_MS = (CHUNK_BYTES / BITRATE_BYTES_PER_SEC) * 1000
+const CHUNK_MS = (CHUNK_BYTES / BITRATE_BYTES_PER_SEC) * 1000
 
 export interface SimCatalog {
   count: number

@@ -1,5 +1,5 @@
 /** A hand-rolled SVG line chart on a log x axis (listeners), one panel per figure. */
-export interface SimSeries {
+interface SimSeries {
   label: string
   color: string
   dashed?: boolean

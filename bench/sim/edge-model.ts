@@ -40,7 +40,10 @@ export function createEdgeModel(options: EdgeModelOptions) {
 
   const readyOf = (track: number) => {
     let r = ready.get(track)
-    if (!r) ready.set(track, (r = new Float32Array(catalog.chunks(track))))
+    if (!r) {
+      r = new Float32Array(catalog.chunks(track))
+      ready.set(track, r)
+    }
     return r
   }
 

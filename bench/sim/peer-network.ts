@@ -1,6 +1,6 @@
 import { cacheHas, cacheHeld } from './cache.js'
 import { type SimContext, hex40 } from './context.js'
-import type { ClientState, SimListener, SwarmEntry, SwarmHooks } from './types.js'
+import type { ClientState, SimListener, SwarmEntry } from './types.js'
 
 /**
  * A listener's place in the peer network, under virtual time: the rules of the SDK's
@@ -212,7 +212,7 @@ export function join(ctx: SimContext, l: SimListener, track: number, left: () =>
   return entry
 }
 
-export function leave(ctx: SimContext, l: SimListener, track: number): void {
+function leave(ctx: SimContext, l: SimListener, track: number): void {
   const c = l.client
   const entry = c?.swarms.get(track)
   if (!c || !entry) return
@@ -252,7 +252,7 @@ export function request(ctx: SimContext, l: SimListener, entry: SwarmEntry, peer
 function serve(ctx: SimContext, uploader: SimListener, to: SimListener, track: number, index: number): void {
   const c = uploader.client
   const entry = c?.swarms.get(track)
-  if (!c || !entry || !entry.peers.has(to.index)) return
+  if (!c || !entry?.peers.has(to.index)) return
   const back = (fn: (e: SwarmEntry) => void) =>
     ctx.q.after(to.net.peerOneWayMs, () => {
       const e = to.client?.swarms.get(track)
@@ -309,5 +309,3 @@ export function setUploading(ctx: SimContext, l: SimListener, allowed: boolean):
     }
   }
 }
-
-export type { SwarmHooks }

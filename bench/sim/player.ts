@@ -131,7 +131,10 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
   function tick(): void {
     if (stopped) return
     pump()
-    if (planned.listenMs !== null && speaker.state().positionMs >= planned.listenMs) return shutdown('skipped')
+    if (planned.listenMs !== null && speaker.state().positionMs >= planned.listenMs) {
+      shutdown('skipped')
+      return
+    }
     checkPrefetch(ctx, l)
     q.after(TICK_MS, tick)
   }
@@ -234,7 +237,7 @@ export function retire(c: NonNullable<SimListener['client']>, p: Prefetch, used:
 function checkPrefetch(ctx: SimContext, l: SimListener): void {
   const c = l.client!
   const cur = c.current
-  if (!cur || !cur.started || c.closed) return
+  if (!cur?.started || c.closed) return
   const remaining = ctx.catalog.durationMs(cur.track) - cur.positionMs()
   if (remaining > 30_000) return
   const candidates = c.upcoming.length ? c.upcoming.slice(0, PREFETCH_TRACKS) : l.habits.predict(String(cur.track), undefined, PREFETCH_TRACKS).map(Number)
@@ -296,7 +299,10 @@ function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: nu
       },
       onHave: (peer, i) => {
         let h = p.holders.get(peer)
-        if (!h) p.holders.set(peer, (h = new Set()))
+        if (!h) {
+          h = new Set()
+          p.holders.set(peer, h)
+        }
         h.add(i)
         askPeers()
       },

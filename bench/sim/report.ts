@@ -18,7 +18,7 @@ const pct = (v: number, d = 1) => (Number.isFinite(v) ? `${(v * 100).toFixed(d)}
 const dist = (d: Distribution) => (d.n === 0 ? 'none' : `${ms(d.p50)} / ${ms(d.p99)} (${d.n})`)
 const count = (n: number) => n.toLocaleString('en-US')
 
-export function simTargets(s: SimSummary): Array<{ target: string; value: string; met: boolean }> {
+function simTargets(s: SimSummary): Array<{ target: string; value: string; met: boolean }> {
   return [
     { target: 'cold p50 within 2 RTT', value: `${fmt(s.coldRtts.p50, 1)} RTT`, met: s.coldRtts.p50 <= 2 },
     { target: 'cold p99 within 5 RTT', value: `${fmt(s.coldRtts.p99, 1)} RTT`, met: s.coldRtts.p99 <= 5 },

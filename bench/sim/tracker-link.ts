@@ -66,7 +66,10 @@ export function createTrackerLink(q: EventQueue, random: () => number) {
       if (socket === undefined) return
       const data = JSON.stringify(frame)
       let d = departures.get(peer)
-      if (d?.socket !== socket) departures.set(peer, (d = { socket, times: [] }))
+      if (d?.socket !== socket) {
+        d = { socket, times: [] }
+        departures.set(peer, d)
+      }
       const times = d.times
       let leaves = Math.max(q.now, times.at(-1) ?? 0)
       if (times.length >= PACE) leaves = Math.max(leaves, times[times.length - PACE]! + 1000)

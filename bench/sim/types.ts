@@ -48,7 +48,7 @@ export interface SwarmEntry {
   left: () => number
 }
 
-export interface ClientStats {
+interface ClientStats {
   plays: number
   prefetchedPlays: number
   prefetchedBytes: number
@@ -101,7 +101,7 @@ export interface ClientState {
   next: number
 }
 
-export interface PlayState {
+interface PlayState {
   track: number
   planned: PlannedPlay
   t0: number

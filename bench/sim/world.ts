@@ -119,7 +119,9 @@ export function runWorld(o: WorldOptions): WorldResult {
       ctx.edge.prewarm(t)
     }
     // They have played their favourites in this order before: what the habits core learns.
-    for (let round = 0; round < 2; round++) l.favourites.forEach((t, i) => l.habits.record(String(t), String(l.favourites[(i + 1) % l.favourites.length]!)))
+    for (let round = 0; round < 2; round++) l.favourites.forEach((t, i) => {
+        l.habits.record(String(t), String(l.favourites[(i + 1) % l.favourites.length]!))
+      })
     ctx.listeners.set(index, l)
     return l
   }

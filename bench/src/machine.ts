@@ -10,7 +10,7 @@ export function machineInfo() {
   return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, openssl, date: new Date().toISOString() }
 }
 
-export function hasCommand(name: string): boolean {
+function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0
 }
 

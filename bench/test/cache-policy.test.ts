@@ -31,7 +31,9 @@ interface Results {
 /** A trace file in the cache2k format: big-endian int32 keys. */
 function writeInt32Trace (file: string, keys: number[]): void {
   const bytes = Buffer.alloc(keys.length * 4)
-  keys.forEach((key, i) => bytes.writeInt32BE(key, i * 4))
+  keys.forEach((key, i) => {
+    bytes.writeInt32BE(key, i * 4)
+  })
   writeFileSync(file, bytes)
 }
 

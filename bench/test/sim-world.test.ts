@@ -78,6 +78,6 @@ t.test('a tiny sim run writes its report and chart', async (t) => {
     [30, 90],
   )
   t.match(run.markdown, /servers’ share of network bytes/)
-  t.match(await readFile(join(outDir, 'sim.svg'), 'utf8'), /^<svg [^]*<\/svg>\n$/)
+  t.match(await readFile(join(outDir, 'sim.svg'), 'utf8'), /^<svg [\s\S]*<\/svg>\n$/)
   t.equal(JSON.parse(await readFile(join(outDir, 'sim.json'), 'utf8')).levels.length, 2)
 })

@@ -1,8 +1,8 @@
 // Latencies in 10 us buckets up to 2 s (beyond: the last bucket): cheap to record per message,
 // mergeable across load processes.
 
-export const BUCKET_US = 10
-export const BUCKETS = 200_000
+const BUCKET_US = 10
+const BUCKETS = 200_000
 
 export function createHistogram(): Uint32Array {
   return new Uint32Array(BUCKETS)

@@ -42,7 +42,7 @@ async function start(kind: ServerKind, shards: number): Promise<{ url: string; m
     server.on('warning', () => {})
     server.on('error', () => {})
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.http?.address() as AddressInfo
+    const { port } = server.http!.address() as AddressInfo
     return { url: `http://127.0.0.1:${port}`, memory: own }
   }
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })

@@ -10,7 +10,7 @@ export function swarmId(swarm: number): { binary: string; hex: string } {
   return { binary: digest.toString('latin1'), hex: digest.toString('hex') }
 }
 
-export function peerId(index: number): string {
+function peerId(index: number): string {
   return `-BN0001-${String(index).padStart(12, '0')}`
 }
 

@@ -13,7 +13,7 @@ export function mediaSourceClass(): typeof MediaSource | undefined {
 
 export function canPlayType(mime: string): boolean {
   const MS = mediaSourceClass()
-  return MS !== undefined && MS.isTypeSupported(mime)
+  return MS?.isTypeSupported(mime) === true
 }
 
 /** A plain-language name for a MIME type, for messages. */

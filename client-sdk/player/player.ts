@@ -729,7 +729,9 @@ function refresh(): void {
   $('peers').textContent = String(s.peersConnected)
   const total = s.bytes.cache + s.bytes.peer + s.bytes.edge || 1
   const spans = $('bar').querySelectorAll('span')
-  ;(['cache', 'peer', 'edge'] as const).forEach((k, i) => ((spans[i] as HTMLElement).style.width = `${(100 * s.bytes[k]) / total}%`))
+  ;(['cache', 'peer', 'edge'] as const).forEach((k, i) => {
+    ;(spans[i] as HTMLElement).style.width = `${(100 * s.bytes[k]) / total}%`
+  })
   const legend = `cache ${fmtBytes(s.bytes.cache)} · peers ${fmtBytes(s.bytes.peer)} · edge ${fmtBytes(s.bytes.edge)}`
   $('bar-legend').textContent = legend
   $('bar').setAttribute('aria-label', legend)

@@ -270,7 +270,10 @@ export async function createClientWith(platform: Platform, options: ClientOption
   // under the tracker's 32 swarms per socket.
   function release(infoHash: string): void {
     // A download-only listener serves nobody: staying in the swarm would only tell the tracker what it played.
-    if (options.upload === false) return network?.leave(infoHash)
+    if (options.upload === false) {
+      network?.leave(infoHash)
+      return
+    }
     const at = seeding.indexOf(infoHash)
     if (at >= 0) {
       seeding.splice(at, 1)

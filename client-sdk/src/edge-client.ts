@@ -21,7 +21,7 @@ export interface EdgeClientOptions {
   onChunkBytes?: (bytes: number) => void
 }
 
-export interface ChunkRef {
+interface ChunkRef {
   trackId: string
   version: string
   bitrate: number
@@ -30,13 +30,13 @@ export interface ChunkRef {
 }
 
 /** What a manifest must be the manifest of. */
-export interface ManifestExpectation {
+interface ManifestExpectation {
   trackId: string
   version?: string
 }
 
 /** Verifies a signed manifest document and that it is the one asked for; anything else is `invalid_manifest`. */
-export async function verifyManifestFor(doc: unknown, v: ManifestVerifier, expect: ManifestExpectation): Promise<Manifest> {
+async function verifyManifestFor(doc: unknown, v: ManifestVerifier, expect: ManifestExpectation): Promise<Manifest> {
   let manifest: Manifest
   try {
     manifest = await verifySignedManifest(doc, v)

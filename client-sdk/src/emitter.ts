@@ -13,7 +13,10 @@ export function createEmitter<Events extends { [K in keyof Events]: unknown }>()
   return {
     on<K extends keyof Events>(event: K, fn: (payload: Events[K]) => void): () => void {
       let set = handlers.get(event)
-      if (!set) handlers.set(event, (set = new Set()))
+      if (!set) {
+        set = new Set()
+        handlers.set(event, set)
+      }
       set.add(fn as (payload: never) => void)
       return () => set.delete(fn as (payload: never) => void)
     },

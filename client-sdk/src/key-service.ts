@@ -27,7 +27,7 @@ export interface KeyServiceOptions {
   publicKey?: string
 }
 
-export interface SessionTokens {
+interface SessionTokens {
   keys: string
   edge: string
   tracker: string

@@ -98,7 +98,10 @@ export async function prefetchHead(args: {
       },
       onHave: (p, i) => {
         let h = holders.get(p)
-        if (!h) holders.set(p, (h = new Set()))
+        if (!h) {
+          h = new Set()
+          holders.set(p, h)
+        }
         h.add(i)
         askPeers()
       },

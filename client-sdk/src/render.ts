@@ -40,7 +40,7 @@ export async function ffmpegForRender(choice?: string): Promise<string> {
  * the manifest's `delay` counts. ffmpeg does drop an MP3's LAME-tag delay itself, which is why
  * an MP3's timing has a delay of 0.
  */
-export async function decodeTrack(ffmpeg: string, bytes: Uint8Array, codec: 'aac' | 'mp3', sampleRate: number, channels: number): Promise<Float32Array[]> {
+async function decodeTrack(ffmpeg: string, bytes: Uint8Array, codec: 'aac' | 'mp3', sampleRate: number, channels: number): Promise<Float32Array[]> {
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     ...(codec === 'aac' ? ['-ignore_editlist', '1', '-f', 'mp4'] : ['-f', 'mp3']),

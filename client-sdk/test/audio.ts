@@ -3,7 +3,7 @@ import { findFfmpeg } from '../../support/ffmpeg.js'
 
 /** Audio helpers for the SDK's media tests: ffmpeg as a checker, WAV in and out, a sine's measures. */
 
-export async function ffmpegPath(): Promise<string> {
+async function ffmpegPath(): Promise<string> {
   const ffmpeg = await findFfmpeg()
   if (!ffmpeg) throw new Error('these tests need ffmpeg (the npm package @ffmpeg-installer/linux-x64 is an optional dependency)')
   return ffmpeg

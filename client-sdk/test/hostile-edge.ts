@@ -5,7 +5,7 @@ import { createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Test } from 'tap'
 
-export interface Forged {
+interface Forged {
   status?: number
   body: string | Uint8Array
   type?: string

@@ -53,7 +53,10 @@ export async function trackerSocket(t: Test, url: string): Promise<TrackerSocket
       const seen = frames.find(accept)
       if (seen) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {
-        const w = { accept, resolve: (f: Record<string, unknown>) => (clearTimeout(timer), resolve(f)) }
+        const w = { accept, resolve: (f: Record<string, unknown>) => {
+          clearTimeout(timer)
+          resolve(f)
+        } }
         const timer = setTimeout(() => {
           waiters.delete(w)
           reject(new Error(`no matching tracker frame within ${timeoutMs} ms`))

@@ -101,7 +101,9 @@ t.test('chunks and control messages sent at once arrive whole, and the writers s
 t.test("writers waiting for room are let go when the remote's bye ends the link", async (t) => {
   const [a, b] = await connectedPair(t)
   const big = Array.from({ length: 8 }, () => new Uint8Array(randomBytes(512 * 1024)))
-  big.forEach((chunk, i) => b.ask(i, chunk.length))
+  big.forEach((chunk, i) => {
+    b.ask(i, chunk.length)
+  })
   const sending = Promise.all(big.map((chunk, i) => a.link.sendChunk(i, chunk)))
   await until(() => a.peer.listenerCount('drain') > 0, 'a writer to wait for room')
   b.link.close()
@@ -117,13 +119,17 @@ t.test("writers waiting for room are let go when the remote's bye ends the link"
 t.test('what was written before close arrives before the channel ends', async (t) => {
   const [a, b] = await connectedPair(t)
   const sent = Array.from({ length: 6 }, () => new Uint8Array(randomBytes(200 * 1024)))
-  sent.forEach((chunk, i) => b.ask(i, chunk.length))
+  sent.forEach((chunk, i) => {
+    b.ask(i, chunk.length)
+  })
   await Promise.all(sent.map((chunk, i) => a.link.sendChunk(i, chunk)))
   // Written, not delivered: most of it still sits in a's buffers when a says bye.
   a.link.close()
   await b.closed
   t.equal(b.chunks.size, sent.length, 'b read every chunk before the bye')
-  sent.forEach((chunk, i) => t.ok(Buffer.from(b.chunks.get(i)!).equals(chunk), `chunk ${i} intact`))
+  sent.forEach((chunk, i) => {
+    t.ok(Buffer.from(b.chunks.get(i)!).equals(chunk), `chunk ${i} intact`)
+  })
   await a.link.ended
   t.ok(b.peer.destroyed, 'b, the side that read the bye, ended the channel')
 })

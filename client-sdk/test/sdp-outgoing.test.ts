@@ -23,8 +23,16 @@ async function connectNode(trim: (sdp: string) => string): Promise<{ offer: stri
   const a = new SimplePeer({ initiator: true, wrtc, trickle: false })
   const b = new SimplePeer({ wrtc, trickle: false })
   const seen = { offer: '', answer: '' }
-  a.on('signal', (s: { type: string; sdp: string }) => s.type === 'offer' && b.signal({ type: 'offer', sdp: (seen.offer = trim(s.sdp)) }))
-  b.on('signal', (s: { type: string; sdp: string }) => s.type === 'answer' && a.signal({ type: 'answer', sdp: (seen.answer = trim(s.sdp)) }))
+  a.on('signal', (s: { type: string; sdp: string }) => {
+    if (s.type !== 'offer') return
+    seen.offer = trim(s.sdp)
+    b.signal({ type: 'offer', sdp: seen.offer })
+  })
+  b.on('signal', (s: { type: string; sdp: string }) => {
+    if (s.type !== 'answer') return
+    seen.answer = trim(s.sdp)
+    a.signal({ type: 'answer', sdp: seen.answer })
+  })
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no connection in 10 s')), 10_000)
@@ -142,7 +150,10 @@ t.test('Chromium: its trimmed offers and answers connect to @roamhq/wrtc peers',
       const pc = new RTCPeerConnection()
       w.pc = pc
       const dc = pc.createDataChannel('x')
-      w.opened = new Promise<void>((r) => dc.addEventListener('open', () => (dc.send('hello from chromium'), r())))
+      w.opened = new Promise<void>((r) => dc.addEventListener('open', () => {
+        dc.send('hello from chromium')
+        r()
+      }))
       await pc.setLocalDescription(await pc.createOffer())
       return gathered(pc)
     }

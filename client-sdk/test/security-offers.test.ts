@@ -42,13 +42,13 @@ t.test('a flood of bogus offers through the real tracker does not keep an honest
   let sent = 0
   const floodStarted = performance.now()
   const flood = setInterval(() => {
-    sockets.forEach((s, i) =>
+    sockets.forEach((s, i) => {
       swarms.forEach((infoHash, j) => {
         const offers = Array.from({ length: 10 }, () => ({ offer: { type: 'offer', sdp: sdps[i] }, offer_id: hexId() }))
         s.send({ action: 'announce', info_hash: infoHash, peer_id: ids[i]![j], numwant: 10, left: 1_000_000, offers })
         sent++
-      }),
-    )
+      })
+    })
   }, 500)
   t.teardown(() => clearInterval(flood))
   let mostAnswering = 0

@@ -72,7 +72,10 @@ async function halfOpeningProxy(t: Test, target: string) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => {
     server.close()
-    for (const p of pairs) p.client.destroy(), p.upstream.destroy()
+    for (const p of pairs) {
+      p.client.destroy()
+      p.upstream.destroy()
+    }
     for (const s of frozen) s.destroy()
   })
   return {

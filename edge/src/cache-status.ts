@@ -45,7 +45,7 @@ const TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/
 const sfString = (s: string) => `"${s.replace(/[^\x20-\x7e]/g, '?').replace(/[\\"]/g, (c) => `\\${c}`)}"`
 
 /** One member, e.g. `chorus-edge; fwd=uri-miss; fwd-status=200; stored; ttl=31536000; key="https://..."`. */
-export function cacheStatusMember(entry: CacheStatusEntry): string {
+function cacheStatusMember(entry: CacheStatusEntry): string {
   const parts = [CACHE_NAME]
   // hit and fwd exclude each other (section 2.1): a hit was not forwarded.
   if (entry.hit) parts.push('hit')
@@ -65,7 +65,7 @@ export function cacheStatusMember(entry: CacheStatusEntry): string {
  * The upstream's members, when they look like a Cache-Status value: printable ASCII of a sane
  * length. Anything else is dropped rather than passed on, since it is only debugging help.
  */
-export function upstreamMembers(value: string | null | undefined): string | undefined {
+function upstreamMembers(value: string | null | undefined): string | undefined {
   if (!value) return undefined
   const trimmed = value.trim()
   return trimmed.length > 0 && trimmed.length <= 2048 && /^[\x20-\x7e]+$/.test(trimmed) ? trimmed : undefined

@@ -8,7 +8,7 @@ import type { CacheStatus, Timings } from './types.js'
  * The catalog list (GET /v1/tracks): unsigned and changing, so kept briefly and in the isolate
  * only, fresh for MANIFEST_TTL_SEC and served stale within the window when the origin fails.
  */
-export interface CatalogResult {
+interface CatalogResult {
   body: Uint8Array<ArrayBuffer>
   fetchedAt: number
   status: Exclude<CacheStatus, 'HIT-CACHE'>
@@ -38,7 +38,7 @@ export function createCatalogTier(options: { origin: OriginClient; now: () => nu
         const timings: Timings = []
         const fwd = held ? 'stale' : 'uri-miss'
         try {
-          let answer
+          let answer: Awaited<ReturnType<typeof origin.request>>
           try {
             answer = await origin.request('/v1/tracks')
           } catch (err) {

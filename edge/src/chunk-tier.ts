@@ -9,7 +9,7 @@ import type { OriginClient } from './origin-client.js'
 import type { EdgeStats } from './stats.js'
 import type { RequestContext, CacheLike, CacheStatus, Timings } from './types.js'
 
-export interface ChunkResult {
+interface ChunkResult {
   chunk: StoredChunk
   status: Exclude<CacheStatus, 'STALE' | 'PASS'>
   timings: Timings
@@ -22,7 +22,7 @@ export interface ChunkResult {
 }
 
 /** What a request's own answer needs to know about how it was served, besides the shared result. */
-export interface ChunkTrace {
+interface ChunkTrace {
   /** True when the request waited on a load another request started. */
   collapsed?: boolean
 }

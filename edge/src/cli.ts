@@ -84,7 +84,7 @@ function summary(config: EdgeConfig): Record<string, unknown> {
   }
 }
 
-export const edge: Command = {
+const edge: Command = {
   summary: 'run the edge Worker locally in workerd (wrangler dev) in front of an origin',
   help: `Usage: chorus edge --origin URL [options]
        chorus edge --check [options]

@@ -178,7 +178,7 @@ export function createEdge(options: EdgeOptions): Edge {
   function refuseLoop(request: Request): void {
     if (config.upstream !== 'edge') return
     const loop = request.headers.get('cdn-loop')
-    if (loop !== null && loop.split(',').some((member) => member.trim().split(';')[0]!.trim().toLowerCase() === CACHE_NAME)) {
+    if (loop?.split(',').some((member) => member.trim().split(';')[0]!.trim().toLowerCase() === CACHE_NAME)) {
       throw new ProtocolError('forbidden', 'a request from another Chorus edge reached a lower-tier edge: UPSTREAM_EDGE must name a shield (an edge with ORIGIN_URL and no UPSTREAM_EDGE), not itself or another lower edge')
     }
   }
@@ -269,7 +269,7 @@ export function createEdge(options: EdgeOptions): Edge {
       })
     },
 
-    purge(request: Request, ctx: RequestContext): Promise<Response> {
+    purge(request: Request, _ctx: RequestContext): Promise<Response> {
       return handle('admin', async () => {
         await access.requirePurge(request.headers.get('authorization'))
         const target = await purgeRequest(request)

@@ -9,7 +9,7 @@ import type { EdgeStats } from './stats.js'
 import type { RequestContext, CacheLike, CacheStatus, Timings } from './types.js'
 
 /** A verified manifest as the tiers hold it. */
-export interface ManifestEntry {
+interface ManifestEntry {
   manifest: Manifest
   /** The signed document exactly as the origin sent it: players verify the same bytes. */
   body: string
@@ -18,7 +18,7 @@ export interface ManifestEntry {
   fetchedAt: number
 }
 
-export interface ManifestResult {
+interface ManifestResult {
   entry: ManifestEntry
   status: CacheStatus
   timings: Timings
@@ -139,7 +139,7 @@ export function createManifestTier(options: ManifestTierOptions): ManifestTier {
   /** `fwd`: 'stale' when an expired copy is held (Cache-Status tells a refresh from a cold miss). */
   async function fromOrigin(trackId: string, version: string | undefined, timings: Timings, fwd: ForwardReason = 'uri-miss'): Promise<{ entry: ManifestEntry; forwarded: Forwarded }> {
     const path = manifestPath(trackId, version)
-    let answer
+    let answer: Awaited<ReturnType<typeof origin.request>>
     try {
       answer = await origin.request(path)
     } catch (err) {

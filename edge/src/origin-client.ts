@@ -6,7 +6,7 @@ import { markForwarded } from './cache-status.js'
  * that sends headers and then stalls is as slow as one that never answers, and everything the
  * edge fetches (chunks, manifests, keys) is small.
  */
-export interface OriginAnswer {
+interface OriginAnswer {
   status: number
   headers: Headers
   body: Uint8Array<ArrayBuffer>
@@ -23,7 +23,7 @@ export interface OriginClientOptions {
   headers?: Record<string, string>
 }
 
-export interface OriginRequest {
+interface OriginRequest {
   method?: string
   headers?: Record<string, string>
   body?: Uint8Array

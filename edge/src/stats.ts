@@ -6,14 +6,14 @@ import type { MemoryCacheStats } from './memory-cache.js'
  * request path bumps; the JSON and Prometheus views are built only when asked for.
  */
 export type Source = 'memory' | 'cache' | 'origin' | 'stale'
-export type ContentKind = 'chunk' | 'manifest' | 'catalog'
+type ContentKind = 'chunk' | 'manifest' | 'catalog'
 export type RequestKind = ContentKind | 'admin' | 'other'
 
 const SOURCES: readonly Source[] = ['memory', 'cache', 'origin', 'stale']
 const KINDS: readonly ContentKind[] = ['chunk', 'manifest', 'catalog']
 const REQUEST_KINDS: readonly RequestKind[] = ['chunk', 'manifest', 'catalog', 'admin', 'other']
 /** Origin latency buckets (ms): loopback answers land in the first few, a slow origin in the last. */
-export const ORIGIN_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const
+const ORIGIN_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const
 
 type Counts<K extends string> = Record<K, number>
 const zeros = <K extends string>(keys: readonly K[]): Counts<K> => Object.fromEntries(keys.map((k) => [k, 0])) as Counts<K>
@@ -123,7 +123,10 @@ export function createEdgeStats(now: () => number): EdgeStats {
       const answers = hits.memory + hits.cache + stale + misses
       const allBytes = bytes.memory + bytes.cache + bytes.origin + bytes.stale
       let cumulative = 0
-      const histogram = ORIGIN_BUCKETS_MS.map((le, i) => ({ le: le as number | '+Inf', count: (cumulative += buckets[i]!) }))
+      const histogram = ORIGIN_BUCKETS_MS.map((le, i) => {
+        cumulative += buckets[i]!
+        return { le: le as number | '+Inf', count: cumulative }
+      })
       histogram.push({ le: '+Inf', count: originCount })
       return {
         startedAt,

@@ -38,7 +38,10 @@ export function createVersionIndex(options: { cache: CacheLike; cacheBase: strin
     record(trackId, version, ctx) {
       let set = known.get(trackId)
       if (set?.has(version)) return
-      if (!set) known.set(trackId, (set = new Set()))
+      if (!set) {
+        set = new Set()
+        known.set(trackId, set)
+      }
       set.add(version)
       ctx.waitUntil(
         (async () => {

@@ -21,7 +21,7 @@ let memo: { env: Env; fingerprint: string; built: Promise<Built> } | undefined
 async function build(env: Env): Promise<Built> {
   const parsed = parseEdgeConfig(env)
   if (!parsed.ok) return { ok: false, message: describeProblems(parsed.problems), problems: parsed.problems }
-  let verifier
+  let verifier: Awaited<ReturnType<typeof importManifestPublicKey>>
   try {
     verifier = await importManifestPublicKey(parsed.config.originPublicKey)
   } catch (err) {

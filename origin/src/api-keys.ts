@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type ApiKeyGrant, type ApiKeyLookup, parseApiKeyConfig, parseApiKeysEnv } from './api-key-grants.js'
 
-export { type ApiKeyGrant, type ApiKeyLookup, parseApiKeyConfig, parseApiKeysEnv }
+export type { ApiKeyLookup }
 
 export const DEMO_API_KEY = 'chorus-demo-key'
 

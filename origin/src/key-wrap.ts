@@ -15,7 +15,7 @@ export interface WrappedTrackKey {
   ct: string
 }
 
-export const TRACK_KEY_BYTES = 16
+const TRACK_KEY_BYTES = 16
 
 /** The wrapping secret: 32 random bytes, base64url (KEY_WRAPPING_KEY). */
 export async function importWrappingKey(text: string): Promise<CryptoKey> {

@@ -18,7 +18,7 @@ interface StoredSigningKey {
   privateKey: string
 }
 
-export const KEY_ENV = { signingKey: 'CHORUS_SIGNING_KEY' } as const
+const KEY_ENV = { signingKey: 'CHORUS_SIGNING_KEY' } as const
 
 async function writeSecret(path: string, text: string): Promise<void> {
   // Written beside, then renamed: a crash never leaves a half-written key that later reads as valid.

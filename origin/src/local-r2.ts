@@ -18,7 +18,7 @@ export interface LocalR2 {
 }
 
 /** wrangler's default --persist-to, relative to where it runs. */
-export const DEFAULT_PERSIST_DIR = '.wrangler/state'
+const DEFAULT_PERSIST_DIR = '.wrangler/state'
 
 export async function openLocalR2(options: { persistDir?: string; bucketName: string }): Promise<LocalR2> {
   const persistDir = resolve(options.persistDir ?? DEFAULT_PERSIST_DIR)

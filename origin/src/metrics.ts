@@ -30,7 +30,10 @@ export function createMetrics(prefix: string) {
 
   function inc(name: string, help: string, labels: Record<string, string> = {}, by = 1): void {
     let c = counters.get(name)
-    if (!c) counters.set(name, (c = { help, values: new Map() }))
+    if (!c) {
+      c = { help, values: new Map() }
+      counters.set(name, c)
+    }
     const key = labelText(labels)
     c.values.set(key, (c.values.get(key) ?? 0) + by)
   }
@@ -41,7 +44,10 @@ export function createMetrics(prefix: string) {
    */
   function series(name: string, help: string, labels: Record<string, string> = {}): { add(by?: number): void } {
     let c = counters.get(name)
-    if (!c) counters.set(name, (c = { help, values: new Map() }))
+    if (!c) {
+      c = { help, values: new Map() }
+      counters.set(name, c)
+    }
     const values = c.values
     const key = labelText(labels)
     if (!values.has(key)) values.set(key, 0)

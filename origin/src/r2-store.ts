@@ -44,7 +44,7 @@ export interface R2BucketLike {
   delete(keys: string | string[]): Promise<void>
 }
 
-export interface R2ObjectBodyLike {
+interface R2ObjectBodyLike {
   etag: string
   size: number
   uploaded: Date
@@ -52,14 +52,14 @@ export interface R2ObjectBodyLike {
   text(): Promise<string>
 }
 
-export interface R2ListingLike {
+interface R2ListingLike {
   objects: Array<{ key: string; size: number; uploaded: Date }>
   delimitedPrefixes: string[]
   truncated: boolean
   cursor?: string
 }
 
-export const CATALOG_KEY = 'catalog.json'
+const CATALOG_KEY = 'catalog.json'
 
 /** catalog.json: every track's current version and its catalog line. */
 interface CatalogIndex {

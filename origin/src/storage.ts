@@ -32,7 +32,7 @@ export interface CatalogEntry {
   createdAt: string
 }
 
-export interface StoredManifest {
+interface StoredManifest {
   doc: SignedManifest
   /** The exact JSON served, so the ETag is stable. */
   body: string

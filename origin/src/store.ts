@@ -27,7 +27,7 @@ import {
  * On one machine the key may sit beside the chunks (the directory is the origin's own, mode
  * 0600); a shared store (R2) never holds keys.
  */
-export type { CatalogEntry, StagedVersion, StoredChunk, StoredManifest } from './storage.js'
+export type { StagedVersion } from './storage.js'
 
 export interface StoreOptions {
   dataDir: string
@@ -44,14 +44,11 @@ export interface DirectoryStore extends MasterReader, TrackKeyReader {
   peekChunk(path: string): StoredChunk | undefined
 }
 
-/** Kept for the callers that name the directory store by its old name. */
-export type Store = DirectoryStore
-
-export function tracksDir(dataDir: string): string {
+function tracksDir(dataDir: string): string {
   return join(dataDir, 'tracks')
 }
 
-export function stagingDir(dataDir: string): string {
+function stagingDir(dataDir: string): string {
   return join(dataDir, '.staging')
 }
 
@@ -77,7 +74,7 @@ export function createStore(options: StoreOptions): DirectoryStore {
     readManifest: (trackId, version) => readText(join(root, trackId, version, 'manifest.json')),
     async readChunk(trackId, version, q, index) {
       const key = `${trackId}/${version}/${q.bitrate}/${index}`
-      let file
+      let file: Awaited<ReturnType<typeof open>>
       try {
         file = await open(join(root, trackId, version, `${q.bitrate}.enc`), 'r')
       } catch (err) {

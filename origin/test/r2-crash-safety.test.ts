@@ -155,7 +155,9 @@ t.test('concurrent publishes into one bucket never drop each other from the inde
   t.teardown(() => r2.close())
   // One real staged version, captured on its way to a publisher...
   let staged: StagedVersion | undefined
-  await ingestFile(wav, { trackId: 'song' }, { dataDir, keys, bitrates: [96], workers: 1, publisher: { publish: async (s) => void (staged = s) } })
+  await ingestFile(wav, { trackId: 'song' }, { dataDir, keys, bitrates: [96], workers: 1, publisher: { publish: async (s) => {
+    staged = s
+  } } })
   // ...published under 12 track ids at once: each publish reads the index and puts it back.
   const trackKeys = createDirectoryKeyStore(join(dataDir, 'track-keys'))
   const ids = Array.from({ length: 12 }, (_, i) => `race-${i}`)

@@ -54,7 +54,7 @@ async function build(env: Env): Promise<Built> {
     if (!env.MASTERS) throw new Error('MASTERS (the R2 bucket of masters) is not bound')
     if (!env.CHORUS_SIGNING_KEY) throw new Error('CHORUS_SIGNING_KEY is not set (wrangler secret put CHORUS_SIGNING_KEY; chorus ingest made it: DATA/keys/signing-key.json, privateKey)')
     const keys = await originKeysFromText(env.CHORUS_SIGNING_KEY)
-    let vaultKeys
+    let vaultKeys: ReturnType<typeof createVaultKeys> | undefined
     if (env.KEYS) {
       if (!env.KEY_WRAPPING_KEY) throw new Error('KEY_WRAPPING_KEY is not set (wrangler secret put KEY_WRAPPING_KEY: 32 random bytes, base64url); the key vault (KEYS) needs it')
       vaultKeys = createVaultKeys(env.KEYS, await importWrappingKey(env.KEY_WRAPPING_KEY))

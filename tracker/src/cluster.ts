@@ -116,10 +116,19 @@ export function createShardedTracker(options: ShardedTrackerOptions): ShardedTra
           new Promise<Extract<FromShard, { type: T }> | undefined>((resolve) => {
             if (!child.connected) return resolve(undefined)
             const id = nextRequest++
-            const timer = setTimeout(() => (pending.delete(id), resolve(undefined)), 2000)
-            pending.set(id, (reply) => (clearTimeout(timer), resolve(reply as Extract<FromShard, { type: T }>)))
+            const timer = setTimeout(() => {
+              pending.delete(id)
+              resolve(undefined)
+            }, 2000)
+            pending.set(id, (reply) => {
+              clearTimeout(timer)
+              resolve(reply as Extract<FromShard, { type: T }>)
+            })
             child.send({ type, id } as ToShard, (error) => {
-              if (error && pending.delete(id)) (clearTimeout(timer), resolve(undefined))
+              if (error && pending.delete(id)) {
+                clearTimeout(timer)
+                resolve(undefined)
+              }
             })
           }),
       ),

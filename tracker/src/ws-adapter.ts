@@ -5,7 +5,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { RawData } from 'ws'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { TokenVerifier } from './auth.js'
 import { sweepIntervalMs } from './core/options.js'

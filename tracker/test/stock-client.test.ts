@@ -18,7 +18,9 @@ t.test('two stock clients find each other and connect', async (t) => {
   const leech = new Client({ infoHash, peerId: hexId(), announce: [tracker.wsUrl.replace(/\/announce$/, '/')], port: 6882, wrtc, rtcConfig, getAnnounceOpts: () => ({ left: 1000 }) })
   const peers: Array<{ destroy(): void }> = []
   t.teardown(() => new Promise<void>((resolve) => seed.destroy(() => leech.destroy(() => resolve()))))
-  t.teardown(() => peers.forEach((p) => p.destroy()))
+  t.teardown(() => {
+    for (const p of peers) p.destroy()
+  })
   for (const client of [seed, leech]) client.on('warning', (error: Error) => t.comment(`client warning: ${error.message}`))
 
   const seedUpdate = new Promise<Record<string, unknown>>((resolve) => seed.once('update', resolve))

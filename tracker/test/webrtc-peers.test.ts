@@ -39,7 +39,9 @@ async function meetThroughTracker(t: Test, start: StartTracker): Promise<void> {
   const holderId = hexId()
   const seekerId = hexId()
   const peers: SimplePeer.Instance[] = []
-  t.teardown(() => peers.forEach((p) => p.destroy()))
+  t.teardown(() => {
+    for (const p of peers) p.destroy()
+  })
 
   // The holder answers whatever offer the tracker relays to it, and echoes what it is sent.
   let gotData!: (text: string) => void

@@ -28,6 +28,7 @@ export function createBrowserStorage(name = 'chorus-chunks', options: { saveAfte
     return used
   }
 
+  // biome-ignore lint/correctness/noUnusedVariables: read by `saving ??=` below (one pending save at a time); Biome does not count a logical assignment as a read
   let saving: ReturnType<typeof setTimeout> | undefined
   function scheduleSave(): void {
     saving ??= setTimeout(async () => {

@@ -17,7 +17,7 @@ export const manifestKey = (trackId: string) => `m/${trackId}.json`
 const qualityOf = (key: string) => key.slice(0, key.lastIndexOf('/'))
 
 /** A (track, version, quality) of which the cache holds chunks. */
-export interface CachedQuality {
+interface CachedQuality {
   trackId: string
   version: string
   bitrate: number
@@ -55,7 +55,10 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
     const index = Number(key.slice(quality.length + 1))
     let set = held.get(quality)
     if (present) {
-      if (!set) held.set(quality, (set = new Set()))
+      if (!set) {
+        set = new Set()
+        held.set(quality, set)
+      }
       set.add(index)
     } else {
       set?.delete(index)

@@ -38,7 +38,8 @@ export function createHabits(initial?: HabitsState): Habits {
       let m = follows.get(prev)
       if (!m) {
         if (follows.size >= MAX_TRACKS) follows.delete(follows.keys().next().value!)
-        follows.set(prev, (m = new Map()))
+        m = new Map()
+        follows.set(prev, m)
       }
       m.set(next, (m.get(next) ?? 0) + 1)
       if (m.size > MAX_FOLLOWERS) {

@@ -64,7 +64,7 @@ export interface OfferCandidate<T> {
   payload: T
 }
 
-export type OfferDecision =
+type OfferDecision =
   /** Answer it (attempt `id`); first give up attempt `replaces` (it counts as failed already). */
   | { type: 'answer'; id: number; replaces?: number }
   | { type: 'queued' }

@@ -22,14 +22,14 @@ export interface PieceIntakeOptions {
   maxGrace?: number
 }
 
-export interface PieceFragment {
+interface PieceFragment {
   index: number
   offset: number
   total: number
   data: Uint8Array
 }
 
-export type PieceOutcome =
+type PieceOutcome =
   | { type: 'partial' }
   | { type: 'chunk'; bytes: Uint8Array }
   | { type: 'late' }

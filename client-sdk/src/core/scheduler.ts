@@ -79,7 +79,7 @@ interface PeerState {
 
 type Inflight = { source: 'edge'; since: number } | { source: 'peer'; peer: string; since: number; deadline: number }
 
-export interface SchedulerSnapshot {
+interface SchedulerSnapshot {
   playheadMs: number
   bufferAheadMs: number
   emergency: boolean

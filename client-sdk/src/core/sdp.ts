@@ -105,7 +105,7 @@ export function outgoingDescription(sdp: string, keep: readonly CandidateType[])
   for (const line of src) {
     if (line.startsWith('a=candidate:')) {
       const m = CANDIDATE_FIELDS.exec(line)
-      if (!m || m[2] !== '1' || m[3]!.toLowerCase() !== 'udp' || !keep.includes(m[7] as CandidateType)) continue
+      if (m?.[2] !== '1' || m[3]!.toLowerCase() !== 'udp' || !keep.includes(m[7] as CandidateType)) continue
       cands.push({ at: out.length, f: m[1]!, type: m[7] as CandidateType, priority: Number(m[4]), address: m[5]!, port: m[6]! })
       out.push('')
       continue

@@ -8,9 +8,9 @@
  * In a browser the page's audio element is the real speaker and reports its position instead
  * (see report()); the stall accounting is the same.
  */
-export type SpeakerEvent = { type: 'start'; at: number } | { type: 'stall'; at: number } | { type: 'resume'; at: number; stalledMs: number } | { type: 'end'; at: number }
+type SpeakerEvent = { type: 'start'; at: number } | { type: 'stall'; at: number } | { type: 'resume'; at: number; stalledMs: number } | { type: 'end'; at: number }
 
-export interface SpeakerState {
+interface SpeakerState {
   started: boolean
   positionMs: number
   stalled: boolean

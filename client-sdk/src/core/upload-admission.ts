@@ -20,16 +20,16 @@ export const DEFAULT_UPLOAD_ADMISSION: UploadAdmissionOptions = { slots: 4, perP
 
 export type RefusalReason = 'download_only' | 'emergency' | 'not_held' | 'slots' | 'per_peer' | 'ratio'
 
-export type RequestDecision =
+type RequestDecision =
   | { type: 'queued' }
   | { type: 'refused'; reason: RefusalReason }
   /** Already queued or being sent to this peer: nothing to do. */
   | { type: 'duplicate' }
   | { type: 'violation'; reason: string }
 
-export type CancelDecision = { type: 'dropped' } | { type: 'abort' } | { type: 'none' }
+type CancelDecision = { type: 'dropped' } | { type: 'abort' } | { type: 'none' }
 
-export interface RequestContext {
+interface RequestContext {
   /** False for a download-only listener. */
   uploads: boolean
   /** A playback is low on buffer: nobody is served until it recovers. */
@@ -94,7 +94,10 @@ export function createUploadAdmission(options: UploadAdmissionOptions, budget: U
   return {
     request(peer: string, index: number, ctx: RequestContext): RequestDecision {
       let p = peers.get(peer)
-      if (!p) peers.set(peer, (p = { queue: [], active: undefined, abuse: 0 }))
+      if (!p) {
+        p = { queue: [], active: undefined, abuse: 0 }
+        peers.set(peer, p)
+      }
       if (p.active?.index === index || p.queue.some((i) => i.index === index)) return abused(p, 'repeated while queued') ?? { type: 'duplicate' }
       if (!ctx.uploads) return refuse('download_only')
       if (ctx.emergency) return refuse('emergency')

@@ -7,7 +7,7 @@ import type { SimplePeerLike } from './peer-link.js'
  * answer is an RTCPeerConnection; the core says which offers get one, now or from its queue, and
  * which attempt gives its place up. What an answer needs of its swarm travels with the offer.
  */
-export interface OfferJob {
+interface OfferJob {
   offer: SessionDescription
   /** The data channel is up. */
   connected(peer: SimplePeerLike): void

@@ -404,7 +404,10 @@ export function createNetwork(options: NetworkOptions): Network {
   }
 
   function onTrackerMessage(t: TrackerEntry, reply: TrackerReply): void {
-    if ('failure_code' in reply) return onFailure(t, reply)
+    if ('failure_code' in reply) {
+      onFailure(t, reply)
+      return
+    }
     if ('warning_code' in reply && reply.warning_code === 'peer_limit') {
       // Offers made now would only time out unanswered: none to this tracker for a while, and
       // the pending ones go. Peers already met go on; playback goes on from the servers.
@@ -428,7 +431,10 @@ export function createNetwork(options: NetworkOptions): Network {
       scheduleAnnounce(entry, Math.max(5, Math.min(120, reply.interval)))
       return
     }
-    if ('offer' in reply && reply.offer && 'offer_id' in reply) return onOffer(entry, reply.peer_id, reply.offer, reply.offer_id)
+    if ('offer' in reply && reply.offer && 'offer_id' in reply) {
+      onOffer(entry, reply.peer_id, reply.offer, reply.offer_id)
+      return
+    }
     if ('answer' in reply && reply.answer && 'offer_id' in reply) {
       const pending = entry.pending.get(reply.offer_id)
       if (!pending) return

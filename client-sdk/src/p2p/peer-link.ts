@@ -123,7 +123,10 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
     }
     // The remote has sent its last message: end the channel here, where nothing is being sent
     // any more (if our close() said bye too, this ends its wait).
-    if (m.type === 'bye') return destroy()
+    if (m.type === 'bye') {
+      destroy()
+      return
+    }
     if (closed) return
     bytesIn += data.byteLength
     if (m.type === 'piece') {
@@ -153,7 +156,10 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
   /** Stops sending and says bye; the channel ends when the remote closes it, or after byeGraceMs. */
   function close(): void {
     if (closed) return
-    if (peer.destroyed || !peer.connected) return destroy()
+    if (peer.destroyed || !peer.connected) {
+      destroy()
+      return
+    }
     finish()
     // bye goes out behind whatever is already queued, so the remote reads it last.
     peer.write(encodePeerMessage({ type: 'bye' }))

@@ -26,7 +26,7 @@ export function qualityChunkLength(q: SwarmQuality, index: number): number | und
 }
 
 /** What a peer set tells a playback or a prefetch that listens to it. */
-export interface PeerSetListener {
+interface PeerSetListener {
   onPeer?(peer: string, holds: ReadonlySet<number>): void
   onHave?(peer: string, index: number): void
   onChoke?(peer: string, choked: boolean): void

@@ -35,7 +35,7 @@ export const DEFAULT_UPLOAD_LIMITS: UploadLimits = {
 }
 
 /** What a link key stands for: one remote in one swarm. */
-export interface UploadPeer {
+interface UploadPeer {
   key: string
   link: PeerLink
   source: UploadSource

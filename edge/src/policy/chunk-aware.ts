@@ -52,7 +52,7 @@ export interface ChunkAwareOptions {
   tinyLfu?: WTinyLfuOptions
 }
 
-export interface ChunkAwareStats {
+interface ChunkAwareStats {
   /** Expected-next-use estimates made so far (the unit of work of an eviction). */
   readonly estimates: number
   /** Streams the play model remembers. */

@@ -6,7 +6,7 @@
  * Kept here rather than imported from protocol/ so the policies stay a leaf.
  */
 
-export const CHUNK_KEY_PREFIX = '/v1/chunks/'
+const CHUNK_KEY_PREFIX = '/v1/chunks/'
 const MAX_INDEX_DIGITS = 9
 
 /**

@@ -12,7 +12,7 @@ export function hashKey (key: string): number {
 }
 
 /** A bijective 32-bit finaliser (the murmur3 one): nearby inputs, distant outputs. */
-export function mix32 (value: number): number {
+function mix32 (value: number): number {
   let h = value | 0
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)

@@ -188,7 +188,7 @@ export class PlayModel {
   observe (stream: Stream, index: number): void {
     const now = ++this.clock
     this.#requests++
-    const at = index < MAX_INDEX ? index : MAX_INDEX
+    const at = Math.min(index, MAX_INDEX)
     this.#byIndex[at] = (this.#byIndex[at] as number) + 1
     const bucket = bucketOf(index)
     this.#byBucket[bucket] = (this.#byBucket[bucket] as number) + 1
@@ -261,7 +261,7 @@ export class PlayModel {
   /** Share of all plays that reach chunk i, from the stop points seen. */
   reach (index: number): number {
     const byIndex = this.#byIndex
-    return ((byIndex[index < MAX_INDEX ? index : MAX_INDEX] as number) + 1) / ((byIndex[0] as number) + 1)
+    return ((byIndex[Math.min(index, MAX_INDEX)] as number) + 1) / ((byIndex[0] as number) + 1)
   }
 
   /** Share of this stream's plays that reach chunk i (assumes #catchUp ran). */

@@ -110,8 +110,7 @@ class S3Fifo implements EvictionPolicy {
   // Ends after one eviction, or when S is empty because everything in it was
   // promoted; the caller's loop then evicts from M.
   #evictSmall (evicted: string[]): void {
-    let node: Entry | null
-    while ((node = this.#small.popTail()) !== null) {
+    for (let node = this.#small.popTail(); node !== null; node = this.#small.popTail()) {
       if (node.freq >= this.#promoteAt) {
         node.freq = 0
         node.inMain = true
@@ -126,8 +125,7 @@ class S3Fifo implements EvictionPolicy {
   }
 
   #evictMain (evicted: string[]): void {
-    let node: Entry | null
-    while ((node = this.#main.popTail()) !== null) {
+    for (let node = this.#main.popTail(); node !== null; node = this.#main.popTail()) {
       if (node.freq > 0) {
         node.freq--
         this.#main.pushHead(node)

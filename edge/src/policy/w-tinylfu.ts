@@ -33,7 +33,7 @@ import { checkTinyLfuOptions, TinyLfuCore } from './tinylfu-core.js'
 import type { WTinyLfuOptions, WTinyLfuRegion } from './tinylfu-core.js'
 import type { AccessResult, EvictionPolicy } from './types.js'
 
-export type { WTinyLfuOptions, WTinyLfuRegion } from './tinylfu-core.js'
+export type { WTinyLfuOptions } from './tinylfu-core.js'
 
 export interface WTinyLfuPolicy extends EvictionPolicy {
   /** Where a key is, for tests and diagnostics. */

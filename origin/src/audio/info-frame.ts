@@ -63,7 +63,7 @@ export function readInfoTag(bytes: Uint8Array, offset: number, header: FrameHead
   return undefined
 }
 
-export interface InfoFrameOptions {
+interface InfoFrameOptions {
   /** Header of the stream's first audio frame: the Info frame copies its version, rate and mode. */
   header: FrameHeader
   headerBytes: Uint8Array
@@ -75,7 +75,7 @@ export interface InfoFrameOptions {
 }
 
 /** Builds a LAME-style "Info" frame for a CBR stream, to be put in front of its first audio frame. */
-export function buildInfoFrame(options: InfoFrameOptions): Uint8Array {
+function buildInfoFrame(options: InfoFrameOptions): Uint8Array {
   const { header } = options
   const xingOffset = 4 + header.sideInfoLength
   const needed = xingOffset + XING_LENGTH + LAME_LENGTH
@@ -145,7 +145,7 @@ function writeAscii(bytes: Uint8Array, offset: number, text: string): void {
 }
 
 /** LAME's own delay in front of the first input sample (ENCDELAY); decoders add 529 more. */
-export const LAME_ENCODER_DELAY = 576
+const LAME_ENCODER_DELAY = 576
 
 /**
  * Puts an Info frame in front of a bare CBR stream as lamejs writes it (lamejs cannot seek back to

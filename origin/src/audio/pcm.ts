@@ -24,7 +24,7 @@ export class AudioError extends Error {
 }
 
 /** Sample rates an MP3 frame header can carry (MPEG-1, MPEG-2, MPEG-2.5). */
-export const MP3_SAMPLE_RATES: readonly number[] = [48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000]
+const MP3_SAMPLE_RATES: readonly number[] = [48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000]
 
 export function isMp3SampleRate(rate: number): boolean {
   return MP3_SAMPLE_RATES.includes(rate)
@@ -34,17 +34,13 @@ export function pcmFrames(pcm: Pcm): number {
   return pcm.channels[0]?.length ?? 0
 }
 
-export function pcmDurationMs(pcm: Pcm): number {
-  return (pcmFrames(pcm) / pcm.sampleRate) * 1000
-}
-
 /** Full scale is 1.0 = 32768, so 16-bit input survives a round trip through float exactly. */
 export function floatToInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length)
   for (let i = 0; i < samples.length; i++) {
     const v = Math.round((samples[i] as number) * 32768)
     // NaN (from a broken float file) lands on 0 through the comparisons failing.
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v === v ? v : 0
+    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : Number.isNaN(v) ? 0 : v
   }
   return out
 }

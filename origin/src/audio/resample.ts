@@ -12,7 +12,7 @@ const KAISER_BETA = 8
 const CUTOFF = 0.92
 const MAX_PHASES = 4096
 
-export function resampledLength(length: number, fromRate: number, toRate: number): number {
+function resampledLength(length: number, fromRate: number, toRate: number): number {
   return Math.round((length * toRate) / fromRate)
 }
 

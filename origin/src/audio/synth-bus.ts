@@ -16,7 +16,7 @@ export interface Envelope {
 }
 
 /** Below this a release is cut off: -40 dB, under the rest of the mix and the reverb tail. */
-export const SILENT = 0.01
+const SILENT = 0.01
 
 /** Samples until an exponential release at `releaseK` per sample falls from `level` to SILENT. */
 export function releaseSamples(level: number, releaseK: number): number {

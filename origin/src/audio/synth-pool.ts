@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { synthesizeTrack } from './demo-music.js'
 import type { Pcm } from './pcm.js'
 
-export interface SynthJob {
+interface SynthJob {
   seed: number
   durationSec: number
   sampleRate?: number
@@ -76,8 +76,14 @@ export async function createSynthesizer(): Promise<Synthesizer> {
         signal?.addEventListener('abort', onAbort, { once: true })
         const done = () => signal?.removeEventListener('abort', onAbort)
         pending.set(id, {
-          resolve: (pcm) => (done(), resolve(pcm)),
-          reject: (err) => (done(), reject(err)),
+          resolve: (pcm) => {
+            done()
+            resolve(pcm)
+          },
+          reject: (err) => {
+            done()
+            reject(err)
+          },
         })
         thread.postMessage({ id, seed: job.seed, durationSec: job.durationSec, ...(job.sampleRate !== undefined && { sampleRate: job.sampleRate }) })
       })

@@ -6,15 +6,15 @@ import { seeded } from '../../../support/seeded.js'
  * in demo-music.ts.
  */
 
-export type Voice = 'bass' | 'lead' | 'arp'
-export type DrumKind = 'kick' | 'snare' | 'hat' | 'open-hat'
-export type SectionKind = 'intro' | 'verse' | 'chorus' | 'breakdown' | 'outro'
+type Voice = 'bass' | 'lead' | 'arp'
+type DrumKind = 'kick' | 'snare' | 'hat' | 'open-hat'
+type SectionKind = 'intro' | 'verse' | 'chorus' | 'breakdown' | 'outro'
 
 export interface NoteEvent { time: number; duration: number; midi: number; velocity: number; voice: Voice }
 /** A sustained chord for the pad, one a bar. */
-export interface ChordEvent { time: number; duration: number; midi: number[]; velocity: number }
-export interface DrumEvent { time: number; kind: DrumKind; velocity: number }
-export interface Section { kind: SectionKind; startBar: number; bars: number }
+interface ChordEvent { time: number; duration: number; midi: number[]; velocity: number }
+interface DrumEvent { time: number; kind: DrumKind; velocity: number }
+interface Section { kind: SectionKind; startBar: number; bars: number }
 
 export interface Score {
   bpm: number

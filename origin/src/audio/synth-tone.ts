@@ -71,7 +71,10 @@ interface Voice {
 
 function run(o: Voice, from: number, to: number, mul: number, add: number): void {
   if (to <= from) return
-  if (o.vibrato) return runVibrato(o, from, to, mul, add)
+  if (o.vibrato) {
+    runVibrato(o, from, to, mul, add)
+    return
+  }
   const { table, left, right, send, sendAmount, inc, gl, gr } = o
   let { phase, env } = o
   for (let i = from; i < to; i++) {
@@ -109,6 +112,7 @@ function runVibrato(o: Voice, from: number, to: number, mul: number, add: number
     if (i >= vibStart) {
       const r = (i - vibStart) * ramp
       // ToInt32 of the sum is the sum modulo 2^32: the wrap of a fixed-point phase.
+      // biome-ignore lint/complexity/useMathMinMax: a NaN ramp (0 * Infinity) must give 1 here, as the ternary does; Math.min would give NaN
       phase = (phase + inc * (1 + depth * (r < 1 ? r : 1) * SINE[vibPhase >>> 21]!)) | 0
       vibPhase = (vibPhase + vibInc) | 0
     } else {

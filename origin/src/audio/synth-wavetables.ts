@@ -21,7 +21,7 @@ export function fixedPhase(steps: number): number {
 }
 
 /** One period of a waveform from harmonic amplitudes (index 0 = fundamental), with a guard sample. */
-export function wavetable(harmonics: number[]): Float32Array {
+function wavetable(harmonics: number[]): Float32Array {
   const table = new Float32Array(TABLE_SIZE + 1)
   let peak = 0
   for (let i = 0; i < TABLE_SIZE; i++) {

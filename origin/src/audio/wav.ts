@@ -3,9 +3,9 @@ import { stereoDownmixWeights } from './downmix.js'
 import { resample } from './resample.js'
 
 /** The rate odd-rate files are brought to: the MP3 rate every player handles. */
-export const FALLBACK_SAMPLE_RATE = 44100
+const FALLBACK_SAMPLE_RATE = 44100
 
-export type WavSampleFormat = 'int' | 'float' | 'alaw' | 'mulaw'
+type WavSampleFormat = 'int' | 'float' | 'alaw' | 'mulaw'
 
 export interface WavInfo {
   format: WavSampleFormat
@@ -27,9 +27,9 @@ export interface ParseWavOptions {
 }
 
 const FORMAT_NAMES: Record<number, string> = {
-  0x0002: 'Microsoft ADPCM', 0x0011: 'IMA ADPCM', 0x0031: 'GSM 6.10', 0x0050: 'MPEG audio',
-  0x0055: 'MP3', 0x0161: 'Windows Media Audio', 0x0162: 'Windows Media Audio Pro', 0x00ff: 'AAC',
-  0x1610: 'AAC', 0xf1ac: 'FLAC', 0x2000: 'AC-3',
+  2: 'Microsoft ADPCM', 17: 'IMA ADPCM', 49: 'GSM 6.10', 80: 'MPEG audio',
+  85: 'MP3', 353: 'Windows Media Audio', 354: 'Windows Media Audio Pro', 255: 'AAC',
+  5648: 'AAC', 61868: 'FLAC', 8192: 'AC-3',
 }
 
 const MAX_CHANNELS = 32
@@ -44,7 +44,7 @@ const MAX_SECONDS = 6 * 3600
  */
 export function parseWav(bytes: Uint8Array, options: ParseWavOptions = {}): Pcm {
   const info = readWavInfo(bytes, options)
-  const outChannels = info.channels <= 2 ? info.channels : 2
+  const outChannels = Math.min(info.channels, 2)
   const weights: Float64Array[] = info.channels <= 2
     ? Array.from({ length: outChannels }, (_, c) => Float64Array.from({ length: info.channels }, (_, s) => (s === c ? 1 : 0)))
     : stereoDownmixWeights(info.channels, info.channelMask)

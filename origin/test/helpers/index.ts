@@ -1,2 +1,2 @@
-export { COMPATIBILITY_DATE, ROOT, signingKeyText, startNodeOrigin, startWorkerOrigin, startWorkerOriginWith, bundleOriginWorker } from './start-origins.js'
-export { originCompliance, until, sleep, ingestInto, expectError } from './origin-compliance.js'
+export { COMPATIBILITY_DATE, ROOT, signingKeyText, startNodeOrigin, startWorkerOrigin, startWorkerOriginWith } from './start-origins.js'
+export { until, ingestInto, expectError } from './origin-compliance.js'

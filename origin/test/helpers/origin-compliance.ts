@@ -19,7 +19,7 @@ import { ingestFile } from '../../src/ingest.js'
 import { makeWav } from '../../../test-support/fixtures.js'
 import { API_KEY, OPERATOR_TOKEN, type StartOrigin, type StartedOrigin } from './start-origins.js'
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls until `check` holds: a publish shows after the origin's refresh interval (1 s by default). */
 export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {

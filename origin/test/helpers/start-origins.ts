@@ -66,7 +66,7 @@ export const startNodeOrigin: StartOrigin = async (t, options = {}) => {
 let bundled: Promise<string> | undefined
 
 /** origin/worker/worker.ts bundled as wrangler would (esbuild, ESM, the workerd conditions), once per process. */
-export function bundleOriginWorker(): Promise<string> {
+function bundleOriginWorker(): Promise<string> {
   bundled ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chorus-origin-worker-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))

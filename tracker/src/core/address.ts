@@ -24,7 +24,7 @@ export function addressKey(address: string | undefined, exemptLoopback: boolean)
 
 function isIpv6Loopback(text: string): boolean {
   const groups = expandIpv6(text)
-  return groups !== undefined && groups.slice(0, 7).every((g) => g === 0) && groups[7] === 1
+  return groups?.slice(0, 7).every((g) => g === 0) === true && groups[7] === 1
 }
 
 /** "2001:db8:1:2::/64" for any address in that /64; undefined when `text` is not IPv6. */

@@ -28,7 +28,7 @@ export interface ExposureListenerReport {
   flagged: boolean
 }
 
-export interface ExposureReport {
+interface ExposureReport {
   /** Listeners with any pairing or progress in the window. */
   listeners: number
   atLimit: number
@@ -54,8 +54,8 @@ interface Listener {
  * where it never progresses. A heavy seeder (left 0 in many swarms, met by those who offer to
  * it) looks the same: the flag asks an operator to look, it blocks nobody (the limit does).
  */
-export const FLAG_MIN_LEARNED = 16
-export const FLAG_PEERS_PER_SWARM = 8
+const FLAG_MIN_LEARNED = 16
+const FLAG_PEERS_PER_SWARM = 8
 
 export function isOutlier(learned: number, progressing: number, limit: number): boolean {
   return learned >= Math.min(limit, FLAG_MIN_LEARNED) && learned > FLAG_PEERS_PER_SWARM * progressing

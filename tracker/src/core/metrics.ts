@@ -50,7 +50,7 @@ export function renderMetrics(stats: TrackerStats, extra: Record<string, number>
   for (const [code, count] of Object.entries(stats.warnings)) {
     metric('chorus_tracker_warnings_total', 'counter', 'Warnings sent, by warning code.', count ?? 0, `{code="${code}"}`)
   }
-  for (const [name, value] of Object.entries(extra)) metric(`chorus_tracker_${name}`, 'gauge', name.replaceAll('_', ' ') + '.', value)
+  for (const [name, value] of Object.entries(extra)) metric(`chorus_tracker_${name}`, 'gauge', `${name.replaceAll('_', ' ')}.`, value)
   return `${lines.join('\n')}\n`
 }
 

@@ -1,6 +1,6 @@
 // Every rule and limit of the tracker, with its default. Both adapters and the CLI read them from here.
 
-export interface TrackerLimits {
+interface TrackerLimits {
   /** Largest accepted message, in characters. A larger one gets a failure reason and the socket is closed. */
   maxMessageChars: number
   /** Swarms one socket may be in at once; joining one more gets a failure reason and the socket is closed. */
@@ -34,7 +34,7 @@ export interface TrackerLimits {
   banMs: number
 }
 
-export interface TrackerRules {
+interface TrackerRules {
   /** Holders (left = 0) each swarm remembers, most recently active first. Spotify: 20. */
   swarmHolders: number
   /** Other peers each swarm remembers, most recently active first. */

@@ -4,7 +4,7 @@
 import type { AnnounceEvent, ChorusTrack, SessionDescription, TrackerFailureCode } from '../../../protocol/index.js'
 import { toBinaryId } from '../../../protocol/index.js'
 
-export interface ParsedOffer {
+interface ParsedOffer {
   offer: SessionDescription
   /** Relayed verbatim; its shape was checked. */
   offerId: string
@@ -57,12 +57,12 @@ export interface ParseRefusal {
   infoHashWire?: string
 }
 
-export const MAX_OFFERS_IN_MESSAGE = 50
-export const MAX_NETWORK_CHARS = 64
-export const MAX_TOKEN_CHARS = 4096
-export const MAX_SCRAPE_HASHES = 64
+const MAX_OFFERS_IN_MESSAGE = 50
+const MAX_NETWORK_CHARS = 64
+const MAX_TOKEN_CHARS = 4096
+const MAX_SCRAPE_HASHES = 64
 /** Track ids and versions are short names (the origin's); the cap keeps a hash input small. */
-export const MAX_TRACK_ID_CHARS = 256
+const MAX_TRACK_ID_CHARS = 256
 
 const NO_OFFERS: ParsedOffer[] = []
 

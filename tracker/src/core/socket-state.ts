@@ -64,7 +64,7 @@ export function createSocketState(id: number, at: number, init: { authed: boolea
   }
 }
 
-export function memberships(state: SocketState): Membership[] {
+function memberships(state: SocketState): Membership[] {
   const list: Membership[] = []
   for (let m = state.first; m !== undefined; m = m.next) list.push(m)
   return list

@@ -44,7 +44,7 @@ export interface TrackerCoreOptions extends Partial<TrackerOptions> {
 }
 
 /** Sizes of the state that the limits bound: a flood must not grow them past their caps. */
-export interface TrackerStateSizes {
+interface TrackerStateSizes {
   /** Offers relayed and not yet answered, over all sockets. */
   pendingOffers: number
   /** Entries the largest pending-offer ring holds room for (at most maxPendingOffersPerSocket). */
@@ -80,7 +80,7 @@ export interface TrackerStats {
   state: TrackerStateSizes
 }
 
-export interface ExposureStats {
+interface ExposureStats {
   /** 0: no limit (and no per-listener accounting). */
   limit: number
   listeners: number
@@ -92,7 +92,7 @@ export interface ExposureStats {
 /** Listeners shown one by one in /metrics (the rest are only counted): a bounded number of series. */
 export const EXPOSURE_TOP = 20
 /** The rolling window of the exposure limit. */
-export const EXPOSURE_WINDOW_MS = 3_600_000
+const EXPOSURE_WINDOW_MS = 3_600_000
 
 function listenerHash(key: string, bytes: number): string {
   const digest = sha256(new TextEncoder().encode(`chorus-listener/1 ${key}`))

@@ -24,7 +24,7 @@ export interface AnnounceFields {
 }
 
 let offerSeq = 0
-export function offers(count: number): Array<{ offer: { type: 'offer'; sdp: string }; offer_id: string }> {
+function offers(count: number): Array<{ offer: { type: 'offer'; sdp: string }; offer_id: string }> {
   return Array.from({ length: count }, () => ({ offer: { type: 'offer' as const, sdp: `v=0 test-offer-${++offerSeq}` }, offer_id: binaryId() }))
 }
 

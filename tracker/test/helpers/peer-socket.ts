@@ -18,7 +18,7 @@ export interface PeerSocket {
   close(): Promise<void>
 }
 
-export const WAIT_MS = 10_000
+const WAIT_MS = 10_000
 
 export interface ConnectOptions {
   autoPong?: boolean
@@ -72,7 +72,10 @@ export async function connectPeer(url: string, options: ConnectOptions = {}): Pr
       const index = queued.findIndex(accept)
       if (index >= 0) return Promise.resolve(queued.splice(index, 1)[0] as Frame)
       return new Promise((resolve, reject) => {
-        const waiter = { accept, resolve: (frame: Frame) => (clearTimeout(timer), resolve(frame)) }
+        const waiter = { accept, resolve: (frame: Frame) => {
+          clearTimeout(timer)
+          resolve(frame)
+        } }
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(waiter), 1)
           reject(new Error(`no matching frame within ${timeoutMs} ms; queued: ${queued.map((f) => f.raw.slice(0, 120)).join(' | ')}`))

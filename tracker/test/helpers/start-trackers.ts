@@ -12,7 +12,7 @@ import type { TrackerOptions } from '../../src/core/options.js'
 import { createShardedTracker } from '../../src/cluster.js'
 import { createTrackerServer } from '../../src/server.js'
 
-export type TrackerTestOptions = Partial<TrackerOptions> & { authKey?: string; operatorToken?: string }
+type TrackerTestOptions = Partial<TrackerOptions> & { authKey?: string; operatorToken?: string }
 
 export interface StartedTracker {
   /** ws://host:port/announce */

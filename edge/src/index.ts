@@ -1,6 +1,0 @@
-export { createEdge, type Edge, type EdgeOptions } from './edge.js'
-export { CONFIG_VARS, DEFAULT_POLICY, describeProblems, parseEdgeConfig, type ConfigProblem, type ConfigVar, type EdgeConfig } from './config.js'
-export { createEdgeStats, renderPrometheus, type EdgeStatsSnapshot } from './stats.js'
-export { createCoalescer, type Coalescer } from './coalescer.js'
-export { chunkAnswer, type StoredChunk } from './chunk-response.js'
-export type { RequestContext, CacheLike, CacheStatus, Timings } from './types.js'

@@ -1,6 +1,0 @@
-export { AudioError, MP3_SAMPLE_RATES, isMp3SampleRate, pcmDurationMs, pcmFrames, type AudioErrorCode, type Pcm } from './pcm.js'
-export { parseWav, readWavInfo, type ParseWavOptions, type WavInfo } from './wav.js'
-export { scanMp3, looksLikeMp3, type Mp3Scan } from './mp3-frames.js'
-export { encodeMp3, type EncodeOptions } from './encode.js'
-export { decodeInput, findFfmpeg, type DecodedInput, type DecodeInputOptions } from './decode.js'
-export { DEMO_TRACKS, synthesizeTrack, type DemoTrackSpec } from './demo-music.js'
