@@ -328,4 +328,3 @@ function fromEdge(ctx: SimContext, l: SimListener, p: Prefetch): void {
     ctx.q.at(ctx.edge.chunk(l, p.track, i, 'prefetch'), () => p.store(i, size))
   }
 }
-import '../../client-sdk/src/core/scheduler.js'
