@@ -63,4 +63,3 @@ function expandIpv6(text: string): number[] | undefined {
   if (missing < 1) return undefined
   return [...head, ...Array<number>(missing).fill(0), ...tail]
 }
-import 'ws'
