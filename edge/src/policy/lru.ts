@@ -68,4 +68,3 @@ class Lru implements EvictionPolicy {
 export function createLru (capacityBytes: number): EvictionPolicy {
   return new Lru(capacityBytes)
 }
-export function lintProbe(x: number) { let y; y = x; return y }
