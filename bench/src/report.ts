@@ -24,4 +24,3 @@ export function median(values: number[]): number {
 }
 
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : String(n))
-export const unusedProbe = 1
