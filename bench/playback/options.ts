@@ -1,4 +1,5 @@
 import { numberOption, parseCommandArgs } from '../../support/command.js'
+import { NETWORK_FLAGS } from '../src/flags.js'
 
 /** Everything a playback run can be told, with the default scenario's values. */
 export interface PlaybackOptions {
@@ -84,12 +85,7 @@ export function parsePlaybackOptions(argv: string[]): PlaybackOptions | 'help' {
     listeners: { type: 'string' },
     duration: { type: 'string' },
     speed: { type: 'string' },
-    rtt: { type: 'string' },
-    'rtt-jitter': { type: 'string' },
-    'peer-rtt': { type: 'string' },
-    'origin-rtt': { type: 'string' },
-    upload: { type: 'string' },
-    down: { type: 'string' },
+    ...NETWORK_FLAGS,
     loss: { type: 'string' },
     tracks: { type: 'string' },
     'source-sec': { type: 'string' },

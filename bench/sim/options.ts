@@ -1,5 +1,5 @@
 import { numberOption, parseCommandArgs } from '../../support/command.js'
-import { resultName } from '../src/flags.js'
+import { NETWORK_FLAGS, resultName } from '../src/flags.js'
 
 /** The simulation's settings: the playback benchmark's default scenario, at scale. */
 export interface SimOptions {
@@ -98,12 +98,7 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
     duration: { type: 'string' },
     warmup: { type: 'string' },
     tracks: { type: 'string' },
-    rtt: { type: 'string' },
-    'rtt-jitter': { type: 'string' },
-    'peer-rtt': { type: 'string' },
-    'origin-rtt': { type: 'string' },
-    upload: { type: 'string' },
-    down: { type: 'string' },
+    ...NETWORK_FLAGS,
     connect: { type: 'string' },
     budget: { type: 'string' },
     'no-p2p': { type: 'boolean' },
