@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 
 /**
  * One process supervisor for everything that runs a server as a child: `chorus start`, the
@@ -275,4 +276,20 @@ export async function runProcess(spec: Omit<ProcessSpec, 'onLine'> & { timeoutMs
   // 'exit' may come before the last output: wait for the pipes to close.
   await new Promise<void>((resolve) => (p.child.stdout!.readableEnded && p.child.stderr!.readableEnded ? resolve() : p.child.once('close', () => resolve())))
   return { ...exit, stdout, stderr }
+}
+
+/**
+ * A TCP port free on `host` right now, for a child that must be told its port up front (wrangler
+ * dev, a server restarted on the same port). Another process may take it before the child
+ * binds; children that can report the port they got are started on port 0 instead.
+ */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
 }

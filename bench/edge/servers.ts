@@ -1,11 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { ensureDebianPackage } from '../src/machine.js'
-import { type Supervised, startProcess } from '../../support/process.js'
+import { type Supervised, freePort, startProcess } from '../../support/process.js'
 import { ROOT } from '../src/process.js'
 
 export interface Running {
@@ -48,17 +47,6 @@ export async function startMiniflare(scriptPath: string, bindings: Record<string
   const mf = new Miniflare({ modules: true, scriptPath, modulesRoot: dirname(scriptPath), compatibilityDate: COMPATIBILITY_DATE, bindings, host: '127.0.0.1', port: 0, cachePersist: false })
   const url = (await mf.ready).href.replace(/\/$/, '')
   return { url, stop: () => mf.dispose() }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** Ready once `url` answers at all (any status): the server is up. */

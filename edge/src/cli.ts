@@ -1,27 +1,15 @@
 import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { type Command, DEFAULT_PORTS, UsageError, announceReady, intOption, parseCommandArgs, untilSignal } from '../../support/command.js'
-import { supervise } from '../../support/process.js'
+import { freePort, supervise } from '../../support/process.js'
 import { CONFIG_VARS, type EdgeConfig, describeProblems, parseEdgeConfig } from './config.js'
 import { DEFAULT_WRANGLER_CONFIG, readWranglerAssetsDir, readWranglerVars } from './wrangler-vars.js'
 
 const WRANGLER_BIN = new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url).pathname
 const VAR_NAMES = new Set(CONFIG_VARS.map((v) => v.name))
 const READY_TIMEOUT_MS = 60_000
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** `--var NAME=VALUE` flags; only the edge's own variables, so a typo is an error, not a silent no-op. */
 function parseVarFlags(flags: string[]): Record<string, string> {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { freePort } from '../../support/process.js'
 import { join } from 'node:path'
 import t from 'tap'
 import { type SignedManifest, chunkMatches, chunkPath, decryptChunk, importManifestPublicKey, importTrackKey, verifySignedManifest } from '../../protocol/index.js'
@@ -12,17 +12,6 @@ import { signingKeyText, until } from './helpers/index.js'
 
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js')
 const OPERATOR = 'wrangler-test-operator-token'
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 // The whole local path an operator takes: `chorus ingest --to r2://chorus-masters --persist S`,
 // then `wrangler dev -c origin/worker/wrangler.toml --persist-to S` serves what was ingested;

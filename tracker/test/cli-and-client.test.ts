@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
+import { freePort } from '../../support/process.js'
 import { testOriginKey } from '../../test-support/origin-key.js'
 import t from 'tap'
 import { WebSocket } from 'ws'
@@ -91,14 +91,6 @@ t.test('reconnect delays grow with jitter up to the cap', async (t) => {
   const spread = new Set(Array.from({ length: 50 }, (_, i) => reconnectDelay(2, 1000, 60_000, seeded(i))))
   t.ok(spread.size > 40, 'clients dropped together come back at different times')
 })
-
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
 
 t.test('the client comes back after the tracker restarts, and announces again', async (t) => {
   const port = await freePort()
