@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { build } from 'esbuild'
+import { bundleWorkerScript } from '../support/worker-bundle.js'
 import { Miniflare } from 'miniflare'
 import type { Test } from 'tap'
 import { CONFIG_VARS } from '../edge/index.js'
@@ -139,20 +139,8 @@ let bundled: Promise<string> | undefined
 export function bundleWorker(): Promise<string> {
   bundled ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chorus-edge-bundle-'))
-    const outfile = join(dir, 'worker.js')
-    await build({
-      entryPoints: [join(ROOT, 'edge/src/worker.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['module', 'main'],
-      outfile,
-      logLevel: 'silent',
-    })
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    return outfile
+    return bundleWorkerScript(join(ROOT, 'edge/src/worker.ts'), join(dir, 'worker.js'))
   })()
   return bundled
 }

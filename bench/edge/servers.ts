@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { build } from 'esbuild'
+import { bundleWorkerScript } from '../../support/worker-bundle.js'
 import { Miniflare } from 'miniflare'
 import { ensureDebianPackage } from '../src/machine.js'
 import { type Supervised, freePort, startProcess } from '../../support/process.js'
@@ -37,9 +37,7 @@ export default {
 
 /** The edge Worker bundled as wrangler bundles it. */
 export async function bundleEdge(dir: string): Promise<string> {
-  const outfile = join(dir, 'edge-worker.js')
-  await build({ entryPoints: [join(ROOT, 'edge/src/worker.ts')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'], outfile, logLevel: 'silent' })
-  return outfile
+  return bundleWorkerScript(join(ROOT, 'edge/src/worker.ts'), join(dir, 'edge-worker.js'))
 }
 
 /** A Worker under the Miniflare API: workerd with no wrangler proxy in front. */

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { build } from 'esbuild'
+import { bundleWorkerScript } from '../../support/worker-bundle.js'
 import { Miniflare } from 'miniflare'
 import { readWranglerVars } from '../../edge/index.js'
 import { startOrigin } from '../../origin/index.js'
@@ -46,9 +46,7 @@ export const API_KEY = 'bench-key'
 
 /** The edge Worker bundled as wrangler bundles it; the caller removes `dir`. */
 export async function bundleEdgeWorker(dir: string): Promise<string> {
-  const outfile = join(dir, 'edge-worker.js')
-  await build({ entryPoints: [join(ROOT, 'edge/src/worker.ts')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'], outfile, logLevel: 'silent' })
-  return outfile
+  return bundleWorkerScript(join(ROOT, 'edge/src/worker.ts'), join(dir, 'edge-worker.js'))
 }
 
 export async function startStack(options: { dataDir: string; publicKey: string; workerScript: string; originRttMs: number; edgeVars?: Record<string, string> }): Promise<Stack> {

@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path'
 import { mkdtemp } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { build } from 'esbuild'
+import { bundleWorkerScript } from '../../support/worker-bundle.js'
 import { Miniflare } from 'miniflare'
 import t from 'tap'
 import { type SignedManifest, chunkMatches, chunkPath, importManifestPublicKey, verifySignedManifest } from '../../protocol/index.js'
@@ -12,9 +12,7 @@ import { COMPATIBILITY_DATE, ROOT, ingestInto, startWorkerOriginWith, until } fr
 async function bundleEdge(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'chorus-edge-for-origin-'))
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-  const outfile = join(dir, 'worker.js')
-  await build({ entryPoints: [join(ROOT, 'edge/src/worker.ts')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'], outfile, logLevel: 'silent' })
-  return outfile
+  return bundleWorkerScript(join(ROOT, 'edge/src/worker.ts'), join(dir, 'worker.js'))
 }
 
 // The distributed path end to end, both halves in workerd: the edge Worker with ORIGIN_URL set to

@@ -8,7 +8,7 @@ import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import type { Readable } from 'node:stream'
 import { dirname, join } from 'node:path'
-import { build } from 'esbuild'
+import { bundleWorkerScript } from '../../../support/worker-bundle.js'
 import { Miniflare } from 'miniflare'
 import type { Test } from 'tap'
 import { loadOriginKeys, type OriginKeys } from '../../src/keys.js'
@@ -70,19 +70,7 @@ function bundleOriginWorker(): Promise<string> {
   bundled ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chorus-origin-worker-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    const outfile = join(dir, 'worker.js')
-    await build({
-      entryPoints: [join(ROOT, 'origin/worker/worker.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['module', 'main'],
-      outfile,
-      logLevel: 'silent',
-    })
-    return outfile
+    return bundleWorkerScript(join(ROOT, 'origin/worker/worker.ts'), join(dir, 'worker.js'))
   })()
   return bundled
 }

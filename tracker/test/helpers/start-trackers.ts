@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { bundleWorkerScript } from '../../../support/worker-bundle.js'
 import { Miniflare } from 'miniflare'
 import { envName } from '../../src/config.js'
 import type { TrackerOptions } from '../../src/core/options.js'
@@ -41,15 +41,7 @@ function bundleWorker(): Promise<string> {
   bundled ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'chorus-tracker-worker-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    await build({
-      entryPoints: [fileURLToPath(new URL('../../src/worker.ts', import.meta.url))],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      outfile: join(dir, 'worker.js'),
-      logLevel: 'error',
-    })
+    await bundleWorkerScript(fileURLToPath(new URL('../../src/worker.ts', import.meta.url)), join(dir, 'worker.js'))
     return dir
   })()
   return bundled
