@@ -27,18 +27,4 @@ export async function createClient(options: ClientOptions): Promise<ChorusClient
   return createClientWith(browserPlatform, options)
 }
 
-export type { ChorusClient, ClientOptions, ClientTestHooks, Playback, PlaybackMedia, PlayOptions, ClientStats, ChorusWarning } from './src/client.js'
-export type { CatalogEntry } from './src/edge-client.js'
-export type { PlaybackStats, PlaybackEvents } from './src/playback.js'
-export { ChorusError, isChorusError, CHORUS_ERROR_CODES, type ChorusErrorCode } from './src/errors.js'
-// The reconnecting, paced tracker client the SDK's peer layer uses; exported for tools and the tracker's own tests.
-export {
-  createTrackerClient,
-  chorusTrack,
-  reconnectDelay,
-  DEFAULT_MAX_MESSAGES_PER_SECOND,
-  type TrackerClient,
-  type TrackerClientOptions,
-  type WebSocketLike,
-  type WebSocketConstructor,
-} from './src/p2p/tracker-client.js'
+export * from './src/face-common.js'

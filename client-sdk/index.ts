@@ -46,22 +46,8 @@ export async function createClient(options: ClientOptions): Promise<ChorusClient
   )
 }
 
-export type { ChorusClient, ClientOptions, ClientTestHooks, Playback, PlaybackMedia, PlayOptions, ClientStats, ChorusWarning } from './src/client.js'
-export type { CatalogEntry } from './src/edge-client.js'
-export type { PlaybackStats, PlaybackEvents } from './src/playback.js'
-export { ChorusError, isChorusError, CHORUS_ERROR_CODES, type ChorusErrorCode } from './src/errors.js'
+export * from './src/face-common.js'
 export type { SimplePeerLike }
-// The reconnecting, paced tracker client the SDK's peer layer uses; exported for tools and the tracker's own tests.
-export {
-  createTrackerClient,
-  chorusTrack,
-  reconnectDelay,
-  DEFAULT_MAX_MESSAGES_PER_SECOND,
-  type TrackerClient,
-  type TrackerClientOptions,
-  type WebSocketLike,
-  type WebSocketConstructor,
-} from './src/p2p/tracker-client.js'
 // For `chorus play` and `chorus start` (Node only): the command and the web player's bundler.
 export { commands } from './src/cli.js'
 export { buildPlayer } from './player/build.js'
