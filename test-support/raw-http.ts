@@ -302,3 +302,29 @@ export async function resetAfterSending(port: number, bytes: Buffer, count: numb
   }
   await new Promise((resolve) => setTimeout(resolve, 300))
 }
+
+/** The same targets under a path prefix (`/v1/chunks/`: the origin's fast path, the edge's chunk tier). */
+export function underPrefix(prefix: string, cases: TargetCase[]): TargetCase[] {
+  return cases.map((c) => ({ name: `${prefix} + ${c.name}`, target: Buffer.concat([Buffer.from(prefix), c.target.subarray(c.target[0] === 0x2f ? 1 : 0)]) }))
+}
+
+/** A real path with a few bytes changed, inserted or cut (never a space or line break: those would end the request line). */
+export function mutatedPaths(path: string, seed: number, count: number): TargetCase[] {
+  const random = seeded(seed)
+  const int = (n: number) => Math.floor(random() * n)
+  const out: TargetCase[] = []
+  for (let i = 0; i < count; i++) {
+    const bytes = [...Buffer.from(path)]
+    for (let m = 0, n = 1 + int(3); m < n; m++) {
+      const at = 1 + int(bytes.length - 1)
+      const byte = int(256)
+      const kind = int(3)
+      if (kind === 0) bytes[at] = byte
+      else if (kind === 1) bytes.splice(at, 0, byte)
+      else bytes.splice(at, 1)
+    }
+    const target = Buffer.from(bytes.map((b) => ([0x0a, 0x0d, 0x20].includes(b) ? 0x2e : b)))
+    out.push({ name: `mutated #${i}: ${JSON.stringify(target.toString('latin1'))}`, target })
+  }
+  return out
+}

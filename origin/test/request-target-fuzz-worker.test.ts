@@ -8,8 +8,7 @@
 
 import type { Test } from 'tap'
 import t from 'tap'
-import { type RawAnswer, type TargetCase, MALFORMED_TARGETS, describe, malformedHeaderRequests, noServerError, plainGet, randomTargets, rawExchange, refused, sendTargets } from '../../test-support/raw-http.js'
-import { seeded } from '../../test-support/seeded.js'
+import { type RawAnswer, MALFORMED_TARGETS, describe, malformedHeaderRequests, mutatedPaths, noServerError, plainGet, randomTargets, rawExchange, refused, sendTargets, underPrefix } from '../../test-support/raw-http.js'
 import { chunkPath } from '../../protocol/index.js'
 import { ingestInto, startWorkerOriginWith, until } from './helpers/index.js'
 import { OPERATOR_TOKEN } from './helpers/start-origins.js'
@@ -42,34 +41,9 @@ async function assertAlive(t: Test, after: string): Promise<void> {
   t.same(uncaught, [], 'workerd logged no uncaught exception but its own refusals of unparsable requests')
 }
 
-function underChunks(cases: TargetCase[]): TargetCase[] {
-  return cases.map((c) => ({ name: `/v1/chunks/ + ${c.name}`, target: Buffer.concat([Buffer.from('/v1/chunks/'), c.target.subarray(c.target[0] === 0x2f ? 1 : 0)]) }))
-}
-
-/** A real chunk path with a few bytes changed, inserted or cut. */
-function mutatedChunkPaths(seed: number, count: number): TargetCase[] {
-  const random = seeded(seed)
-  const int = (n: number) => Math.floor(random() * n)
-  const out: TargetCase[] = []
-  for (let i = 0; i < count; i++) {
-    const bytes = [...Buffer.from(chunk)]
-    for (let m = 0, n = 1 + int(3); m < n; m++) {
-      const at = 1 + int(bytes.length - 1)
-      const byte = int(256)
-      const kind = int(3)
-      if (kind === 0) bytes[at] = byte
-      else if (kind === 1) bytes.splice(at, 0, byte)
-      else bytes.splice(at, 1)
-    }
-    const target = Buffer.from(bytes.map((b) => ([0x0a, 0x0d, 0x20].includes(b) ? 0x2e : b)))
-    out.push({ name: `mutated #${i}: ${JSON.stringify(target.toString('latin1'))}`, target })
-  }
-  return out
-}
-
 t.test('malformed request-targets, also under /v1/chunks/: 4xx or a closed socket', async (t) => {
   await sendTargets(t, port, MALFORMED_TARGETS, workerRefused)
-  const answers = await sendTargets(t, port, underChunks(MALFORMED_TARGETS), workerRefused)
+  const answers = await sendTargets(t, port, underPrefix('/v1/chunks/', MALFORMED_TARGETS), workerRefused)
   const answered = answers.filter((a) => a.answer.body.startsWith('{'))
   t.ok(
     answered.every((a) => /"code":"(invalid_path|invalid_id|not_found|chunk_not_found|track_not_found|version_not_found)"/.test(a.answer.body)),
@@ -92,8 +66,8 @@ t.test('seeded random targets and mutations of a real chunk path: never a 5xx', 
   const random = randomTargets(11, 100)
   const answers: RawAnswer[] = [
     ...(await sendTargets(t, port, random, workerNoServerError)),
-    ...(await sendTargets(t, port, underChunks(random), workerNoServerError)),
-    ...(await sendTargets(t, port, mutatedChunkPaths(5, 150), workerNoServerError)),
+    ...(await sendTargets(t, port, underPrefix('/v1/chunks/', random), workerNoServerError)),
+    ...(await sendTargets(t, port, mutatedPaths(chunk, 5, 150), workerNoServerError)),
   ].map((r) => r.answer)
   t.equal(answers.length, 700, 'each target as a plain GET and as an upgrade')
   t.ok(answers.filter((a) => a.status !== null && a.status >= 400 && a.status < 500).length > 300, 'most are refused by the Worker itself with a 4xx')

@@ -9,12 +9,12 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import t from 'tap'
-import { seeded } from '../../test-support/seeded.js'
-import type { RawAnswer, TargetCase } from '../../test-support/raw-http.js'
+import type { RawAnswer } from '../../test-support/raw-http.js'
 import {
   MALFORMED_TARGETS,
   describe,
   malformedHeaderRequests,
+  mutatedPaths,
   noServerError,
   plainGet,
   randomTargets,
@@ -22,6 +22,7 @@ import {
   refused,
   resetAfterSending,
   sendTargets,
+  underPrefix,
 } from '../../test-support/raw-http.js'
 import { CHORUS, makeWav, runChorus, tempDataDir } from '../../test-support/fixtures.js'
 
@@ -60,39 +61,13 @@ async function assertAlive(t: Test, after: string): Promise<void> {
   t.equal(served.status, 200, `and a chunk is still served after ${after}`)
 }
 
-/** The same targets under the chunk prefix, where server.ts answers without Hono. */
-function underChunks(cases: TargetCase[]): TargetCase[] {
-  return cases.map((c) => ({ name: `/v1/chunks/ + ${c.name}`, target: Buffer.concat([Buffer.from('/v1/chunks/'), c.target.subarray(c.target[0] === 0x2f ? 1 : 0)]) }))
-}
-
-/** A real chunk path with a few bytes changed, inserted or cut. */
-function mutatedChunkPaths(seed: number, count: number): TargetCase[] {
-  const random = seeded(seed)
-  const int = (n: number) => Math.floor(random() * n)
-  const out: TargetCase[] = []
-  for (let i = 0; i < count; i++) {
-    const bytes = [...Buffer.from(chunk)]
-    for (let m = 0, n = 1 + int(3); m < n; m++) {
-      const at = 1 + int(bytes.length - 1)
-      const byte = [0x0a, 0x0d, 0x20].includes(int(256)) ? 0x2f : int(256)
-      const kind = int(3)
-      if (kind === 0) bytes[at] = byte
-      else if (kind === 1) bytes.splice(at, 0, byte)
-      else bytes.splice(at, 1)
-    }
-    const target = Buffer.from(bytes.map((b) => ([0x0a, 0x0d, 0x20].includes(b) ? 0x2e : b)))
-    out.push({ name: `mutated #${i}: ${JSON.stringify(target.toString('latin1'))}`, target })
-  }
-  return out
-}
-
 t.test('malformed request-targets: 4xx or a closed socket', async (t) => {
   await sendTargets(t, port, MALFORMED_TARGETS, refused)
   await assertAlive(t, 'malformed targets')
 })
 
 t.test('malformed request-targets under /v1/chunks/ (the fast path): 4xx or a closed socket', async (t) => {
-  const answers = await sendTargets(t, port, underChunks(MALFORMED_TARGETS), refused)
+  const answers = await sendTargets(t, port, underPrefix('/v1/chunks/', MALFORMED_TARGETS), refused)
   const answered = answers.filter((a) => a.answer.body.startsWith('{'))
   t.ok(
     answered.every((a) => /"code":"(invalid_path|invalid_id|not_found|chunk_not_found|track_not_found|version_not_found)"/.test(a.answer.body)),
@@ -115,14 +90,14 @@ t.test('200 seeded random targets, and 200 under /v1/chunks/', async (t) => {
   const random = randomTargets(11, 200)
   const answers: RawAnswer[] = [
     ...(await sendTargets(t, port, random, noServerError)),
-    ...(await sendTargets(t, port, underChunks(random), noServerError)),
+    ...(await sendTargets(t, port, underPrefix('/v1/chunks/', random), noServerError)),
   ].map((r) => r.answer)
   t.ok(answers.filter((a) => refused(a)).length > 750, 'nearly all are refused')
   await assertAlive(t, 'random targets')
 })
 
 t.test('200 mutations of a real chunk path', async (t) => {
-  await sendTargets(t, port, mutatedChunkPaths(5, 200), noServerError)
+  await sendTargets(t, port, mutatedPaths(chunk, 5, 200), noServerError)
   await assertAlive(t, 'mutated chunk paths')
 })
 
