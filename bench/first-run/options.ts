@@ -1,5 +1,5 @@
 import { intOption, parseCommandArgs } from '../../support/command.js'
-import { resultName } from '../src/flags.js'
+import { RESULT_FLAGS, resultName } from '../src/flags.js'
 
 /** What a first-run measurement can be told. */
 export interface FirstRunOptions {
@@ -63,11 +63,7 @@ export function parseFirstRunOptions(argv: string[]): FirstRunOptions | 'help' {
     timeout: { type: 'string' },
     poll: { type: 'string' },
     keep: { type: 'boolean' },
-    'out-dir': { type: 'string' },
-    name: { type: 'string' },
-    quick: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...RESULT_FLAGS,
   })
   if (values.help) return 'help'
   const base = { ...FIRST_RUN_DEFAULTS, ...(values.quick ? QUICK : {}) }

@@ -1,6 +1,6 @@
 import { DEMO_TRACKS } from '../../origin/index.js'
 import { UsageError, intOption, parseCommandArgs } from '../../support/command.js'
-import { resultName } from '../src/flags.js'
+import { RESULT_FLAGS, resultName } from '../src/flags.js'
 
 export interface IngestBenchOptions {
   /** The demo track whose seed is synthesized (the same PCM feeds every encoder). */
@@ -59,11 +59,7 @@ export function parseIngestOptions(argv: string[]): IngestBenchOptions | 'help' 
     rounds: { type: 'string' },
     bitrates: { type: 'string' },
     'no-mp3': { type: 'boolean' },
-    'out-dir': { type: 'string' },
-    name: { type: 'string' },
-    quick: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...RESULT_FLAGS,
   })
   if (values.help) return 'help'
   const base = { ...INGEST_DEFAULTS, ...(values.quick ? QUICK : {}) }

@@ -1,5 +1,5 @@
 import { numberOption, parseCommandArgs } from '../../support/command.js'
-import { NETWORK_FLAGS, resultName } from '../src/flags.js'
+import { NETWORK_FLAGS, RESULT_FLAGS, resultName } from '../src/flags.js'
 
 /** The simulation's settings: the playback benchmark's default scenario, at scale. */
 export interface SimOptions {
@@ -105,11 +105,7 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
     'seed-tracks': { type: 'string' },
     'holder-offers': { type: 'boolean' },
     'seed-from-cache': { type: 'string' },
-    'out-dir': { type: 'string' },
-    name: { type: 'string' },
-    quick: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...RESULT_FLAGS,
   })
   if (values.help) return 'help'
   const base = { ...SIM_DEFAULTS, ...(values.quick ? QUICK : {}) }

@@ -25,3 +25,12 @@ export const NETWORK_FLAGS = {
   upload: { type: 'string' },
   down: { type: 'string' },
 } as const
+
+/** The flags every benchmark that writes named results takes: where, under which name, how long, how loud. */
+export const RESULT_FLAGS = {
+  'out-dir': { type: 'string' },
+  name: { type: 'string' },
+  quick: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
