@@ -4,22 +4,14 @@
 // (the files declared in package.json `exports`); every other file of it is its own business.
 
 /** The faces: what one folder may import of another part, read from package.json `exports`. */
-const FACES = [...new Set(Object.values(require('./package.json').exports).flatMap((target) => (typeof target === 'string' ? [target] : Object.values(target))))]
-  .map((file) => `^${file.slice(2).replace(/\./g, '\\.')}$`)
+const FACES = [...new Set(Object.values(require('./package.json').exports).flatMap((target) => (typeof target === 'string' ? [target] : Object.values(target))))].map(
+  (file) => `^${file.slice(2).replace(/\./g, '\\.')}$`,
+)
 const PARTS = '^(protocol|origin|edge|tracker|client-sdk|stack)/'
 /** The pure cores: values in, values out, no runtime. */
-const CORES = [
-  '^protocol/(index\\.ts$|src/)',
-  '^tracker/(core\\.ts$|src/core/)',
-  '^client-sdk/(core\\.ts$|src/core/)',
-  '^edge/(core\\.ts$|src/policy/)',
-]
+const CORES = ['^protocol/(index\\.ts$|src/)', '^tracker/(core\\.ts$|src/core/)', '^client-sdk/(core\\.ts$|src/core/)', '^edge/(core\\.ts$|src/policy/)']
 /** What a core must not reach: sockets, HTTP servers, the file system, Worker runtimes. */
-const RUNTIMES = [
-  '^(node:)?(net|http|https|http2|tls|dgram|fs|fs/promises|child_process)$',
-  '^cloudflare:',
-  'node_modules/(ws|hono|@hono/[^/]+|miniflare|wrangler|@cloudflare/[^/]+)/',
-]
+const RUNTIMES = ['^(node:)?(net|http|https|http2|tls|dgram|fs|fs/promises|child_process)$', '^cloudflare:', 'node_modules/(ws|hono|@hono/[^/]+|miniflare|wrangler|@cloudflare/[^/]+)/']
 
 module.exports = {
   forbidden: [

@@ -97,7 +97,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   let edgeUrl: string | undefined
   const purge = async (trackId: string) => {
     if (!edgeUrl) return
-    await fetch(`${edgeUrl}/_chorus/purge`, { method: 'POST', headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ track: trackId }), signal: AbortSignal.timeout(5000) })
+    await fetch(`${edgeUrl}/_chorus/purge`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ track: trackId }),
+      signal: AbortSignal.timeout(5000),
+    })
       .then((r) => r.body?.cancel())
       .catch(() => undefined)
   }

@@ -31,7 +31,10 @@ function packagedFfmpeg(): string | undefined {
 
 function onPath(name: string): string[] {
   const file = process.platform === 'win32' ? `${name}.exe` : name
-  return (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, file))
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((dir) => join(dir, file))
 }
 
 async function isExecutable(path: string): Promise<boolean> {

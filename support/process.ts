@@ -40,7 +40,13 @@ export type Readiness<T> =
   | { probe: () => Promise<boolean> }
   | { line: (line: string) => T | undefined }
 
-export type ReadyValue<R> = R extends 'json-line' ? Record<string, unknown> & { url: string } : R extends RegExp ? RegExpMatchArray : R extends { line: (line: string) => infer T | undefined } ? T : true
+export type ReadyValue<R> = R extends 'json-line'
+  ? Record<string, unknown> & { url: string }
+  : R extends RegExp
+    ? RegExpMatchArray
+    : R extends { line: (line: string) => infer T | undefined }
+      ? T
+      : true
 
 export interface Exit {
   code: number | null
@@ -195,10 +201,7 @@ function waitReady(p: Supervised, readiness: Readiness<unknown>, timeoutMs: numb
       lineListeners.delete(onLine)
       fn()
     }
-    const timer = setTimeout(
-      () => finish(() => reject(new ProcessError(`${p.name} did not become ready in ${timeoutMs / 1000} s: ${p.stderrTail() || 'no output'}`, p.stderr()))),
-      timeoutMs,
-    )
+    const timer = setTimeout(() => finish(() => reject(new ProcessError(`${p.name} did not become ready in ${timeoutMs / 1000} s: ${p.stderrTail() || 'no output'}`, p.stderr()))), timeoutMs)
     void p.exited.then((exit) => {
       const why = spawnError()?.message ?? p.stderrTail()
       finish(() => reject(new ProcessError(`${p.name} exited (${exit.code ?? exit.signal}) before it was ready: ${why || 'no output'}`, p.stderr(), exit)))

@@ -12,7 +12,13 @@ function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 /** Runs `chorus <args>` to its end (SIGKILL past `timeoutMs`), with its output. */
 export function runChorus(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Finished> {
-  return runProcess({ name: `chorus ${args[0] ?? ''}`, args: [CHORUS, ...args], env: childEnv(options.env), ...(options.cwd !== undefined && { cwd: options.cwd }), ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) })
+  return runProcess({
+    name: `chorus ${args[0] ?? ''}`,
+    args: [CHORUS, ...args],
+    env: childEnv(options.env),
+    ...(options.cwd !== undefined && { cwd: options.cwd }),
+    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+  })
 }
 
 export type Chorus = Supervised & { readyValue: ReadyValue<'json-line'> }
@@ -22,7 +28,14 @@ export type Chorus = Supervised & { readyValue: ReadyValue<'json-line'> }
  * ready line is out; stopped (SIGTERM, then SIGKILL) when the test ends.
  */
 async function startChorus(t: Test, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Chorus> {
-  const p = await startProcess({ name: `chorus ${args[0] ?? ''}`, args: [CHORUS, ...args, '--json'], env: childEnv(options.env), cwd: ROOT, ready: 'json-line', timeoutMs: options.timeoutMs ?? 240_000 })
+  const p = await startProcess({
+    name: `chorus ${args[0] ?? ''}`,
+    args: [CHORUS, ...args, '--json'],
+    env: childEnv(options.env),
+    cwd: ROOT,
+    ready: 'json-line',
+    timeoutMs: options.timeoutMs ?? 240_000,
+  })
   // A generous grace: `chorus start` stops its own children first, and a SIGKILL would orphan them.
   t.teardown(() => p.stop(30_000))
   return p

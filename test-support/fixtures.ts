@@ -18,7 +18,12 @@ export async function tempDataDir(t: Test, name = 'chorus'): Promise<string> {
 export function makeWav(seconds: number, sampleRate = 44100): Uint8Array {
   const frames = Math.round(seconds * sampleRate)
   const data = Buffer.alloc(frames * 4)
-  const chords = [[261.63, 329.63, 392.0], [220.0, 261.63, 329.63], [174.61, 220.0, 261.63], [196.0, 246.94, 293.66]]
+  const chords = [
+    [261.63, 329.63, 392.0],
+    [220.0, 261.63, 329.63],
+    [174.61, 220.0, 261.63],
+    [196.0, 246.94, 293.66],
+  ]
   for (let i = 0; i < frames; i++) {
     const t = i / sampleRate
     const chord = chords[Math.floor(t / 0.5) % chords.length]!

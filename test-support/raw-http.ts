@@ -105,7 +105,10 @@ function dechunk(raw: string): string {
 export function describe(answer: RawAnswer): string {
   if (answer.timedOut) return 'no answer and no close (timed out)'
   if (answer.status === null) return 'closed without an answer'
-  return `${answer.status} ${answer.body.slice(0, 120).replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '.')}`
+  return `${answer.status} ${answer.body
+    .slice(0, 120)
+    .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '.')}`
 }
 
 /**
@@ -184,7 +187,64 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T
 }
 
 /** Pieces the random targets are made of: separators, escapes, authorities, schemes, bytes. */
-const PIECES = ['/', '//', '///', '\\', '%', '%2', '%zz', '%2f', '%2F', '%00', '%ff', '?', '??', '#', '&', '=', '.', '..', '/..', '@', ':', '::', '[', ']', '[::1]', '*', ';', 'http://', 'https:', 'ws://', 'file:', 'javascript:', 'evil.com', 'announce', 'swarm/', 'healthz', 'metrics', 'v1/chunks/', 'token=', '~', '!', "'", '"', '<', '>', '{', '}', '|', '^', '`', '$', '+', ',', 'é', 'ü', '😀']
+const PIECES = [
+  '/',
+  '//',
+  '///',
+  '\\',
+  '%',
+  '%2',
+  '%zz',
+  '%2f',
+  '%2F',
+  '%00',
+  '%ff',
+  '?',
+  '??',
+  '#',
+  '&',
+  '=',
+  '.',
+  '..',
+  '/..',
+  '@',
+  ':',
+  '::',
+  '[',
+  ']',
+  '[::1]',
+  '*',
+  ';',
+  'http://',
+  'https:',
+  'ws://',
+  'file:',
+  'javascript:',
+  'evil.com',
+  'announce',
+  'swarm/',
+  'healthz',
+  'metrics',
+  'v1/chunks/',
+  'token=',
+  '~',
+  '!',
+  "'",
+  '"',
+  '<',
+  '>',
+  '{',
+  '}',
+  '|',
+  '^',
+  '`',
+  '$',
+  '+',
+  ',',
+  'é',
+  'ü',
+  '😀',
+]
 
 /** `count` random request-targets from a seed: the same list on every run. */
 export function randomTargets(seed: number, count: number): TargetCase[] {
@@ -201,7 +261,7 @@ export function randomTargets(seed: number, count: number): TargetCase[] {
       if (kind < 0.6) parts.push(Buffer.from(PIECES[int(PIECES.length)] as string, 'utf8'))
       else if (kind < 0.8) parts.push(Buffer.from(Array.from({ length: 1 + int(12) }, () => 'abcdefABCDEF0123456789-_'.charCodeAt(int(24)))))
       // Any byte but CR, LF and space, which would end the request line rather than fill the target.
-      else parts.push(Buffer.from(Array.from({ length: 1 + int(4) }, () => [0x0a, 0x0d, 0x20].includes(int(256)) ? 0x41 : int(256))))
+      else parts.push(Buffer.from(Array.from({ length: 1 + int(4) }, () => ([0x0a, 0x0d, 0x20].includes(int(256)) ? 0x41 : int(256)))))
     }
     if (random() < 0.03) parts.push(latin1('x'.repeat(2000 + int(6000))))
     const target = Buffer.concat(parts)

@@ -21,16 +21,16 @@ const PANEL_W = 470
 const PANEL_H = 340
 const M = { left: 58, right: 14, top: 34, bottom: 46 }
 
-function esc (text: string): string {
+function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 }
 
-function pct (fraction: number): string {
+function pct(fraction: number): string {
   const p = fraction * 100
   return `${p >= 1 ? p.toFixed(0) : p.toPrecision(1)}%`
 }
 
-function panel (p: Panel, x0: number): string {
+function panel(p: Panel, x0: number): string {
   const plotW = PANEL_W - M.left - M.right
   const plotH = PANEL_H - M.top - M.bottom
   const logs = p.fractions.map((f) => Math.log10(f))
@@ -72,7 +72,7 @@ function panel (p: Panel, x0: number): string {
   return out.join('\n')
 }
 
-export function renderChart (title: string, panels: readonly Panel[]): string {
+export function renderChart(title: string, panels: readonly Panel[]): string {
   const width = PANEL_W * Math.max(1, panels.length)
   const legendItems = panels[0]?.series ?? []
   const perRow = 4
@@ -82,7 +82,7 @@ export function renderChart (title: string, panels: readonly Panel[]): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    '<g transform="translate(0 30)">'
+    '<g transform="translate(0 30)">',
   ]
   panels.forEach((p, i) => {
     parts.push(panel(p, i * PANEL_W))

@@ -70,7 +70,7 @@ const DEFAULTS: Required<ChunkWorkloadOptions> = {
   completeShare: 0.3,
   earlySkipShare: 0.3,
   earlySkipChunks: 19,
-  objectSizes: 'uniform'
+  objectSizes: 'uniform',
 }
 
 /** Raw ids: chunks are track * 256 + index; a track's manifest and init segment are negative. */
@@ -78,7 +78,7 @@ const manifestId = (track: number): number => -2 * track - 1
 const initId = (track: number): number => -2 * track - 2
 
 /** Exponent s of a Zipf law over n ranks that gives the top fraction that share. */
-export function zipfExponentFor (n: number, topFraction: number, share: number): number {
+export function zipfExponentFor(n: number, topFraction: number, share: number): number {
   const top = Math.max(1, Math.round(n * topFraction))
   const topShare = (s: number): number => {
     let head = 0
@@ -100,7 +100,7 @@ export function zipfExponentFor (n: number, topFraction: number, share: number):
   return (low + high) / 2
 }
 
-export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkWorkload {
+export function createChunkWorkload(options: ChunkWorkloadOptions = {}): ChunkWorkload {
   const p = { ...DEFAULTS, ...options }
   if (p.maxChunks > 255 || p.minChunks < 1 || p.minChunks > p.maxChunks) {
     throw new RangeError('need 1 <= minChunks <= maxChunks <= 255')
@@ -145,7 +145,7 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
   let toTop = 0
   let endedEarly = 0
   let chunksPlayed = 0
-  const startPlay = (): { track: number, next: number, end: number } => {
+  const startPlay = (): { track: number; next: number; end: number } => {
     const track = pickTrack()
     const length = lengths[track] as number
     const r = rand()
@@ -164,18 +164,18 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
     return { track, next: 0, end }
   }
 
-  const active: Array<{ track: number, next: number, end: number }> = []
+  const active: Array<{ track: number; next: number; end: number }> = []
   for (let i = 0; i < Math.min(p.listeners, p.plays); i++) active.push(startPlay())
   while (active.length > 0) {
     const slot = Math.floor(rand() * active.length)
-    const play = active[slot] as { track: number, next: number, end: number }
+    const play = active[slot] as { track: number; next: number; end: number }
     raw.push(play.track * 256 + play.next)
     play.next++
     if (play.next < play.end) continue
     if (started < p.plays) {
       active[slot] = startPlay()
     } else {
-      active[slot] = active[active.length - 1] as { track: number, next: number, end: number }
+      active[slot] = active[active.length - 1] as { track: number; next: number; end: number }
       active.pop()
     }
   }
@@ -187,9 +187,9 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
   }
   const sizeOf = (id: number): number => {
     if (!mixed) return p.chunkBytes
-    if (id >= 0) return (id & 255) === (lengths[id >>> 8] as number) - 1 ? lastBytes[id >>> 8] as number : p.chunkBytes
+    if (id >= 0) return (id & 255) === (lengths[id >>> 8] as number) - 1 ? (lastBytes[id >>> 8] as number) : p.chunkBytes
     const track = Math.floor((-id - 1) / 2)
-    return id === manifestId(track) ? 1024 + 66 * (lengths[track] as number) : initBytes[track] as number
+    return id === manifestId(track) ? 1024 + 66 * (lengths[track] as number) : (initBytes[track] as number)
   }
   const trace = compactTrace(
     mixed ? 'chunks-mixed' : 'chunks',
@@ -197,7 +197,7 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
       (mixed ? '; with manifests, init segments and short last chunks' : ''),
     raw,
     nameOf,
-    sizeOf
+    sizeOf,
   )
   return {
     ...trace,
@@ -205,7 +205,7 @@ export function createChunkWorkload (options: ChunkWorkloadOptions = {}): ChunkW
     shape: {
       topPlayShare: toTop / started,
       endedEarlyShare: endedEarly / started,
-      meanChunksPerPlay: chunksPlayed / started
-    }
+      meanChunksPerPlay: chunksPlayed / started,
+    },
   }
 }

@@ -29,7 +29,7 @@ export interface OptResult {
   readonly exact: boolean
 }
 
-export function nextUses (requests: Int32Array, keyCount: number): Int32Array {
+export function nextUses(requests: Int32Array, keyCount: number): Int32Array {
   const n = requests.length
   const next = new Int32Array(n)
   const last = new Int32Array(keyCount)
@@ -42,7 +42,7 @@ export function nextUses (requests: Int32Array, keyCount: number): Int32Array {
   return next
 }
 
-export function belady (trace: Trace, capacityBytes: number): OptResult {
+export function belady(trace: Trace, capacityBytes: number): OptResult {
   const { requests, sizes } = trace
   const n = requests.length
   const keyCount = sizes.length
@@ -59,7 +59,7 @@ export function belady (trace: Trace, capacityBytes: number): OptResult {
   let exact = true
   for (let k = 1; k < keyCount; k++) if (sizes[k] !== sizes[0]) exact = false
 
-  const keyAt = (position: number): number => position < n ? requests[position] as number : position - n
+  const keyAt = (position: number): number => (position < n ? (requests[position] as number) : position - n)
   const push = (value: number): void => {
     let i = heapSize++
     while (i > 0) {
@@ -133,6 +133,6 @@ export function belady (trace: Trace, capacityBytes: number): OptResult {
     requests: n,
     missRatio: n === 0 ? 0 : misses / n,
     byteMissRatio: requestedBytes === 0 ? 0 : missedBytes / requestedBytes,
-    exact
+    exact,
   }
 }

@@ -9,7 +9,7 @@ import type { PolicyName } from '../../edge/core.js'
 export const WEB07_TRACE = fileURLToPath(new URL('../data/web07.trace.xz', import.meta.url))
 const DEFAULT_OUT = fileURLToPath(new URL('../results/', import.meta.url))
 const BUILT_IN_WORKLOADS = ['web07', 'chunks', 'chunks-mixed'] as const
-type BuiltInWorkload = typeof BUILT_IN_WORKLOADS[number]
+type BuiltInWorkload = (typeof BUILT_IN_WORKLOADS)[number]
 
 export const HELP = `Usage: npm run bench -- cache-policy [--option=value ...]
        npx tsx bench/cache-policy/main.ts [options]
@@ -58,23 +58,28 @@ export interface Options {
 }
 
 /** A whole number from 1 up. */
-function positiveInt (name: string, value: string | undefined, fallback: number): number {
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
   return intOption(value, name, fallback, 1)
 }
 
 /** `npm run` starts in the package root; a path the user typed is relative to where they typed it. */
-function userPath (path: string): string {
+function userPath(path: string): string {
   const typedIn = process.env.npm_command === 'run-script' ? process.env.INIT_CWD : undefined
   return resolve(typedIn ?? process.cwd(), path)
 }
 
-function list (value: string | undefined, fallback: string): string[] {
+function list(value: string | undefined, fallback: string): string[] {
   const text = value ?? fallback
-  return text === 'none' || text === '' ? [] : text.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  return text === 'none' || text === ''
+    ? []
+    : text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
 }
 
 /** The options, or null for --help. */
-export function parseOptions (argv: string[]): Options | null {
+export function parseOptions(argv: string[]): Options | null {
   const { values } = parseCommandArgs(argv, {
     trace: { type: 'string' },
     workloads: { type: 'string' },
@@ -90,15 +95,17 @@ export function parseOptions (argv: string[]): Options | null {
     out: { type: 'string' },
     quick: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false }
+    help: { type: 'boolean', short: 'h', default: false },
   })
   if (values.help) return null
   const quick = values.quick
-  const fractions = list(values.sizes, '0.001,0.01,0.05,0.1,0.25').map((s) => {
-    const f = Number(s)
-    if (!(f > 0 && f <= 1)) throw new UsageError(`--sizes takes fractions in (0, 1], got ${s}`)
-    return f
-  }).sort((a, b) => a - b)
+  const fractions = list(values.sizes, '0.001,0.01,0.05,0.1,0.25')
+    .map((s) => {
+      const f = Number(s)
+      if (!(f > 0 && f <= 1)) throw new UsageError(`--sizes takes fractions in (0, 1], got ${s}`)
+      return f
+    })
+    .sort((a, b) => a - b)
   if (fractions.length === 0) throw new UsageError('--sizes needs at least one fraction')
   const policies = list(values.policies, POLICY_NAMES.join(',')).map((name) => {
     if (!isPolicyName(name)) throw new UsageError(`--policies: unknown policy ${name} (known: ${POLICY_NAMES.join(', ')})`)
@@ -124,6 +131,6 @@ export function parseOptions (argv: string[]): Options | null {
     admit,
     budgetSeconds: positiveInt('budget', values.budget, 900),
     outDir: values.out === undefined ? DEFAULT_OUT : userPath(values.out),
-    quiet: values.quiet
+    quiet: values.quiet,
   }
 }

@@ -19,7 +19,7 @@ export interface ReplayResult {
   readonly ms: number
 }
 
-export function replay (trace: Trace, variant: Variant, capacityBytes: number): ReplayResult {
+export function replay(trace: Trace, variant: Variant, capacityBytes: number): ReplayResult {
   const { requests, keyNames, sizes } = trace
   const policy = createPolicy(variant.policy, capacityBytes)
   const started = performance.now()
@@ -59,7 +59,7 @@ export function replay (trace: Trace, variant: Variant, capacityBytes: number): 
 const requestedBytesCache = new WeakMap<Trace, number>()
 
 /** Bytes of all requests (each request counts its object's size). */
-export function requestedBytes (trace: Trace): number {
+export function requestedBytes(trace: Trace): number {
   let total = requestedBytesCache.get(trace)
   if (total === undefined) {
     total = 0

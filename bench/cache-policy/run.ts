@@ -29,10 +29,10 @@ const COLORS: Record<PolicyName, string> = {
   sieve: '#1f77b4',
   s3fifo: '#2ca02c',
   'w-tinylfu': '#9467bd',
-  'chunk-aware': '#ff7f0e'
+  'chunk-aware': '#ff7f0e',
 }
 
-function variantsFor (options: Options): Variant[] {
+function variantsFor(options: Options): Variant[] {
   const variants: Variant[] = []
   for (const admitAfter of options.admit) {
     for (const policy of options.policies) {
@@ -42,7 +42,7 @@ function variantsFor (options: Options): Variant[] {
   return variants
 }
 
-function capacityFor (trace: Trace, fraction: number): { bytes: number, objects: number } {
+function capacityFor(trace: Trace, fraction: number): { bytes: number; objects: number } {
   const size = uniformSize(trace)
   if (size !== undefined && size > 0) {
     // Whole objects, so every policy and OPT hold exactly the same number.
@@ -53,13 +53,7 @@ function capacityFor (trace: Trace, fraction: number): { bytes: number, objects:
   return { bytes, objects: Math.round(fraction * trace.keyNames.length) }
 }
 
-function replayWorkload (
-  trace: Trace,
-  options: Options,
-  deadline: number,
-  log: (line: string) => void,
-  extra: Pick<WorkloadResult, 'params' | 'shape'>
-): WorkloadResult {
+function replayWorkload(trace: Trace, options: Options, deadline: number, log: (line: string) => void, extra: Pick<WorkloadResult, 'params' | 'shape'>): WorkloadResult {
   const variants = variantsFor(options)
   const sizes: SizeRow[] = []
   for (const fraction of options.fractions) {
@@ -79,7 +73,7 @@ function replayWorkload (
         byteMissRatio: r.byteMissRatio,
         misses: r.misses,
         ms: Math.round(r.ms),
-        requestsPerSecond: Math.round(r.requests / (r.ms / 1000))
+        requestsPerSecond: Math.round(r.requests / (r.ms / 1000)),
       }
     }
     sizes.push({
@@ -87,7 +81,7 @@ function replayWorkload (
       capacityBytes: capacity.bytes,
       capacityObjects: capacity.objects,
       opt: { missRatio: opt.missRatio, byteMissRatio: opt.byteMissRatio, misses: opt.misses, exact: opt.exact, ms: Math.round(optMs) },
-      results
+      results,
     })
     log(`  ${trace.name} at ${(fraction * 100).toPrecision(2)}%: done`)
   }
@@ -102,22 +96,24 @@ function replayWorkload (
     ...extra,
     labels,
     sizes,
-    summary: summarize(labels, sizes)
+    summary: summarize(labels, sizes),
   }
 }
 
-function chartPanels (workloads: readonly WorkloadResult[]): Panel[] {
+function chartPanels(workloads: readonly WorkloadResult[]): Panel[] {
   const panels: Panel[] = []
   for (const w of workloads) {
     const metrics = uniformSizes(w) ? (['missRatio'] as const) : (['missRatio', 'byteMissRatio'] as const)
     for (const metric of metrics) {
-      const series: Series[] = [{
-        label: 'OPT (Belady)',
-        values: w.sizes.map((s) => s.opt[metric]),
-        color: '#000',
-        dashed: true,
-        width: 2.5
-      }]
+      const series: Series[] = [
+        {
+          label: 'OPT (Belady)',
+          values: w.sizes.map((s) => s.opt[metric]),
+          color: '#000',
+          dashed: true,
+          width: 2.5,
+        },
+      ]
       for (const label of w.labels) {
         const policy = label.split('+')[0] as PolicyName
         series.push({
@@ -125,7 +121,7 @@ function chartPanels (workloads: readonly WorkloadResult[]): Panel[] {
           values: w.sizes.map((s) => s.results[label]?.[metric] ?? null),
           color: COLORS[policy] ?? '#7f7f7f',
           dashed: label.includes('+'),
-          width: label.includes('+') ? 1.5 : 2
+          width: label.includes('+') ? 1.5 : 2,
         })
       }
       const title = `${w.name}: ${w.requests.toLocaleString('en-US')} requests${metric === 'byteMissRatio' ? ' (bytes)' : ''}`
@@ -135,21 +131,21 @@ function chartPanels (workloads: readonly WorkloadResult[]): Panel[] {
   return panels
 }
 
-function markdown (workloads: readonly WorkloadResult[], command: string, elapsed: number, skipped: boolean): string {
+function markdown(workloads: readonly WorkloadResult[], command: string, elapsed: number, skipped: boolean): string {
   const out: string[] = [
     '# Cache-policy replay',
     '',
     `Command: \`${command}\` (${elapsed.toFixed(1)} s, Node ${process.version}, ${cpus().length} CPUs, ${new Date().toISOString()}).`,
     '',
     'Miss ratio (misses / requests, cold misses included) and byte miss ratio (missed bytes / requested',
-    'bytes) of the edge memory tier\'s eviction policies (`edge/src/policy/`) at cache sizes given as a',
-    'share of each trace\'s working set (all the distinct objects it requests), next to Belady\'s OPT.',
+    "bytes) of the edge memory tier's eviction policies (`edge/src/policy/`) at cache sizes given as a",
+    "share of each trace's working set (all the distinct objects it requests), next to Belady's OPT.",
     'Where every object has the same size capacities are whole objects, OPT is exact and byte and object',
     'ratios agree; with mixed sizes OPT is the farthest-next-use approximation and minimises misses, not',
     'bytes. `+admitN` variants only cache a key from its N-th miss (count-min sketch,',
     '`edge/src/policy/admission.ts`): each object then pays N-1 extra misses, a floor that shows at',
     'large sizes. M req/s is replay speed (policy work only) on a shared, noisy machine: a rough guide.',
-    ''
+    '',
   ]
   if (skipped) out.push('**The time budget ran out: some cells were not run (n/a).**', '')
   const goals = goalLines(workloads, DEFAULT_POLICY)
@@ -158,9 +154,11 @@ function markdown (workloads: readonly WorkloadResult[], command: string, elapse
     out.push(`## ${w.name}`, '', w.description, '')
     out.push(`${w.requests.toLocaleString('en-US')} requests, ${w.uniqueObjects.toLocaleString('en-US')} distinct objects, working set ${bytesLabel(w.workingSetBytes)}.`)
     if (w.shape !== undefined) {
-      out.push(`Generated shape: ${(w.shape.topPlayShare as number * 100).toFixed(1)}% of plays to the top 12% of tracks, ` +
-        `${(w.shape.endedEarlyShare as number * 100).toFixed(1)}% of plays end before the last chunk, ` +
-        `${(w.shape.meanChunksPerPlay as number).toFixed(1)} chunks per play on average (Zipf exponent ${(w.params!.zipfExponent as number).toFixed(3)}).`)
+      out.push(
+        `Generated shape: ${((w.shape.topPlayShare as number) * 100).toFixed(1)}% of plays to the top 12% of tracks, ` +
+          `${((w.shape.endedEarlyShare as number) * 100).toFixed(1)}% of plays end before the last chunk, ` +
+          `${(w.shape.meanChunksPerPlay as number).toFixed(1)} chunks per play on average (Zipf exponent ${(w.params!.zipfExponent as number).toFixed(3)}).`,
+      )
     }
     out.push('', 'Miss ratio:', '', markdownTable(w), '')
     if (!uniformSizes(w)) out.push('Byte miss ratio:', '', markdownTable(w, 'byteMissRatio'), '')
@@ -171,18 +169,24 @@ function markdown (workloads: readonly WorkloadResult[], command: string, elapse
   return out.join('\n')
 }
 
-async function loadWorkloads (options: Options, log: (line: string) => void): Promise<Array<{ trace: Trace, extra: Pick<WorkloadResult, 'params' | 'shape'> }>> {
-  const loaded: Array<{ trace: Trace, extra: Pick<WorkloadResult, 'params' | 'shape'> }> = []
-  const files: Array<{ file: string, name: string, description: string }> = []
+async function loadWorkloads(options: Options, log: (line: string) => void): Promise<Array<{ trace: Trace; extra: Pick<WorkloadResult, 'params' | 'shape'> }>> {
+  const loaded: Array<{ trace: Trace; extra: Pick<WorkloadResult, 'params' | 'shape'> }> = []
+  const files: Array<{ file: string; name: string; description: string }> = []
   if (options.workloads.includes('web07')) {
     files.push({
       file: WEB07_TRACE,
       name: 'web07',
-      description: 'cache2k web07 trace (headissue GmbH, CC BY 4.0, bench/data/): product-detail page requests, July 2013; every object counted as 32 KiB.'
+      description: 'cache2k web07 trace (headissue GmbH, CC BY 4.0, bench/data/): product-detail page requests, July 2013; every object counted as 32 KiB.',
     })
   }
   for (const file of options.traces) {
-    files.push({ file, name: basename(file).replace(/\.xz$/, '').replace(/\.(trace|trc|bin)$/, ''), description: `${file}: big-endian int32 keys; every object counted as 32 KiB.` })
+    files.push({
+      file,
+      name: basename(file)
+        .replace(/\.xz$/, '')
+        .replace(/\.(trace|trc|bin)$/, ''),
+      description: `${file}: big-endian int32 keys; every object counted as 32 KiB.`,
+    })
   }
   for (const { file, name, description } of files) {
     if (!existsSync(file)) throw new Error(`trace ${file} not found`)
@@ -206,7 +210,7 @@ async function loadWorkloads (options: Options, log: (line: string) => void): Pr
       plays: options.plays,
       listeners: options.listeners,
       chunkBytes: OBJECT_BYTES,
-      objectSizes
+      objectSizes,
     })
     log(`${chunks.name}: ${chunks.requests.length} requests, ${chunks.keyNames.length} objects`)
     loaded.push({ trace: chunks, extra: { params: chunks.params, shape: chunks.shape } })
@@ -214,7 +218,7 @@ async function loadWorkloads (options: Options, log: (line: string) => void): Pr
   return loaded
 }
 
-export async function run (argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<void> {
   const options = parseOptions(argv)
   if (options === null) {
     process.stdout.write(HELP)
@@ -222,7 +226,9 @@ export async function run (argv: string[]): Promise<void> {
   }
   const started = performance.now()
   const deadline = started + options.budgetSeconds * 1000
-  const log = (line: string): void => { if (!options.quiet) process.stderr.write(`${line}\n`) }
+  const log = (line: string): void => {
+    if (!options.quiet) process.stderr.write(`${line}\n`)
+  }
   const workloads: WorkloadResult[] = []
   for (const { trace, extra } of await loadWorkloads(options, log)) {
     workloads.push(replayWorkload(trace, options, deadline, log, extra))
@@ -242,7 +248,7 @@ export async function run (argv: string[]): Promise<void> {
     budgetExceeded: skipped,
     defaultPolicy: DEFAULT_POLICY,
     goals: goalLines(workloads, DEFAULT_POLICY),
-    workloads
+    workloads,
   }
   writeFileSync(join(options.outDir, 'cache-policy.json'), `${JSON.stringify(json, null, 2)}\n`)
   writeFileSync(join(options.outDir, 'cache-policy.md'), markdown(workloads, command, elapsed, skipped))

@@ -15,27 +15,21 @@ export interface Trace {
   readonly sizes: Float64Array
 }
 
-export function workingSetBytes (trace: Trace): number {
+export function workingSetBytes(trace: Trace): number {
   let sum = 0
   for (const size of trace.sizes) sum += size
   return sum
 }
 
 /** The size shared by every object, or undefined when sizes differ. */
-export function uniformSize (trace: Trace): number | undefined {
+export function uniformSize(trace: Trace): number | undefined {
   const first = trace.sizes[0]
   for (const size of trace.sizes) if (size !== first) return undefined
   return first
 }
 
 /** Renumbers raw ids densely, in order of first appearance. */
-export function compactTrace (
-  name: string,
-  description: string,
-  raw: ArrayLike<number>,
-  nameOf: (rawId: number) => string,
-  sizeOf: (rawId: number) => number
-): Trace {
+export function compactTrace(name: string, description: string, raw: ArrayLike<number>, nameOf: (rawId: number) => string, sizeOf: (rawId: number) => number): Trace {
   const ids = new Map<number, number>()
   const requests = new Int32Array(raw.length)
   const keyNames: string[] = []
@@ -55,7 +49,7 @@ export function compactTrace (
 }
 
 /** Runs `xz -dc file` and returns the decompressed bytes, at most maxBytes of them. */
-async function readXz (file: string, maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
+async function readXz(file: string, maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
   return await new Promise((resolve, reject) => {
     const child = spawn('xz', ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] })
     const parts: Buffer[] = []
@@ -71,7 +65,9 @@ async function readXz (file: string, maxBytes = Number.POSITIVE_INFINITY): Promi
         child.kill()
       }
     })
-    child.stderr.on('data', (part: Buffer) => { stderr += part.toString() })
+    child.stderr.on('data', (part: Buffer) => {
+      stderr += part.toString()
+    })
     child.on('error', (error) => reject(new Error(`cannot run xz to read ${file}: ${error.message}`)))
     child.on('close', (code) => {
       if (!enough && code !== 0) {
@@ -94,7 +90,7 @@ export interface Int32TraceOptions {
 }
 
 /** Reads at most maxBytes of a file as it is. */
-async function readRaw (file: string, maxBytes: number): Promise<Buffer> {
+async function readRaw(file: string, maxBytes: number): Promise<Buffer> {
   const handle = await open(file, 'r')
   try {
     const { size } = await handle.stat()
@@ -111,12 +107,18 @@ async function readRaw (file: string, maxBytes: number): Promise<Buffer> {
  * A trace of big-endian int32 keys, one per request (the cache2k traces'
  * format), xz-compressed when the file name ends in `.xz`, raw otherwise.
  */
-export async function loadInt32Trace (file: string, options: Int32TraceOptions): Promise<Trace> {
+export async function loadInt32Trace(file: string, options: Int32TraceOptions): Promise<Trace> {
   const maxBytes = options.limit === undefined ? Number.POSITIVE_INFINITY : options.limit * 4
   const bytes = file.endsWith('.xz') ? await readXz(file, maxBytes) : await readRaw(file, maxBytes)
   const count = Math.floor(bytes.length / 4)
   const view = new DataView(bytes.buffer, bytes.byteOffset, count * 4)
   const raw = new Int32Array(count)
   for (let i = 0; i < count; i++) raw[i] = view.getInt32(i * 4, false)
-  return compactTrace(options.name, options.description, raw, (id) => String(id), () => options.objectBytes)
+  return compactTrace(
+    options.name,
+    options.description,
+    raw,
+    (id) => String(id),
+    () => options.objectBytes,
+  )
 }

@@ -55,7 +55,10 @@ async function warm(url: string, paths: string[]): Promise<void> {
 const OPERATOR_TOKEN = randomBytes(18).toString('base64url')
 
 async function edgeCounters(url: string): Promise<EdgeWindow> {
-  const s = (await (await fetch(`${url}/_chorus/stats`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json()) as { requests: { chunk: number }; served: { chunk: { memory: number; origin: number } } }
+  const s = (await (await fetch(`${url}/_chorus/stats`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json()) as {
+    requests: { chunk: number }
+    served: { chunk: { memory: number; origin: number } }
+  }
   return { chunkRequests: s.requests.chunk, memoryHits: s.served.chunk.memory, misses: s.served.chunk.origin }
 }
 
@@ -135,7 +138,12 @@ export async function run(argv: string[]): Promise<void> {
       const target = 0.8
       const edgeVsTrivial = ratio('edgeMiniflare', 'trivialMiniflare')
       const edgeVsTrivialWrangler = withWrangler ? ratio('edgeWrangler', 'trivialWrangler') : Number.NaN
-      const hitShare = windows.reduce((n, w) => n + w.memoryHits, 0) / Math.max(1, windows.reduce((n, w) => n + w.chunkRequests, 0))
+      const hitShare =
+        windows.reduce((n, w) => n + w.memoryHits, 0) /
+        Math.max(
+          1,
+          windows.reduce((n, w) => n + w.chunkRequests, 0),
+        )
       const policies = await policyTables()
       const command = `npm run bench -- edge${quick ? ' --quick' : ''}${withWrangler ? '' : ' --no-wrangler'}  (or npx tsx bench/edge/main.ts)`
       const json = {

@@ -30,7 +30,9 @@ export async function policyTables(): Promise<{ markdown: string; best: Record<s
   }
   if (!Array.isArray(data.workloads) || data.workloads.length === 0) return undefined
   const best: Record<string, string> = {}
-  const parts = [`From \`bench/results/cache-policy.json\` (${data.command ?? 'npm run bench -- cache-policy'}, ${data.generatedAt ?? 'undated'}): miss ratio of the memory tier's policies by cache size (share of the working set), beside Belady's OPT.`]
+  const parts = [
+    `From \`bench/results/cache-policy.json\` (${data.command ?? 'npm run bench -- cache-policy'}, ${data.generatedAt ?? 'undated'}): miss ratio of the memory tier's policies by cache size (share of the working set), beside Belady's OPT.`,
+  ]
   for (const w of data.workloads) {
     if (w.summary?.best) best[w.name] = w.summary.best
     const header = ['policy', ...w.sizes.map((s) => `${+(s.fraction * 100).toFixed(2)}%`), 'mean']

@@ -66,9 +66,33 @@ export async function startWranglerDev(main: string, vars: Record<string, string
   const dir = await mkdtemp(join(tmpdir(), 'chorus-bench-wrangler-'))
   const config = join(dir, 'wrangler.toml')
   await writeFile(config, `name = "bench"\nmain = ${JSON.stringify(main)}\ncompatibility_date = "${COMPATIBILITY_DATE}"\n`)
-  await writeFile(join(dir, 'bench.env'), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n'), { mode: 0o600 })
+  await writeFile(
+    join(dir, 'bench.env'),
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join('\n'),
+    { mode: 0o600 },
+  )
   const port = await freePort()
-  const args = [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--config', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--env-file', join(dir, 'bench.env'), '--persist-to', join(dir, 'state'), '--log-level', 'error', '--show-interactive-dev-session=false']
+  const args = [
+    join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+    'dev',
+    '--config',
+    config,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(await freePort()),
+    '--env-file',
+    join(dir, 'bench.env'),
+    '--persist-to',
+    join(dir, 'state'),
+    '--log-level',
+    'error',
+    '--show-interactive-dev-session=false',
+  ]
   const url = `http://127.0.0.1:${port}`
   let wrangler: Supervised
   try {

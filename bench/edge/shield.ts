@@ -160,7 +160,16 @@ export async function run(argv: string[]): Promise<void> {
     }
     const table = mdTable(
       ['lower edges', 'shield', 'origin requests per cold chunk (mean)', 'max', 'origin requests per cold chunk, manifests included', 'cold p50 ms', 'cold p95 ms', 'failed'],
-      summary.map((s) => [s.lowerEdges, s.shield ? 'yes' : 'no', fmt(s.originChunkRequestsPerColdChunk), s.originChunkRequestsMax, fmt(s.originRequestsPerColdChunkAll), fmt(s.coldLatencyMs.p50, 1), fmt(s.coldLatencyMs.p95, 1), s.failures]),
+      summary.map((s) => [
+        s.lowerEdges,
+        s.shield ? 'yes' : 'no',
+        fmt(s.originChunkRequestsPerColdChunk),
+        s.originChunkRequestsMax,
+        fmt(s.originRequestsPerColdChunkAll),
+        fmt(s.coldLatencyMs.p50, 1),
+        fmt(s.coldLatencyMs.p95, 1),
+        s.failures,
+      ]),
     )
     const md = `# Edge shield tier
 

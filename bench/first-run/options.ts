@@ -83,8 +83,16 @@ export function parseFirstRunOptions(argv: string[]): FirstRunOptions | 'help' {
 /** The `chorus start` arguments of a run. */
 export function startArgs(dataDir: string, o: Pick<FirstRunOptions, 'count' | 'durationSec'>): string[] {
   return [
-    'start', '--data', dataDir, '--json',
-    '--origin-port', '0', '--tracker-port', '0', '--edge-port', '0',
+    'start',
+    '--data',
+    dataDir,
+    '--json',
+    '--origin-port',
+    '0',
+    '--tracker-port',
+    '0',
+    '--edge-port',
+    '0',
     ...(o.count !== 12 ? ['--demo-count', String(o.count)] : []),
     ...(o.durationSec !== undefined ? ['--demo-duration', String(o.durationSec)] : []),
   ]

@@ -153,17 +153,31 @@ export function renderText(r: FirstRunResult): string {
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)))
   const lines = rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '))
   const parts = r.cpu.atStop ?? r.cpu.atComplete
-  if (parts) lines.push(`CPU by part at ${sec(parts.atMs)}: ${Object.entries(parts.parts).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}`)
+  if (parts)
+    lines.push(
+      `CPU by part at ${sec(parts.atMs)}: ${Object.entries(parts.parts)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+        .join(', ')}`,
+    )
   lines.push(`load average before ${load(r.load.before)}, at ready ${load(r.load.atReady)}, at complete ${load(r.load.atComplete)}, highest 1-min ${fmt(r.load.max1, 2)}`)
   const share = machineShare(r)
-  if (share) lines.push(`the stack had ${fmt(share.share * 100, 0)} % of the ${r.machine.cores} cores until the catalog was complete; its ${fmt(share.cpu, 1)} CPU-s alone take at least ${fmt(share.idleSec, 0)} s on them`)
+  if (share)
+    lines.push(
+      `the stack had ${fmt(share.share * 100, 0)} % of the ${r.machine.cores} cores until the catalog was complete; its ${fmt(share.cpu, 1)} CPU-s alone take at least ${fmt(share.idleSec, 0)} s on them`,
+    )
   for (const e of r.errors) lines.push(`error: ${e}`)
   return `${lines.join('\n')}\n`
 }
 
 export function renderMarkdown(r: FirstRunResult): string {
   const t = r.timings
-  const snapshots = [['ready', r.cpu.atReady], ['first audio', r.cpu.atFirstAudio], ['catalog complete', r.cpu.atComplete], ['stop', r.cpu.atStop]] as const
+  const snapshots = [
+    ['ready', r.cpu.atReady],
+    ['first audio', r.cpu.atFirstAudio],
+    ['catalog complete', r.cpu.atComplete],
+    ['stop', r.cpu.atStop],
+  ] as const
   const partNames = ['start', 'encoders', 'origin', 'tracker', 'edge', 'other']
   const audioSec = r.tracks.reduce((n, x) => n + x.durationMs, 0) / 1000
   return `# first-run: \`chorus start\` on an empty data directory
@@ -185,12 +199,17 @@ the processes reaped through \`chorus start\` after it exited: ${r.cpu.reapedByK
 by what nobody waited for: the edge's wrangler runs detached). The bench's own process (the SDK
 listener, polling, sampling): ${fmt(r.cpu.benchProcess, 1)} CPU-s.
 
-${mdTable(['at', ...partNames, 'total'], snapshots.filter(([, s]) => s).map(([name, s]) => [`${name} (${sec(s!.atMs)})`, ...partNames.map((p) => fmt(s!.parts[p] ?? 0, 1)), fmt(s!.total, 1)]))}
+${mdTable(
+  ['at', ...partNames, 'total'],
+  snapshots.filter(([, s]) => s).map(([name, s]) => [`${name} (${sec(s!.atMs)})`, ...partNames.map((p) => fmt(s!.parts[p] ?? 0, 1)), fmt(s!.total, 1)]),
+)}
 
 ${(() => {
-    const share = machineShare(r)
-    return share ? `Until the catalog was complete the stack had ${fmt(share.share * 100, 0)} % of the ${r.machine.cores} cores (${fmt(share.cpu, 1)} CPU-s in ${sec(r.timings.catalogCompleteMs)}); with nothing else running, those CPU seconds take at least ${fmt(share.idleSec, 0)} s.\n\n` : ''
-  })()}**Load average** (1 / 5 / 15 min): before the run ${load(r.load.before)} (the rest of the machine), at ready ${load(r.load.atReady)}, at complete ${load(r.load.atComplete)}; highest 1-min figure ${fmt(r.load.max1, 2)}. This machine is shared: compare runs at similar load.
+  const share = machineShare(r)
+  return share
+    ? `Until the catalog was complete the stack had ${fmt(share.share * 100, 0)} % of the ${r.machine.cores} cores (${fmt(share.cpu, 1)} CPU-s in ${sec(r.timings.catalogCompleteMs)}); with nothing else running, those CPU seconds take at least ${fmt(share.idleSec, 0)} s.\n\n`
+    : ''
+})()}**Load average** (1 / 5 / 15 min): before the run ${load(r.load.before)} (the rest of the machine), at ready ${load(r.load.atReady)}, at complete ${load(r.load.atComplete)}; highest 1-min figure ${fmt(r.load.max1, 2)}. This machine is shared: compare runs at similar load.
 
 **Tracks** (published / listed by the edge, s):
 ${r.tracks.map((x) => `${x.trackId} ${sec(x.publishedMs ?? null)} / ${sec(x.listedMs ?? null)}`).join('; ')}

@@ -33,7 +33,14 @@ export async function runFirstRun(o: FirstRunOptions): Promise<FirstRunResult> {
   const errors: string[] = []
   const tracks = new Map<string, TrackSeen>()
   const timings: FirstRunResult['timings'] = {
-    readyMs: null, firstPublishedMs: null, firstListedMs: null, firstAudioMs: null, sdkTimeToFirstAudioMs: null, catalogCompleteMs: null, allListedMs: null, stopMs: null,
+    readyMs: null,
+    firstPublishedMs: null,
+    firstListedMs: null,
+    firstAudioMs: null,
+    sdkTimeToFirstAudioMs: null,
+    catalogCompleteMs: null,
+    allListedMs: null,
+    stopMs: null,
   }
   const startReported: FirstRunResult['startReported'] = { readyMs: null, completeMs: null }
   const cpu: FirstRunResult['cpu'] = { atReady: null, atFirstAudio: null, atComplete: null, atStop: null, reapedByKernel: null, benchProcess: 0 }
@@ -82,8 +89,7 @@ export async function runFirstRun(o: FirstRunOptions): Promise<FirstRunResult> {
 
   // `chorus start` holds its catalog lines until its ready line is out; each carries the time
   // it happened on start's own clock (ms), turned into the bench's by the ready line's offset.
-  const startClock = (ms: unknown): number =>
-    typeof ms === 'number' && timings.readyMs !== null && startReported.readyMs !== null ? ms + (timings.readyMs - startReported.readyMs) : at()
+  const startClock = (ms: unknown): number => (typeof ms === 'number' && timings.readyMs !== null && startReported.readyMs !== null ? ms + (timings.readyMs - startReported.readyMs) : at())
   function onLine(line: string): void {
     if (!line.startsWith('{')) return
     let msg: Record<string, unknown>
@@ -229,9 +235,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const result = await runFirstRun(o)
   process.stdout.write(renderText(result))
-  const files = o.outDir
-    ? await writeResultsTo(o.outDir, o.name, result)
-    : await writeResults(o.name, result, renderMarkdown(result))
+  const files = o.outDir ? await writeResultsTo(o.outDir, o.name, result) : await writeResults(o.name, result, renderMarkdown(result))
   process.stderr.write(`wrote ${files.join(', ')}\n`)
 }
 

@@ -124,7 +124,18 @@ export async function run_(argv: string[]): Promise<void> {
       target: 0.5,
       met: cryptoRatio >= 0.5,
     },
-    serving: { origin: o, bareNodeHttp: b, ratio: servingRatio, pairs: origin.map((r, i) => ({ origin: r, bare: bare[i] })), target: 0.8, met: servingRatio >= 0.8, seconds, connections: 64, paths: 1000, pinned },
+    serving: {
+      origin: o,
+      bareNodeHttp: b,
+      ratio: servingRatio,
+      pairs: origin.map((r, i) => ({ origin: r, bare: bare[i] })),
+      target: 0.8,
+      met: servingRatio >= 0.8,
+      seconds,
+      connections: 64,
+      paths: 1000,
+      pinned,
+    },
   }
   const md = `# Origin benchmark
 

@@ -61,11 +61,13 @@ export function cdfChart(title: string, series: Array<{ label: string; color: st
   body.push(`<text x="${M.left + plotW / 2}" y="${M.top + plotH + 34}" text-anchor="middle">time from play() to first audio (log scale)</text>`)
   body.push(`<text transform="translate(16 ${M.top + plotH / 2}) rotate(-90)" text-anchor="middle">share of plays</text>`)
   // Labels on two rows, in order of x, so that neighbours do not overlap.
-  ;[...markers].sort((a, b) => a.x - b.x).forEach((m, i) => {
-    const x = sx(m.x).toFixed(1)
-    body.push(`<line x1="${x}" x2="${x}" y1="${M.top}" y2="${M.top + plotH}" stroke="${m.color}" stroke-dasharray="2 3"/>`)
-    body.push(`<text x="${x}" y="${M.top - 4 - (i % 2) * 11}" text-anchor="middle" font-size="10" fill="${m.color}">${esc(m.label)}</text>`)
-  })
+  ;[...markers]
+    .sort((a, b) => a.x - b.x)
+    .forEach((m, i) => {
+      const x = sx(m.x).toFixed(1)
+      body.push(`<line x1="${x}" x2="${x}" y1="${M.top}" y2="${M.top + plotH}" stroke="${m.color}" stroke-dasharray="2 3"/>`)
+      body.push(`<text x="${x}" y="${M.top - 4 - (i % 2) * 11}" text-anchor="middle" font-size="10" fill="${m.color}">${esc(m.label)}</text>`)
+    })
   for (const s of series) {
     const v = [...s.values].sort((a, b) => a - b)
     if (v.length === 0) continue
@@ -75,7 +77,14 @@ export function cdfChart(title: string, series: Array<{ label: string; color: st
     })
     body.push(`<polyline data-series="${esc(s.label)}" points="${pts.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`)
   }
-  body.push(...legend(series.map((s) => ({ label: `${s.label} (${s.values.length})`, color: s.color, ...(s.dashed !== undefined && { dashed: s.dashed }) })), M.left, M.top + plotH + 56, plotW))
+  body.push(
+    ...legend(
+      series.map((s) => ({ label: `${s.label} (${s.values.length})`, color: s.color, ...(s.dashed !== undefined && { dashed: s.dashed }) })),
+      M.left,
+      M.top + plotH + 56,
+      plotW,
+    ),
+  )
   return frame(W, H, title, body)
 }
 
@@ -100,7 +109,11 @@ export function stackedChart(title: string, panels: StackPanel[]): string {
   let yMax = 1
   for (const p of panels) {
     p.t.forEach((_, i) => {
-      yMax = Math.max(yMax, p.layers.reduce((n, l) => n + (l.values[i] ?? 0), 0), ...p.lines.map((l) => l.values[i] ?? 0))
+      yMax = Math.max(
+        yMax,
+        p.layers.reduce((n, l) => n + (l.values[i] ?? 0), 0),
+        ...p.lines.map((l) => l.values[i] ?? 0),
+      )
     })
   }
   const step = niceStep(yMax / 5)
@@ -129,7 +142,9 @@ export function stackedChart(title: string, panels: StackPanel[]): string {
       })
     }
     for (const line of p.lines) {
-      body.push(`<polyline data-series="${esc(line.label)}" points="${p.t.map((t, i) => `${sx(t).toFixed(1)},${sy(line.values[i] ?? 0).toFixed(1)}`).join(' ')}" fill="none" stroke="${line.color}" stroke-width="2"/>`)
+      body.push(
+        `<polyline data-series="${esc(line.label)}" points="${p.t.map((t, i) => `${sx(t).toFixed(1)},${sy(line.values[i] ?? 0).toFixed(1)}`).join(' ')}" fill="none" stroke="${line.color}" stroke-width="2"/>`,
+      )
     }
     body.push(`<rect x="${x0 + m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`)
     body.push(`<text x="${x0 + m.left + plotW / 2}" y="${ph - 10}" text-anchor="middle">wall time</text>`)

@@ -171,10 +171,7 @@ export async function runPhase(options: PhaseOptions): Promise<PhaseResult> {
     sampler = setInterval(sample, SAMPLE_MS)
     options.log(`${options.name}: ${options.scenario.listeners.length} listeners in ${groups.length} processes for ${Math.round(options.durationMs / 1000)} s (P2P ${options.p2p ? 'on' : 'off'})`)
     let timer: ReturnType<typeof setTimeout> | undefined
-    const bounded = await Promise.race([
-      Promise.all(exits).then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.durationMs + GRACE_MS))),
-    ])
+    const bounded = await Promise.race([Promise.all(exits).then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.durationMs + GRACE_MS)))])
     clearTimeout(timer)
     if (!bounded) options.log(`${options.name}: listeners still busy ${GRACE_MS / 1000} s past the deadline; killed`)
     clearInterval(sampler)

@@ -58,20 +58,31 @@ export function checkTargets(input: ReportInput): TargetCheck[] {
     target: 'cold plays p99 within 5 round trips',
     value: `${fmt(c99, 1)} RTT (${ms(p2p.ttfaMs.cold.p99)})`,
     met: c99 <= 5,
-    note: c99 <= 5 ? '' : `missed by ${fmt(c99 / 5, 1)}x: the same path, plus the edge's misses to the origin and the listeners' own event-loop delay (p99 ${ms(p2p.eventLoopMs.p99)}, max ${ms(p2p.eventLoopMs.max)}).${starved}`,
+    note:
+      c99 <= 5
+        ? ''
+        : `missed by ${fmt(c99 / 5, 1)}x: the same path, plus the edge's misses to the origin and the listeners' own event-loop delay (p99 ${ms(p2p.eventLoopMs.p99)}, max ${ms(p2p.eventLoopMs.max)}).${starved}`,
   })
   const f50 = p2p.ttfaMs.prefetched.p50
   checks.push({
     target: 'prefetched plays p50 under 20 ms',
     value: p2p.ttfaMs.prefetched.n ? ms(f50) : 'no prefetched play',
     met: p2p.ttfaMs.prefetched.n > 0 && f50 < 20,
-    note: p2p.ttfaMs.prefetched.n === 0 ? 'no play was prefetched.' : f50 < 20 ? '' : `missed by ${ms(f50 - 20)}: a prefetched play reads its head from the local cache, verifies and decrypts it; the rest is the listener process's event-loop delay (p50 ${ms(p2p.eventLoopMs.p50)}).${starved}`,
+    note:
+      p2p.ttfaMs.prefetched.n === 0
+        ? 'no play was prefetched.'
+        : f50 < 20
+          ? ''
+          : `missed by ${ms(f50 - 20)}: a prefetched play reads its head from the local cache, verifies and decrypts it; the rest is the listener process's event-loop delay (p50 ${ms(p2p.eventLoopMs.p50)}).${starved}`,
   })
   checks.push({
     target: 'no stalls',
     value: `${p2p.stalls.count} stalls in ${p2p.stalls.playsWithStall} of ${p2p.plays.started} plays`,
     met: p2p.stalls.count === 0,
-    note: p2p.stalls.count === 0 ? '' : `missed: ${pct(p2p.stalls.share)} of plays stalled, ${ms(p2p.stalls.perStalledPlayMs)} per stalled play (${pct(p2p.stalls.shareOfListening, 2)} of listening time). Stalls are counted in wall time while audio runs ${input.options.speed}x faster than real time: the buffer ahead drains ${input.options.speed}x faster than in a real session, while round trips keep their real length.${starved}`,
+    note:
+      p2p.stalls.count === 0
+        ? ''
+        : `missed: ${pct(p2p.stalls.share)} of plays stalled, ${ms(p2p.stalls.perStalledPlayMs)} per stalled play (${pct(p2p.stalls.shareOfListening, 2)} of listening time). Stalls are counted in wall time while audio runs ${input.options.speed}x faster than real time: the buffer ahead drains ${input.options.speed}x faster than in a real session, while round trips keep their real length.${starved}`,
   })
   const warm = p2p.network.warm.serverShare
   const e = p2p.edgeBytes
@@ -91,18 +102,38 @@ export function renderReport(input: ReportInput, checks: TargetCheck[]): string 
   const { p2p, cdn, options: o, limits } = input
   const col = (f: (s: PhaseSummary) => string) => [f(p2p), cdn ? f(cdn) : 'not run']
   const rows: string[][] = [
-    ['time to first audio, cold (p50 / p90 / p99, plays)', ...col((s) => dist(s.ttfaMs.cold)), '265 ms median, all plays', `${ms(limits.coldMs)} (1 RTT ${ms(limits.rttMs)} + first chunk ${ms(limits.firstChunkMs)})`],
+    [
+      'time to first audio, cold (p50 / p90 / p99, plays)',
+      ...col((s) => dist(s.ttfaMs.cold)),
+      '265 ms median, all plays',
+      `${ms(limits.coldMs)} (1 RTT ${ms(limits.rttMs)} + first chunk ${ms(limits.firstChunkMs)})`,
+    ],
     ['cold, in round trips to the edge (p50 / p99)', ...col((s) => rtts(s.coldRtts)), '', `${fmt(limits.coldMs / limits.rttMs, 1)} RTT`],
     ['time to first audio, cached', ...col((s) => dist(s.ttfaMs.cached)), '', '< 1 ms (local read + one AES-CTR decrypt)'],
     ['time to first audio, prefetched', ...col((s) => dist(s.ttfaMs.prefetched)), '', '< 1 ms'],
     ['time to first audio, all plays', ...col((s) => dist(s.ttfaMs.all)), '265 ms median', ''],
-    ['plays prefetched: all / queued / habitual / other', ...col((s) => `${pct(s.prefetch.hitRate, 0)} / ${pct(s.prefetch.queuedHitRate, 0)} / ${pct(s.prefetch.habitualHitRate, 0)} / ${pct(s.prefetch.otherHitRate, 0)}`), '', ''],
+    [
+      'plays prefetched: all / queued / habitual / other',
+      ...col((s) => `${pct(s.prefetch.hitRate, 0)} / ${pct(s.prefetch.queuedHitRate, 0)} / ${pct(s.prefetch.habitualHitRate, 0)} / ${pct(s.prefetch.otherHitRate, 0)}`),
+      '',
+      '',
+    ],
     ['prefetched bytes never played', ...col((s) => `${mb(s.prefetch.unusedBytes)} of ${mb(s.prefetch.bytes)} (${pct(s.prefetch.unusedShare, 0)})`), '', ''],
     ['plays with a stall', ...col((s) => `${pct(s.stalls.share)} (${s.stalls.playsWithStall} of ${s.plays.started})`), 'under 1 %', '0'],
     ['stall time: total / per stalled play / share of listening', ...col((s) => `${ms(s.stalls.totalMs)} / ${ms(s.stalls.perStalledPlayMs)} / ${pct(s.stalls.shareOfListening, 2)}`), '', '0'],
-    ['bytes played by source: cache / peers / edge', ...col((s) => `${pct(s.played.shares.cache, 0)} / ${pct(s.played.shares.peer, 0)} / ${pct(s.played.shares.edge, 0)}`), '55.4 % / 35.8 % / 8.8 %', ''],
+    [
+      'bytes played by source: cache / peers / edge',
+      ...col((s) => `${pct(s.played.shares.cache, 0)} / ${pct(s.played.shares.peer, 0)} / ${pct(s.played.shares.edge, 0)}`),
+      '55.4 % / 35.8 % / 8.8 %',
+      '',
+    ],
     ['servers\u2019 share of network bytes, whole phase', ...col((s) => `${pct(s.network.serverShare)} (edge ${mb(s.network.edge)}, peers ${mb(s.network.peer)})`), '19.7 % (8.8 of 44.6)', ''],
-    [`servers\u2019 share once warm (from ${Math.round(p2p.network.warm.fromMs / 1000)} s)`, ...col((s) => `${pct(s.network.warm.serverShare)} (edge ${mb(s.network.warm.edge)}, peers ${mb(s.network.warm.peer)})`), '19.7 %', ''],
+    [
+      `servers\u2019 share once warm (from ${Math.round(p2p.network.warm.fromMs / 1000)} s)`,
+      ...col((s) => `${pct(s.network.warm.serverShare)} (edge ${mb(s.network.warm.edge)}, peers ${mb(s.network.warm.peer)})`),
+      '19.7 %',
+      '',
+    ],
     ['origin bytes (to the edge)', ...col((s) => mb(s.network.origin)), '', ''],
     ['peer connections: established / attempted', ...col((s) => (s.p2p ? `${s.peers.established} / ${s.peers.attempts} (${pct(s.peers.successRate)})` : 'P2P off')), '', ''],
     ['time to first peer byte (p50 / p90 / p99, plays)', ...col((s) => (s.p2p ? dist(s.peers.firstPeerByteMs) : 'P2P off')), '', ''],
@@ -158,7 +189,10 @@ export function renderReport(input: ReportInput, checks: TargetCheck[]): string 
       [
         ['event-loop delay in the listeners’ processes, worst worker: p50 / p99 / max', ...col((s) => `${ms(s.eventLoopMs.p50)} / ${ms(s.eventLoopMs.p99)} / ${ms(s.eventLoopMs.max)}`)],
         ['CPU used by the listeners’ processes (cores, on average)', ...col((s) => fmt(s.listenerCores, 2))],
-        ['RTCPeerConnections made / ever connected / per listener-minute', ...col((s) => (s.p2p ? `${s.peerConnections.created} / ${s.peerConnections.connected} / ${fmt(s.peerConnections.perListenerMinute, 1)}` : 'P2P off'))],
+        [
+          'RTCPeerConnections made / ever connected / per listener-minute',
+          ...col((s) => (s.p2p ? `${s.peerConnections.created} / ${s.peerConnections.connected} / ${fmt(s.peerConnections.perListenerMinute, 1)}` : 'P2P off')),
+        ],
         ['event-loop time inside their constructor / close(), total', ...col((s) => (s.p2p ? `${ms(s.peerConnections.constructMs)} / ${ms(s.peerConnections.closeMs)}` : 'P2P off'))],
         ['load average (1 min) at the start / the end of the phase', ...col((s) => `${fmt(s.loadAverage[0], 1)} / ${fmt(s.loadAverage[1], 1)}`)],
       ],

@@ -77,7 +77,20 @@ export async function runPlayback(o: PlaybackOptions, command: string): Promise<
       network: { rttMs: o.rttMs, rttJitter: o.rttJitter, peerRttMs: o.peerRttMs, uploadBytesPerSec: ((o.uploadKbps * 1000) / 8) * o.speed, downBytesPerSec: (o.downKbps * 1000) / 8, loss: o.loss },
     })
     const phase = (name: 'p2p' | 'cdn') =>
-      runPhase({ name, p2p: name === 'p2p', seed: o.seed, scenario, catalog, workerScript, durationMs: o.durationSec * 1000, speed: o.speed, originRttMs: o.originRttMs, listenersPerProcess: o.perProcess, scheduler: { minPeerDeadlineMs: 1500 / o.speed }, log })
+      runPhase({
+        name,
+        p2p: name === 'p2p',
+        seed: o.seed,
+        scenario,
+        catalog,
+        workerScript,
+        durationMs: o.durationSec * 1000,
+        speed: o.speed,
+        originRttMs: o.originRttMs,
+        listenersPerProcess: o.perProcess,
+        scheduler: { minPeerDeadlineMs: 1500 / o.speed },
+        log,
+      })
     const p2pPhase = await phase('p2p')
     const cdnPhase = o.cdn ? await phase('cdn') : undefined
     // Warm: the second half of the phase, once every listener has arrived and swarms have formed.
@@ -94,7 +107,14 @@ export async function runPlayback(o: PlaybackOptions, command: string): Promise<
       command,
       options: o,
       machine: machineInfo(),
-      catalog: { tracks: catalog.tracks.length, minSec: Math.round(Math.min(...durations)), maxSec: Math.round(Math.max(...durations)), meanSec: Math.round(durations.reduce((a, b) => a + b, 0) / durations.length), bitrate: BITRATE, chunkSize: catalog.chunkSize },
+      catalog: {
+        tracks: catalog.tracks.length,
+        minSec: Math.round(Math.min(...durations)),
+        maxSec: Math.round(Math.max(...durations)),
+        meanSec: Math.round(durations.reduce((a, b) => a + b, 0) / durations.length),
+        bitrate: BITRATE,
+        chunkSize: catalog.chunkSize,
+      },
       p2p,
       cdn,
       limits: { coldMs: rttMs + firstChunkMs, rttMs, firstChunkMs },
@@ -118,7 +138,10 @@ export async function runPlayback(o: PlaybackOptions, command: string): Promise<
       ],
     )
     const bucket = Math.max(2, Math.round(o.durationSec / 30))
-    const bytesSvg = stackedChart(`Bytes by source over time (${bucket} s buckets)`, [bytesPanel('peer-assisted', p2pPhase, bucket), ...(cdnPhase ? [bytesPanel('P2P off (plain CDN)', cdnPhase, bucket)] : [])])
+    const bytesSvg = stackedChart(`Bytes by source over time (${bucket} s buckets)`, [
+      bytesPanel('peer-assisted', p2pPhase, bucket),
+      ...(cdnPhase ? [bytesPanel('P2P off (plain CDN)', cdnPhase, bucket)] : []),
+    ])
     const json = {
       benchmark: 'playback',
       command,

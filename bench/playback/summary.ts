@@ -19,7 +19,18 @@ export interface PhaseSummary {
   name: string
   p2p: boolean
   wallMs: number
-  plays: { total: number; started: number; failed: number; cut: number; skipped: number; ended: number; queuedShare: number; predictableShare: number; topShare: number; byKind: Record<PlayKind, number> }
+  plays: {
+    total: number
+    started: number
+    failed: number
+    cut: number
+    skipped: number
+    ended: number
+    queuedShare: number
+    predictableShare: number
+    topShare: number
+    byKind: Record<PlayKind, number>
+  }
   ttfaMs: Record<PlayKind | 'all', Distribution>
   /** Cold TTFA in units of each play's own round trip to the edge. */
   coldRtts: Distribution
@@ -147,7 +158,14 @@ export function summarize(phase: PhaseResult, catalogSize: number, options: { wa
       playsWithoutPeersCount: started.filter((p) => p.bytes.peer === 0 && p.bytes.edge > 0).length,
       other: Math.max(0, all.edge - played.edge),
     },
-    peers: { attempts, established, failed: sessions.reduce((n, s) => n + s.failed, 0), successRate: ratio(established, attempts), firstPeerByteMs: distribution(withPeer.map((p) => p.firstPeerByteMs!)), playsWithPeerBytes: withPeer.length },
+    peers: {
+      attempts,
+      established,
+      failed: sessions.reduce((n, s) => n + s.failed, 0),
+      successRate: ratio(established, attempts),
+      firstPeerByteMs: distribution(withPeer.map((p) => p.firstPeerByteMs!)),
+      playsWithPeerBytes: withPeer.length,
+    },
     edge: e && { requests: edgeRequests, hitRatio: e.hitRatio, byteHitRatio: e.byteHitRatio, originRequests: e.origin.requests },
     eventLoopMs: phase.eventLoopMs,
     workers: phase.workers,

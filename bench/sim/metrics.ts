@@ -39,7 +39,8 @@ export function createMetrics(bucketMs: number, warmupMs: number) {
   const plays: SimPlay[] = []
   const at = (now: number): Bucket => {
     const i = Math.floor(now / bucketMs)
-    while (buckets.length <= i) buckets.push({ edgeBytes: 0, edgeBy: { head: 0, noPeer: 0, urgent: 0, prefetch: 0, control: 0 }, edgeRequests: 0, peerBytes: 0, originBytes: 0, originRequests: 0, cacheBytes: 0, online: 0 })
+    while (buckets.length <= i)
+      buckets.push({ edgeBytes: 0, edgeBy: { head: 0, noPeer: 0, urgent: 0, prefetch: 0, control: 0 }, edgeRequests: 0, peerBytes: 0, originBytes: 0, originRequests: 0, cacheBytes: 0, online: 0 })
     return buckets[i]!
   }
   const clients = { sessions: 0, attempts: 0, established: 0, failed: 0, prefetchedBytes: 0, prefetchedBytesUnused: 0 }

@@ -277,7 +277,20 @@ function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: nu
     cachePut(l.cache, track, i, layout.count)
     announceHave(ctx, l, track, i)
   }
-  const p: Prefetch = { track, keyReadyAt: keyAt(ctx, l, track), head, bytes: 0, asked: new Set(), fromEdge: new Set(), holders: new Map(), hooks: undefined, entry: undefined, cancelled: false, store, missing }
+  const p: Prefetch = {
+    track,
+    keyReadyAt: keyAt(ctx, l, track),
+    head,
+    bytes: 0,
+    asked: new Set(),
+    fromEdge: new Set(),
+    holders: new Map(),
+    hooks: undefined,
+    entry: undefined,
+    cancelled: false,
+    store,
+    missing,
+  }
   const askPeers = () => {
     if (!p.entry || p.cancelled) return
     for (const i of missing()) {

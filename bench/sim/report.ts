@@ -46,7 +46,14 @@ export function renderSimReport(input: SimReportInput): string {
     ['plays with a stall; stall time per stalled play', ...col((s) => `${pct(s.stalls.share, 2)}; ${ms(s.stalls.perStalledPlayMs)}`), 'under 1 %'],
     ['bytes played by source: cache / peers / edge', ...col((s) => `${pct(s.played.cache, 0)} / ${pct(s.played.peer, 0)} / ${pct(s.played.edge, 0)}`), '55.4 / 35.8 / 8.8 %'],
     ['**servers\u2019 share of network bytes (warm)**', ...col((s) => `**${pct(s.network.serverShare)}**`), '19.7 %'],
-    ['edge bytes: heads / later chunks no connected peer held / later chunks a peer held / prefetched heads / manifests, keys', ...col((s) => `${pct(s.network.edgeBy.head, 0)} / ${pct(s.network.edgeBy.noPeer, 0)} / ${pct(s.network.edgeBy.urgent, 0)} / ${pct(s.network.edgeBy.prefetch, 0)} / ${pct(s.network.edgeBy.control, 0)}`), ''],
+    [
+      'edge bytes: heads / later chunks no connected peer held / later chunks a peer held / prefetched heads / manifests, keys',
+      ...col(
+        (s) =>
+          `${pct(s.network.edgeBy.head, 0)} / ${pct(s.network.edgeBy.noPeer, 0)} / ${pct(s.network.edgeBy.urgent, 0)} / ${pct(s.network.edgeBy.prefetch, 0)} / ${pct(s.network.edgeBy.control, 0)}`,
+      ),
+      '',
+    ],
     ['edge egress: mean / peak (10 s)', ...col((s) => `${fmt(s.edgeLoad.gbps, 2)} / ${fmt(s.edgeLoad.peakGbps, 2)} Gbit/s`), ''],
     ['edge egress per online listener', ...col((s) => `${fmt(s.edgeLoad.kbpsPerListener, 0)} kbit/s`), ''],
     ['same plays from the edge alone (P2P off)', ...col((s) => `${fmt(s.edgeLoad.cdnGbps, 2)} Gbit/s`), ''],
@@ -56,7 +63,21 @@ export function renderSimReport(input: SimReportInput): string {
     ['time to first peer byte: p50 / p99', ...col((s) => dist(s.peers.firstPeerByteMs)), ''],
     ['tracker: announces/s, frames in/s', ...col((s) => (s.tracker ? `${count(Math.round(s.tracker.announcesPerSec))}, ${count(Math.round(s.tracker.messagesPerSec))}` : 'P2P off')), ''],
     ['tracker at the end: swarms, memberships', ...col((s) => (s.tracker ? `${count(s.tracker.swarms)}, ${count(s.tracker.memberships)}` : 'P2P off')), ''],
-    ['tracker: sockets it closed (rate limit, too many swarms)', ...col((s) => (s.tracker ? `${count(s.tracker.socketsClosed)}${Object.keys(s.tracker.rejected).length ? ` (${Object.entries(s.tracker.rejected).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}` : 'P2P off')), ''],
+    [
+      'tracker: sockets it closed (rate limit, too many swarms)',
+      ...col((s) =>
+        s.tracker
+          ? `${count(s.tracker.socketsClosed)}${
+              Object.keys(s.tracker.rejected).length
+                ? ` (${Object.entries(s.tracker.rejected)
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(', ')})`
+                : ''
+            }`
+          : 'P2P off',
+      ),
+      '',
+    ],
     ['simulation: wall time, heap', ...col((s) => `${s.wallSec} s, ${count(s.heapMb)} MB`), ''],
   ]
   const first = levels[0]
@@ -74,7 +95,10 @@ export function renderSimReport(input: SimReportInput): string {
     '## What runs, and what is modelled',
     '',
     ...(o.seedTracks !== SIM_DEFAULTS.seedTracks || o.holderOffers !== SIM_DEFAULTS.holderOffers || o.seedFromCache !== SIM_DEFAULTS.seedFromCache
-      ? [`**What-if run, not the SDK's current rules**: ${o.seedTracks} swarms seeded (the SDK: ${SIM_DEFAULTS.seedTracks}); ${o.holderOffers ? 'holders send offers too (the SDK: they wait for seekers\u2019 offers)' : 'a swarm with nothing left to fetch announces without offers, at the tracker\u2019s interval, as the SDK does'}; a new session seeds its ${o.seedFromCache} most recent complete cached tracks (the SDK: ${SIM_DEFAULTS.seedFromCache}).`, '']
+      ? [
+          `**What-if run, not the SDK's current rules**: ${o.seedTracks} swarms seeded (the SDK: ${SIM_DEFAULTS.seedTracks}); ${o.holderOffers ? 'holders send offers too (the SDK: they wait for seekers\u2019 offers)' : 'a swarm with nothing left to fetch announces without offers, at the tracker\u2019s interval, as the SDK does'}; a new session seeds its ${o.seedFromCache} most recent complete cached tracks (the SDK: ${SIM_DEFAULTS.seedFromCache}).`,
+          '',
+        ]
       : []),
     `- **The cores themselves**: every play runs the SDK's scheduler core (client-sdk/src/core/scheduler.ts, default settings) and its speaker core (stalls counted exactly); every listener has the SDK's habits core and its upload token bucket; every announce, offer and answer goes through the tracker's core (tracker/src/core/tracker-core.ts, default rules: 20 holders and 20 seekers remembered per swarm, 10 peers per announce) as the same JSON frames its \`ws\` server would carry. All under virtual time (an event queue), seeded (seed ${o.seed}).`,
     `- **Restated from the SDK's adapters** (they are not pure, so the simulation cannot call them): the path to the first audio (the session token asked as the client starts; the manifest from the edge and, alongside it, the key passed through the edge to the origin once the token is there; the first chunk is played when it and the key are there, plus 2 ms to read, verify and decrypt), client.ts's prefetch (30 s before the end the next 3 tracks' heads are asked from peers, at 10 s the rest from the edge; the queue first, else habits), network.ts's peer rules (5 offers per announce from swarms with something left to fetch, none from holders, at most 10 pending per swarm for 20 s, re-announce after 4-6 s while a fetching swarm has fewer than 3 peers, 50/60 connections, 4 upload slots, choke in an emergency, tracker messages paced at 15 a second) and the seeding: ${o.seedTracks} swarms at most with nothing playing in them, the tracks played last and, as a session starts, its ${o.seedFromCache} most recent complete cached tracks.`,

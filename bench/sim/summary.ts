@@ -79,13 +79,21 @@ export function summarizeWorld(population: number, w: WorldResult, durationMs: n
       peerBytes,
       originBytes: sum('originBytes'),
       serverShare: ratio(edgeBytes, edgeBytes + peerBytes),
-      edgeBy: Object.fromEntries((['head', 'noPeer', 'urgent', 'prefetch', 'control'] as const).map((k) => [k, ratio(warm.reduce((n, b) => n + b.edgeBy[k], 0), edgeBytes)])) as Record<EdgePurpose, number>,
+      edgeBy: Object.fromEntries(
+        (['head', 'noPeer', 'urgent', 'prefetch', 'control'] as const).map((k) => [
+          k,
+          ratio(
+            warm.reduce((n, b) => n + b.edgeBy[k], 0),
+            edgeBytes,
+          ),
+        ]),
+      ) as Record<EdgePurpose, number>,
     },
     edgeLoad: {
       requestsPerSec: secs > 0 ? sum('edgeRequests') / secs : Number.NaN,
       gbps: gbps(edgeBytes),
       peakGbps: (peak * 8) / (m.bucketMs / 1000) / 1e9,
-      kbpsPerListener: ((gbps(edgeBytes) * 1e9) / w.online) / 1000,
+      kbpsPerListener: (gbps(edgeBytes) * 1e9) / w.online / 1000,
       cdnGbps: gbps(edgeBytes + peerBytes),
       originRequestsPerSec: secs > 0 ? sum('originRequests') / secs : Number.NaN,
       originGbps: gbps(sum('originBytes')),

@@ -119,7 +119,8 @@ export function runWorld(o: WorldOptions): WorldResult {
       ctx.edge.prewarm(t)
     }
     // They have played their favourites in this order before: what the habits core learns.
-    for (let round = 0; round < 2; round++) l.favourites.forEach((t, i) => {
+    for (let round = 0; round < 2; round++)
+      l.favourites.forEach((t, i) => {
         l.habits.record(String(t), String(l.favourites[(i + 1) % l.favourites.length]!))
       })
     ctx.listeners.set(index, l)
@@ -212,11 +213,12 @@ export function runWorld(o: WorldOptions): WorldResult {
     if (performance.now() - wallStart > o.budgetMs) break
   }
   // The sessions still open count as they stand.
-  for (const l of ctx.listeners.values()) if (l.client) {
-    l.client.current?.stop('cut')
-    for (const k of ['attempts', 'established', 'failed', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const) totals[k] += l.client.stats[k]
-    for (const p of l.client.prefetched.values()) if (p) totals.prefetchedBytes += p.bytes
-  }
+  for (const l of ctx.listeners.values())
+    if (l.client) {
+      l.client.current?.stop('cut')
+      for (const k of ['attempts', 'established', 'failed', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const) totals[k] += l.client.stats[k]
+      for (const p of l.client.prefetched.values()) if (p) totals.prefetchedBytes += p.bytes
+    }
   return {
     metrics,
     online,

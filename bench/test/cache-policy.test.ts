@@ -6,10 +6,7 @@ import { belady, compactTrace, createChunkWorkload, loadInt32Trace, run, WEB07_T
 import type { Trace } from '../cache-policy/index.js'
 import { seeded as prng } from '../../test-support/seeded.js'
 
-const LABELS = [
-  'lru', 'sieve', 's3fifo', 'w-tinylfu', 'chunk-aware',
-  'lru+admit2', 'sieve+admit2', 's3fifo+admit2', 'w-tinylfu+admit2', 'chunk-aware+admit2'
-]
+const LABELS = ['lru', 'sieve', 's3fifo', 'w-tinylfu', 'chunk-aware', 'lru+admit2', 'sieve+admit2', 's3fifo+admit2', 'w-tinylfu+admit2', 'chunk-aware+admit2']
 
 interface Results {
   goals: string[]
@@ -21,15 +18,15 @@ interface Results {
     sizes: Array<{
       fraction: number
       capacityObjects: number
-      opt: { missRatio: number, byteMissRatio: number, exact: boolean }
-      results: Record<string, { missRatio: number | null, byteMissRatio: number | null, requestsPerSecond: number | null }>
+      opt: { missRatio: number; byteMissRatio: number; exact: boolean }
+      results: Record<string, { missRatio: number | null; byteMissRatio: number | null; requestsPerSecond: number | null }>
     }>
     summary: { best: string } | null
   }>
 }
 
 /** A trace file in the cache2k format: big-endian int32 keys. */
-function writeInt32Trace (file: string, keys: number[]): void {
+function writeInt32Trace(file: string, keys: number[]): void {
   const bytes = Buffer.alloc(keys.length * 4)
   keys.forEach((key, i) => {
     bytes.writeInt32BE(key, i * 4)
@@ -37,16 +34,21 @@ function writeInt32Trace (file: string, keys: number[]): void {
   writeFileSync(file, bytes)
 }
 
-
-function unitTrace (keys: number[]): Trace {
-  return compactTrace('test', 'test', keys, (id) => String(id), () => 1)
+function unitTrace(keys: number[]): Trace {
+  return compactTrace(
+    'test',
+    'test',
+    keys,
+    (id) => String(id),
+    () => 1,
+  )
 }
 
 // OPT by definition, by brute force, for a cache that may decline to store
 // (as the replay's admission filters do): on a miss with a full cache, scan
 // ahead for the next use of every cached key and of the missed one, and
 // drop the farthest, possibly the missed key itself.
-function bruteForceOpt (keys: number[], capacity: number): number {
+function bruteForceOpt(keys: number[], capacity: number): number {
   const cache = new Set<number>()
   let misses = 0
   keys.forEach((key, i) => {
@@ -90,7 +92,13 @@ t.test('OPT equals brute-force Belady on random traces', async (t) => {
 })
 
 t.test('OPT with variable sizes says it is an approximation', async (t) => {
-  const trace = compactTrace('v', 'v', [1, 2, 3, 1, 2, 3], (id) => String(id), (id) => id)
+  const trace = compactTrace(
+    'v',
+    'v',
+    [1, 2, 3, 1, 2, 3],
+    (id) => String(id),
+    (id) => id,
+  )
   const result = belady(trace, 4)
   t.equal(result.exact, false)
   t.ok(result.misses >= 3 && result.misses <= 6)
@@ -146,7 +154,10 @@ t.test('a quick replay writes sane results for every policy, with and without ad
   const out = t.testdir({})
   await run(['--quick', '--quiet', '--sizes', '0.005,0.05,0.2', '--out', out])
   const json = JSON.parse(readFileSync(join(out, 'cache-policy.json'), 'utf8')) as Results
-  t.same(json.workloads.map((w) => w.name), ['web07', 'chunks', 'chunks-mixed'])
+  t.same(
+    json.workloads.map((w) => w.name),
+    ['web07', 'chunks', 'chunks-mixed'],
+  )
   t.equal(json.workloads[0]?.requests, 20000, '--quick replays a 20,000-request slice of web07')
   const problems: string[] = []
   for (const w of json.workloads) {
@@ -174,7 +185,10 @@ t.test('a quick replay writes sane results for every policy, with and without ad
   }
   t.same(problems, [], 'ratios in [0, 1], byte ratio = ratio for equal sizes, OPT <= every policy where exact, OPT falls with size')
   const mixed = json.workloads[2]!
-  t.ok(mixed.sizes.some((s) => s.results.lru!.byteMissRatio !== s.results.lru!.missRatio), 'mixed sizes: byte and object ratios differ')
+  t.ok(
+    mixed.sizes.some((s) => s.results.lru!.byteMissRatio !== s.results.lru!.missRatio),
+    'mixed sizes: byte and object ratios differ',
+  )
   t.match(json.goals.join('\n'), /chunks: chunk-aware ahead of w-tinylfu at every size/)
   t.match(json.goals.join('\n'), /web07: chunk-aware/)
   const svg = readFileSync(join(out, 'cache-policy.svg'), 'utf8')

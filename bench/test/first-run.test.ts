@@ -57,7 +57,15 @@ t.test('CPU by part', async (t) => {
 
 function fakeResult(over: Partial<FirstRunResult['timings']> = {}): FirstRunResult {
   const timings: FirstRunResult['timings'] = {
-    readyMs: 4000, firstPublishedMs: 6000, firstListedMs: 6500, firstAudioMs: 7000, sdkTimeToFirstAudioMs: 300, catalogCompleteMs: 60000, allListedMs: 61000, stopMs: 900, ...over,
+    readyMs: 4000,
+    firstPublishedMs: 6000,
+    firstListedMs: 6500,
+    firstAudioMs: 7000,
+    sdkTimeToFirstAudioMs: 300,
+    catalogCompleteMs: 60000,
+    allListedMs: 61000,
+    stopMs: 900,
+    ...over,
   }
   const snap = { atMs: 4000, total: 8, parts: { start: 1, encoders: 2, origin: 1, tracker: 1, edge: 3, other: 0 } }
   return {
@@ -96,7 +104,17 @@ t.test('targets and reports', async (t) => {
 
 t.test('the catalog lines of chorus start', async (t) => {
   const track = { trackId: 'demo-03', title: 'Copper Kettle', durationMs: 132_000, codec: 'aac' as const }
-  t.same(catalogJson({ kind: 'track', track, done: 3, total: 12, tracks: 3, ms: 8123.4 }), { catalog: 'track', trackId: 'demo-03', title: 'Copper Kettle', durationMs: 132000, codec: 'aac', done: 3, of: 12, tracks: 3, ms: 8123 })
+  t.same(catalogJson({ kind: 'track', track, done: 3, total: 12, tracks: 3, ms: 8123.4 }), {
+    catalog: 'track',
+    trackId: 'demo-03',
+    title: 'Copper Kettle',
+    durationMs: 132000,
+    codec: 'aac',
+    done: 3,
+    of: 12,
+    tracks: 3,
+    ms: 8123,
+  })
   t.same(catalogJson({ kind: 'complete', tracks: 12, ms: 61234.5, built: 12 }), { catalog: 'complete', tracks: 12, ms: 61235 })
   t.same(catalogJson({ kind: 'stopped', tracks: 5, missing: 7, ms: 1 }), { catalog: 'stopped', tracks: 5, missing: 7, ms: 1 })
   t.match(catalogJson({ kind: 'failed', error: 'ffmpeg died', tracks: 2, ms: 1 }), { catalog: 'failed', error: 'ffmpeg died' })
@@ -108,7 +126,7 @@ t.test('the catalog lines of chorus start', async (t) => {
 
 t.test('ingest bench options and figures', async (t) => {
   t.match(parseIngestOptions([]), { track: 'demo-01', durationSec: 60, rounds: 1, mp3: true, bitrates: [96, 160, 320] })
-  t.match(parseIngestOptions(['--duration=0', '--track=demo-10']), { track: 'demo-10', durationSec: 122 }, '0 = the track\'s own length')
+  t.match(parseIngestOptions(['--duration=0', '--track=demo-10']), { track: 'demo-10', durationSec: 122 }, "0 = the track's own length")
   t.match(parseIngestOptions(['--quick', '--no-mp3', '--bitrates=320,96,96']), { durationSec: 15, mp3: false, bitrates: [96, 320] })
   t.throws(() => parseIngestOptions(['--track=demo-99']), /--track must be one of/)
   t.throws(() => parseIngestOptions(['--rounds=0']), /--rounds/)

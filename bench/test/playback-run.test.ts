@@ -13,7 +13,10 @@ t.test('a tiny playback run writes consistent figures for both phases', async (t
   t.equal(run.files.length, 4)
   const json = JSON.parse(await readFile(join(outDir, 'playback.json'), 'utf8'))
   t.equal(json.options.listeners, 3)
-  for (const [name, s] of [['p2p', run.p2p], ['cdn', run.cdn!]] as const) {
+  for (const [name, s] of [
+    ['p2p', run.p2p],
+    ['cdn', run.cdn!],
+  ] as const) {
     t.ok(s.plays.total > 0, `${name}: plays were made`)
     t.ok(s.plays.started > 0, `${name}: some audio started`)
     const plays = json.plays[name] as Array<{ kind: string | null; ttfaMs: number | null; bytes: { cache: number; peer: number; edge: number } }>

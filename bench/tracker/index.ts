@@ -177,7 +177,9 @@ async function measureMemory(kind: 'chorus' | 'bittorrent-tracker' | 'ws-echo', 
       connectSeconds,
       failed,
     }
-    log(`memory ${kind} ${connected} peers (${figure.processes} processes): ${fmt(figure.rssPerPeerKB)} KB RSS, ${fmt(figure.heapPerPeerKB)} KB heap per peer; ${fmt(figure.totalRssMB, 0)} MB in all; connected in ${fmt(connectSeconds, 1)} s${failed ? `, ${failed} failed` : ''}`)
+    log(
+      `memory ${kind} ${connected} peers (${figure.processes} processes): ${fmt(figure.rssPerPeerKB)} KB RSS, ${fmt(figure.heapPerPeerKB)} KB heap per peer; ${fmt(figure.totalRssMB, 0)} MB in all; connected in ${fmt(connectSeconds, 1)} s${failed ? `, ${failed} failed` : ''}`,
+    )
     return figure
   } finally {
     for (const load of loads) load.stop()
@@ -246,7 +248,9 @@ async function measureThroughput(kinds: Array<'chorus' | 'bittorrent-tracker' | 
         p99Ms: quantile(histogram, 0.99),
         failures: results.reduce((n, r) => n + r.failures, 0),
       }
-      log(`throughput ${kind} ${connections} conns, ${offers} offers: ${fmt(figure.announcesPerSecond, 0)} announces/s (rounds ${figure.rounds.join(', ')}), server busy ${fmt(figure.serverBusy * 100, 0)} %, ${fmt(figure.perCpuSecond, 0)} per CPU-second, ${fmt(figure.offersRelayedPerSecond, 0)} offers relayed/s, p50 ${fmt(figure.p50Ms)} ms, p99 ${fmt(figure.p99Ms)} ms${figure.failures ? `, ${figure.failures} failures` : ''}`)
+      log(
+        `throughput ${kind} ${connections} conns, ${offers} offers: ${fmt(figure.announcesPerSecond, 0)} announces/s (rounds ${figure.rounds.join(', ')}), server busy ${fmt(figure.serverBusy * 100, 0)} %, ${fmt(figure.perCpuSecond, 0)} per CPU-second, ${fmt(figure.offersRelayedPerSecond, 0)} offers relayed/s, p50 ${fmt(figure.p50Ms)} ms, p99 ${fmt(figure.p99Ms)} ms${figure.failures ? `, ${figure.failures} failures` : ''}`,
+      )
       return figure
     })
   } finally {
@@ -314,7 +318,10 @@ function report(memory: MemoryFigure[], big: MemoryFigure | null, throughput: Th
     mdTable(['peers', 'chorus', 'bittorrent-tracker', 'bare ws', 'chorus / ws', 'chorus / bt', 'chorus processes'], memoryRows),
   ]
   if (big) {
-    lines.push('', `Chorus with ${big.peers.toLocaleString('en-US')} peers: ${fmt(big.totalRssMB, 0)} MB RSS in all (${big.processes} processes: primary + ${big.processes - 1} shards), ${fmt(big.rssPerPeerKB)} KB per peer.`)
+    lines.push(
+      '',
+      `Chorus with ${big.peers.toLocaleString('en-US')} peers: ${fmt(big.totalRssMB, 0)} MB RSS in all (${big.processes} processes: primary + ${big.processes - 1} shards), ${fmt(big.rssPerPeerKB)} KB per peer.`,
+    )
   }
   lines.push(
     '',
@@ -325,7 +332,20 @@ function report(memory: MemoryFigure[], big: MemoryFigure | null, throughput: Th
     'The floors: without offers, a bare `ws` server echoing each announce; with offers, a bare `ws` server sending the same frames a tracker sends (a reply, and 5 prepared ~1 KB frames to 5 other sockets) without parsing or choosing anything.',
     '"Per server CPU-second" divides by the CPU the server process used: the cost of an announce, which a slow load generator or a busy neighbour does not change. "Server busy" below 100 % means something else held the rate back.',
     '',
-    mdTable(['conns', 'offers', 'chorus announces/s (p50 / p99)', 'bittorrent-tracker announces/s (p50 / p99)', 'chorus / bt', 'per server CPU-second chorus / bt', 'server busy chorus / bt', 'bare ws floor', 'offers relayed/s chorus / bt'], tpRows),
+    mdTable(
+      [
+        'conns',
+        'offers',
+        'chorus announces/s (p50 / p99)',
+        'bittorrent-tracker announces/s (p50 / p99)',
+        'chorus / bt',
+        'per server CPU-second chorus / bt',
+        'server busy chorus / bt',
+        'bare ws floor',
+        'offers relayed/s chorus / bt',
+      ],
+      tpRows,
+    ),
   )
   return `${lines.join('\n')}\n`
 }

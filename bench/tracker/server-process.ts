@@ -51,7 +51,12 @@ async function start(kind: ServerKind, shards: number): Promise<{ url: string; m
     // offers one ~1 KB frame to each of 5 other sockets), prepared in advance: no parsing, no
     // choosing, no serializing. What is left is ws and the kernel.
     const reply = JSON.stringify({ action: 'announce', info_hash: swarmId(0).binary, interval: 120, complete: 20, incomplete: 0 })
-    const offer = JSON.stringify({ action: 'announce', info_hash: swarmId(0).binary, peer_id: '-BN0001-000000000000', ...(JSON.parse(announce(0, 0, { offers: 1 })) as { offers: [Record<string, unknown>] }).offers[0] })
+    const offer = JSON.stringify({
+      action: 'announce',
+      info_hash: swarmId(0).binary,
+      peer_id: '-BN0001-000000000000',
+      ...(JSON.parse(announce(0, 0, { offers: 1 })) as { offers: [Record<string, unknown>] }).offers[0],
+    })
     const sockets: WebSocket[] = []
     wss.on('connection', (ws) => {
       sockets.push(ws)

@@ -572,7 +572,10 @@ function beginFade(): void {
       inCurve[i] = g.in
     }
     const at = ctx.currentTime
-    for (const [deck, curve] of [[out, outCurve], [inDeck, inCurve]] as const) {
+    for (const [deck, curve] of [
+      [out, outCurve],
+      [inDeck, inCurve],
+    ] as const) {
       deck.gain!.gain.cancelScheduledValues(0)
       deck.gain!.gain.setValueCurveAtTime(curve, at, len)
     }
@@ -687,10 +690,13 @@ function tick(): void {
   const t = deck.audio.currentTime
   const upcomingStart = deck.segments.map((s) => s.startsAt).find((s) => s > t && s - t < 1)
   if (upcomingStart !== undefined && !boundaryTimer && !deck.audio.paused) {
-    boundaryTimer = setTimeout(() => {
-      boundaryTimer = undefined
-      tick()
-    }, ((upcomingStart - t) / (deck.audio.playbackRate || 1)) * 1000 + 2)
+    boundaryTimer = setTimeout(
+      () => {
+        boundaryTimer = undefined
+        tick()
+      },
+      ((upcomingStart - t) / (deck.audio.playbackRate || 1)) * 1000 + 2,
+    )
   }
 }
 
@@ -902,7 +908,10 @@ async function main(): Promise<void> {
       localStorage.setItem(CROSSFADE_KEY, String(crossfadeSec()))
     } catch {}
     // A user gesture: the audio context may start now.
-    if (crossfadeSec() > 0) void ensureGraph()?.ctx.resume().catch(() => {})
+    if (crossfadeSec() > 0)
+      void ensureGraph()
+        ?.ctx.resume()
+        .catch(() => {})
   })
   const config = (await (await fetch('config.json')).json()) as PageConfig
   await setUpPrivacy(config)

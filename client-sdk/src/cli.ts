@@ -135,7 +135,10 @@ Options:
         ended.catch(() => {})
         const start = await playback.ready
         const media = await playback.media
-        if (!values.json) process.stderr.write(`playing ${trackId} at ${playback.stats()?.bitrate} kbit/s (${media.quality.codec === 'aac' ? 'AAC' : 'MP3'}); first audio after ${start.timeToFirstAudioMs.toFixed(0)} ms${start.fromCache ? ' (from cache)' : ''}\n`)
+        if (!values.json)
+          process.stderr.write(
+            `playing ${trackId} at ${playback.stats()?.bitrate} kbit/s (${media.quality.codec === 'aac' ? 'AAC' : 'MP3'}); first audio after ${start.timeToFirstAudioMs.toFixed(0)} ms${start.fromCache ? ' (from cache)' : ''}\n`,
+          )
         if (render) {
           const [bytes] = await Promise.all([collect(playback.stream), ended])
           played.push({ stats: playback.stats()!, track: { bytes, codec: media.quality.codec, timing: media.timing, channels: media.quality.channels } })
@@ -150,7 +153,10 @@ Options:
           { crossfadeSec: crossfade, ffmpeg: ffmpeg! },
         )
         await writeFile(values.out!, encodeWav(pcm))
-        if (!values.json) process.stderr.write(`wrote ${values.out}: ${(pcm.channels[0]!.length / pcm.sampleRate).toFixed(2)} s at ${pcm.sampleRate} Hz${trackIds.length > 1 ? (crossfade > 0 ? `, ${crossfade} s crossfades` : ', gapless') : ''}\n`)
+        if (!values.json)
+          process.stderr.write(
+            `wrote ${values.out}: ${(pcm.channels[0]!.length / pcm.sampleRate).toFixed(2)} s at ${pcm.sampleRate} Hz${trackIds.length > 1 ? (crossfade > 0 ? `, ${crossfade} s crossfades` : ', gapless') : ''}\n`,
+          )
       }
       if (lingerMs) await new Promise((r) => setTimeout(r, lingerMs))
       const all = played.map((p) => p.stats)

@@ -308,11 +308,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
     for (const { s, m, q } of whole.reverse()) {
       if (closed) return
       const held = () => cache.heldChunks(s.trackId, s.version, s.bitrate)
-      const peerSet = await network.join(
-        swarmQuality(m, q),
-        { held, get: (i) => cache.get(chunkKey(s.trackId, s.version, s.bitrate, i)) },
-        () => Math.max(0, q.byteLength - held().size * q.chunkSize),
-      )
+      const peerSet = await network.join(swarmQuality(m, q), { held, get: (i) => cache.get(chunkKey(s.trackId, s.version, s.bitrate, i)) }, () => Math.max(0, q.byteLength - held().size * q.chunkSize))
       if (closed) return
       release(peerSet.infoHash)
     }

@@ -1,17 +1,7 @@
 /**
  * Errors the SDK raises, with stable codes an app can match on (`err.code === 'no_key'`).
  */
-export const CHORUS_ERROR_CODES = [
-  'bad_option',
-  'not_found',
-  'no_key',
-  'unauthorized',
-  'invalid_manifest',
-  'all_sources_down',
-  'stopped',
-  'closed',
-  'internal',
-] as const
+export const CHORUS_ERROR_CODES = ['bad_option', 'not_found', 'no_key', 'unauthorized', 'invalid_manifest', 'all_sources_down', 'stopped', 'closed', 'internal'] as const
 
 export type ChorusErrorCode = (typeof CHORUS_ERROR_CODES)[number]
 
@@ -25,5 +15,4 @@ export class ChorusError extends Error {
   }
 }
 
-export const isChorusError = (err: unknown, code?: ChorusErrorCode): err is ChorusError =>
-  err instanceof ChorusError && (code === undefined || err.code === code)
+export const isChorusError = (err: unknown, code?: ChorusErrorCode): err is ChorusError => err instanceof ChorusError && (code === undefined || err.code === code)

@@ -70,9 +70,7 @@ export interface KeyService {
 export function createKeyService(options: KeyServiceOptions): KeyService {
   const http = createHttpService({ base: options.base, name: 'key service', ...(options.fetch && { fetch: options.fetch }), ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) })
   const given = options.token
-  let current: (SessionTokens & { renewAt: number }) | undefined = given
-    ? { keys: given, edge: given, tracker: given, expiresAt: tokenExpiry(given), renewAt: Number.POSITIVE_INFINITY }
-    : undefined
+  let current: (SessionTokens & { renewAt: number }) | undefined = given ? { keys: given, edge: given, tracker: given, expiresAt: tokenExpiry(given), renewAt: Number.POSITIVE_INFINITY } : undefined
   let pending: Promise<SessionTokens> | undefined
   let verifier: Promise<ManifestVerifier> | undefined
   let sessions = 0

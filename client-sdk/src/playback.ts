@@ -1,14 +1,4 @@
-import {
-  type Manifest,
-  type QualityManifest,
-  type StartPoint,
-  chunkMatches,
-  decryptChunk,
-  fromBase64Url,
-  mediaType,
-  playableUntilMs,
-  startPoint,
-} from '../../protocol/index.js'
+import { type Manifest, type QualityManifest, type StartPoint, chunkMatches, decryptChunk, fromBase64Url, mediaType, playableUntilMs, startPoint } from '../../protocol/index.js'
 import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
 import { type Action, type ChunkLayout, type SchedulerConfig, type Source, createScheduler } from './core/scheduler.js'
 import { createSpeaker } from './core/speaker.js'
@@ -331,26 +321,24 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps): InnerPla
 
   function fetchEdge(index: number): void {
     const started = deps.now()
-    edge
-      .chunk({ trackId: manifest.trackId, version: manifest.version, bitrate: quality.bitrate, index, hash: quality.hashes[index]! }, aborter.signal)
-      .then(
-        (data) => {
-          const seconds = (deps.now() - started) / 1000
-          if (seconds > 0) deps.onEdgeThroughput?.(data.byteLength / seconds)
-          arrived(index, data, 'edge')
-        },
-        (err: ChorusError) => {
-          if (stopped) return
-          scheduler.failed(index)
-          // With no peer holding the chunk and the edge down, nothing will bring it: say so instead of hanging.
-          const peersHold = peerSet?.peers().some((p) => scheduler.peerHolds(p, index)) ?? false
-          if (!peersHold && scheduler.bufferAheadMs() === 0 && ttfa !== null && !retryEdge(index)) {
-            fail(new ChorusError('all_sources_down', `chunk ${index} of ${manifest.trackId}: ${err.message}`, { cause: err }))
-          } else if (ttfa === null && !peersHold && !retryEdge(index)) {
-            fail(new ChorusError(err.code ?? 'all_sources_down', err.message, { cause: err }))
-          }
-        },
-      )
+    edge.chunk({ trackId: manifest.trackId, version: manifest.version, bitrate: quality.bitrate, index, hash: quality.hashes[index]! }, aborter.signal).then(
+      (data) => {
+        const seconds = (deps.now() - started) / 1000
+        if (seconds > 0) deps.onEdgeThroughput?.(data.byteLength / seconds)
+        arrived(index, data, 'edge')
+      },
+      (err: ChorusError) => {
+        if (stopped) return
+        scheduler.failed(index)
+        // With no peer holding the chunk and the edge down, nothing will bring it: say so instead of hanging.
+        const peersHold = peerSet?.peers().some((p) => scheduler.peerHolds(p, index)) ?? false
+        if (!peersHold && scheduler.bufferAheadMs() === 0 && ttfa !== null && !retryEdge(index)) {
+          fail(new ChorusError('all_sources_down', `chunk ${index} of ${manifest.trackId}: ${err.message}`, { cause: err }))
+        } else if (ttfa === null && !peersHold && !retryEdge(index)) {
+          fail(new ChorusError(err.code ?? 'all_sources_down', err.message, { cause: err }))
+        }
+      },
+    )
   }
 
   // The edge gets a few tries per chunk before a playback with nothing else gives up.
@@ -424,10 +412,8 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps): InnerPla
   async function joinSwarm(): Promise<void> {
     if (!deps.network || !deps.scheduler.p2p) return
     const held = () => cache.heldChunks(manifest.trackId, manifest.version, quality.bitrate)
-    peerSet = await deps.network.join(
-      swarmQuality(manifest, quality),
-      { held, get: (i) => cache.get(chunkKey(manifest.trackId, manifest.version, quality.bitrate, i)) },
-      () => Math.max(0, quality.byteLength - [...held()].reduce((n, i) => n + layout.size(i), 0)),
+    peerSet = await deps.network.join(swarmQuality(manifest, quality), { held, get: (i) => cache.get(chunkKey(manifest.trackId, manifest.version, quality.bitrate, i)) }, () =>
+      Math.max(0, quality.byteLength - [...held()].reduce((n, i) => n + layout.size(i), 0)),
     )
     if (stopped) return
     unlisten = peerSet.listen({

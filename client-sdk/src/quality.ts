@@ -16,6 +16,6 @@ export function chooseQuality(manifest: Manifest, choice: QualityChoice, through
   const cached = [...qs].reverse().find((q) => cachedBitrates.includes(q.bitrate))
   if (cached) return cached
   if (throughputBps === undefined) return qs[Math.floor((qs.length - 1) / 2)]!
-  const fits = [...qs].reverse().find((q) => (q.bitrate * 1000) / 8 * 2 <= throughputBps)
+  const fits = [...qs].reverse().find((q) => ((q.bitrate * 1000) / 8) * 2 <= throughputBps)
   return fits ?? qs[0]!
 }

@@ -42,10 +42,23 @@ export async function ffmpegForRender(choice?: string): Promise<string> {
  */
 async function decodeTrack(ffmpeg: string, bytes: Uint8Array, codec: 'aac' | 'mp3', sampleRate: number, channels: number): Promise<Float32Array[]> {
   const args = [
-    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
     ...(codec === 'aac' ? ['-ignore_editlist', '1', '-f', 'mp4'] : ['-f', 'mp3']),
-    '-i', 'pipe:0',
-    '-vn', '-f', 'f32le', '-acodec', 'pcm_f32le', '-ar', String(sampleRate), '-ac', String(channels), 'pipe:1',
+    '-i',
+    'pipe:0',
+    '-vn',
+    '-f',
+    'f32le',
+    '-acodec',
+    'pcm_f32le',
+    '-ar',
+    String(sampleRate),
+    '-ac',
+    String(channels),
+    'pipe:1',
   ]
   const raw = await new Promise<Buffer>((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -57,7 +70,8 @@ async function decodeTrack(ffmpeg: string, bytes: Uint8Array, codec: 'aac' | 'mp
     })
     child.on('error', (e) => reject(new RenderError(`could not run ffmpeg (${ffmpeg}): ${e.message}`)))
     child.on('close', (code) => {
-      if (code !== 0 || err.trim()) reject(new RenderError(`ffmpeg could not decode the ${codec === 'aac' ? 'MP4' : 'MP3'} stream: ${err.trim().split('\n').slice(-3).join(' / ') || `exit code ${code}`}`))
+      if (code !== 0 || err.trim())
+        reject(new RenderError(`ffmpeg could not decode the ${codec === 'aac' ? 'MP4' : 'MP3'} stream: ${err.trim().split('\n').slice(-3).join(' / ') || `exit code ${code}`}`))
       else resolve(Buffer.concat(out))
     })
     // ffmpeg exiting early closes stdin under us: 'close' above says why.

@@ -55,7 +55,10 @@ t.test('AAC through the Node SDK: a fragmented MP4 stream, init segment first, w
     t.ok(all.equals(Buffer.concat([init, master])), 'init + the decrypted master, byte for byte')
     let at = 0
     const ends = out.slice(1).map((piece) => (at += piece.length))
-    t.ok(ends.every((end) => fragmentStarts.has(end)), 'every piece ends where a fragment ends')
+    t.ok(
+      ends.every((end) => fragmentStarts.has(end)),
+      'every piece ends where a fragment ends',
+    )
     t.same(await decodeErrors(all, 'mp4'), { code: 0, stderr: '' }, 'ffmpeg -v error decodes it and prints nothing')
     t.equal(p.stats()!.bytes.edge, master.length)
   })

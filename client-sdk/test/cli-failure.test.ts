@@ -16,7 +16,14 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 t.test('chorus play: a playback that fails exits 1 with one line and leaves no temporary file', async (t) => {
-  const stack = await startStack(t, [{ trackId: 'song', seconds: 30 }, { trackId: 'dead', seconds: 4 }], { bitrates: [96] })
+  const stack = await startStack(
+    t,
+    [
+      { trackId: 'song', seconds: 30 },
+      { trackId: 'dead', seconds: 4 },
+    ],
+    { bitrates: [96] },
+  )
   const chunks = (await stack.manifest('song')).qualities[0]!.chunkCount
   const dir = await mkdtemp(join(tmpdir(), 'chorus-play-fail-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
@@ -41,7 +48,10 @@ t.test('chorus play: a playback that fails exits 1 with one line and leaves no t
   for (const [track, out, p2p] of cases) {
     const run = await runChorus(['play', track, ...common, ...p2p, '--speed', '0', '--out', join(dir, out)])
     t.equal(run.code, 1, `${out} ${p2p.join(' ')}: exit code 1`)
-    const errors = run.stderr.trim().split('\n').filter((l) => !l.startsWith('playing '))
+    const errors = run.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('playing '))
     t.equal(errors.length, 1, `${out}: one line of error (${run.stderr.trim()})`)
     t.match(errors[0], /^chorus play: all_sources_down: chunk \d+/, `${out}: the typed error`)
     t.notMatch(run.stderr, /nhandled|\n\s+at /, `${out}: no unhandled rejection, no stack`)
@@ -53,5 +63,9 @@ t.test('chorus play: a playback that fails exits 1 with one line and leaves no t
     'no temporary file in the cache',
   )
   t.ok(files.filter((f) => f.includes(`${join('c', 'song')}`)).length <= cut, 'the cache holds only chunks that arrived whole')
-  t.same((await readdir(dir)).filter((f) => f !== 'cache'), [], 'no output file left from a failed play (no partial stream, no WAV)')
+  t.same(
+    (await readdir(dir)).filter((f) => f !== 'cache'),
+    [],
+    'no output file left from a failed play (no partial stream, no WAV)',
+  )
 })

@@ -64,7 +64,7 @@ t.test('a cold play: session at creation, key alongside the manifest, one of eac
   t.equal(rec.log.filter((r) => r.path.startsWith('/v1/tracks/one/key')).length, 1, 'a replay asks for no key: it is held for the session')
 })
 
-t.test('a new version published between the manifest and the early key: the key of the manifest\'s version is used', async (t) => {
+t.test("a new version published between the manifest and the early key: the key of the manifest's version is used", async (t) => {
   const stack = await startStack(t, [{ trackId: 'one', seconds: 8 }])
   const reference = await stack.reference('one', 96)
   const rec = recordingFetch()
@@ -95,7 +95,7 @@ t.test('a new version published between the manifest and the early key: the key 
   const p = client.play('one', { quality: 96 })
   const out = await drain(p.stream)
   const keyRequests = rec.log.filter((r) => r.path.startsWith('/v1/tracks/one/key')).map((r) => r.path)
-  t.equal(keyRequests.length, 2, 'the early key, then the key of the manifest\'s version')
+  t.equal(keyRequests.length, 2, "the early key, then the key of the manifest's version")
   t.match(keyRequests[1], /\?version=/)
   t.ok(out.equals(reference), 'the audio is version 1, byte for byte: the manifest it played, under its own key')
 })

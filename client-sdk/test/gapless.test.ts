@@ -61,25 +61,55 @@ t.test('two halves of one sine, ingested as two AAC tracks, render back into one
   const stack = await startStack(
     t,
     [
-      { trackId: 'a', wav: wavS16(whole.map((c) => c.subarray(0, SPLIT)), RATE) },
-      { trackId: 'b', wav: wavS16(whole.map((c) => c.subarray(SPLIT)), RATE) },
+      {
+        trackId: 'a',
+        wav: wavS16(
+          whole.map((c) => c.subarray(0, SPLIT)),
+          RATE,
+        ),
+      },
+      {
+        trackId: 'b',
+        wav: wavS16(
+          whole.map((c) => c.subarray(SPLIT)),
+          RATE,
+        ),
+      },
     ],
     { bitrates: [160] },
   )
   const dir = await mkdtemp(join(tmpdir(), 'chorus-gapless-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const common = ['--edge', stack.edge.url, '--keys', stack.origin.url, '--tracker', stack.trackerUrl, '--api-key', API_KEY, `--public-key=${stack.publicKey}`, '--cache', join(dir, 'cache'), '--speed', '0']
+  const common = [
+    '--edge',
+    stack.edge.url,
+    '--keys',
+    stack.origin.url,
+    '--tracker',
+    stack.trackerUrl,
+    '--api-key',
+    API_KEY,
+    `--public-key=${stack.publicKey}`,
+    '--cache',
+    join(dir, 'cache'),
+    '--speed',
+    '0',
+  ]
 
   const qa = (await stack.manifest('a')).qualities[0]! as Mp4Quality
   const qb = (await stack.manifest('b')).qualities[0]! as Mp4Quality
   t.equal(qa.codec, 'aac')
-  t.same([qa.samples, qb.samples], [SPLIT, TOTAL - SPLIT], 'the manifests carry each half\'s exact length')
+  t.same([qa.samples, qb.samples], [SPLIT, TOTAL - SPLIT], "the manifests carry each half's exact length")
   t.ok(qa.delay > 0 && qb.delay > 0, `and the encoder priming (${qa.delay} samples)`)
 
   const run = await runChorus(['play', 'a', 'b', ...common, '--json', '--out', join(dir, 'join.wav')])
   t.equal(run.code, 0, run.stderr)
   const stats = JSON.parse(run.stdout.trim().split('\n').at(-1)!)
-  t.same(stats.tracks.map((s: { trackId: string }) => s.trackId), ['a', 'b'], 'both tracks played, in order')
+  t.same(
+    stats.tracks.map((s: { trackId: string }) => s.trackId),
+    ['a', 'b'],
+    'both tracks played, in order',
+  )
   const joined = readWav(await readFile(join(dir, 'join.wav')))
   t.equal(joined.sampleRate, RATE)
   t.equal(joined.channels.length, 2)
@@ -112,7 +142,10 @@ t.test('two halves of one sine, ingested as two AAC tracks, render back into one
     const jumped = measureJoin((await renderTracks([ta, shifted])).channels[0]!, SPLIT)
     t.notOk(seamless(jumped), `50 samples off, not seamless either: ${describe(jumped)}`)
     const trimmed = (await renderTracks(tracks)).channels[0]!
-    t.ok(trimmed.every((v, i) => v === x[i]), 'and trimmed, the same render gives what `chorus play` wrote')
+    t.ok(
+      trimmed.every((v, i) => v === x[i]),
+      'and trimmed, the same render gives what `chorus play` wrote',
+    )
   })
 
   await t.test('--crossfade 2: 2 s shorter, the level across the join within 3 dB', async (t) => {

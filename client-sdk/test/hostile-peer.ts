@@ -53,10 +53,13 @@ export async function trackerSocket(t: Test, url: string): Promise<TrackerSocket
       const seen = frames.find(accept)
       if (seen) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {
-        const w = { accept, resolve: (f: Record<string, unknown>) => {
-          clearTimeout(timer)
-          resolve(f)
-        } }
+        const w = {
+          accept,
+          resolve: (f: Record<string, unknown>) => {
+            clearTimeout(timer)
+            resolve(f)
+          },
+        }
         const timer = setTimeout(() => {
           waiters.delete(w)
           reject(new Error(`no matching tracker frame within ${timeoutMs} ms`))
@@ -199,8 +202,5 @@ export async function waitFor(h: HostilePeer, accept: (m: PeerMessage) => boolea
 /** `p`, or a failure after `ms` (an attack the SDK does not answer must fail the test, not hang it). */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))),
-  ])
+  return Promise.race([p.finally(() => clearTimeout(timer)), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)))])
 }

@@ -44,7 +44,21 @@ t.test('an old catalog: MP3 masters (ingest without ffmpeg) still play, seek and
   await t.test('chorus play writes the MP3 (ffmpeg decodes it cleanly) or renders it to a WAV', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'chorus-play-mp3-'))
     t.teardown(() => rm(dir, { recursive: true, force: true }))
-    const common = ['--edge', stack.edge.url, '--keys', stack.origin.url, '--tracker', stack.trackerUrl, '--api-key', API_KEY, `--public-key=${stack.publicKey}`, '--cache', join(dir, 'cache'), '--speed', '0']
+    const common = [
+      '--edge',
+      stack.edge.url,
+      '--keys',
+      stack.origin.url,
+      '--tracker',
+      stack.trackerUrl,
+      '--api-key',
+      API_KEY,
+      `--public-key=${stack.publicKey}`,
+      '--cache',
+      join(dir, 'cache'),
+      '--speed',
+      '0',
+    ]
     const mp3 = await runChorus(['play', 'old', ...common, '--out', join(dir, 'old.mp3')])
     t.equal(mp3.code, 0, mp3.stderr)
     t.ok((await readFile(join(dir, 'old.mp3'))).equals(master))

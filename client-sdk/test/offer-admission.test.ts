@@ -31,7 +31,11 @@ t.test('bounded: pending per swarm and in all, rate, one attempt per remote', as
   t.match(r.consider(offer('b'), 0), { type: 'answer' })
   t.same(r.consider(offer('c'), 0), { type: 'queued' }, 'the burst is spent')
   t.equal(r.retryInMs(0), 1000)
-  t.same(r.next(1000, () => true).map((c) => c.remote), ['c'], 'a second later it is answered')
+  t.same(
+    r.next(1000, () => true).map((c) => c.remote),
+    ['c'],
+    'a second later it is answered',
+  )
 })
 
 t.test('failures back off by remote and by certificate; a flood cannot hold the places', async (t) => {

@@ -31,12 +31,16 @@ async function connectedPair(t: Test, byeGraceMs = GRACE_MS): Promise<[End, End]
     const lengths = new Map<number, number>()
     let onClose!: () => void
     const closed = new Promise<void>((resolve) => (onClose = resolve))
-    const link = createPeerLink(peer as unknown as SimplePeerLike, {
-      onMessage: (m) => messages.push(m),
-      onChunk: (index, bytes) => chunks.set(index, bytes),
-      onProtocolError: (err) => t.fail(`protocol error: ${err.message}`),
-      onClose,
-    }, { byeGraceMs, chunkLength: (i) => lengths.get(i) })
+    const link = createPeerLink(
+      peer as unknown as SimplePeerLike,
+      {
+        onMessage: (m) => messages.push(m),
+        onChunk: (index, bytes) => chunks.set(index, bytes),
+        onProtocolError: (err) => t.fail(`protocol error: ${err.message}`),
+        onClose,
+      },
+      { byeGraceMs, chunkLength: (i) => lengths.get(i) },
+    )
     const ask = (index: number, length: number) => {
       lengths.set(index, length)
       void link.send({ type: 'request', index })

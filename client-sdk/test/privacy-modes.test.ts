@@ -94,7 +94,10 @@ t.test('privacy modes', async (t) => {
         'no host, srflx or prflx candidate',
       )
       // (The o= line's 127.0.0.1 is a constant of libwebrtc's, not an address of this machine.)
-      const text = sdp.split(/\r?\n/).filter((l) => !l.startsWith('o=')).join('\n')
+      const text = sdp
+        .split(/\r?\n/)
+        .filter((l) => !l.startsWith('o='))
+        .join('\n')
       t.notMatch(text, /127\.0\.0\.1|::1|192\.|10\.\d+\.\d+\.\d+|fd00:|\.local\b/, 'no local address or mDNS name anywhere else in it')
     }
   })
@@ -102,7 +105,10 @@ t.test('privacy modes', async (t) => {
   t.test('the default mode sends host candidates (what relay-only withholds), and nothing a data channel does not need', async (t) => {
     const { client, rec, sdps } = await collectDescriptions(t, {})
     t.equal(client.stats().privacy.mode, 'direct')
-    t.ok(rec.configs.every((c) => c.iceTransportPolicy === undefined), 'no transport policy')
+    t.ok(
+      rec.configs.every((c) => c.iceTransportPolicy === undefined),
+      'no transport policy',
+    )
     t.ok(
       sdps.some((sdp) => candidates(sdp).some((c) => c.type === 'host')),
       'host candidates in its descriptions',

@@ -9,7 +9,10 @@ const peerRequests = (actions: Action[]) => actions.filter((a): a is Extract<Act
 
 t.test('the head comes from the edge at once, nothing from peers inside it', async (t) => {
   const s = createScheduler(layout, { ...DEFAULT_SCHEDULER_CONFIG, maxEdgeInFlight: 8 })
-  s.addPeer('p1', Array.from({ length: 60 }, (_, i) => i))
+  s.addPeer(
+    'p1',
+    Array.from({ length: 60 }, (_, i) => i),
+  )
   s.start(0)
   const actions = s.plan(0)
   // headSec 10 -> chunks 0..4 from the edge; peers get chunks past the head.
@@ -26,7 +29,10 @@ t.test('without peers, later chunks wait until they are urgent, then go to the e
   const fetched = new Set<number>()
   for (const a of s.plan(now)) if (a.type === 'fetch-edge') fetched.add(a.index)
   for (const i of [...fetched]) s.received(i, 'edge', now)
-  t.same([...fetched].sort((a, b) => a - b), [0, 1, 2, 3])
+  t.same(
+    [...fetched].sort((a, b) => a - b),
+    [0, 1, 2, 3],
+  )
   // Playhead at 8 s: chunk 5 (10 s) is 2 s ahead (< urgentSec 4) and not fetched yet.
   now = 8000
   s.setPlayhead(8000)
@@ -62,7 +68,10 @@ t.test('a late peer request is cancelled and re-sent to another peer, or to the 
   t.ok(first, 'chunk 5 requested from a peer')
   // The deadline passes: cancelled, and the other peer gets it.
   const later = s.plan(first.deadline + 1)
-  t.ok(later.some((a) => a.type === 'cancel-peer' && a.index === 5 && a.peer === first.peer), 'the late request is cancelled')
+  t.ok(
+    later.some((a) => a.type === 'cancel-peer' && a.index === 5 && a.peer === first.peer),
+    'the late request is cancelled',
+  )
   const retry = peerRequests(later).find((a) => a.index === 5)
   t.ok(retry && retry.peer !== first.peer, 're-sent to the other peer')
   // Now the playhead is close: chunk 5 (10 s) is 1 s ahead, urgent -> it goes to the edge.
@@ -86,18 +95,27 @@ t.test('a chunk a peer refused is not asked of that peer again', async (t) => {
   t.not(second.peer, first.peer, 'asked of the other peer')
   s.peerLacks(second.peer, 5)
   s.failed(5)
-  t.notOk(peerRequests(s.plan(2)).some((a) => a.index === 5), 'no request loop against peers that refuse')
+  t.notOk(
+    peerRequests(s.plan(2)).some((a) => a.index === 5),
+    'no request loop against peers that refuse',
+  )
 })
 
 t.test('emergency: a low buffer stops uploading and takes everything from the edge until it recovers', async (t) => {
   const s = createScheduler(layout, { ...DEFAULT_SCHEDULER_CONFIG, headSec: 0, maxEdgeInFlight: 3 })
-  s.addPeer('p', Array.from({ length: 60 }, (_, i) => i))
+  s.addPeer(
+    'p',
+    Array.from({ length: 60 }, (_, i) => i),
+  )
   s.start(0)
   s.received(0, 'edge', 0)
   // Playing, with only the first chunk (2 s) there and the playhead at 1 s: 1 s of buffer.
   s.setPlayhead(1000)
   const actions = s.plan(1000)
-  t.ok(actions.some((a) => a.type === 'uploading' && a.allowed === false), 'uploading stops')
+  t.ok(
+    actions.some((a) => a.type === 'uploading' && a.allowed === false),
+    'uploading stops',
+  )
   t.ok(s.emergency)
   t.same(edgeIndices(actions), [1, 2, 3], 'nearest chunks from the edge, as many as the edge slots allow')
   for (let i = 1; i < 5; i++) s.received(i, 'edge', 1100)
@@ -141,12 +159,12 @@ t.test('MP4: a start at a fragment inside a chunk fetches that chunk, though the
   t.equal(s.chunkAt(11_000), 9, 'the seek table alone names the last chunk')
   s.start(11_000, 6)
   s.setPlayhead(11_000)
-  t.same(edgeIndices(s.plan(0)), [6, 7, 8, 9], 'from the start point\'s chunk to the end, nothing before it')
+  t.same(edgeIndices(s.plan(0)), [6, 7, 8, 9], "from the start point's chunk to the end, nothing before it")
   for (const i of [6, 8, 9]) s.received(i, 'edge', 10)
   t.equal(s.bufferAheadMs(), 0, 'chunk 7 missing: the fragment is not whole, nothing to play')
   t.same(edgeIndices(s.plan(20)), [], 'chunk 7 is still in flight')
   s.failed(7)
-  t.same(edgeIndices(s.plan(30)), [7], 'a failed chunk before the playhead\'s seek-table chunk is asked again')
+  t.same(edgeIndices(s.plan(30)), [7], "a failed chunk before the playhead's seek-table chunk is asked again")
   s.received(7, 'edge', 40)
   t.equal(s.bufferAheadMs(), 3000, 'then the rest of the track')
 

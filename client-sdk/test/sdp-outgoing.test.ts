@@ -13,7 +13,15 @@ const DIRECT: CandidateType[] = ['host', 'relay']
 
 /** What a trimmed description may still say: nothing but these lines. */
 function checkTrimmed(t: Test, sdp: string, what: string): void {
-  const bad = sdp.split('\r\n').filter((l) => l && !/^(v=0|o=- \d+ \d+ IN IP4 127\.0\.0\.1|s=-|t=0 0|m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel|c=IN IP4 0\.0\.0\.0|a=(group:BUNDLE .*|ice-ufrag:.*|ice-pwd:.*|ice-options:.*|fingerprint:.*|setup:.*|mid:.*|sctp-port:.*|max-message-size:.*|candidate:\d+ 1 udp \d+ \S+ \d+ typ (host|srflx|relay)( raddr 0\.0\.0\.0 rport 0)?))$/.test(l))
+  const bad = sdp
+    .split('\r\n')
+    .filter(
+      (l) =>
+        l &&
+        !/^(v=0|o=- \d+ \d+ IN IP4 127\.0\.0\.1|s=-|t=0 0|m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel|c=IN IP4 0\.0\.0\.0|a=(group:BUNDLE .*|ice-ufrag:.*|ice-pwd:.*|ice-options:.*|fingerprint:.*|setup:.*|mid:.*|sctp-port:.*|max-message-size:.*|candidate:\d+ 1 udp \d+ \S+ \d+ typ (host|srflx|relay)( raddr 0\.0\.0\.0 rport 0)?))$/.test(
+          l,
+        ),
+    )
   t.same(bad, [], `${what}: only the lines a data channel needs, candidates without extensions`)
   t.notMatch(sdp, / tcp |network-id|network-cost|extmap-allow-mixed|msid-semantic/, `${what}: no TCP candidate, no network id or cost, no media attributes`)
 }
@@ -59,8 +67,14 @@ t.test('@roamhq/wrtc: a trimmed offer and answer still connect, and carry only w
   const trimmed = await connectNode((s) => outgoingDescription(s, DIRECT))
   for (const [what, sdp] of Object.entries(trimmed)) {
     checkTrimmed(t, sdp, what)
-    t.ok(candidates(sdp).some((c) => c.address === '127.0.0.1'), `${what}: the loopback candidate stays`)
-    t.ok(candidates(sdp).every((c) => c.type === 'host'), `${what}: host candidates only (no STUN)`)
+    t.ok(
+      candidates(sdp).some((c) => c.address === '127.0.0.1'),
+      `${what}: the loopback candidate stays`,
+    )
+    t.ok(
+      candidates(sdp).every((c) => c.type === 'host'),
+      `${what}: host candidates only (no STUN)`,
+    )
   }
   t.ok(saneOffer(trimmed.offer), 'the trimmed offer is one a receiver answers')
   t.pass('connected with trimmed descriptions')
@@ -123,12 +137,17 @@ t.test('the rules on a description with every kind of candidate', async (t) => {
   t.equal(fingerprint(direct), 'sha-256 ab:cd', 'the session-level fingerprint stays')
   t.ok(direct.endsWith('\r\n'), 'line endings as they were')
   t.same(candidates(outgoingDescription(sdp, ['relay'])), [{ type: 'relay', address: '203.0.113.9' }], 'relay-only: the relay candidate alone, no mDNS name')
-  t.same(candidates(outgoingDescription(sdp, ['host', 'relay'])).map((c) => c.type), ['host', 'host', 'relay'], 'no srflx where the mode has no STUN')
+  t.same(
+    candidates(outgoingDescription(sdp, ['host', 'relay'])).map((c) => c.type),
+    ['host', 'host', 'relay'],
+    'no srflx where the mode has no STUN',
+  )
   t.equal(outgoingDescription(direct, ['host', 'srflx', 'relay']), direct, 'trimming twice changes nothing')
 })
 
 t.test('Chromium: its trimmed offers and answers connect to @roamhq/wrtc peers', async (t) => {
-  const launch = (args: string[]) => chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...args] })
+  const launch = (args: string[]) =>
+    chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...args] })
   // As the web player tests run it: host candidates with addresses, so loopback connects.
   const browser: Browser = await launch(['--disable-features=WebRtcHideLocalIpsWithMdns'])
   t.teardown(() => browser.close())
@@ -150,10 +169,12 @@ t.test('Chromium: its trimmed offers and answers connect to @roamhq/wrtc peers',
       const pc = new RTCPeerConnection()
       w.pc = pc
       const dc = pc.createDataChannel('x')
-      w.opened = new Promise<void>((r) => dc.addEventListener('open', () => {
-        dc.send('hello from chromium')
-        r()
-      }))
+      w.opened = new Promise<void>((r) =>
+        dc.addEventListener('open', () => {
+          dc.send('hello from chromium')
+          r()
+        }),
+      )
       await pc.setLocalDescription(await pc.createOffer())
       return gathered(pc)
     }
@@ -194,7 +215,14 @@ t.test('Chromium: its trimmed offers and answers connect to @roamhq/wrtc peers',
     checkTrimmed(t, answer, "Chromium's answer")
     node.on('connect', () => node.send('hello from node'))
     node.signal({ type: 'answer', sdp: answer })
-    t.equal(await within(page.evaluate(() => (window as unknown as { message: Promise<string> }).message), 10_000), 'hello from node', 'the data channel carries a message')
+    t.equal(
+      await within(
+        page.evaluate(() => (window as unknown as { message: Promise<string> }).message),
+        10_000,
+      ),
+      'hello from node',
+      'the data channel carries a message',
+    )
   })
 
   await t.test("Chromium's default (mDNS names for host candidates): kept where host is allowed, cut in relay-only", async (t) => {
@@ -217,9 +245,16 @@ t.test('Chromium: its trimmed offers and answers connect to @roamhq/wrtc peers',
     t.ok(hosts.length > 0 && hosts.every((c) => c.address.endsWith('.local')), `host candidates are mDNS names: ${hosts.map((c) => c.address).join(', ')}`)
     const direct = outgoingDescription(raw, DIRECT)
     checkTrimmed(t, direct, 'mDNS offer')
-    const udpHosts = raw.split('\r\n').filter((l) => / 1 udp .* typ host/.test(l)).map((l) => l.split(' ')[4])
+    const udpHosts = raw
+      .split('\r\n')
+      .filter((l) => / 1 udp .* typ host/.test(l))
+      .map((l) => l.split(' ')[4])
     t.ok(udpHosts.length > 0, `${udpHosts.length} UDP host candidates`)
-    t.same(candidates(direct).map((c) => c.address), udpHosts, 'the UDP mDNS candidates stay in direct mode, in their order')
+    t.same(
+      candidates(direct).map((c) => c.address),
+      udpHosts,
+      'the UDP mDNS candidates stay in direct mode, in their order',
+    )
     t.same(candidates(outgoingDescription(raw, ['relay'])), [], 'none in relay-only')
   })
 })

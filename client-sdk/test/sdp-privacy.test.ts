@@ -59,5 +59,9 @@ t.test('ids come from the CSPRNG, not Math.random', async (t) => {
     Math.random = random
   }
   t.match(randomId(), /^[0-9a-f]{40}$/)
-  t.equal(randomId((b) => b.fill(1)), '01'.repeat(20), 'the source is injectable')
+  t.equal(
+    randomId((b) => b.fill(1)),
+    '01'.repeat(20),
+    'the source is injectable',
+  )
 })

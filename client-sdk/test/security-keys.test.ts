@@ -22,7 +22,14 @@ async function files(dir: string): Promise<string[]> {
 const keyRequest = (p: string) => p === '/v1/session' || p === '/v1/origin-key' || /^\/v1\/tracks\/[^/]+\/key/.test(p)
 
 t.test('a hostile edge is refused; keys and sessions never pass through it', async (t) => {
-  const stack = await startStack(t, [{ trackId: 'song', seconds: 8 }, { trackId: 'other', seconds: 8 }], { bitrates: [96] })
+  const stack = await startStack(
+    t,
+    [
+      { trackId: 'song', seconds: 8 },
+      { trackId: 'other', seconds: 8 },
+    ],
+    { bitrates: [96] },
+  )
   const otherDoc = await (await fetch(`${stack.origin.url}/v1/tracks/other/manifest`)).text()
 
   t.test("another track's signed manifest for the one asked: invalid_manifest, nothing cached, no chunk fetched", async (t) => {
@@ -33,7 +40,11 @@ t.test('a hostile edge is refused; keys and sessions never pass through it', asy
     await t.rejects(p.ready, { name: 'ChorusError', code: 'invalid_manifest', message: /song.*other/ })
     await client.close()
     t.same(await files(dir), [], 'the cache holds nothing: no manifest, no chunk')
-    t.equal(edge.count((x) => x.startsWith('/v1/chunks/')), 0, 'no chunk was asked for')
+    t.equal(
+      edge.count((x) => x.startsWith('/v1/chunks/')),
+      0,
+      'no chunk was asked for',
+    )
   })
 
   t.test("another track's manifest in the cache is refused too (the edge unreachable)", async (t) => {
@@ -61,7 +72,11 @@ t.test('a hostile edge is refused; keys and sessions never pass through it', asy
     const { client, dir } = await stack.client({ edge: edge.url, publicKey: undefined, p2p: false })
     await t.rejects(client.play('song').ready, { code: 'invalid_manifest', message: /unknown key/ })
     await client.close()
-    t.equal(edge.count((x) => x === '/v1/origin-key'), 0, "the edge was never asked for the key: the key service's was used")
+    t.equal(
+      edge.count((x) => x === '/v1/origin-key'),
+      0,
+      "the edge was never asked for the key: the key service's was used",
+    )
     t.same(await files(dir), [], 'nothing cached')
   })
 
@@ -82,8 +97,11 @@ t.test('a hostile edge is refused; keys and sessions never pass through it', asy
     // The type says keys is required; an app in plain JavaScript (or a cast) can still leave it out.
     await t.rejects(createClient(options as unknown as Parameters<typeof createClient>[0]), { name: 'ChorusError', code: 'bad_option', message: /\bkeys\b.*key service/ })
     await t.rejects(createClient({ ...options, keys: 'edge' }), { code: 'bad_option', message: /\bkeys\b/ }, 'nor a keys that is not an http(s) URL')
-    t.equal(edge.count(() => true), 0, 'no request of any kind reached the edge: no session, no key, no origin key')
+    t.equal(
+      edge.count(() => true),
+      0,
+      'no request of any kind reached the edge: no session, no key, no origin key',
+    )
     t.same(warnings, [], 'an error, not a warning')
   })
-
 })

@@ -23,7 +23,14 @@ function countingWrtc() {
 }
 
 t.test('a flood of bogus offers through the real tracker does not keep an honest peer out', async (t) => {
-  const stack = await startStack(t, [{ trackId: 'song', seconds: 40 }, { trackId: 'other', seconds: 10 }], { bitrates: [160] })
+  const stack = await startStack(
+    t,
+    [
+      { trackId: 'song', seconds: 40 },
+      { trackId: 'other', seconds: 10 },
+    ],
+    { bitrates: [160] },
+  )
   const reference = await stack.reference('song', 160)
   const counted = countingWrtc()
   const seeder = await stack.client({ speed: 0, wrtc: counted.wrtc })

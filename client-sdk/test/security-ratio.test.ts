@@ -17,7 +17,15 @@ async function attacker(t: Test, stack: Stack, trackId: string, left: number, ti
 }
 
 t.test('the ratio rule and download-only hold against peers that ask', async (t) => {
-  const stack = await startStack(t, [{ trackId: 'ratio', seconds: 30 }, { trackId: 'more', seconds: 30 }, { trackId: 'dl', seconds: 20 }], { bitrates: [160] })
+  const stack = await startStack(
+    t,
+    [
+      { trackId: 'ratio', seconds: 30 },
+      { trackId: 'more', seconds: 30 },
+      { trackId: 'dl', seconds: 20 },
+    ],
+    { bitrates: [160] },
+  )
 
   t.test('a listener uploads at most allowance + ratio x download, then chokes the peer until it downloads more', async (t) => {
     const allowance = 64 * 1024

@@ -45,7 +45,10 @@ t.test('a seeder whose tracker token expires sends a fresh one (same subject) an
     seen.filter((s) => s.sub === first.sub).every((s) => s.exp * 1000 > s.at),
     'the seeder never presented an expired token',
   )
-  t.ok(seen.every((s) => Array.isArray(s.aud) && s.aud.length === 1 && s.aud[0] === 'tracker'), 'only tracker tokens went to the tracker')
+  t.ok(
+    seen.every((s) => Array.isArray(s.aud) && s.aud.length === 1 && s.aud[0] === 'tracker'),
+    'only tracker tokens went to the tracker',
+  )
 
   const listener = await stack.client({ speed: 4 })
   const p = listener.client.play('song', { quality: 160 })
@@ -94,7 +97,7 @@ async function halfOpeningProxy(t: Test, target: string) {
   }
 }
 
-t.test("a reconnect that finds its peer_id held by its old half-open socket takes a new one", async (t) => {
+t.test('a reconnect that finds its peer_id held by its old half-open socket takes a new one', async (t) => {
   const stack = await startStack(t, [{ trackId: 'song', seconds: 20 }], { bitrates: [160] })
   const reference = await stack.reference('song', 160)
   const proxy = await halfOpeningProxy(t, stack.trackerUrl)

@@ -27,7 +27,15 @@ async function attacker(t: Test, stack: Awaited<ReturnType<typeof startStack>>, 
 }
 
 t.test('requests past the per-peer cap are refused and a flood gets the peer dropped; cancel stops uploads; the rate cap holds by default', async (t) => {
-  const stack = await startStack(t, [{ trackId: 'flood', seconds: 40 }, { trackId: 'cancel', seconds: 20 }, { trackId: 'rate', seconds: 60 }], { bitrates: [160] })
+  const stack = await startStack(
+    t,
+    [
+      { trackId: 'flood', seconds: 40 },
+      { trackId: 'cancel', seconds: 20 },
+      { trackId: 'rate', seconds: 60 },
+    ],
+    { bitrates: [160] },
+  )
   const chunks = (await stack.manifest('flood')).qualities[0]!.chunkCount
   t.ok(chunks > 32, `the track has ${chunks} chunks`)
 

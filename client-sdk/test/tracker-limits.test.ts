@@ -8,10 +8,17 @@ import type { ChorusWarning } from '../src/client.js'
 import { drain, startStack, until } from './stack.js'
 
 t.test('at the peer limit: one peer_limit warning, and the track plays from the edge', async (t) => {
-  const stack = await startStack(t, [{ trackId: 'one', seconds: 12 }, { trackId: 'two', seconds: 12 }], {
-    bitrates: [160],
-    tracker: (publicKey) => ({ authKey: publicKey, maxPeersLearnedPerHour: 1 }),
-  })
+  const stack = await startStack(
+    t,
+    [
+      { trackId: 'one', seconds: 12 },
+      { trackId: 'two', seconds: 12 },
+    ],
+    {
+      bitrates: [160],
+      tracker: (publicKey) => ({ authKey: publicKey, maxPeersLearnedPerHour: 1 }),
+    },
+  )
   // One seeder per track: the second track's is a peer this listener has not met.
   const seederOne = await stack.client({ speed: 0 })
   await drain(seederOne.client.play('one', { quality: 160 }).stream)

@@ -25,7 +25,15 @@ interface PageFigures {
 
 const figures = (page: Page) =>
   page.evaluate((): PageFigures => {
-    const c = (window as unknown as { chorus: { client: { stats(): { privacy: { mode: string }; network?: { uploadedBytes: number; swarms: number; offers: number } } }; stats(): { bytes: { peer: number } } | undefined; currentTime(): number } }).chorus
+    const c = (
+      window as unknown as {
+        chorus: {
+          client: { stats(): { privacy: { mode: string }; network?: { uploadedBytes: number; swarms: number; offers: number } } }
+          stats(): { bytes: { peer: number } } | undefined
+          currentTime(): number
+        }
+      }
+    ).chorus
     const s = c.client.stats()
     return { mode: s.privacy.mode, uploaded: s.network?.uploadedBytes, swarms: s.network?.swarms, offers: s.network?.offers, peerBytes: c.stats()?.bytes.peer ?? 0, time: c.currentTime() }
   })
@@ -34,7 +42,14 @@ async function until(what: string, check: () => Promise<boolean>, pages: Page[],
   const deadline = Date.now() + timeoutMs
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) {
-      const seen = await Promise.all(pages.map((p) => figures(p).then((f) => JSON.stringify(f), (e: Error) => e.message)))
+      const seen = await Promise.all(
+        pages.map((p) =>
+          figures(p).then(
+            (f) => JSON.stringify(f),
+            (e: Error) => e.message,
+          ),
+        ),
+      )
       throw new Error(`timed out waiting for ${what}\n${seen.join('\n')}`)
     }
     await new Promise((r) => setTimeout(r, 250))
@@ -53,7 +68,20 @@ t.test('download-only, picked in the page, holds across a reload: shown, in the 
   const stack = await startStack(t, dataDir)
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--mute-audio', '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--mute-audio',
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
   })
   t.teardown(() => browser.close())
   // No iceServers: no TURN server, so relay-only cannot be offered.
@@ -69,7 +97,13 @@ t.test('download-only, picked in the page, holds across a reload: shown, in the 
 
   const listener = await open()
   const modes = listener.getByRole('group', { name: 'Peer-to-peer mode' })
-  await t.resolves(modes.getByRole('radio', { name: 'P2P on' }).isChecked().then((on) => (on ? undefined : Promise.reject(new Error('P2P on is not checked')))), 'P2P on by default')
+  await t.resolves(
+    modes
+      .getByRole('radio', { name: 'P2P on' })
+      .isChecked()
+      .then((on) => (on ? undefined : Promise.reject(new Error('P2P on is not checked')))),
+    'P2P on by default',
+  )
   t.equal((await figures(listener)).mode, 'direct', "the SDK's stats say direct")
   const relay = modes.getByRole('radio', { name: 'Relay only' })
   t.ok(await relay.isDisabled(), 'relay-only cannot be picked without a TURN server')

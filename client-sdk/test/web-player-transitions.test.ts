@@ -29,7 +29,6 @@ function wav(frames: number, sample: (i: number) => number): Uint8Array {
 
 const tone = (i: number) => AMPLITUDE * Math.sin((2 * Math.PI * HZ * i) / RATE)
 
-
 /** The page whose state a timeout shows. */
 let watched: Page | undefined
 
@@ -38,13 +37,22 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   while (!(await check())) {
     if (Date.now() > deadline) {
       const page = watched
-      const seen = page ? await page.evaluate(() => JSON.stringify({ state: (window as unknown as ChorusWindow).chorus?.state(), log: (window as unknown as ChorusWindow).chorus?.log.slice(-30), status: document.getElementById('status')?.textContent })).catch(() => '') : ''
+      const seen = page
+        ? await page
+            .evaluate(() =>
+              JSON.stringify({
+                state: (window as unknown as ChorusWindow).chorus?.state(),
+                log: (window as unknown as ChorusWindow).chorus?.log.slice(-30),
+                status: document.getElementById('status')?.textContent,
+              }),
+            )
+            .catch(() => '')
+        : ''
       throw new Error(`timed out waiting for ${what}${seen ? `; the page: ${seen}` : ''}`)
     }
     await new Promise((r) => setTimeout(r, 100))
   }
 }
-
 
 interface SegmentState {
   trackId: string
@@ -211,7 +219,7 @@ function measureJoin(x: Float32Array, rate: number) {
   const before = phaseOf(x, at - win - gap, at - gap, HZ, rate)
   const after = phaseOf(x, at + quiet + gap, at + quiet + gap + win, HZ, rate)
   const period = rate / HZ
-  const shift = ((((after - before) / (2 * Math.PI)) * period) % period + period * 1.5) % period - period / 2
+  const shift = ((((((after - before) / (2 * Math.PI)) * period) % period) + period * 1.5) % period) - period / 2
   const steady = (() => {
     let s = 0
     for (let i = at - win; i < at - gap; i++) s = Math.max(s, Math.abs(x[i]! - x[i - 1]!))
@@ -243,7 +251,20 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
   const stack = await startStack(t, dataDir)
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--mute-audio', '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--mute-audio',
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
   })
   t.teardown(() => browser.close())
   const url = stack.urls.player!
@@ -283,15 +304,26 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     const endedAt = after.findIndex((e) => e.type === 'ended')
     // From a second in (a start may stutter once before the first fragment is whole) to the end.
     const between = after.filter((e) => e.t! > 1 && e.t! < end - 0.05)
-    t.same(between.filter((e) => ['ended', 'pause', 'seeking'].includes(e.type)).map((e) => `${e.type} at ${e.t}`), [], "no 'pause' or 'ended' between the tracks")
+    t.same(
+      between.filter((e) => ['ended', 'pause', 'seeking'].includes(e.type)).map((e) => `${e.type} at ${e.t}`),
+      [],
+      "no 'pause' or 'ended' between the tracks",
+    )
     // 'waiting' with nothing buffered ahead is a hole in the timeline; with audio ahead it is the
     // decoder falling behind on a loaded machine (seen when two browser tests share the CPU).
     const waits = between.filter((e) => e.type === 'waiting')
-    t.same(waits.filter((e) => !(Number(e.detail?.replace('ahead ', '')) >= 0.1)).map((e) => `waiting at ${e.t} (${e.detail})`), [], "no 'waiting' for data: the element never reached the end of what was buffered")
+    t.same(
+      waits.filter((e) => !(Number(e.detail?.replace('ahead ', '')) >= 0.1)).map((e) => `waiting at ${e.t} (${e.detail})`),
+      [],
+      "no 'waiting' for data: the element never reached the end of what was buffered",
+    )
     if (waits.length) t.comment(`'waiting' with audio buffered ahead (a busy machine): ${waits.map((e) => `at ${e.t} (${e.detail})`).join(', ')}`)
     t.ok(endedAt >= 0 && after[endedAt]!.t! >= end - 0.05, "'ended' came once, at the end of Tone B")
     const nowB = log.find((e) => e.type === 'now' && e.trackId === 'tone-b')
-    t.ok(nowB && nowB.t! >= SPLIT / RATE - 0.001 && nowB.t! < SPLIT / RATE + 0.3, `now playing turned to Tone B as the playhead crossed the join (at ${nowB?.t?.toFixed(3)} s, join ${(SPLIT / RATE).toFixed(3)} s)`)
+    t.ok(
+      nowB && nowB.t! >= SPLIT / RATE - 0.001 && nowB.t! < SPLIT / RATE + 0.3,
+      `now playing turned to Tone B as the playhead crossed the join (at ${nowB?.t?.toFixed(3)} s, join ${(SPLIT / RATE).toFixed(3)} s)`,
+    )
     t.match(title, /Tone B/, 'the page said Tone B')
     t.equal(seekMax, String(Math.floor((TOTAL - SPLIT) / RATE)), "the seek bar was Tone B's")
 
@@ -335,7 +367,12 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
       60_000,
     )
     const log = await pageLog(page)
-    t.comment(`events: ${log.filter((e) => !['place', 'appended'].includes(e.type)).map((e) => `${e.type}${e.deck ?? ''}@${Math.round(e.at)}ms/${e.t?.toFixed(2)}s${e.trackId ? `:${e.trackId}` : ''}${e.detail ? `(${e.detail})` : ''}`).join(' ')}`)
+    t.comment(
+      `events: ${log
+        .filter((e) => !['place', 'appended'].includes(e.type))
+        .map((e) => `${e.type}${e.deck ?? ''}@${Math.round(e.at)}ms/${e.t?.toFixed(2)}s${e.trackId ? `:${e.trackId}` : ''}${e.detail ? `(${e.detail})` : ''}`)
+        .join(' ')}`,
+    )
     const fade = log.find((e) => e.type === 'fade')
     const bPlaying = log.find((e) => e.type === 'playing' && e.deck === 'B')
     // Deck A stops at its end: 'ended', or 'stop' when the page lets it go first.
@@ -344,7 +381,9 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     t.ok(fade && bPlaying && aEnded && aNow, 'deck B started and deck A stopped')
     const aAtFade = log.filter((e) => e.deck === 'A' && e.at <= fade!.at).at(-1)?.t ?? NaN
     const overlap = (aEnded!.at - bPlaying!.at) / 1000
-    t.comment(`fade at ${fade!.at.toFixed(0)} ms (Chords A at ${aAtFade.toFixed(2)} s), B playing at ${bPlaying!.at.toFixed(0)} ms, A ended at ${aEnded!.at.toFixed(0)} ms: overlap ${overlap.toFixed(2)} s`)
+    t.comment(
+      `fade at ${fade!.at.toFixed(0)} ms (Chords A at ${aAtFade.toFixed(2)} s), B playing at ${bPlaying!.at.toFixed(0)} ms, A ended at ${aEnded!.at.toFixed(0)} ms: overlap ${overlap.toFixed(2)} s`,
+    )
     t.ok(Math.abs(overlap - CROSSFADE) < 0.5, `both decks played for about ${CROSSFADE} s (${overlap.toFixed(2)} s)`)
     const both = samples.filter((x) => !x.a.paused && !x.b.paused && x.a.currentTime > 0 && x.b.currentTime > 0)
     t.ok(both.length >= 5, `sampled both playing ${both.length} times`)
@@ -356,7 +395,10 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
       mid.every((x) => Math.abs(x.a.gain! ** 2 + x.b.gain! ** 2 - 1) < 0.06),
       `equal power through the fade: ${mid.map((x) => `${x.a.gain!.toFixed(2)}/${x.b.gain!.toFixed(2)}`).join(' ')}`,
     )
-    t.ok(log.some((e) => e.type === 'now' && e.trackId === 'chords-b' && e.at >= fade!.at), 'the page turned to Chords B')
+    t.ok(
+      log.some((e) => e.type === 'now' && e.trackId === 'chords-b' && e.at >= fade!.at),
+      'the page turned to Chords B',
+    )
     t.ok(Math.abs(aAtFade - (8 - CROSSFADE)) < 0.4, `the fade began ${CROSSFADE} s before Chords A's end (at ${aAtFade.toFixed(2)} s)`)
   })
 
@@ -378,7 +420,14 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     t.ok(await queueButton.evaluate((el) => el === document.activeElement), 'focus stays where it was')
     const log = (await pageLog(page)).filter((e) => e.deck === 'A')
     const started = log.findIndex((e) => e.type === 'playing')
-    t.same(log.slice(started + 1).filter((e) => ['pause', 'ended', 'now', 'seeking'].includes(e.type)).map((e) => e.type), [], 'playback went on: not paused, restarted or moved')
+    t.same(
+      log
+        .slice(started + 1)
+        .filter((e) => ['pause', 'ended', 'now', 'seeking'].includes(e.type))
+        .map((e) => e.type),
+      [],
+      'playback went on: not paused, restarted or moved',
+    )
     t.equal((await state(page)).now, 'long-song', 'the same track plays')
     t.ok((await position(page)) > before, 'and its position moved on')
 
@@ -405,10 +454,14 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     )
     const again = await starts()
     await seekTo(20)
-    await until('the playhead at 20 s', async () => {
-      const q = await position(page)
-      return q >= 20.2 && q < 25
-    }, 20_000)
+    await until(
+      'the playhead at 20 s',
+      async () => {
+        const q = await position(page)
+        return q >= 20.2 && q < 25
+      },
+      20_000,
+    )
     t.comment(`seek to 20 s: ${(await starts()) > again ? 'the track started anew' : 'within the buffer'}`)
     t.equal((await state(page)).now, 'long-song', 'still Long Song')
     await page.close()
@@ -428,7 +481,14 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     const log = (await pageLog(page)).filter((e) => e.deck === 'A')
     const started = log.findIndex((e) => e.type === 'playing')
     const join = log.find((e) => e.type === 'now' && e.trackId === 'chords-a')!
-    t.same(log.slice(started + 1).filter((e) => e.at < join.at && ['waiting', 'pause', 'ended'].includes(e.type)).map((e) => e.type), [], 'the element played through the codec change')
+    t.same(
+      log
+        .slice(started + 1)
+        .filter((e) => e.at < join.at && ['waiting', 'pause', 'ended'].includes(e.type))
+        .map((e) => e.type),
+      [],
+      'the element played through the codec change',
+    )
     t.comment(`MP3 -> AAC join at ${join.t?.toFixed(3)} s; buffered ${JSON.stringify(s.decks[0]!.buffered)}`)
     t.equal(s.decks[0]!.buffered.length, 1, 'one buffered range across the codec change')
     await page.close()

@@ -9,8 +9,6 @@ import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 
-
-
 let ownPage: (context: BrowserContext) => Promise<void> = async () => {}
 
 async function newPage(browser: Browser, viewport: { width: number; height: number }): Promise<Page> {
@@ -47,7 +45,10 @@ async function pageFigures(): Promise<string> {
           const log = c?.log.filter((e) => !['place', 'appended'].includes(e.type))
           return JSON.stringify({ playback: c?.stats(), client: c?.client.stats(), status: document.getElementById('status')?.textContent, log })
         })
-        .then((s) => `page ${i + 1}: ${s}`, (err: Error) => `page ${i + 1}: ${err.message}`),
+        .then(
+          (s) => `page ${i + 1}: ${s}`,
+          (err: Error) => `page ${i + 1}: ${err.message}`,
+        ),
     ),
   )
   return [...figures, ...consoleLines.slice(-20)].join('\n')
@@ -73,7 +74,20 @@ t.test('two pages play the same track in Chromium; the second takes bytes from t
     executablePath: CHROMIUM,
     // Loopback WebRTC needs host candidates without mDNS; the rest keeps Chromium off the network
     // and lets audio start without a user gesture.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--mute-audio', '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--mute-audio',
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
   })
   t.teardown(() => browser.close())
   ownPage = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })

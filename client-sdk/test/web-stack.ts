@@ -20,6 +20,9 @@ export async function startStack(t: Test, dataDir: string): Promise<{ child: Chi
  */
 export function ownConfig(config: PlayerConfig): (context: BrowserContext) => Promise<void> {
   return async (context) => {
-    await context.route((url) => url.pathname === '/config.json', (route) => route.fulfill({ json: config }))
+    await context.route(
+      (url) => url.pathname === '/config.json',
+      (route) => route.fulfill({ json: config }),
+    )
   }
 }

@@ -48,7 +48,11 @@ export function createAccess(options: AccessOptions): Access {
   return {
     async requirePlay(authorization: string | null, trackId: string): Promise<void> {
       const token = bearerToken(authorization)
-      if (!token) throw new ProtocolError('unauthorized', "this edge needs a session token: Authorization: Bearer <the session's edge token> with the 'play' scope (POST /v1/session at the key service, the origin)")
+      if (!token)
+        throw new ProtocolError(
+          'unauthorized',
+          "this edge needs a session token: Authorization: Bearer <the session's edge token> with the 'play' scope (POST /v1/session at the key service, the origin)",
+        )
       await check(token, 'play', trackId)
     },
 

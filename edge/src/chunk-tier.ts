@@ -132,7 +132,10 @@ export function createChunkTier(options: ChunkTierOptions): ChunkTier {
     timings.push({ name: 'verify', ms: now() - t0 })
     if (actual !== expected) {
       stats.integrityFailure('chunk')
-      throw markForwarded(new ProtocolError('integrity_failure', `chunk ${path} from the origin does not match its signed manifest (sha256 ${actual.slice(0, 16)}..., expected ${expected.slice(0, 16)}...); not cached`), forwarded)
+      throw markForwarded(
+        new ProtocolError('integrity_failure', `chunk ${path} from the origin does not match its signed manifest (sha256 ${actual.slice(0, 16)}..., expected ${expected.slice(0, 16)}...); not cached`),
+        forwarded,
+      )
     }
     const chunk = { bytes: answer.body, etag: `"${expected}"` }
     memory?.set(path, chunk, chunk.bytes.byteLength + ENTRY_OVERHEAD, { readAhead })

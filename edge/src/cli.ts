@@ -132,7 +132,8 @@ Options:
         for (const p of result.problems) process.stderr.write(`chorus edge: ${p.message}\n`)
         return 1
       }
-      const keyNote = result.config.originPublicKey === '' ? `ORIGIN_PUBLIC_KEY unset: \`chorus edge\` reads it from ${result.config.originUrl}/v1/origin-key at start; a deployed Worker needs it set` : undefined
+      const keyNote =
+        result.config.originPublicKey === '' ? `ORIGIN_PUBLIC_KEY unset: \`chorus edge\` reads it from ${result.config.originUrl}/v1/origin-key at start; a deployed Worker needs it set` : undefined
       if (json) process.stdout.write(`${JSON.stringify({ ok: true, config: summary(result.config), ...(keyNote && { note: keyNote }) })}\n`)
       else process.stderr.write(`edge config in ${configPath} is valid: ${JSON.stringify(summary(result.config))}${keyNote ? `\nnote: ${keyNote}` : ''}\n`)
       return 0
@@ -150,21 +151,33 @@ Options:
     const inspectorPort = await freePort('127.0.0.1')
     const work = await mkdtemp(join(tmpdir(), 'chorus-edge-'))
     const envFile = join(work, 'edge.env')
-    const stringVars = Object.fromEntries(Object.entries(vars).filter(([k, v]) => VAR_NAMES.has(k) && v !== undefined && v !== null).map(([k, v]) => [k, String(v)]))
+    const stringVars = Object.fromEntries(
+      Object.entries(vars)
+        .filter(([k, v]) => VAR_NAMES.has(k) && v !== undefined && v !== null)
+        .map(([k, v]) => [k, String(v)]),
+    )
     await writeFile(envFile, dotenv(stringVars), { mode: 0o600 })
 
     const assets = await readWranglerAssetsDir(configPath)
     if (assets) await mkdir(assets, { recursive: true })
 
     const args = [
-      WRANGLER_BIN, 'dev',
-      '--config', configPath,
-      '--ip', host,
-      '--port', String(port),
-      '--inspector-port', String(inspectorPort),
-      '--env-file', envFile,
-      '--persist-to', values.persist ?? join(work, 'state'),
-      '--log-level', 'error',
+      WRANGLER_BIN,
+      'dev',
+      '--config',
+      configPath,
+      '--ip',
+      host,
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(inspectorPort),
+      '--env-file',
+      envFile,
+      '--persist-to',
+      values.persist ?? join(work, 'state'),
+      '--log-level',
+      'error',
       '--show-interactive-dev-session=false',
     ]
     // wrangler runs workerd as its own children: the whole group it leads is signalled, and

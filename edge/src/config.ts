@@ -65,10 +65,25 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'STALE_WINDOW_SEC', fallback: '3600', secret: false, help: 'seconds past its TTL a current manifest is still served when the origin is down or slow, 0 to 604800' },
   { name: 'READ_AHEAD', fallback: '2', secret: false, help: 'chunks after a missed one warmed in the background, 0 to 32' },
   { name: 'ORIGIN_TIMEOUT_MS', fallback: '5000', secret: false, help: 'time the edge waits for a whole origin answer, 50 to 120000 ms' },
-  { name: 'REQUIRE_TOKEN', fallback: 'false', secret: false, help: "true: chunk requests need `Authorization: Bearer <the session's edge token>` with the 'play' scope, checked with ORIGIN_PUBLIC_KEY" },
-  { name: 'OPERATOR_TOKEN', fallback: undefined, secret: true, help: 'a secret of at least 16 characters: when set, /_chorus/stats, /_chorus/metrics and /_chorus/purge need `Authorization: Bearer <it>` (purge also takes a purge-scope session token)' },
+  {
+    name: 'REQUIRE_TOKEN',
+    fallback: 'false',
+    secret: false,
+    help: "true: chunk requests need `Authorization: Bearer <the session's edge token>` with the 'play' scope, checked with ORIGIN_PUBLIC_KEY",
+  },
+  {
+    name: 'OPERATOR_TOKEN',
+    fallback: undefined,
+    secret: true,
+    help: 'a secret of at least 16 characters: when set, /_chorus/stats, /_chorus/metrics and /_chorus/purge need `Authorization: Bearer <it>` (purge also takes a purge-scope session token)',
+  },
   { name: 'PURGE_TOKEN', fallback: undefined, secret: true, help: 'the older name of OPERATOR_TOKEN, still accepted (when both are set, either works)' },
-  { name: 'CACHE_HOST', fallback: 'chorus-edge.invalid', secret: false, help: "the hostname every Cache API key uses, whatever hostname a request came in on (deployed: the zone's hostname the Worker is routed on)" },
+  {
+    name: 'CACHE_HOST',
+    fallback: 'chorus-edge.invalid',
+    secret: false,
+    help: "the hostname every Cache API key uses, whatever hostname a request came in on (deployed: the zone's hostname the Worker is routed on)",
+  },
   { name: 'UPSTREAM_EDGE', fallback: undefined, secret: false, help: 'base URL of an upper-tier Chorus edge (a shield): misses are fetched from it instead of ORIGIN_URL' },
 ]
 
@@ -160,7 +175,8 @@ export function parseEdgeConfig(vars: Record<string, unknown>, options: ParseCon
 
   const cacheHost = raw('CACHE_HOST')!.toLowerCase()
   // A bare hostname: a scheme, port or path here would make keys no request URL ever has.
-  if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(cacheHost)) fail('CACHE_HOST', `must be a bare hostname such as edge.example.com, not ${show(cacheHost)}`)
+  if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(cacheHost))
+    fail('CACHE_HOST', `must be a bare hostname such as edge.example.com, not ${show(cacheHost)}`)
 
   const config: EdgeConfig = {
     originUrl,

@@ -146,8 +146,7 @@ export function createEdge(options: EdgeOptions): Edge {
     staleWindowSec: config.staleWindowSec,
     onVersion: versionIndex.record,
   })
-  const memory =
-    config.memoryCacheBytes > 0 ? createMemoryCache<StoredChunk>({ maxBytes: config.memoryCacheBytes, policy: config.memoryPolicy, admitAfter: config.admitAfter }) : undefined
+  const memory = config.memoryCacheBytes > 0 ? createMemoryCache<StoredChunk>({ maxBytes: config.memoryCacheBytes, policy: config.memoryPolicy, admitAfter: config.admitAfter }) : undefined
   const chunks = createChunkTier({ origin, manifests, cache, memory, stats, now, readAhead: config.readAhead, cacheBase })
   const catalog = createCatalogTier({ origin, now, ttlSec: config.manifestTtlSec, staleWindowSec: config.staleWindowSec })
   const access = createAccess({ verifier, operatorTokens: config.operatorTokens, now })
@@ -179,7 +178,10 @@ export function createEdge(options: EdgeOptions): Edge {
     if (config.upstream !== 'edge') return
     const loop = request.headers.get('cdn-loop')
     if (loop?.split(',').some((member) => member.trim().split(';')[0]!.trim().toLowerCase() === CACHE_NAME)) {
-      throw new ProtocolError('forbidden', 'a request from another Chorus edge reached a lower-tier edge: UPSTREAM_EDGE must name a shield (an edge with ORIGIN_URL and no UPSTREAM_EDGE), not itself or another lower edge')
+      throw new ProtocolError(
+        'forbidden',
+        'a request from another Chorus edge reached a lower-tier edge: UPSTREAM_EDGE must name a shield (an edge with ORIGIN_URL and no UPSTREAM_EDGE), not itself or another lower edge',
+      )
     }
   }
 

@@ -261,6 +261,5 @@ export function createManifestTier(options: ManifestTierOptions): ManifestTier {
       negative.deleteWhere(`/v1/tracks/${trackId}/`)
       return { memory, cache: deleted.filter(Boolean).length }
     },
-
   }
 }

@@ -60,7 +60,7 @@ interface Slot<V> {
   size: number
 }
 
-export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<V> {
+export function createMemoryCache<V>(options: MemoryCacheOptions): MemoryCache<V> {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('options must be an object with maxBytes')
   }
@@ -90,18 +90,18 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
   let rejected = 0
   let evictions = 0
 
-  function checkKey (key: unknown): asserts key is string {
+  function checkKey(key: unknown): asserts key is string {
     if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${typeof key}`)
   }
 
-  function drop (key: string): boolean {
+  function drop(key: string): boolean {
     if (!slots.delete(key)) return false
     policy.remove(key)
     return true
   }
 
   return {
-    get (key) {
+    get(key) {
       checkKey(key)
       const slot = slots.get(key)
       if (slot === undefined) {
@@ -113,17 +113,17 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
       return slot.value
     },
 
-    peek (key) {
+    peek(key) {
       checkKey(key)
       return slots.get(key)?.value
     },
 
-    has (key) {
+    has(key) {
       checkKey(key)
       return slots.has(key)
     },
 
-    set (key, value, size, options) {
+    set(key, value, size, options) {
       const readAhead = options?.readAhead === true
       checkKey(key)
       if (typeof size !== 'number' || !(size >= 0 && size <= Number.MAX_SAFE_INTEGER)) {
@@ -156,12 +156,12 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
       return true
     },
 
-    delete (key) {
+    delete(key) {
       checkKey(key)
       return drop(key)
     },
 
-    deleteWhere (match) {
+    deleteWhere(match) {
       let test: (key: string, value: V) => boolean
       if (typeof match === 'string') {
         if (match === '') throw new TypeError('prefix must not be empty; use clear() to drop everything')
@@ -177,13 +177,13 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
       return doomed.length
     },
 
-    clear () {
+    clear() {
       slots.clear()
       policy = createPolicy(policyName, maxBytes)
       admission = createAdmissionFilter({ admitAfter, window: admissionWindow })
     },
 
-    stats () {
+    stats() {
       return {
         policy: policyName,
         maxBytes,
@@ -193,8 +193,8 @@ export function createMemoryCache<V> (options: MemoryCacheOptions): MemoryCache<
         misses,
         admitted,
         rejected,
-        evictions
+        evictions,
       }
-    }
+    },
   }
 }

@@ -156,22 +156,42 @@ export function renderPrometheus(s: EdgeStatsSnapshot, prefix = 'chorus_edge'): 
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Record<string, string>, number]>) => {
     lines.push(`# HELP ${prefix}_${name} ${help}`, `# TYPE ${prefix}_${name} ${type}`)
     for (const [labels, value] of samples) {
-      const text = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')
+      const text = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',')
       lines.push(`${prefix}_${name}${text ? `{${text}}` : ''} ${value}`)
     }
   }
-  metric('requests_total', 'counter', 'Requests by kind.', REQUEST_KINDS.map((k) => [{ kind: k }, s.requests[k]]))
-  metric('errors_total', 'counter', 'Error answers by status.', Object.entries(s.errors).map(([status, n]) => [{ status }, n]))
+  metric(
+    'requests_total',
+    'counter',
+    'Requests by kind.',
+    REQUEST_KINDS.map((k) => [{ kind: k }, s.requests[k]]),
+  )
+  metric(
+    'errors_total',
+    'counter',
+    'Error answers by status.',
+    Object.entries(s.errors).map(([status, n]) => [{ status }, n]),
+  )
   metric(
     'responses_total',
     'counter',
     'Content answers by kind and the tier they came from (origin = miss).',
     KINDS.flatMap((k) => SOURCES.map((src) => [{ kind: k, tier: src }, s.served[k][src]] as [Record<string, string>, number])),
   )
-  metric('hits_total', 'counter', 'Content answers served from a cache tier.', [[{ tier: 'memory' }, s.hits.memory], [{ tier: 'cache' }, s.hits.cache]])
+  metric('hits_total', 'counter', 'Content answers served from a cache tier.', [
+    [{ tier: 'memory' }, s.hits.memory],
+    [{ tier: 'cache' }, s.hits.cache],
+  ])
   metric('misses_total', 'counter', 'Content answers fetched from the origin.', [[{}, s.misses]])
   metric('stale_total', 'counter', 'Manifests served past their TTL because the origin failed.', [[{}, s.stale]])
-  metric('bytes_total', 'counter', 'Body bytes served by tier.', SOURCES.map((src) => [{ tier: src }, s.bytes[src]]))
+  metric(
+    'bytes_total',
+    'counter',
+    'Body bytes served by tier.',
+    SOURCES.map((src) => [{ tier: src }, s.bytes[src]]),
+  )
   metric('hit_ratio', 'gauge', 'Share of content answers served from a cache tier (stale included).', [[{}, s.hitRatio]])
   metric('byte_hit_ratio', 'gauge', 'Share of content bytes served from a cache tier (stale included).', [[{}, s.byteHitRatio]])
   metric('negative_hits_total', 'counter', 'Not-found answers served from the negative cache.', [[{}, s.negativeHits]])
@@ -181,7 +201,12 @@ export function renderPrometheus(s: EdgeStatsSnapshot, prefix = 'chorus_edge'): 
     [{ what: 'manifest' }, s.integrityFailures.manifest],
     [{ what: 'cached_chunk' }, s.integrityFailures.cachedChunk],
   ])
-  metric('read_ahead_total', 'counter', 'Read-ahead warms by outcome.', Object.entries(s.readAhead).map(([event, n]) => [{ event }, n]))
+  metric(
+    'read_ahead_total',
+    'counter',
+    'Read-ahead warms by outcome.',
+    Object.entries(s.readAhead).map(([event, n]) => [{ event }, n]),
+  )
   metric('origin_errors_total', 'counter', 'Origin requests that failed (network error or timeout).', [[{}, s.origin.errors + s.origin.timeouts]])
   if (s.memory) {
     metric('memory_bytes', 'gauge', 'Bytes held by the memory tier.', [[{ policy: s.memory.policy }, s.memory.bytes]])

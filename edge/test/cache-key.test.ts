@@ -59,7 +59,10 @@ t.test('1,000 distinct query strings on one cold chunk make one origin request a
   await Promise.all(Array.from({ length: 25 }, worker))
   t.same(bad, [], 'every query string got the chunk')
   t.equal(proxy.countPrefix(path), 1, 'one origin request for the chunk')
-  t.notOk([...proxy.seen.keys()].some((p) => p.includes('?')), 'no query string ever reached the origin')
+  t.notOk(
+    [...proxy.seen.keys()].some((p) => p.includes('?')),
+    'no query string ever reached the origin',
+  )
   t.same([...keys], [withMemory.cacheKey(path)], 'one key, the path alone')
   const stats = await withMemory.stats()
   t.equal(stats.memory?.entries, 1, 'one memory entry')
@@ -80,7 +83,10 @@ t.test('query strings on manifests and the catalog make no origin requests of th
       await res.arrayBuffer()
     }
     t.ok(proxy.count(p) <= 1, `${p}: ${proxy.count(p)} origin request(s) for 20 query strings`)
-    t.notOk([...proxy.seen.keys()].some((k) => k.startsWith(`${p}?`)), 'none with a query string')
+    t.notOk(
+      [...proxy.seen.keys()].some((k) => k.startsWith(`${p}?`)),
+      'none with a query string',
+    )
   }
 })
 

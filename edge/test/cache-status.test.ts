@@ -70,7 +70,11 @@ t.test('manifests and the catalog: misses with their TTL, then hits', async (t) 
   t.match(status(again), /^chorus-edge; hit; ttl=(29|30); key="https:\/\/chorus-edge\.invalid\/v1\/tracks\/song\/manifest"; detail=memory$/)
   await again.arrayBuffer()
   const pinned = await edge.get(`/v1/tracks/song/versions/${doc.manifest.version}/manifest`)
-  t.equal(status(pinned), `chorus-edge; hit; ttl=${YEAR}; key="https://chorus-edge.invalid/v1/tracks/song/versions/${doc.manifest.version}/manifest"; detail=memory`, 'fetched when the first chunk was verified')
+  t.equal(
+    status(pinned),
+    `chorus-edge; hit; ttl=${YEAR}; key="https://chorus-edge.invalid/v1/tracks/song/versions/${doc.manifest.version}/manifest"; detail=memory`,
+    'fetched when the first chunk was verified',
+  )
   await pinned.arrayBuffer()
   const catalog = await edge.get('/v1/tracks')
   t.equal(status(catalog), `chorus-edge; fwd=uri-miss; fwd-status=200; ttl=30; stored; key="https://chorus-edge.invalid/v1/tracks"`)
@@ -136,7 +140,11 @@ t.test('errors: what the origin said, the negative cache, and the edge refusing 
   t.equal(unlisted.status, 404)
   t.equal(status(unlisted), `chorus-edge; key="${edge.cacheKey(paths[0]!.replace(/\d+$/, '9999'))}"; detail=chunk_not_found`, 'refused from the stored manifest')
   await unlisted.arrayBuffer()
-  for (const [p, code] of [['/nowhere', 'not_found'], ['/v1/session', 'not_at_edge'], ['/v1/tracks/song/key', 'not_at_edge']] as const) {
+  for (const [p, code] of [
+    ['/nowhere', 'not_found'],
+    ['/v1/session', 'not_at_edge'],
+    ['/v1/tracks/song/key', 'not_at_edge'],
+  ] as const) {
     const res = await edge.get(p)
     t.equal(status(res), `chorus-edge; detail=${code}`, p)
     await res.arrayBuffer()

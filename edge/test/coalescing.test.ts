@@ -25,9 +25,18 @@ t.test('200 concurrent requests for one cold chunk make exactly one origin reque
   const done = await Promise.all(answers)
   t.equal(proxy.count(path), 1, 'one origin request for the chunk')
   t.equal(proxy.count(`/v1/tracks/song/versions/${doc.manifest.version}/manifest`), 1, 'and one for the manifest that verifies it')
-  t.ok(done.every((a) => a.status === 200), 'all 200 answered 200')
-  t.ok(done.every((a) => a.cache === 'MISS'), 'all from that one origin fetch')
-  t.ok(done.every((a) => Buffer.from(a.bytes).equals(Buffer.from(expected))), 'all with the same, right bytes')
+  t.ok(
+    done.every((a) => a.status === 200),
+    'all 200 answered 200',
+  )
+  t.ok(
+    done.every((a) => a.cache === 'MISS'),
+    'all from that one origin fetch',
+  )
+  t.ok(
+    done.every((a) => Buffer.from(a.bytes).equals(Buffer.from(expected))),
+    'all with the same, right bytes',
+  )
   t.equal(await waits(), 199)
 })
 

@@ -43,8 +43,21 @@ t.test('defaults: only the origin and its key are required', async (t) => {
     t.equal(typed.config.originUrl, 'https://origin.example/base', 'a trailing slash is dropped')
   }
   t.same(CONFIG_VARS.map((v) => v.name).sort(), [
-    'ADMIT_AFTER', 'CACHE_HOST', 'MANIFEST_TTL_SEC', 'MEMORY_CACHE_MB', 'MEMORY_POLICY', 'NEGATIVE_TTL_SEC', 'OPERATOR_TOKEN', 'ORIGIN_PUBLIC_KEY',
-    'ORIGIN_TIMEOUT_MS', 'ORIGIN_URL', 'PURGE_TOKEN', 'READ_AHEAD', 'REQUIRE_TOKEN', 'STALE_WINDOW_SEC', 'UPSTREAM_EDGE',
+    'ADMIT_AFTER',
+    'CACHE_HOST',
+    'MANIFEST_TTL_SEC',
+    'MEMORY_CACHE_MB',
+    'MEMORY_POLICY',
+    'NEGATIVE_TTL_SEC',
+    'OPERATOR_TOKEN',
+    'ORIGIN_PUBLIC_KEY',
+    'ORIGIN_TIMEOUT_MS',
+    'ORIGIN_URL',
+    'PURGE_TOKEN',
+    'READ_AHEAD',
+    'REQUIRE_TOKEN',
+    'STALE_WINDOW_SEC',
+    'UPSTREAM_EDGE',
   ])
 })
 
@@ -98,7 +111,11 @@ t.test('every bad value is named, all at once', async (t) => {
     const result = parseEdgeConfig({ ...BASE, ...change })
     t.notOk(result.ok, `${JSON.stringify(change)} is refused`)
     if (result.ok) continue
-    t.same(result.problems.map((p) => p.name), [name], `and names ${name}`)
+    t.same(
+      result.problems.map((p) => p.name),
+      [name],
+      `and names ${name}`,
+    )
     t.match(result.problems[0]!.message, new RegExp(`^${name} `))
     t.match(result.problems[0]!.message, message)
   }
@@ -112,11 +129,7 @@ t.test('in workerd, a bad config answers every request with a 500 config_invalid
   const script = await bundleWorker()
   const worker = (name: string, bindings: Record<string, string>) => ({ name, modules: true, scriptPath: script, modulesRoot: dirname(script), compatibilityDate: COMPATIBILITY_DATE, bindings })
   const mf = new Miniflare({
-    workers: [
-      worker('bad', { ...BASE, MEMORY_POLICY: 'fifo', READ_AHEAD: '100' }),
-      worker('no-origin', { ORIGIN_PUBLIC_KEY: KEY }),
-      worker('good', { ...BASE }),
-    ],
+    workers: [worker('bad', { ...BASE, MEMORY_POLICY: 'fifo', READ_AHEAD: '100' }), worker('no-origin', { ORIGIN_PUBLIC_KEY: KEY }), worker('good', { ...BASE })],
   })
   t.teardown(() => mf.dispose())
   await mf.ready
@@ -130,7 +143,10 @@ t.test('in workerd, a bad config answers every request with a 500 config_invalid
     t.equal(body.error?.code, 'config_invalid')
     t.match(body.error?.message, /MEMORY_POLICY must be one of lru, sieve, s3fifo, w-tinylfu, chunk-aware, not 'fifo'/)
     t.match(body.error?.message, /READ_AHEAD must be a whole number from 0 to 32, not '100'/)
-    t.same(body.problems?.map((p) => p.name), ['MEMORY_POLICY', 'READ_AHEAD'])
+    t.same(
+      body.problems?.map((p) => p.name),
+      ['MEMORY_POLICY', 'READ_AHEAD'],
+    )
   }
   const missing = await ask('no-origin', '/healthz')
   t.equal(missing.status, 500)

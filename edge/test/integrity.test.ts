@@ -4,7 +4,10 @@ import { chunkPaths, inCacheApi, makeCatalog, signedManifest, startEdge, startPr
 
 // A proxy between the edge and a healthy origin flips one byte of chosen answers: the origin
 // (or the network) gone bad, as the edge sees it.
-const { dataDir } = await makeCatalog(t, [{ trackId: 'song', seconds: 3 }, { trackId: 'other', seconds: 2 }])
+const { dataDir } = await makeCatalog(t, [
+  { trackId: 'song', seconds: 3 },
+  { trackId: 'other', seconds: 2 },
+])
 const origin = await startTestOrigin(t, dataDir)
 const proxy = await startProxy(t, origin.url)
 const edge = await startEdge(t, { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, READ_AHEAD: '0' })
@@ -115,7 +118,10 @@ t.test('a chunk changed inside the Cache API is checked on the way out: refused,
   const caches = await cold.mf.getCaches()
   const planted = good.slice()
   planted[100]! ^= 0xff
-  await caches.default.put(cold.cacheKey(path), new MiniflareResponse(planted, { headers: { etag: `"${song.manifest.qualities[0]!.hashes[2]}"`, 'cache-control': 'public, max-age=31536000, immutable' } }))
+  await caches.default.put(
+    cold.cacheKey(path),
+    new MiniflareResponse(planted, { headers: { etag: `"${song.manifest.qualities[0]!.hashes[2]}"`, 'cache-control': 'public, max-age=31536000, immutable' } }),
+  )
   const res = await cold.get(path)
   t.equal(res.status, 200, 'the listener still gets the chunk')
   t.equal(res.headers.get('x-cache'), 'MISS', 'from the origin, not from the tampered copy')

@@ -14,7 +14,7 @@ interface Chunk {
 
 const KIB32 = 32 * 1024
 
-function chunk (fill: number): Chunk {
+function chunk(fill: number): Chunk {
   return { body: new Uint8Array(KIB32).fill(fill), headers: { 'content-type': 'application/octet-stream' } }
 }
 
@@ -49,7 +49,15 @@ for (const policy of POLICY_NAMES) {
     t.equal(cache.delete('t1/0'), true)
     t.equal(cache.delete('t1/0'), false)
     t.same(cache.stats(), {
-      policy, maxBytes: 4 * KIB32, entries: 0, bytes: 0, hits: 1, misses: 1, admitted: 2, rejected: 1, evictions: 0
+      policy,
+      maxBytes: 4 * KIB32,
+      entries: 0,
+      bytes: 0,
+      hits: 1,
+      misses: 1,
+      admitted: 2,
+      rejected: 1,
+      evictions: 0,
     })
   })
 
@@ -81,7 +89,10 @@ for (const policy of POLICY_NAMES) {
     t.equal(cache.stats().entries, 10)
     t.equal(cache.has('trackA/160/3'), false)
     t.equal(cache.has('trackB/160/3'), true)
-    t.equal(cache.deleteWhere((key, value) => key.startsWith('trackB/') && (value.body[0] as number) % 2 === 0), 5)
+    t.equal(
+      cache.deleteWhere((key, value) => key.startsWith('trackB/') && (value.body[0] as number) % 2 === 0),
+      5,
+    )
     t.equal(cache.stats().bytes, 5 * KIB32)
     t.equal(cache.set('trackA/160/3', chunk(9), KIB32), true, 'a purged key can come back')
   })
@@ -122,13 +133,18 @@ t.test('admitAfter keeps one-time chunks from pushing out popular ones', async (
 // the memory cache and its policies load and behave the same there.
 t.test('runs unchanged in workerd (Miniflare), with the same results as in Node', async (t) => {
   const srcDir = fileURLToPath(new URL('../src/', import.meta.url))
-  const sources = ['memory-cache.ts', ...readdirSync(`${srcDir}policy`).filter((f) => f.endsWith('.ts')).map((f) => `policy/${f}`)]
+  const sources = [
+    'memory-cache.ts',
+    ...readdirSync(`${srcDir}policy`)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `policy/${f}`),
+  ]
   const modules = sources.map((file) => ({
     type: 'ESModule' as const,
     path: `${srcDir}${file.replace(/\.ts$/, '.js')}`,
     contents: ts.transpileModule(readFileSync(`${srcDir}${file}`, 'utf8'), {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, verbatimModuleSyntax: true }
-    }).outputText
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, verbatimModuleSyntax: true },
+    }).outputText,
   }))
   const exercise = `
     export function exercise (createMemoryCache, policies) {
@@ -157,21 +173,20 @@ t.test('runs unchanged in workerd (Miniflare), with the same results as in Node'
     }`
   const mf = new Miniflare({
     modulesRoot: srcDir,
-    modules: [
-      { type: 'ESModule', path: `${srcDir}worker-under-test.js`, contents: worker },
-      { type: 'ESModule', path: `${srcDir}exercise.js`, contents: exercise },
-      ...modules
-    ],
-    compatibilityDate: '2025-01-01'
+    modules: [{ type: 'ESModule', path: `${srcDir}worker-under-test.js`, contents: worker }, { type: 'ESModule', path: `${srcDir}exercise.js`, contents: exercise }, ...modules],
+    compatibilityDate: '2025-01-01',
   })
   try {
     const response = await mf.dispatchFetch('http://localhost/')
-    const inWorkerd = await response.json() as Record<string, unknown>
-    const { exercise: inNode } = await import(`data:text/javascript,${encodeURIComponent(exercise)}`) as {
+    const inWorkerd = (await response.json()) as Record<string, unknown>
+    const { exercise: inNode } = (await import(`data:text/javascript,${encodeURIComponent(exercise)}`)) as {
       exercise: (create: typeof createMemoryCache, policies: readonly string[]) => Record<string, unknown>
     }
     t.same(inWorkerd, JSON.parse(JSON.stringify(inNode(createMemoryCache, POLICY_NAMES))))
-    t.ok(Object.values(inWorkerd).every((s) => (s as { hits: number }).hits > 0), 'and it did cache')
+    t.ok(
+      Object.values(inWorkerd).every((s) => (s as { hits: number }).hits > 0),
+      'and it did cache',
+    )
   } finally {
     await mf.dispose()
   }

@@ -30,7 +30,11 @@ async function expect401(t: Test, edge: TestEdge, route: string, init: RequestIn
   t.notOk(JSON.stringify(body).includes(proxyHost), 'the refusal names no origin')
 }
 
-const purge = (token: string | undefined) => ({ method: 'POST', headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) }, body: JSON.stringify({ chunk: path }) })
+const purge = (token: string | undefined) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+  body: JSON.stringify({ chunk: path }),
+})
 
 t.test('with OPERATOR_TOKEN, stats, metrics and purge need it: 401 JSON without it or with another', async (t) => {
   for (const route of ['/_chorus/stats', '/_chorus/metrics']) {
@@ -67,7 +71,10 @@ t.test('stats never reveal the origin URL, token or no token; health is public a
     t.equal(res.status, 200)
     await res.arrayBuffer()
   }
-  for (const [name, edge, token] of [['guarded', guarded, OPERATOR_TOKEN], ['open', open, undefined]] as const) {
+  for (const [name, edge, token] of [
+    ['guarded', guarded, OPERATOR_TOKEN],
+    ['open', open, undefined],
+  ] as const) {
     const res = await edge.get('/_chorus/stats', bearer(token))
     t.equal(res.status, 200, `${name}: stats answer`)
     const text = await res.text()

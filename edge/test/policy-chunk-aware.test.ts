@@ -9,20 +9,27 @@ import { seeded as prng } from '../../test-support/seeded.js'
 const SIZE = 32 * 1024
 const chunk = (track: string, index: number): string => `/v1/chunks/${track}/v1/160/${index}`
 
-
-t.test('chunk keys are the edge\'s chunk paths; anything else is a plain object', async (t) => {
+t.test("chunk keys are the edge's chunk paths; anything else is a plain object", async (t) => {
   t.equal(chunkIndexOf('/v1/chunks/t1/v1/160/0'), 0)
   t.equal(chunkIndexOf('/v1/chunks/abc/2024-v7/320/123'), 123)
   t.equal(streamOf('/v1/chunks/abc/2024-v7/320/123'), '/v1/chunks/abc/2024-v7/320')
   for (const key of [
-    '/v1/chunks/t1/v1/160', '/v1/chunks/t1/v1/160/01', '/v1/chunks/t1//160/3', '/v1/chunks/a/b/c/d/5',
-    '/v1/chunks/t/v/160/1x', '/v1/chunks/t/v/160/', '/v1/tracks/t1/versions/v1/manifest', 'k12', '', '/v1/chunks/t/v/160/1234567890'
+    '/v1/chunks/t1/v1/160',
+    '/v1/chunks/t1/v1/160/01',
+    '/v1/chunks/t1//160/3',
+    '/v1/chunks/a/b/c/d/5',
+    '/v1/chunks/t/v/160/1x',
+    '/v1/chunks/t/v/160/',
+    '/v1/tracks/t1/versions/v1/manifest',
+    'k12',
+    '',
+    '/v1/chunks/t/v/160/1234567890',
   ]) {
     t.equal(chunkIndexOf(key), -1, JSON.stringify(key))
   }
 })
 
-t.test('a track\'s head is kept over its tail: most plays stop early', async (t) => {
+t.test("a track's head is kept over its tail: most plays stop early", async (t) => {
   const capacity = 30
   const ours = createChunkAware(capacity * SIZE)
   const lru = createLru(capacity * SIZE)
@@ -91,19 +98,25 @@ t.test('plays in progress make the chunks ahead of them worth more', async (t) =
   t.equal(p.expectedNextUse('/v1/tracks/x/manifest'), undefined, 'not a chunk')
 })
 
-t.test('track-grouped admission: a track\'s popularity admits its chunks; a one-off play does not displace it', async (t) => {
+t.test("track-grouped admission: a track's popularity admits its chunks; a one-off play does not displace it", async (t) => {
   const p = createChunkAware(10 * SIZE)
   for (let play = 0; play < 30; play++) for (let i = 0; i < 10; i++) p.access(chunk('hit', i), SIZE)
   t.equal(p.count, 10)
   const once = p.access(chunk('rare', 0), SIZE)
   t.same(once, { hit: false, stored: false, evicted: [] }, 'declined: the cache holds better')
-  t.equal([...p.keys()].every((key) => key.includes('/hit/')), true)
+  t.equal(
+    [...p.keys()].every((key) => key.includes('/hit/')),
+    true,
+  )
   // Another track becomes popular through its first chunks; a chunk of it
   // never seen before is admitted on its first request, over the older hit's tail.
   for (let play = 0; play < 60; play++) for (let i = 0; i < 3; i++) p.access(chunk('new', i), SIZE)
   const first = p.access(chunk('new', 3), SIZE)
   t.equal(first.stored, true, `chunk 3 of the new hit is admitted at once (evicting ${JSON.stringify(first.evicted)})`)
-  t.equal(first.evicted.every((key) => key.includes('/hit/')), true)
+  t.equal(
+    first.evicted.every((key) => key.includes('/hit/')),
+    true,
+  )
 })
 
 t.test('keys that are not chunks are kept exactly as W-TinyLFU keeps them', async (t) => {
@@ -141,7 +154,7 @@ t.test('bounded work per request, at any cache size', async (t) => {
     let worst = 0
     let requests = 0
     for (let step = 0; step < 100000; step++) {
-      const play = plays[Math.floor(rand() * plays.length)] as { track: number, at: number, end: number }
+      const play = plays[Math.floor(rand() * plays.length)] as { track: number; at: number; end: number }
       if (play.at >= play.end) {
         play.track = Math.floor(4000 * rand() ** 3)
         play.at = 0

@@ -4,7 +4,6 @@ import t from 'tap'
 import { createLru } from '../src/policy/index.js'
 import { seeded as prng } from '../../test-support/seeded.js'
 
-
 t.test('evicts the least recently used', async (t) => {
   const p = createLru(3)
   for (const key of ['a', 'b', 'c']) p.access(key, 1)

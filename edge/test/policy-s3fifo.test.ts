@@ -2,10 +2,9 @@ import t from 'tap'
 import { createLru, createS3Fifo } from '../src/policy/index.js'
 import { seeded as prng } from '../../test-support/seeded.js'
 
-
 // Algorithm 1 of the paper over plain arrays (oldest first), unit sizes.
-function s3fifoByArray (capacity: number, trace: string[]): boolean[] {
-  type Item = { key: string, freq: number }
+function s3fifoByArray(capacity: number, trace: string[]): boolean[] {
+  type Item = { key: string; freq: number }
   const small: Item[] = []
   const main: Item[] = []
   const ghost: string[] = []
@@ -67,12 +66,18 @@ t.test('one-hit wonders leave through the small queue; hot keys stay in main', a
     lru.access(`scan${i}`, 1)
   }
   t.equal(evicted.length, 950)
-  t.ok(evicted.every((key) => key.startsWith('scan')), 'only scan keys were evicted')
-  t.ok(Array.from({ length: 50 }, (_, i) => p.where(`hot${i}`)).every((w) => w === 'main'), 'every hot key moved to main')
+  t.ok(
+    evicted.every((key) => key.startsWith('scan')),
+    'only scan keys were evicted',
+  )
+  t.ok(
+    Array.from({ length: 50 }, (_, i) => p.where(`hot${i}`)).every((w) => w === 'main'),
+    'every hot key moved to main',
+  )
   t.equal([...lru.keys()].filter((k) => k.startsWith('hot')).length, 0, 'LRU lost them all')
   t.equal(p.where('scan999'), 'small')
   t.equal(p.where('scan940'), 'ghost', 'recently evicted scan keys are ghosts')
-  t.equal(p.where('scan0'), undefined, 'the ghost queue is bounded (about main\'s size)')
+  t.equal(p.where('scan0'), undefined, "the ghost queue is bounded (about main's size)")
 })
 
 t.test('a ghost hit goes to main', async (t) => {
@@ -97,7 +102,7 @@ t.test('remove forgets a ghost too', async (t) => {
 
 // m0 is hit `hits` times in main, then new keys each hit once push main
 // through its FIFO; returns the step at which m0 is evicted.
-function survival (hits: number): number {
+function survival(hits: number): number {
   const p = createS3Fifo(10)
   for (let i = 0; i < 10; i++) p.access(`m${i}`, 1)
   for (let i = 0; i < 9; i++) p.access(`m${i}`, 1)
@@ -120,7 +125,7 @@ t.test('frequency counters are capped at 3', async (t) => {
   t.equal(survival(50), three, 'nor does a 50th')
 })
 
-t.test('same decisions as the array version of the paper\'s Algorithm 1', async (t) => {
+t.test("same decisions as the array version of the paper's Algorithm 1", async (t) => {
   for (const capacity of [1, 2, 10, 37, 100]) {
     const rand = prng(capacity * 17)
     const trace = Array.from({ length: 8000 }, () => `k${Math.floor(400 * rand() ** 2.5)}`)

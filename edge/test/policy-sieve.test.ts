@@ -2,12 +2,11 @@ import t from 'tap'
 import { createLru, createSieve } from '../src/policy/index.js'
 import { seeded as prng } from '../../test-support/seeded.js'
 
-
 // SIEVE as written in the paper's pseudocode, over a plain array (oldest
 // first) for unit-size objects: slow, obviously correct, independent of the
 // linked list.
-function sieveByArray (capacity: number, trace: string[]): boolean[] {
-  const queue: Array<{ key: string, visited: boolean }> = []
+function sieveByArray(capacity: number, trace: string[]): boolean[] {
+  const queue: Array<{ key: string; visited: boolean }> = []
   let hand = -1
   return trace.map((key) => {
     const found = queue.find((e) => e.key === key)
@@ -18,7 +17,7 @@ function sieveByArray (capacity: number, trace: string[]): boolean[] {
     if (queue.length === capacity) {
       let h = hand === -1 ? 0 : hand
       while ((queue[h] as { visited: boolean }).visited) {
-        (queue[h] as { visited: boolean }).visited = false
+        ;(queue[h] as { visited: boolean }).visited = false
         h = h + 1 === queue.length ? 0 : h + 1
       }
       queue.splice(h, 1)
@@ -60,7 +59,7 @@ t.test('a key hit once survives a one-pass scan that flushes it from LRU', async
   t.equal(sieve.has('hot'), false, 'once the hand wraps to the tail, the cleared bit lets it go')
 })
 
-t.test('same decisions as the array version of the paper\'s pseudocode', async (t) => {
+t.test("same decisions as the array version of the paper's pseudocode", async (t) => {
   for (const capacity of [1, 2, 5, 17, 64]) {
     const rand = prng(capacity * 31)
     const trace = Array.from({ length: 8000 }, () => `k${Math.floor(300 * rand() ** 2)}`)

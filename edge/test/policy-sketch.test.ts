@@ -5,9 +5,13 @@ import { createFrequencySketch, hashKey } from '../src/policy/index.js'
 t.test('counts requests per key, exactly while the sketch is sparse', async (t) => {
   const sketch = createFrequencySketch({ entries: 1024 })
   const keys = Array.from({ length: 200 }, (_, i) => hashKey(`/v1/chunks/t${i}/v1/160/0`))
-  keys.forEach((hash, i) => { for (let n = 0; n < i % 10; n++) sketch.increment(hash) })
+  keys.forEach((hash, i) => {
+    for (let n = 0; n < i % 10; n++) sketch.increment(hash)
+  })
   let wrong = 0
-  keys.forEach((hash, i) => { if (sketch.frequency(hash) !== i % 10) wrong++ })
+  keys.forEach((hash, i) => {
+    if (sketch.frequency(hash) !== i % 10) wrong++
+  })
   t.ok(wrong <= 2, `${wrong} of 200 keys mis-counted (only by collisions, upwards)`)
   t.equal(sketch.frequency(hashKey('never seen')), 0)
 })

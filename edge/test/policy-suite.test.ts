@@ -5,9 +5,8 @@ import { createPolicy, POLICY_NAMES } from '../src/policy/index.js'
 import type { AccessResult, EvictionPolicy } from '../src/policy/index.js'
 import { seeded as prng } from '../../test-support/seeded.js'
 
-
 // Skewed keys (a few hot, many cold) with sizes fixed per key, as for chunks.
-function randomTrace (seed: number, length: number, keys: number, maxSize: number): Array<[string, number]> {
+function randomTrace(seed: number, length: number, keys: number, maxSize: number): Array<[string, number]> {
   const rand = prng(seed)
   const sizes = Array.from({ length: keys }, () => 1 + Math.floor(rand() * maxSize))
   const trace: Array<[string, number]> = []
@@ -20,12 +19,12 @@ function randomTrace (seed: number, length: number, keys: number, maxSize: numbe
 
 // Plays over the edge's chunk paths: interleaved, from chunk 0, most stopping
 // early, the last chunk of a track short, some accesses marked read-ahead.
-function chunkTrace (seed: number, length: number): Array<[string, number, boolean]> {
+function chunkTrace(seed: number, length: number): Array<[string, number, boolean]> {
   const rand = prng(seed)
   const plays = Array.from({ length: 8 }, () => ({ track: 0, at: 0, end: 0, length: 1 }))
   const trace: Array<[string, number, boolean]> = []
   while (trace.length < length) {
-    const play = plays[Math.floor(rand() * plays.length)] as { track: number, at: number, end: number, length: number }
+    const play = plays[Math.floor(rand() * plays.length)] as { track: number; at: number; end: number; length: number }
     if (play.at >= play.end) {
       play.track = Math.floor(60 * rand() ** 2)
       play.length = 20 + (play.track % 7)
@@ -40,7 +39,7 @@ function chunkTrace (seed: number, length: number): Array<[string, number, boole
   return trace
 }
 
-function cachedBytes (policy: EvictionPolicy, sizes: Map<string, number>): number {
+function cachedBytes(policy: EvictionPolicy, sizes: Map<string, number>): number {
   let sum = 0
   for (const key of policy.keys()) sum += sizes.get(key) as number
   return sum
@@ -193,7 +192,10 @@ for (const name of POLICY_NAMES) {
       t.equal(p.bytes, 0)
       t.equal(p.count, 0)
       const again = createPolicy(name, capacity)
-      const replay = (policy: EvictionPolicy): string => chunkTrace(5, 3000).map(([key, size, readAhead]) => policy.access(key, size, readAhead).evicted.join()).join(';')
+      const replay = (policy: EvictionPolicy): string =>
+        chunkTrace(5, 3000)
+          .map(([key, size, readAhead]) => policy.access(key, size, readAhead).evicted.join())
+          .join(';')
       t.equal(replay(again), replay(createPolicy(name, capacity)), 'deterministic')
     })
 
@@ -218,8 +220,10 @@ t.test('createPolicy refuses an unknown name', async (t) => {
 t.test('edge/src policy code stays runtime-neutral (no node: imports, no process)', async (t) => {
   const root = new URL('../src/', import.meta.url)
   const files = [
-    ...readdirSync(new URL('policy/', root)).filter((f) => f.endsWith('.ts')).map((f) => new URL(`policy/${f}`, root)),
-    new URL('memory-cache.ts', root)
+    ...readdirSync(new URL('policy/', root))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => new URL(`policy/${f}`, root)),
+    new URL('memory-cache.ts', root),
   ]
   for (const file of files) {
     const text = readFileSync(file, 'utf8')

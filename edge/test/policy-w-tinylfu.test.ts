@@ -6,8 +6,7 @@ import { createLru, createPolicy, createWTinyLfu } from '../src/policy/index.js'
 import type { EvictionPolicy } from '../src/policy/index.js'
 import { seeded as prng } from '../../test-support/seeded.js'
 
-
-function hitRatio (policy: EvictionPolicy, keys: readonly number[], from = 0): number {
+function hitRatio(policy: EvictionPolicy, keys: readonly number[], from = 0): number {
   let hits = 0
   keys.forEach((key, i) => {
     if (policy.access(`k${key}`, 1).hit && i >= from) hits++

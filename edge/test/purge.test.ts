@@ -6,7 +6,11 @@ import type { TestEdge } from '../../test-support/edge.js'
 
 const PURGE_TOKEN = 'purge-secret-for-the-edge-test'
 // 'song' is ingested twice (two versions: an old one and the current one), 'other' once.
-const { dataDir, tracks } = await makeCatalog(t, [{ trackId: 'song', seconds: 2 }, { trackId: 'song', seconds: 2 }, { trackId: 'other', seconds: 2 }])
+const { dataDir, tracks } = await makeCatalog(t, [
+  { trackId: 'song', seconds: 2 },
+  { trackId: 'song', seconds: 2 },
+  { trackId: 'other', seconds: 2 },
+])
 const [oldSong, song, other] = tracks as [(typeof tracks)[0], (typeof tracks)[0], (typeof tracks)[0]]
 const origin = await startTestOrigin(t, dataDir)
 const proxy = await startProxy(t, origin.url)
@@ -14,8 +18,7 @@ const cachePersist = join(dataDir, 'edge-cache')
 const vars = { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, PURGE_TOKEN, READ_AHEAD: '0' }
 let edge = await startEdge(t, vars, { cachePersist })
 
-const manifestOf = async (trackId: string, version: string) =>
-  ((await (await fetch(`${origin.url}/v1/tracks/${trackId}/versions/${version}/manifest`)).json()) as { manifest: Manifest }).manifest
+const manifestOf = async (trackId: string, version: string) => ((await (await fetch(`${origin.url}/v1/tracks/${trackId}/versions/${version}/manifest`)).json()) as { manifest: Manifest }).manifest
 const oldPaths = chunkPaths(await manifestOf('song', oldSong.version))
 const songPaths = chunkPaths(await manifestOf('song', song.version))
 const otherPaths = chunkPaths(await manifestOf('other', other.version))

@@ -12,18 +12,7 @@ import { Miniflare } from 'miniflare'
 import type { Test } from 'tap'
 import t from 'tap'
 import type { RawAnswer } from '../../test-support/raw-http.js'
-import {
-  MALFORMED_TARGETS,
-  describe,
-  malformedHeaderRequests,
-  noServerError,
-  plainGet,
-  randomTargets,
-  rawExchange,
-  refused,
-  resetAfterSending,
-  sendTargets,
-} from '../../test-support/raw-http.js'
+import { MALFORMED_TARGETS, describe, malformedHeaderRequests, noServerError, plainGet, randomTargets, rawExchange, refused, resetAfterSending, sendTargets } from '../../test-support/raw-http.js'
 import { COMPATIBILITY_DATE, type EdgeStatsJson, bundleWorker, chunkPaths, makeCatalog, signedManifest, startTestOrigin } from '../../test-support/edge.js'
 
 const { dataDir } = await makeCatalog(t, [{ trackId: 'song', seconds: 1 }])
@@ -78,11 +67,14 @@ async function assertAlive(t: Test, after: string): Promise<void> {
   const served = await rawExchange(port, plainGet(chunk))
   t.equal(served.status, 200, `and a chunk is still served after ${after}`)
   const stats = (await (await fetch(`${edgeUrl}/_chorus/stats`)).json()) as EdgeStatsJson
-  t.same(Object.keys(stats.errors).filter((status) => Number(status) >= 500), [], `the Worker answered no 5xx (${JSON.stringify(stats.errors)})`)
+  t.same(
+    Object.keys(stats.errors).filter((status) => Number(status) >= 500),
+    [],
+    `the Worker answered no 5xx (${JSON.stringify(stats.errors)})`,
+  )
   t.notMatch(runtimeLog, /chorus edge: unexpected error/, 'the Worker logged no unexpected error')
   const uncaught = runtimeLog.split('\n').filter((line) => /uncaught/i.test(line) && !RUNTIME_REFUSAL.test(line))
   t.same(uncaught, [], 'workerd logged no uncaught exception but its own refusals of unparsable requests')
-
 }
 
 t.test('malformed request-targets: 4xx, a closed socket, or refused by workerd itself', async (t) => {

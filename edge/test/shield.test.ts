@@ -10,10 +10,7 @@ const origin = await startTestOrigin(t, dataDir)
 const proxy = await startProxy(t, origin.url)
 const key = origin.keys.publicKey
 const shield = await startEdge(t, { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: key, READ_AHEAD: '0' })
-const lowers = [
-  await startEdge(t, { UPSTREAM_EDGE: shield.url, ORIGIN_PUBLIC_KEY: key, READ_AHEAD: '0' }),
-  await startEdge(t, { UPSTREAM_EDGE: shield.url, ORIGIN_PUBLIC_KEY: key, READ_AHEAD: '0' }),
-]
+const lowers = [await startEdge(t, { UPSTREAM_EDGE: shield.url, ORIGIN_PUBLIC_KEY: key, READ_AHEAD: '0' }), await startEdge(t, { UPSTREAM_EDGE: shield.url, ORIGIN_PUBLIC_KEY: key, READ_AHEAD: '0' })]
 const doc = await signedManifest(origin.url, 'song')
 const paths = chunkPaths(doc.manifest)
 
@@ -41,11 +38,17 @@ t.test(`${N} concurrent cold requests through each of two lower edges make one o
   t.equal(proxy.count(path), 1, 'one origin request for the chunk')
   t.equal(proxy.count(pinned), 1, 'and one for the manifest that verifies it, at every tier')
   t.equal(proxy.seen.size, 2, 'nothing else reached the origin')
-  t.ok(done.every((a) => a.status === 200), `all ${2 * N} answered 200`)
-  t.ok(done.every((a) => Buffer.from(a.bytes).equals(Buffer.from(expected))), 'with the right bytes')
+  t.ok(
+    done.every((a) => a.status === 200),
+    `all ${2 * N} answered 200`,
+  )
+  t.ok(
+    done.every((a) => Buffer.from(a.bytes).equals(Buffer.from(expected))),
+    'with the right bytes',
+  )
   const s = await shield.stats()
   t.equal(s.origin.requests, 2, 'the shield asked the origin twice in all: the chunk and its manifest')
-  t.equal(s.coalescedWaits >= 1, true, 'the second lower edge waited on the first one\'s fetch at the shield')
+  t.equal(s.coalescedWaits >= 1, true, "the second lower edge waited on the first one's fetch at the shield")
   t.equal(s.requests.chunk, 2, 'one request from each lower edge')
   for (const lower of lowers) {
     const l = await lower.stats()
@@ -81,7 +84,10 @@ t.test('a lower edge verifies what its shield sends: a flipped byte is refused a
   t.equal(res.status, 502)
   const body = (await res.json()) as { error: { code: string } }
   t.equal(body.error.code, 'origin_unavailable', 'the shield refused it (502 integrity_failure), so the lower edge had no chunk')
-  t.match(res.headers.get('cache-status'), /^chorus-edge; fwd=uri-miss; fwd-status=200; key="[^"]+"; detail=integrity_failure, chorus-edge; fwd=uri-miss; fwd-status=502; key="[^"]+"; detail=origin_unavailable$/)
+  t.match(
+    res.headers.get('cache-status'),
+    /^chorus-edge; fwd=uri-miss; fwd-status=200; key="[^"]+"; detail=integrity_failure, chorus-edge; fwd=uri-miss; fwd-status=502; key="[^"]+"; detail=origin_unavailable$/,
+  )
   const again = await lowers[0]!.get(path)
   t.equal(again.status, 200, 'nothing bad was stored anywhere: the next request gets the good chunk')
   await again.arrayBuffer()

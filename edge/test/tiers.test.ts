@@ -168,14 +168,21 @@ t.test('sessions and track keys are never served by the edge: 404 not_at_edge, a
     t.match(body.error.message, /key service \(the origin\), never through a caching edge/)
     t.notOk(JSON.stringify(body).includes(token), 'nothing of the token comes back')
   }
-  t.equal([...proxy.seen.values()].reduce((a, b) => a + b, 0), before, 'the origin received nothing')
+  t.equal(
+    [...proxy.seen.values()].reduce((a, b) => a + b, 0),
+    before,
+    'the origin received nothing',
+  )
   t.equal(proxy.count('/v1/session'), 0)
   t.equal(proxy.countPrefix('/v1/tracks/song/key'), 0)
   t.notOk(await inCacheApi(edge, '/v1/tracks/song/key'), 'no key in the Cache API')
 })
 
 t.test('CORS: a page on another origin may fetch chunks and read the cache headers', async (t) => {
-  const preflight = await edge.get(paths[0]!, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:5173', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range, authorization' } })
+  const preflight = await edge.get(paths[0]!, {
+    method: 'OPTIONS',
+    headers: { origin: 'http://127.0.0.1:5173', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range, authorization' },
+  })
   t.equal(preflight.status, 204)
   t.equal(preflight.headers.get('access-control-allow-origin'), '*')
   t.match(preflight.headers.get('access-control-allow-headers'), /range/)
@@ -198,7 +205,11 @@ t.test('stats and metrics add up to what was served', async (t) => {
   t.ok(s.bytes.origin! >= quality.chunkSize * 2, 'bytes from the origin counted')
   t.equal(s.integrityFailures.chunk, 0)
   t.equal(s.origin.latencyMs.count, s.origin.requests)
-  t.equal(s.origin.requests, [...proxy.seen.values()].reduce((a, b) => a + b, 0), 'every request the proxy saw is in the origin histogram')
+  t.equal(
+    s.origin.requests,
+    [...proxy.seen.values()].reduce((a, b) => a + b, 0),
+    'every request the proxy saw is in the origin histogram',
+  )
   t.equal(s.memory?.policy, 'chunk-aware', 'the default policy')
   t.equal(s.errors['500'], undefined, 'nothing crashed')
 

@@ -21,7 +21,10 @@ export interface ApiKeyLookup {
 /** `CHORUS_API_KEYS=key1,key2:name`: each grants play and announce. */
 export function parseApiKeysEnv(value: string | undefined): Map<string, ApiKeyGrant> {
   const out = new Map<string, ApiKeyGrant>()
-  for (const item of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [key, name] = item.split(':') as [string, string | undefined]
     out.set(key, { name: name ?? 'env', scope: ['play', 'announce'] })
   }

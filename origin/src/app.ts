@@ -57,7 +57,6 @@ export interface OriginAppOptions {
   operatorToken?: string
 }
 
-
 /** The route a request is counted and logged under (protocol's table). */
 function routeOf(path: string): string {
   return findRoute(ORIGIN_ROUTES, path)?.name ?? 'other'
@@ -206,12 +205,28 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     // cannot fetch a key, and the key service's token never goes to an edge or a tracker.
     const issue = (aud: Audience, scopes: Scope[]) => signToken({ sub, scope: scopes, aud: [aud], ...(tracks && { tracks }), ttlSec }, keys.tokenSigner, now())
     const [keysToken, edgeToken, trackerToken] = await Promise.all([
-      issue('keys', scope.filter((s) => s === 'play')),
-      issue('edge', scope.filter((s) => s !== 'announce')),
-      issue('tracker', scope.filter((s) => s === 'announce')),
+      issue(
+        'keys',
+        scope.filter((s) => s === 'play'),
+      ),
+      issue(
+        'edge',
+        scope.filter((s) => s !== 'announce'),
+      ),
+      issue(
+        'tracker',
+        scope.filter((s) => s === 'announce'),
+      ),
     ])
     return c.json(
-      { token: keysToken, tokens: { keys: keysToken, edge: edgeToken, tracker: trackerToken }, tokenType: 'Bearer', scope, ...(tracks && { tracks }), expiresAt: new Date(now() + ttlSec * 1000).toISOString() },
+      {
+        token: keysToken,
+        tokens: { keys: keysToken, edge: edgeToken, tracker: trackerToken },
+        tokenType: 'Bearer',
+        scope,
+        ...(tracks && { tracks }),
+        expiresAt: new Date(now() + ttlSec * 1000).toISOString(),
+      },
       200,
       { 'cache-control': 'no-store' },
     )

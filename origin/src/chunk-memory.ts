@@ -77,7 +77,13 @@ export function createChunkMemory(maxBytes: number) {
     return { view, keep }
   }
 
-  return { peek, slot, get size() { return index.size } }
+  return {
+    peek,
+    slot,
+    get size() {
+      return index.size
+    },
+  }
 }
 
 export type ChunkMemory = ReturnType<typeof createChunkMemory>

@@ -1,16 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { basename, extname } from 'node:path'
-import {
-  DEFAULT_CHUNK_SIZE,
-  MANIFEST_SCHEMA,
-  type Manifest,
-  STANDARD_BITRATES,
-  assertTrackId,
-  newVersion,
-  signManifest,
-  slugify,
-  toBase64Url,
-} from '../../protocol/index.js'
+import { DEFAULT_CHUNK_SIZE, MANIFEST_SCHEMA, type Manifest, STANDARD_BITRATES, assertTrackId, newVersion, signManifest, slugify, toBase64Url } from '../../protocol/index.js'
 import { decodeInput } from './audio/decode.js'
 import { encodeMp3 } from './audio/encode.js'
 import { AAC_CODECS, encodeAac } from './audio/encode-aac.js'
@@ -158,9 +148,7 @@ async function publish(plain: PlainQuality[], durationMs: number, meta: Required
   const now = options.now ?? Date.now
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
   const key = randomBytes(16)
-  const built = plain
-    .sort((a, b) => a.bitrate - b.bitrate)
-    .map((q) => buildMaster(q, key, randomBytes(8), chunkSize))
+  const built = plain.sort((a, b) => a.bitrate - b.bitrate).map((q) => buildMaster(q, key, randomBytes(8), chunkSize))
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
     trackId: assertTrackId(meta.trackId),

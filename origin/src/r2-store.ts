@@ -35,11 +35,7 @@ import {
 /** The part of the R2 binding API this store uses; both the Workers binding and Miniflare's bucket have it. */
 export interface R2BucketLike {
   get(key: string, options?: { range?: { offset: number; length: number } }): Promise<R2ObjectBodyLike | null>
-  put(
-    key: string,
-    value: string | Uint8Array,
-    options?: { onlyIf?: { etagMatches?: string; etagDoesNotMatch?: string }; httpMetadata?: { contentType?: string } },
-  ): Promise<{ etag: string } | null>
+  put(key: string, value: string | Uint8Array, options?: { onlyIf?: { etagMatches?: string; etagDoesNotMatch?: string }; httpMetadata?: { contentType?: string } }): Promise<{ etag: string } | null>
   list(options?: { prefix?: string; delimiter?: string; cursor?: string; limit?: number }): Promise<R2ListingLike>
   delete(keys: string | string[]): Promise<void>
 }

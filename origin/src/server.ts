@@ -78,7 +78,11 @@ export async function startOrigin(options: OriginServerOptions): Promise<OriginS
       fail(res, url, err, started)
       return
     }
-    if (r instanceof Promise) r.then((done) => send(res, url, done, started), (err: unknown) => fail(res, url, err, started))
+    if (r instanceof Promise)
+      r.then(
+        (done) => send(res, url, done, started),
+        (err: unknown) => fail(res, url, err, started),
+      )
     else send(res, url, r, started)
   })
   const host = options.host ?? '127.0.0.1'

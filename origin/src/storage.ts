@@ -1,13 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import {
-  type Manifest,
-  type QualityManifest,
-  type SignedManifest,
-  findQuality,
-  fromBase64Url,
-  isTrackId,
-  isVersion,
-} from '../../protocol/index.js'
+import { type Manifest, type QualityManifest, type SignedManifest, findQuality, fromBase64Url, isTrackId, isVersion } from '../../protocol/index.js'
 
 /**
  * The storage contract for masters, whatever holds them (a directory on one machine, an R2

@@ -3,15 +3,7 @@ import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/p
 import { join } from 'node:path'
 import { createChunkMemory } from './chunk-memory.js'
 import { isTrackId, isVersion } from '../../protocol/index.js'
-import {
-  type MasterObjects,
-  type MasterPublisher,
-  type MasterReader,
-  type StagedVersion,
-  type StoredChunk,
-  type TrackKeyReader,
-  createMasterReader,
-} from './storage.js'
+import { type MasterObjects, type MasterPublisher, type MasterReader, type StagedVersion, type StoredChunk, type TrackKeyReader, createMasterReader } from './storage.js'
 
 /**
  * The catalog on disk: the directory implementation of the storage contract (storage.ts), the

@@ -24,8 +24,14 @@ t.test('each bitrate comes back as an MP3 of that bitrate and of the input lengt
 
   const total = music.channels[0]!.length * 2
   t.ok(calls.length >= 2, `progress reported (${calls.length} calls)`)
-  t.ok(calls.every(([, tot]) => tot === total), 'total is input samples times jobs')
-  t.ok(calls.every(([done], i) => i === 0 || done >= calls[i - 1]![0]), 'progress never goes back')
+  t.ok(
+    calls.every(([, tot]) => tot === total),
+    'total is input samples times jobs',
+  )
+  t.ok(
+    calls.every(([done], i) => i === 0 || done >= calls[i - 1]![0]),
+    'progress never goes back',
+  )
   t.equal(calls.at(-1)![0], total, 'progress ends at the total')
 })
 

@@ -27,8 +27,14 @@ const b = synthesizeTrack({ seed: 202, durationSec: SECONDS })
 
 t.test('the catalog: 12 tracks, 120-240 s, slugs, a few albums', async (t) => {
   t.equal(DEMO_TRACKS.length, 12)
-  t.same(DEMO_TRACKS.map((x) => x.id), Array.from({ length: 12 }, (_, i) => `demo-${String(i + 1).padStart(2, '0')}`))
-  t.ok(DEMO_TRACKS.every((x) => x.durationSec >= 120 && x.durationSec <= 240), 'durations in range')
+  t.same(
+    DEMO_TRACKS.map((x) => x.id),
+    Array.from({ length: 12 }, (_, i) => `demo-${String(i + 1).padStart(2, '0')}`),
+  )
+  t.ok(
+    DEMO_TRACKS.every((x) => x.durationSec >= 120 && x.durationSec <= 240),
+    'durations in range',
+  )
   const albums = new Set(DEMO_TRACKS.map((x) => x.album))
   t.ok(albums.size >= 3 && albums.size <= 4, `${albums.size} albums`)
   t.equal(new Set(DEMO_TRACKS.map((x) => x.seed)).size, 12, 'seeds differ')
@@ -53,7 +59,10 @@ t.test('exact length, stereo, deterministic', async (t) => {
 })
 
 t.test('it is music: loud enough, not clipped, stereo, many pitches over time', async (t) => {
-  for (const [name, pcm] of [['seed 101', a], ['seed 202', b]] as const) {
+  for (const [name, pcm] of [
+    ['seed 101', a],
+    ['seed 202', b],
+  ] as const) {
     const [left, right] = pcm.channels as [Int16Array, Int16Array]
     const level = rms(left)
     t.ok(level > 0.05 && level < 0.5, `${name}: RMS ${level.toFixed(3)} of full scale`)

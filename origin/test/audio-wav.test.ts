@@ -119,15 +119,27 @@ t.test('more than two channels fold into stereo', async (t) => {
   t.ok(peak > 3000, `centre is audible (peak ${peak})`)
 
   const back = parseWav(buildWav({ channels: [silent, silent, silent, silent, tone, silent], sampleRate: RATE, format: 'int', bits: 16 }))
-  t.ok(back.channels[0]!.some((v) => Math.abs(v) > 3000), 'back-left reaches the left channel (default 5.1 layout, no mask)')
-  t.ok(back.channels[1]!.every((v) => v === 0), 'and not the right')
+  t.ok(
+    back.channels[0]!.some((v) => Math.abs(v) > 3000),
+    'back-left reaches the left channel (default 5.1 layout, no mask)',
+  )
+  t.ok(
+    back.channels[1]!.every((v) => v === 0),
+    'and not the right',
+  )
 
   const lfe = parseWav(buildWav({ channels: [silent, silent, silent, tone, silent, silent], sampleRate: RATE, format: 'int', bits: 16 }))
-  t.ok(lfe.channels.every((c) => c.every((v) => v === 0)), 'LFE is dropped')
+  t.ok(
+    lfe.channels.every((c) => c.every((v) => v === 0)),
+    'LFE is dropped',
+  )
 
   const full = Float64Array.from({ length: n }, () => 1)
   const all = parseWav(buildWav({ channels: Array.from({ length: 8 }, () => full), sampleRate: RATE, format: 'int', bits: 16 }))
-  t.ok(all.channels[0]!.every((v) => v <= 32767 && v > 30000), '7.1 at full scale on every channel does not clip')
+  t.ok(
+    all.channels[0]!.every((v) => v <= 32767 && v > 30000),
+    '7.1 at full scale on every channel does not clip',
+  )
 })
 
 t.test('truncated, corrupt and non-WAV input gives AudioError, never a crash', async (t) => {

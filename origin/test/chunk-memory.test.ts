@@ -73,7 +73,10 @@ t.test('a slab evicted while its chunk was being read does not leave the chunk i
   fill(memory, 'b', 0) // evicts a's slab while a/0 is "in flight"
   slow.view.fill(7)
   const kept = slow.keep('a/0', '"late"')
-  t.ok(kept.bytes.every((x) => x === 7), 'the reader still gets its bytes')
+  t.ok(
+    kept.bytes.every((x) => x === 7),
+    'the reader still gets its bytes',
+  )
   t.equal(memory.peek('a/0'), undefined, 'but they are not indexed under a slab that is gone')
   t.ok(memory.peek('b/0'))
 })

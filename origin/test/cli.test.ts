@@ -27,7 +27,10 @@ t.test('ingest: a corrupt file is an error naming it; the catalog is untouched; 
   t.equal(run.code, 1, 'exit 1 when a file failed')
   const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!)
   t.equal(summary.ok, false)
-  t.same(summary.tracks.map((r: any) => r.trackId), ['good'])
+  t.same(
+    summary.tracks.map((r: any) => r.trackId),
+    ['good'],
+  )
   t.equal(summary.errors.length, 2)
   for (const e of summary.errors) t.match(e.message, e.file, 'the message names the file')
   t.same((await readdir(join(dataDir, 'tracks'))).sort(), ['good'], 'nothing of the bad files reached the catalog')

@@ -34,7 +34,11 @@ t.test('the edge Worker in front of the origin Worker', async (t) => {
   const edgeUrl = (await edge.ready).href.replace(/\/$/, '')
 
   const catalog = (await (await fetch(`${edgeUrl}/v1/tracks`)).json()) as { tracks: Array<{ trackId: string; version: string }> }
-  t.same(catalog.tracks.map((e) => [e.trackId, e.version]), [['song', version]], 'the catalog through the edge')
+  t.same(
+    catalog.tracks.map((e) => [e.trackId, e.version]),
+    [['song', version]],
+    'the catalog through the edge',
+  )
   const signed = (await (await fetch(`${edgeUrl}/v1/tracks/song/manifest`)).json()) as SignedManifest
   const manifest = await verifySignedManifest(signed, await importManifestPublicKey(origin.keys.publicKey))
   for (const q of manifest.qualities) {

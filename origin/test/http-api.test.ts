@@ -82,7 +82,9 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
     await expectError(t, '/v1/session', 401, 'unauthorized', { method: 'POST' })
     await expectError(t, '/v1/session', 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, scope: ['purge'] }) })
 
-    const session = (await (await fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, scope: ['play'] }) })).json()) as any
+    const session = (await (
+      await fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, scope: ['play'] }) })
+    ).json()) as any
     const res = await fetch(u('/v1/tracks/song/key'), { headers: { authorization: `Bearer ${session.token}` } })
     t.equal(res.status, 200)
     t.match(res.headers.get('cache-control'), /no-store/)
@@ -97,7 +99,9 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
     await expectError(t, '/v1/tracks/song/key', 403, 'forbidden', { headers: { authorization: `Bearer ${session.tokens.edge}` } })
     await expectError(t, '/v1/tracks/song/key', 403, 'forbidden', { headers: { authorization: `Bearer ${session.tokens.tracker}` } })
     // A session narrowed to other tracks gets no key for this one.
-    const narrow = (await (await fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, tracks: ['other-song'] }) })).json()) as any
+    const narrow = (await (
+      await fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, tracks: ['other-song'] }) })
+    ).json()) as any
     t.same(narrow.tracks, ['other-song'])
     await expectError(t, '/v1/tracks/song/key', 403, 'forbidden', { headers: { authorization: `Bearer ${narrow.token}` } })
     await expectError(t, '/v1/session', 400, 'invalid_id', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, tracks: ['../x'] }) })
@@ -116,7 +120,11 @@ t.test('the origin HTTP API: caching headers, conditional and range requests, ke
     await expectError(t, '/v1/session', 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, subject: 'victim' }) })
     // ...nor renew with a token that is not a key-service token, or is forged.
     await expectError(t, '/v1/session', 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, renew: a.tokens.tracker }) })
-    await expectError(t, '/v1/session', 401, 'invalid_token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, renew: `${a.token.slice(0, -4)}AAAA` }) })
+    await expectError(t, '/v1/session', 401, 'invalid_token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiKey: API_KEY, renew: `${a.token.slice(0, -4)}AAAA` }),
+    })
     await expectError(t, '/v1/session', 400, 'bad_request', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, renew: 42 }) })
     // A session of one API key does not renew under another.
     await expectError(t, '/v1/session', 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: 'backend-key', renew: a.tokens.keys }) })

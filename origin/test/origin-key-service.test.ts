@@ -43,12 +43,20 @@ t.test('the Worker key service: keys wrapped in a Durable Object, never in the b
 
   await t.test('key uploads: operator only, validated, write-once', async (t) => {
     const put = (path: string, body: unknown, auth: string | undefined = OPERATOR_TOKEN) =>
-      fetch(`${origin.url}${path}`, { method: 'PUT', headers: { 'content-type': 'application/json', ...(auth && { authorization: `Bearer ${auth}` }) }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+      fetch(`${origin.url}${path}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', ...(auth && { authorization: `Bearer ${auth}` }) },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      })
     const other = randomBytes(16).toString('base64url')
     const fresh = 'zzzz0000'
     const json = { 'content-type': 'application/json' }
     await expectError(t, `${origin.url}/v1/admin/track-keys/song/${fresh}`, 401, 'unauthorized', { method: 'PUT', headers: json, body: JSON.stringify({ key: other }) })
-    await expectError(t, `${origin.url}/v1/admin/track-keys/song/${fresh}`, 401, 'unauthorized', { method: 'PUT', headers: { ...json, authorization: 'Bearer wrong' }, body: JSON.stringify({ key: other }) })
+    await expectError(t, `${origin.url}/v1/admin/track-keys/song/${fresh}`, 401, 'unauthorized', {
+      method: 'PUT',
+      headers: { ...json, authorization: 'Bearer wrong' },
+      body: JSON.stringify({ key: other }),
+    })
     const op = { ...json, authorization: `Bearer ${OPERATOR_TOKEN}` }
     await expectError(t, `${origin.url}/v1/admin/track-keys/Bad!/${fresh}`, 400, 'invalid_id', { method: 'PUT', headers: op, body: JSON.stringify({ key: other }) })
     await expectError(t, `${origin.url}/v1/admin/track-keys/song/..%2fx`, 400, 'invalid_id', { method: 'PUT', headers: op, body: JSON.stringify({ key: other }) })
@@ -82,20 +90,27 @@ t.test('chorus ingest --to r2:// --key-service hands each key to the Worker, non
   const dataDir = join(dir, 'data')
   const wav = join(dir, 'song.wav')
   await writeFile(wav, makeWav(2))
-  const run = await runChorus(['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', join(dir, 'state'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', '--json', wav], { env: { CHORUS_OPERATOR_TOKEN: OPERATOR_TOKEN } })
+  const run = await runChorus(
+    ['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', join(dir, 'state'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', '--json', wav],
+    { env: { CHORUS_OPERATOR_TOKEN: OPERATOR_TOKEN } },
+  )
   t.equal(run.code, 0, run.stderr)
   const { version } = (JSON.parse(run.stdout) as { tracks: Array<{ version: string }> }).tracks[0]!
   const res = await fetch(`${origin.url}/v1/tracks/song/key?version=${version}`, { headers: { authorization: `Bearer ${await session(origin.url)}` } })
   t.equal(res.status, 200, 'the Worker has the key')
   await res.arrayBuffer()
   t.notOk(existsSync(join(dataDir, 'track-keys')), 'no key was written to the disk')
-  const refused = await runChorus(['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', join(dir, 'state'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', wav], { env: { CHORUS_OPERATOR_TOKEN: 'wrong' } })
+  const refused = await runChorus(['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', join(dir, 'state'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', wav], {
+    env: { CHORUS_OPERATOR_TOKEN: 'wrong' },
+  })
   t.equal(refused.code, 1, 'a wrong operator token fails the ingest')
   t.match(refused.stderr, /refused the key/)
 })
 
 t.test('the Worker takes API key grants in config.json form: scopes, tracks, subjects', async (t) => {
-  const config = { apiKeys: { 'backend-key': { name: 'backend', subjects: true }, 'narrow-key': { name: 'narrow', scope: ['play'], tracks: ['song'] }, 'typo-key': { name: 'typo', scope: 'announce' } } }
+  const config = {
+    apiKeys: { 'backend-key': { name: 'backend', subjects: true }, 'narrow-key': { name: 'narrow', scope: ['play'], tracks: ['song'] }, 'typo-key': { name: 'typo', scope: 'announce' } },
+  }
   const origin = await startWorkerOriginWith(t, { bindings: { CHORUS_API_KEYS_CONFIG: JSON.stringify(config) } })
   const post = (body: unknown) => fetch(`${origin.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   const sub = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string
@@ -104,7 +119,11 @@ t.test('the Worker takes API key grants in config.json form: scopes, tracks, sub
   await expectError(t, `${origin.url}/v1/session`, 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, subject: 'victim' }) })
   const narrow = (await (await post({ apiKey: 'narrow-key' })).json()) as { scope: string[]; tracks: string[] }
   t.same([narrow.scope, narrow.tracks], [['play'], ['song']], 'scope and tracks as granted')
-  await expectError(t, `${origin.url}/v1/session`, 403, 'forbidden', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: 'narrow-key', scope: ['announce'] }) })
+  await expectError(t, `${origin.url}/v1/session`, 403, 'forbidden', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ apiKey: 'narrow-key', scope: ['announce'] }),
+  })
   const typo = (await (await post({ apiKey: 'typo-key' })).json()) as { scope: string[] }
   t.same(typo.scope, [], 'a malformed scope grants nothing, never the default')
   const broken = await startWorkerOriginWith(t, { bindings: { CHORUS_API_KEYS_CONFIG: '{nope' } })

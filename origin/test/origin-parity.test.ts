@@ -59,7 +59,10 @@ t.test('the Node origin and the Worker origin answer byte for byte alike', async
     t.same(pick(b), pick(a), `${what}: headers`)
     const [bodyA, bodyB] = [Buffer.from(await a.arrayBuffer()), Buffer.from(await b.arrayBuffer())]
     t.same(bodyB, bodyA, `${what}: body`)
-    for (const [res, body] of [[a, bodyA], [b, bodyB]] as const) {
+    for (const [res, body] of [
+      [a, bodyA],
+      [b, bodyB],
+    ] as const) {
       const length = res.headers.get('content-length')
       if (length !== null && init?.method !== 'HEAD') t.equal(Number(length), body.length, `${what}: content-length is the body's`)
     }

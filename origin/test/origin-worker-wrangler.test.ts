@@ -29,12 +29,34 @@ t.test('chorus ingest --to r2:// publishes into the bucket wrangler dev serves',
   const keys = await loadOriginKeys(dataDir)
 
   const envFile = join(dir, 'origin.env')
-  await writeFile(envFile, `CHORUS_SIGNING_KEY=${JSON.stringify(await signingKeyText(dataDir))}\nCHORUS_API_KEYS="k"\nCHORUS_OPERATOR_TOKEN="${OPERATOR}"\nKEY_WRAPPING_KEY="${randomBytes(32).toString('base64url')}"\n`, { mode: 0o600 })
+  await writeFile(
+    envFile,
+    `CHORUS_SIGNING_KEY=${JSON.stringify(await signingKeyText(dataDir))}\nCHORUS_API_KEYS="k"\nCHORUS_OPERATOR_TOKEN="${OPERATOR}"\nKEY_WRAPPING_KEY="${randomBytes(32).toString('base64url')}"\n`,
+    { mode: 0o600 },
+  )
   const port = await freePort()
   const inspector = await freePort()
   const child = spawn(
     process.execPath,
-    [WRANGLER, 'dev', '--config', join(ROOT, 'origin/worker/wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--env-file', envFile, '--persist-to', persist, '--log-level', 'error', '--show-interactive-dev-session=false'],
+    [
+      WRANGLER,
+      'dev',
+      '--config',
+      join(ROOT, 'origin/worker/wrangler.toml'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(inspector),
+      '--env-file',
+      envFile,
+      '--persist-to',
+      persist,
+      '--log-level',
+      'error',
+      '--show-interactive-dev-session=false',
+    ],
     { cwd: join(ROOT, 'origin/worker'), env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   )
   let stderr = ''
@@ -67,7 +89,10 @@ t.test('chorus ingest --to r2:// publishes into the bucket wrangler dev serves',
   )
   t.same(await (await fetch(`${url}/healthz`)).json(), { ok: true, tracks: 1, keyId: keys.keyId })
   const { tracks } = (await (await fetch(`${url}/v1/tracks`)).json()) as { tracks: Array<{ trackId: string; version: string }> }
-  t.same(tracks.map((e) => [e.trackId, e.version]), [['song', result.tracks[0]!.version]])
+  t.same(
+    tracks.map((e) => [e.trackId, e.version]),
+    [['song', result.tracks[0]!.version]],
+  )
   const signed = (await (await fetch(`${url}/v1/tracks/song/manifest`)).json()) as SignedManifest
   const manifest = await verifySignedManifest(signed, await importManifestPublicKey(keys.publicKey))
   const q = manifest.qualities[0]!
@@ -85,9 +110,30 @@ t.test('chorus ingest --to r2:// publishes into the bucket wrangler dev serves',
   // An ingest while wrangler dev serves the same state directory, its keys handed to the
   // Worker's key vault: the new track shows, and its key opens its chunks.
   await writeFile(join(dir, 'b-side.wav'), makeWav(2))
-  const more = await runChorus(['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', persist, '--key-service', url, '--bitrates', '96', '--chunk-size', '4096', '--id', 'b-side', '--json', join(dir, 'b-side.wav')], {
-    env: { CHORUS_OPERATOR_TOKEN: OPERATOR },
-  })
+  const more = await runChorus(
+    [
+      'ingest',
+      '--data',
+      dataDir,
+      '--to',
+      'r2://chorus-masters',
+      '--persist',
+      persist,
+      '--key-service',
+      url,
+      '--bitrates',
+      '96',
+      '--chunk-size',
+      '4096',
+      '--id',
+      'b-side',
+      '--json',
+      join(dir, 'b-side.wav'),
+    ],
+    {
+      env: { CHORUS_OPERATOR_TOKEN: OPERATOR },
+    },
+  )
   t.equal(more.code, 0, more.stderr)
   await until(async () => ((await (await fetch(`${url}/v1/tracks`)).json()) as { tracks: unknown[] }).tracks.length === 2, 'the second track to show')
   const second = await verifySignedManifest((await (await fetch(`${url}/v1/tracks/b-side/manifest`)).json()) as SignedManifest, await importManifestPublicKey(keys.publicKey))

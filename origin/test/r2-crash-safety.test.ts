@@ -99,7 +99,10 @@ t.test('kill -9 at any moment of an ingest into local R2 leaves no half track', 
   const left = await r2.bucket.list({ prefix: 'tracks/song/', delimiter: '/' })
   for (const prefix of left.delimitedPrefixes) {
     const objects = await r2.bucket.list({ prefix })
-    t.ok(objects.objects.some((o) => o.key.endsWith('manifest.json')), `${prefix} is a complete version`)
+    t.ok(
+      objects.objects.some((o) => o.key.endsWith('manifest.json')),
+      `${prefix} is a complete version`,
+    )
   }
   for (const v of versions) t.ok(await store.manifest('song', v), `version ${v} survives the sweep`)
 })
@@ -134,10 +137,18 @@ t.test('a publish cut after any one of its writes leaves the old track or the ne
     )
     const entries = await assertCatalogSound(t, r2.bucket, keyDir, keys)
     if (published) {
-      t.same(entries.map((e) => e.version), [published], `no cut (${writes} writes): the new version is the track`)
+      t.same(
+        entries.map((e) => e.version),
+        [published],
+        `no cut (${writes} writes): the new version is the track`,
+      )
       break
     }
-    t.same(entries.map((e) => e.version), [first.version], `cut at write ${n}: the old version is still the track`)
+    t.same(
+      entries.map((e) => e.version),
+      [first.version],
+      `cut at write ${n}: the old version is still the track`,
+    )
     n++
     if (n > 50) throw new Error('the publish never ends')
   }
@@ -155,13 +166,29 @@ t.test('concurrent publishes into one bucket never drop each other from the inde
   t.teardown(() => r2.close())
   // One real staged version, captured on its way to a publisher...
   let staged: StagedVersion | undefined
-  await ingestFile(wav, { trackId: 'song' }, { dataDir, keys, bitrates: [96], workers: 1, publisher: { publish: async (s) => {
-    staged = s
-  } } })
+  await ingestFile(
+    wav,
+    { trackId: 'song' },
+    {
+      dataDir,
+      keys,
+      bitrates: [96],
+      workers: 1,
+      publisher: {
+        publish: async (s) => {
+          staged = s
+        },
+      },
+    },
+  )
   // ...published under 12 track ids at once: each publish reads the index and puts it back.
   const trackKeys = createDirectoryKeyStore(join(dataDir, 'track-keys'))
   const ids = Array.from({ length: 12 }, (_, i) => `race-${i}`)
   await Promise.all(ids.map((trackId) => createR2Publisher(r2.bucket, { trackKeys }).publish({ ...staged!, manifest: { ...staged!.manifest, trackId } })))
   const catalog = await createR2Store(r2.bucket, { refreshMs: 0 }).catalog()
-  t.same(catalog.map((e) => e.trackId), [...ids].sort(), 'every track of every concurrent publish is listed')
+  t.same(
+    catalog.map((e) => e.trackId),
+    [...ids].sort(),
+    'every track of every concurrent publish is listed',
+  )
 })

@@ -8,7 +8,20 @@
 
 import type { Test } from 'tap'
 import t from 'tap'
-import { type RawAnswer, MALFORMED_TARGETS, describe, malformedHeaderRequests, mutatedPaths, noServerError, plainGet, randomTargets, rawExchange, refused, sendTargets, underPrefix } from '../../test-support/raw-http.js'
+import {
+  type RawAnswer,
+  MALFORMED_TARGETS,
+  describe,
+  malformedHeaderRequests,
+  mutatedPaths,
+  noServerError,
+  plainGet,
+  randomTargets,
+  rawExchange,
+  refused,
+  sendTargets,
+  underPrefix,
+} from '../../test-support/raw-http.js'
 import { chunkPath } from '../../protocol/index.js'
 import { ingestInto, startWorkerOriginWith, until } from './helpers/index.js'
 import { OPERATOR_TOKEN } from './helpers/start-origins.js'

@@ -71,7 +71,7 @@ t.test('malformed request-targets under /v1/chunks/ (the fast path): 4xx or a cl
   const answered = answers.filter((a) => a.answer.body.startsWith('{'))
   t.ok(
     answered.every((a) => /"code":"(invalid_path|invalid_id|not_found|chunk_not_found|track_not_found|version_not_found)"/.test(a.answer.body)),
-    'the origin\'s own answers are JSON errors',
+    "the origin's own answers are JSON errors",
   )
   await assertAlive(t, 'malformed chunk targets')
 })
@@ -88,10 +88,7 @@ t.test('malformed headers', async (t) => {
 
 t.test('200 seeded random targets, and 200 under /v1/chunks/', async (t) => {
   const random = randomTargets(11, 200)
-  const answers: RawAnswer[] = [
-    ...(await sendTargets(t, port, random, noServerError)),
-    ...(await sendTargets(t, port, underPrefix('/v1/chunks/', random), noServerError)),
-  ].map((r) => r.answer)
+  const answers: RawAnswer[] = [...(await sendTargets(t, port, random, noServerError)), ...(await sendTargets(t, port, underPrefix('/v1/chunks/', random), noServerError))].map((r) => r.answer)
   t.ok(answers.filter((a) => refused(a)).length > 750, 'nearly all are refused')
   await assertAlive(t, 'random targets')
 })

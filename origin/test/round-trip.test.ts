@@ -1,14 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import {
-  type Manifest,
-  chunkMatches,
-  decryptChunk,
-  importManifestPublicKey,
-  importTrackKey,
-  verifySignedManifest,
-} from '../../protocol/index.js'
+import { type Manifest, chunkMatches, decryptChunk, importManifestPublicKey, importTrackKey, verifySignedManifest } from '../../protocol/index.js'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { fromBase64Url } from '../../protocol/index.js'
 import { encodeMp3 } from '../src/audio/encode.js'
@@ -91,7 +84,10 @@ t.test('ingest a WAV, then fetch, verify, decrypt and compare over HTTP', async 
     t.equal(q.samples, 6 * 44100, 'the real length in samples')
     const file = Buffer.concat([fromBase64Url(q.init), plain])
     const decoded = decodeF32(file)
-    t.ok(decoded.length / 2 >= q.delay + q.samples && decoded.length / 2 < q.delay + q.samples + 2048, `${bitrate}: init + decrypted chunks decode to priming + the track + under a frame of padding (${decoded.length / 2})`)
+    t.ok(
+      decoded.length / 2 >= q.delay + q.samples && decoded.length / 2 < q.delay + q.samples + 2048,
+      `${bitrate}: init + decrypted chunks decode to priming + the track + under a frame of padding (${decoded.length / 2})`,
+    )
   }
 })
 

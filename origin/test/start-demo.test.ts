@@ -56,7 +56,8 @@ function startStack(dataDir: string, ffmpeg: string, extra: string[] = []): Stac
       for (;;) {
         const found = lines.find(match)
         if (found) return found
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${what} from chorus start (${child.exitCode !== null ? `it exited ${child.exitCode}` : 'timed out'}): ${JSON.stringify(lines)} ${err.slice(-1500)}`)
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error(`no ${what} from chorus start (${child.exitCode !== null ? `it exited ${child.exitCode}` : 'timed out'}): ${JSON.stringify(lines)} ${err.slice(-1500)}`)
         await new Promise<void>((resolve) => {
           waiters.push(resolve)
           setTimeout(resolve, 250)
@@ -104,7 +105,11 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
   }
 }
 
-const exists = (path: string) => stat(path).then(() => true, () => false)
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  )
 
 t.test('chorus start on an empty data directory', async (t) => {
   const real = await findFfmpeg()
@@ -132,11 +137,24 @@ t.test('chorus start on an empty data directory', async (t) => {
     await gate.allow(1000)
     const complete = await stack.next((l) => l.catalog === 'complete', 'complete line')
     const trackLines = stack.lines.filter((l) => l.catalog === 'track')
-    t.same(trackLines.map((l) => l.trackId), ['demo-01', 'demo-02'], 'a line per track, in catalog order')
-    t.same(trackLines.map((l) => [l.done, l.of]), [[1, 2], [2, 2]])
-    t.ok(trackLines.every((l) => l.durationMs === 5000 && typeof l.ms === 'number'), 'each says its length and when')
+    t.same(
+      trackLines.map((l) => l.trackId),
+      ['demo-01', 'demo-02'],
+      'a line per track, in catalog order',
+    )
+    t.same(
+      trackLines.map((l) => [l.done, l.of]),
+      [
+        [1, 2],
+        [2, 2],
+      ],
+    )
+    t.ok(
+      trackLines.every((l) => l.durationMs === 5000 && typeof l.ms === 'number'),
+      'each says its length and when',
+    )
     t.equal(complete.tracks, 2)
-    t.ok(Number(complete.ms) >= Number(ready.ms), 'complete after ready, on start\'s own clock')
+    t.ok(Number(complete.ms) >= Number(ready.ms), "complete after ready, on start's own clock")
     t.ok(stack.lines.indexOf(ready) < stack.lines.indexOf(complete))
     // The edge keeps its list 10 s; chorus start purges it as each track lands.
     await until('both tracks in the edge list', async () => (await edgeTracks(String(ready.edge))).length === 2, 8000)
@@ -156,7 +174,7 @@ t.test('chorus start on an empty data directory', async (t) => {
     const track = await first.next((l) => l.catalog === 'track', 'first track')
     t.equal(track.trackId, 'demo-01')
     // demo-02's encoders are now waiting at the gate: stop in the middle of its ingest.
-    await until('the second track\'s encoders to start', async () => (await readdir(join(gateDir, 'turns'))).length > 3)
+    await until("the second track's encoders to start", async () => (await readdir(join(gateDir, 'turns'))).length > 3)
     t.equal(await stopStack(first), 0, 'exit 0')
     const stopped = first.lines.find((l) => l.catalog === 'stopped')
     t.match(stopped, { catalog: 'stopped', tracks: 1, missing: 1 }, 'says what is left')
@@ -174,7 +192,11 @@ t.test('chorus start on an empty data directory', async (t) => {
     await gate.allow(1000)
     const complete = await second.next((l) => l.catalog === 'complete', 'complete line')
     t.equal(complete.tracks, 2)
-    t.same(second.lines.filter((l) => l.catalog === 'track').map((l) => l.trackId), ['demo-02'], 'only the missing track is made')
+    t.same(
+      second.lines.filter((l) => l.catalog === 'track').map((l) => l.trackId),
+      ['demo-02'],
+      'only the missing track is made',
+    )
     t.equal((await readFile(join(dataDir, 'tracks', 'demo-01', 'current'), 'utf8')).trim(), demo01, 'demo-01 is the same version')
     t.notOk(await exists(join(dataDir, DEMO_MARKER)))
     t.equal(await stopStack(second), 0)

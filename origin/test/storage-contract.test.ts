@@ -41,10 +41,21 @@ t.test('the directory and R2 stores keep the same contract', async (t) => {
 
   const [[, reference]] = stores as [[string, MasterReader]]
   for (const [name, store] of stores) {
-    t.same((await store.catalog()).map((e) => [e.trackId, e.version]), [['a-side', a1.version], ['b-side', b2.version]], `${name}: the catalog, sorted, at current versions`)
+    t.same(
+      (await store.catalog()).map((e) => [e.trackId, e.version]),
+      [
+        ['a-side', a1.version],
+        ['b-side', b2.version],
+      ],
+      `${name}: the catalog, sorted, at current versions`,
+    )
     t.same(await store.catalog(), await reference.catalog(), `${name}: the same catalog lines`)
     t.equal(await store.currentVersion('b-side'), b2.version, `${name}: a re-ingest is current`)
-    for (const [track, version] of [['b-side', b1.version], ['b-side', b2.version], ['a-side', a1.version]] as const) {
+    for (const [track, version] of [
+      ['b-side', b1.version],
+      ['b-side', b2.version],
+      ['a-side', a1.version],
+    ] as const) {
       const stored = await store.manifest(track, version)
       t.equal(stored?.body, (await reference.manifest(track, version))?.body, `${name}: ${track}/${version} manifest, byte for byte`)
       for (const q of stored!.doc.manifest.qualities) {

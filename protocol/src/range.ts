@@ -2,10 +2,7 @@
  * HTTP Range for single-chunk bodies (RFC 9110 §14). Only one range is served: a chunk is at
  * most a few hundred KiB, so multipart answers would cost more than they save.
  */
-export type RangeResult =
-  | { kind: 'none' }
-  | { kind: 'partial'; start: number; end: number }
-  | { kind: 'unsatisfiable'; reason: string }
+export type RangeResult = { kind: 'none' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable'; reason: string }
 
 export function parseRange(header: string | null | undefined, length: number): RangeResult {
   if (header === null || header === undefined || header === '') return { kind: 'none' }

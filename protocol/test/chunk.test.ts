@@ -6,7 +6,17 @@ t.test('chunk paths round-trip and reject anything else', async (t) => {
   const path = chunkPath(a)
   t.equal(path, '/v1/chunks/demo-01/abcd1234/160/12')
   t.same(parseChunkPath(path.slice(CHUNK_PREFIX.length)), a)
-  for (const bad of ['demo-01/abcd1234/160', '../x/abcd1234/160/1', 'demo-01/abcd1234/160/01', 'demo-01/abcd1234/0160/1', 'demo-01/ABCD/160/1', 'demo-01/abcd1234/160/-1', 'demo-01/abcd1234/160/1/x', 'demo-01/abcd1234/9999/1', 'demo-01/abcd1234/160/1e3']) {
+  for (const bad of [
+    'demo-01/abcd1234/160',
+    '../x/abcd1234/160/1',
+    'demo-01/abcd1234/160/01',
+    'demo-01/abcd1234/0160/1',
+    'demo-01/ABCD/160/1',
+    'demo-01/abcd1234/160/-1',
+    'demo-01/abcd1234/160/1/x',
+    'demo-01/abcd1234/9999/1',
+    'demo-01/abcd1234/160/1e3',
+  ]) {
     t.throws(() => parseChunkPath(bad), { code: /invalid_/ }, bad)
   }
 })

@@ -33,7 +33,17 @@ function mp4Quality(): Mp4Quality {
   }
 }
 
-const manifest = (q: unknown) => ({ schema: MANIFEST_SCHEMA, trackId: 'demo-01', version: 'abc123def', title: 'T', artist: 'A', album: '', durationMs: 40000, createdAt: '2026-12-03T00:00:00.000Z', qualities: [q] })
+const manifest = (q: unknown) => ({
+  schema: MANIFEST_SCHEMA,
+  trackId: 'demo-01',
+  version: 'abc123def',
+  title: 'T',
+  artist: 'A',
+  album: '',
+  durationMs: 40000,
+  createdAt: '2026-12-03T00:00:00.000Z',
+  qualities: [q],
+})
 
 t.test('an MP4 quality parses and keeps every field', async (t) => {
   const q = mp4Quality()
@@ -84,5 +94,8 @@ t.test('playable audio once chunks before i are in: up to the fragment chunk i b
     t.ok(q.seek[i]! >= containing[0], 'the seek table never says a chunk is needed before its fragment starts')
   }
   t.equal(playableUntilMs(q, q.chunkCount, 40000), 40000, 'everything delivered: the whole track')
-  t.ok(q.seek.every((s, i) => i === 0 || s >= q.seek[i - 1]!), 'the seek table ascends')
+  t.ok(
+    q.seek.every((s, i) => i === 0 || s >= q.seek[i - 1]!),
+    'the seek table ascends',
+  )
 })

@@ -37,7 +37,19 @@ function sampleManifest(): Manifest {
     durationMs: 3000,
     createdAt: '2026-11-21T00:00:00.000Z',
     qualities: [
-      { bitrate: 96, codec: 'mp3', mime: 'audio/mpeg', sampleRate: 44100, channels: 2, byteLength: 2 * 1024 + 5, chunkSize: 1024, chunkCount: 3, nonce: '0011223344556677', hashes, seek: [0, 1000, 2000] },
+      {
+        bitrate: 96,
+        codec: 'mp3',
+        mime: 'audio/mpeg',
+        sampleRate: 44100,
+        channels: 2,
+        byteLength: 2 * 1024 + 5,
+        chunkSize: 1024,
+        chunkCount: 3,
+        nonce: '0011223344556677',
+        hashes,
+        seek: [0, 1000, 2000],
+      },
     ],
   }
 }
@@ -73,13 +85,48 @@ t.test('a signed manifest verifies with WebCrypto, and one flipped bit does not'
 
 t.test('parseManifest rejects inconsistent documents', async (t) => {
   const bad: Array<[string, (m: any) => void]> = [
-    ['chunk count', (m) => { m.qualities[0].chunkCount = 4 }],
-    ['hash count', (m) => { m.qualities[0].hashes.pop() }],
-    ['hash form', (m) => { m.qualities[0].hashes[0] = 'xyz' }],
-    ['chunk size', (m) => { m.qualities[0].chunkSize = 1000 }],
-    ['seek order', (m) => { m.qualities[0].seek = [0, 2000, 1000] }],
-    ['track id', (m) => { m.trackId = '../etc' }],
-    ['schema', (m) => { m.schema = 'other' }],
+    [
+      'chunk count',
+      (m) => {
+        m.qualities[0].chunkCount = 4
+      },
+    ],
+    [
+      'hash count',
+      (m) => {
+        m.qualities[0].hashes.pop()
+      },
+    ],
+    [
+      'hash form',
+      (m) => {
+        m.qualities[0].hashes[0] = 'xyz'
+      },
+    ],
+    [
+      'chunk size',
+      (m) => {
+        m.qualities[0].chunkSize = 1000
+      },
+    ],
+    [
+      'seek order',
+      (m) => {
+        m.qualities[0].seek = [0, 2000, 1000]
+      },
+    ],
+    [
+      'track id',
+      (m) => {
+        m.trackId = '../etc'
+      },
+    ],
+    [
+      'schema',
+      (m) => {
+        m.schema = 'other'
+      },
+    ],
   ]
   for (const [what, mutate] of bad) {
     const m = JSON.parse(JSON.stringify(sampleManifest()))

@@ -1,15 +1,5 @@
 import t from 'tap'
-import {
-  PIECE_FRAGMENT,
-  type PeerMessage,
-  PeerProtocolError,
-  createPieceAssembler,
-  decodePeerMessage,
-  encodePeerMessage,
-  fromBitfield,
-  pieceMessages,
-  toBitfield,
-} from '../index.js'
+import { PIECE_FRAGMENT, type PeerMessage, PeerProtocolError, createPieceAssembler, decodePeerMessage, encodePeerMessage, fromBitfield, pieceMessages, toBitfield } from '../index.js'
 
 t.test('every message survives a round trip, in the sizes the table gives', async (t) => {
   const messages: Array<[PeerMessage, number]> = [

@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import {
-  binaryIdToHex,
-  hexIdToBinary,
-  isBinaryId,
-  isHexId,
-  swarmInfoHash,
-  toBinaryId,
-  toHexId,
-} from '../src/tracker.js'
+import { binaryIdToHex, hexIdToBinary, isBinaryId, isHexId, swarmInfoHash, toBinaryId, toHexId } from '../src/tracker.js'
 
 t.test('swarmInfoHash is the first 20 bytes of SHA-256 over the documented JSON string', async (t) => {
   const hash = await swarmInfoHash('track-42', 'v3', 160000)

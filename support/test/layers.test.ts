@@ -49,5 +49,8 @@ t.test('the pure cores use no Workers global (dependency-cruiser sees imports, n
 t.test('every face declared in package.json exports is a file', async (t) => {
   const { exports } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, string>> }
   const targets = Object.values(exports).flatMap((target) => (typeof target === 'string' ? [target] : Object.values(target)))
-  t.same(targets.filter((target) => !existsSync(join(ROOT, target))), [])
+  t.same(
+    targets.filter((target) => !existsSync(join(ROOT, target))),
+    [],
+  )
 })

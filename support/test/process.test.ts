@@ -14,7 +14,11 @@ const alive = (pid: number) => {
 }
 
 t.test('ready on a JSON ready line, with its value; stop ends it with SIGTERM', async (t) => {
-  const p = await startProcess({ name: 'server', args: node(`console.log('booting'); setTimeout(() => console.log(JSON.stringify({ ready: true, url: 'http://x' })), 100); setInterval(() => {}, 1000)`), ready: 'json-line' })
+  const p = await startProcess({
+    name: 'server',
+    args: node(`console.log('booting'); setTimeout(() => console.log(JSON.stringify({ ready: true, url: 'http://x' })), 100); setInterval(() => {}, 1000)`),
+    ready: 'json-line',
+  })
   t.same(p.readyValue, { ready: true, url: 'http://x' })
   t.notOk(p.done)
   const exit = await p.stop()
@@ -34,7 +38,14 @@ t.test('ready when a probe says so; a probe that throws is the start error', asy
   t.equal(calls, 3)
   await p.stop()
   const failing = supervise({ name: 'server', args: node('setInterval(() => {}, 1000)') })
-  await t.rejects(failing.ready({ probe: async () => { throw new Error('invalid configuration: X') } }), { name: 'ProcessError', message: 'invalid configuration: X' })
+  await t.rejects(
+    failing.ready({
+      probe: async () => {
+        throw new Error('invalid configuration: X')
+      },
+    }),
+    { name: 'ProcessError', message: 'invalid configuration: X' },
+  )
   await failing.stop()
 })
 

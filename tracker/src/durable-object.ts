@@ -91,7 +91,12 @@ export class TrackerShard {
     const first = sockets[0]
     if (first === undefined) return
     // Woken from hibernation (or evicted and recreated): the sockets carry everything.
-    const core = this.#createCore(ctx.getTags(first).find((tag) => tag.startsWith('shard:'))?.slice(6))
+    const core = this.#createCore(
+      ctx
+        .getTags(first)
+        .find((tag) => tag.startsWith('shard:'))
+        ?.slice(6),
+    )
     const ids = core.restore(sockets.map((ws) => ({ packed: ws.deserializeAttachment(), handle: ws })))
     ids.forEach((id, i) => {
       const ws = sockets[i] as HibernatableWebSocket

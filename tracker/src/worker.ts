@@ -34,7 +34,10 @@ export async function routeTracker(request: Request, env: TrackerWorkerEnv): Pro
   if (url.pathname === '/metrics') {
     // The operator page may live on another origin: it sends Authorization, so the browser asks first.
     if (request.method === 'OPTIONS') {
-      return new Response(null, { status: 204, headers: { ...CORS, 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'authorization', 'access-control-max-age': '600' } })
+      return new Response(null, {
+        status: 204,
+        headers: { ...CORS, 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'authorization', 'access-control-max-age': '600' },
+      })
     }
     if (!operatorAuthorized(request.headers.get('authorization'), env.CHORUS_OPERATOR_TOKEN)) {
       return new Response(OPERATOR_UNAUTHORIZED.body, { status: OPERATOR_UNAUTHORIZED.status, headers: { ...OPERATOR_UNAUTHORIZED.headers, ...CORS } })

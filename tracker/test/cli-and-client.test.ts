@@ -21,7 +21,29 @@ const ROOT = new URL('../../', import.meta.url).pathname
 
 t.test('chorus tracker: ready line, limits from flags, stops on SIGTERM', async (t) => {
   const script = "const { commands } = await import('./tracker/src/cli.ts'); process.exitCode = await commands.tracker.run(process.argv.slice(1))"
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', '--json', '--max-swarms-per-socket', '1', '--no-scrape', '--max-connections-per-address', '1', '--limit-loopback', '--ban-strikes', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      script,
+      '--',
+      '--port',
+      '0',
+      '--json',
+      '--max-swarms-per-socket',
+      '1',
+      '--no-scrape',
+      '--max-connections-per-address',
+      '1',
+      '--limit-loopback',
+      '--ban-strikes',
+      '0',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   t.teardown(() => child.kill('SIGKILL'))
   const line = await new Promise<string>((resolve) => {
     let out = ''
@@ -60,7 +82,11 @@ t.test('chorus tracker: the operator token from a file or the environment, the p
     { args: [], env: { CHORUS_OPERATOR_TOKEN: 'from-env-token' }, token: 'from-env-token' },
   ]
   for (const { args, env, token } of cases) {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', '--json', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', '--json', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, ...env },
+    })
     t.teardown(() => child.kill('SIGKILL'))
     const line = await new Promise<string>((resolve) => {
       let out = ''
@@ -84,10 +110,22 @@ t.test('chorus tracker: the operator token from a file or the environment, the p
 })
 
 t.test('reconnect delays grow with jitter up to the cap', async (t) => {
-  t.equal(reconnectDelay(0, 1000, 60_000, () => 0), 500)
-  t.equal(reconnectDelay(0, 1000, 60_000, () => 1), 1000)
-  t.equal(reconnectDelay(3, 1000, 60_000, () => 0.5), 6000)
-  t.equal(reconnectDelay(20, 1000, 60_000, () => 1), 60_000)
+  t.equal(
+    reconnectDelay(0, 1000, 60_000, () => 0),
+    500,
+  )
+  t.equal(
+    reconnectDelay(0, 1000, 60_000, () => 1),
+    1000,
+  )
+  t.equal(
+    reconnectDelay(3, 1000, 60_000, () => 0.5),
+    6000,
+  )
+  t.equal(
+    reconnectDelay(20, 1000, 60_000, () => 1),
+    60_000,
+  )
   const spread = new Set(Array.from({ length: 50 }, (_, i) => reconnectDelay(2, 1000, 60_000, seeded(i))))
   t.ok(spread.size > 40, 'clients dropped together come back at different times')
 })
@@ -211,7 +249,12 @@ t.test("the client's announce names its track, so a token scoped to some tracks 
   const replies: TrackerReply[] = []
   let opened!: () => void
   const open = new Promise<void>((resolve) => (opened = resolve))
-  const client = createTrackerClient({ url: `${url.replace(/^http/, 'ws')}/announce`, WebSocket: WebSocket as unknown as WebSocketConstructor, onOpen: () => opened(), onMessage: (r) => replies.push(r) })
+  const client = createTrackerClient({
+    url: `${url.replace(/^http/, 'ws')}/announce`,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    onOpen: () => opened(),
+    onMessage: (r) => replies.push(r),
+  })
   t.teardown(() => client.close())
   await open
   const base = { action: 'announce' as const, info_hash: infoHash, peer_id: hexId(), left: 100, token }

@@ -34,7 +34,7 @@ t.test('three shards: each swarm lives in one process', async (t) => {
     t.match(await seeker.next((f) => 'interval' in f), { complete: 1, incomplete: 1 }, 'both peers met in one shard')
     t.match(await holder.next((f) => 'offer' in f), { info_hash: swarm }, 'and the offer was relayed')
     seeker.send({ action: 'announce', info_hash: swarms[0] === swarm ? swarms[1] : swarms[0], peer_id: hexId(), left: 9 })
-    t.match(await seeker.next((f) => 'failure reason' in f), { failure_code: 'wrong_shard' }, 'another shard\'s swarm is refused')
+    t.match(await seeker.next((f) => 'failure reason' in f), { failure_code: 'wrong_shard' }, "another shard's swarm is refused")
   }
   const health = (await (await fetch(`${tracker.httpUrl}/healthz`)).json()) as Record<string, number>
   t.match(health, { ok: true, connections: 6, swarms: 3, peers: 6, shards: 3 }, '/healthz sums the shards')

@@ -56,13 +56,20 @@ t.test('idle sockets are pinged at half the timeout and closed at the timeout', 
   advance(4_000)
   t.same(core.tick(), [], 'nothing before half')
   advance(1_000)
-  t.match(core.tick(), [{ type: 'ping', socket: quiet }, { type: 'ping', socket: ponging }])
+  t.match(core.tick(), [
+    { type: 'ping', socket: quiet },
+    { type: 'ping', socket: ponging },
+  ])
   core.pong(ponging)
   advance(5_000)
   const effects = core.tick()
   t.match(sent(effects, quiet), [{ failure_code: 'idle_timeout' }])
   t.match(closes(effects), [{ socket: quiet, code: 4408 }])
-  t.match(effects.filter((e) => e.socket === ponging), [{ type: 'ping', socket: ponging }], 'the ponging socket is only pinged')
+  t.match(
+    effects.filter((e) => e.socket === ponging),
+    [{ type: 'ping', socket: ponging }],
+    'the ponging socket is only pinged',
+  )
   t.equal(effects.filter((e) => e.socket === ponging).length, 1)
   t.equal(core.stats().connections, 1)
 })
@@ -87,7 +94,10 @@ t.test('auth: a token in the first message is verified before anything is served
   const first = announce(core, s, { info_hash: infoHash, peer_id: peerId, left: 0, token: 'tok' })
   t.match(first, [{ type: 'verify', socket: s, token: 'tok' }])
   t.same(announce(core, s, { info_hash: infoHash, peer_id: peerId, left: 10 }), [], 'queued meanwhile')
-  t.match(sent(core.verified(s, { ok: true })), [{ complete: 1, incomplete: 0 }, { complete: 0, incomplete: 1 }])
+  t.match(sent(core.verified(s, { ok: true })), [
+    { complete: 1, incomplete: 0 },
+    { complete: 0, incomplete: 1 },
+  ])
   const other = open()
   t.match(sent(announce(core, other, { info_hash: infoHash, peer_id: binaryId(), token: 'bad' })), [])
   t.match(sent(core.verified(other, { ok: false, code: 'forbidden', message: 'no' })), [{ failure_code: 'forbidden' }])
@@ -116,7 +126,14 @@ t.test('a socket state packs small enough for a Durable Object attachment', asyn
   const other = createTrackerCore({ now: () => 9_999_999 })
   t.same(other.restore([{ packed: deserialize(serialize(packed)), handle: 'h' }]), [s])
   t.same(other.pack(s), packed, 'unpack then pack gives the same value, times included')
-  t.same(other.restore([{ packed: ['garbage'], handle: 1 }, { packed: [1, 7, 0, 0, null, 0, 0, [], 'x', 9, 0, 0], handle: 2 }]), [undefined, undefined], 'malformed or dangling peer index')
+  t.same(
+    other.restore([
+      { packed: ['garbage'], handle: 1 },
+      { packed: [1, 7, 0, 0, null, 0, 0, [], 'x', 9, 0, 0], handle: 2 },
+    ]),
+    [undefined, undefined],
+    'malformed or dangling peer index',
+  )
 })
 
 t.test('effects carry the handle the adapter gave', async (t) => {
@@ -128,7 +145,13 @@ t.test('effects carry the handle the adapter gave', async (t) => {
   const infoHash = binaryId()
   announce(core, holder, { info_hash: infoHash, peer_id: binaryId(), left: 0 })
   const effects = announce(core, seeker, { info_hash: infoHash, peer_id: binaryId(), left: 5, offers: [{ offer: { type: 'offer', sdp: 'x' }, offer_id: binaryId() }] })
-  t.same(effects.map((e) => [e.socket, e.handle]), [[seeker, seekerHandle], [holder, holderHandle]])
+  t.same(
+    effects.map((e) => [e.socket, e.handle]),
+    [
+      [seeker, seekerHandle],
+      [holder, holderHandle],
+    ],
+  )
   t.same(core.handles(), [holderHandle, seekerHandle])
 })
 
@@ -154,7 +177,11 @@ t.test('restoring from packed states rebuilds the same swarms', async (t) => {
   const probe = (core: TrackerCore) => {
     const socket = core.open().socket
     const offers = Array.from({ length: 10 }, (_, k) => ({ offer: { type: 'offer', sdp: `o${k}` }, offer_id: binaryId() }))
-    return core.message(socket, JSON.stringify({ action: 'announce', info_hash: swarms[0], peer_id: binaryId(), left: 1, offers })).filter((e) => e.type === 'send' && e.socket !== socket).map((e) => e.socket).sort()
+    return core
+      .message(socket, JSON.stringify({ action: 'announce', info_hash: swarms[0], peer_id: binaryId(), left: 1, offers }))
+      .filter((e) => e.type === 'send' && e.socket !== socket)
+      .map((e) => e.socket)
+      .sort()
   }
   const a = probe(timed)
   t.ok(a.length > 0)

@@ -20,8 +20,7 @@ function harness(options: TrackerCoreOptions = {}) {
   const core = createTrackerCore({ now: () => clock, random: seeded(3), exemptLoopback: false, maxAnnouncesPerSecond: 1_000_000, maxOffersPerSecond: 1_000_000, ...options })
   return { core, advance: (ms: number) => (clock += ms), now: () => clock }
 }
-const frames = (effects: TrackerEffect[], socket: number) =>
-  effects.flatMap((e) => (e.type === 'send' && e.socket === socket ? [JSON.parse(e.data) as Record<string, unknown>] : []))
+const frames = (effects: TrackerEffect[], socket: number) => effects.flatMap((e) => (e.type === 'send' && e.socket === socket ? [JSON.parse(e.data) as Record<string, unknown>] : []))
 const announce = (core: TrackerCore, socket: number, fields: Record<string, unknown>) => core.message(socket, JSON.stringify({ action: 'announce', ...fields }))
 const offer = () => ({ offer: { type: 'offer', sdp: 'v=0' }, offer_id: binaryId() })
 const offersTo = (effects: TrackerEffect[], socket: number) => frames(effects, socket).filter((f) => 'offer' in f).length
@@ -31,7 +30,11 @@ t.test('the synchronous SHA-256 and swarm hash agree with node:crypto and the pr
     const data = randomBytes(n)
     t.equal(Buffer.from(sha256(data)).toString('hex'), createHash('sha256').update(data).digest('hex'), `length ${n}`)
   }
-  for (const [id, version, bitrate] of [['t1', 'v1', 96000], ['ünï"code\\', '2026-01-01', 320000], ['x'.repeat(256), 'v', 1]] as const) {
+  for (const [id, version, bitrate] of [
+    ['t1', 'v1', 96000],
+    ['ünï"code\\', '2026-01-01', 320000],
+    ['x'.repeat(256), 'v', 1],
+  ] as const) {
     t.equal(swarmInfoHashBinary(id, version, bitrate), hexIdToBinary(await swarmInfoHash(id, version, bitrate)), `swarm ${id.slice(0, 12)}`)
   }
 })
@@ -53,7 +56,11 @@ t.test('a token with a tracks claim: scope checked per announce, kept in the pac
   const hashB = swarmInfoHashBinary('b', 'v1', 160)
   t.match(frames(announce(core, socket, { info_hash: hashA, peer_id: binaryId(), left: 1 }), socket), [{ failure_code: 'track_not_covered' }])
   t.match(frames(announce(core, socket, { info_hash: hashB, peer_id: binaryId(), left: 1, chorus_track: { id: 'a', version: 'v1', bitrate: 160 } }), socket), [{ failure_code: 'track_mismatch' }])
-  t.match(frames(announce(core, socket, { info_hash: hashA, peer_id: binaryId(), left: 1, chorus_track: { id: 'a', version: 'v1', bitrate: 160.5 } }), socket), [{ failure_code: 'invalid_field' }], 'a malformed chorus_track is invalid')
+  t.match(
+    frames(announce(core, socket, { info_hash: hashA, peer_id: binaryId(), left: 1, chorus_track: { id: 'a', version: 'v1', bitrate: 160.5 } }), socket),
+    [{ failure_code: 'invalid_field' }],
+    'a malformed chorus_track is invalid',
+  )
   t.match(frames(announce(core, socket, { info_hash: hashA, peer_id: binaryId(), left: 1, chorus_track: { id: 'a', version: 'v1', bitrate: 160 } }), socket), [{ interval: 120 }])
   t.same(core.stats().rejected, { track_not_covered: 1, track_mismatch: 1, invalid_field: 1 })
   const packed = core.pack(socket)
@@ -68,7 +75,11 @@ t.test('a token with a tracks claim: scope checked per announce, kept in the pac
   advance(61_000)
   announce(core, socket, { info_hash: swarmInfoHashBinary('a', 'v2', 160), peer_id: binaryId(), left: 1, token: 'fresh', chorus_track: { id: 'a', version: 'v2', bitrate: 160 } })
   const after = core.verified(socket, { ok: true, sub: 'u', tracks: ['c'], exp: Math.floor(now() / 1000) + 60 })
-  t.match(after.flatMap((e) => (e.type === 'send' ? [JSON.parse(e.data)] : [])), [{ failure_code: 'track_not_covered' }], 'track a is no longer covered')
+  t.match(
+    after.flatMap((e) => (e.type === 'send' ? [JSON.parse(e.data)] : [])),
+    [{ failure_code: 'track_not_covered' }],
+    'track a is no longer covered',
+  )
 })
 
 t.test('the peer limit: offerer and receiver, one hour rolling', async (t) => {
@@ -86,7 +97,11 @@ t.test('the peer limit: offerer and receiver, one hour rolling', async (t) => {
   const seeker = open(50)
   const seekerId = binaryId()
   let effects = announce(core, seeker, { info_hash: swarm, peer_id: seekerId, left: 9, offers: [offer(), offer(), offer(), offer(), offer()] })
-  t.equal(holders.reduce((n, h) => n + offersTo(effects, h), 0), N, `5 offers, ${N} relayed`)
+  t.equal(
+    holders.reduce((n, h) => n + offersTo(effects, h), 0),
+    N,
+    `5 offers, ${N} relayed`,
+  )
   t.match(frames(effects, seeker).at(-1), { warning_code: 'peer_limit' })
   t.equal(core.stats().pairingsWithheld, 2)
   const met = holders.filter((h) => offersTo(effects, h) === 1)
@@ -108,16 +123,31 @@ t.test('the peer limit: offerer and receiver, one hour rolling', async (t) => {
   effects = announce(core, late, { info_hash: lateHash, peer_id: binaryId(), left: 9, offers: [offer()] })
   t.equal(offersTo(effects, busy), 0, 'the holder at its limit is passed over')
   t.equal(offersTo(effects, spare), 1, 'the offer goes to the other holder instead')
-  t.notOk(frames(effects, late).some((f) => 'warning message' in f), 'the announcer is not warned: it is not at its limit')
+  t.notOk(
+    frames(effects, late).some((f) => 'warning message' in f),
+    'the announcer is not warned: it is not at its limit',
+  )
 
   // Known peers: still introduced at the limit.
   effects = announce(core, seeker, { info_hash: swarm, peer_id: seekerId, left: 9, offers: [offer(), offer(), offer(), offer(), offer()] })
-  t.equal(holders.reduce((n, h) => n + offersTo(effects, h), 0), N, 'at its limit, the seeker still reaches the peers it met (the busy one too: they know each other)')
-  t.same(met, holders.filter((h) => offersTo(effects, h) === 1), 'and only those')
+  t.equal(
+    holders.reduce((n, h) => n + offersTo(effects, h), 0),
+    N,
+    'at its limit, the seeker still reaches the peers it met (the busy one too: they know each other)',
+  )
+  t.same(
+    met,
+    holders.filter((h) => offersTo(effects, h) === 1),
+    'and only those',
+  )
   advance(3_600_000)
   core.tick()
   effects = announce(core, seeker, { info_hash: swarm, peer_id: seekerId, left: 9, offers: [offer(), offer(), offer(), offer(), offer()] })
-  t.equal(holders.reduce((n, h) => n + offersTo(effects, h), 0), N, 'an hour later, new introductions again')
+  t.equal(
+    holders.reduce((n, h) => n + offersTo(effects, h), 0),
+    N,
+    'an hour later, new introductions again',
+  )
 })
 
 t.test('exposure accounting: bounded memory, survives a restart, flags collectors', async (t) => {
@@ -162,7 +192,10 @@ t.test('exposure accounting: bounded memory, survives a restart, flags collector
 
   // What a Durable Object stores brings the limit back in a new core (eviction, restart).
   const stored = new Map(c2.exposureChanges())
-  t.ok([...stored.keys()].every((k) => /^exposure:[0-9a-f]{64}$/.test(k)), 'storage keys are hashes')
+  t.ok(
+    [...stored.keys()].every((k) => /^exposure:[0-9a-f]{64}$/.test(k)),
+    'storage keys are hashes',
+  )
   const restarted = harness({ maxPeersLearnedPerHour: 5 })
   restarted.advance(now() - restarted.now() + 60_000)
   restarted.core.restoreExposure([...stored.values()].filter((v) => v !== null))

@@ -101,7 +101,7 @@ t.test('bans by address without auth; by subject with auth; for banMs', async (t
   const second = core.open({ address: '203.0.113.5' }).socket
   const effects: TrackerEffect[] = []
   for (let i = 0; i < 4; i++) effects.push(...core.message(second, 'ping'))
-  t.match(sent(effects, bystander), [{ failure_code: 'banned' }], 'the second strike closes the address\'s other sockets')
+  t.match(sent(effects, bystander), [{ failure_code: 'banned' }], "the second strike closes the address's other sockets")
   t.match(sent(core.open({ address: '203.0.113.5' }).effects), [{ failure_code: 'banned' }], 'and refuses new ones')
   t.same(closes(core.open({ address: '203.0.113.6' }).effects), [], 'another address is served')
   advance(60_000)
@@ -171,7 +171,10 @@ t.test('per-address listing: one address holds at most its share of a list', asy
   const seeker = core.open({ address: '192.0.2.1' }).socket
   const effects = announce(core, seeker, { info_hash: infoHash, peer_id: binaryId(), left: 5, offers: Array.from({ length: 10 }, offer) })
   t.match(sent(effects, seeker), [{ complete: 5 }])
-  t.same(real.map((s) => sent(effects, s).length), [1, 1, 1])
+  t.same(
+    real.map((s) => sent(effects, s).length),
+    [1, 1, 1],
+  )
   t.equal(core.stats().peers, 9, 'unlisted peers stay members')
 })
 

@@ -18,7 +18,11 @@ t.test('without ORIGIN_PUBLIC_KEY every announce is refused, and nobody learns a
   const again = await stranger.next(isFailure)
   t.match(String(again['failure reason']), /ORIGIN_PUBLIC_KEY/, 'one with a token is refused too: nothing can check it, and the reason names the missing setting')
   await new Promise((r) => setTimeout(r, 500))
-  t.same([...holder.queued, ...stranger.queued].filter((f) => 'offer' in f || 'complete' in f || 'incomplete' in f), [], 'no offer, no peer, no swarm size reached either')
+  t.same(
+    [...holder.queued, ...stranger.queued].filter((f) => 'offer' in f || 'complete' in f || 'incomplete' in f),
+    [],
+    'no offer, no peer, no swarm size reached either',
+  )
 })
 
 t.test('TRACKER_AUTH = "false" opens it on purpose', async (t) => {

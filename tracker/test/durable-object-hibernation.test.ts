@@ -74,7 +74,10 @@ t.test('swarms and peer limits survive eviction of the Durable Object', async (t
   const third = otherHolders[2] as PeerSocket
   third.send({ action: 'scrape', info_hash: others[2] })
   await third.next((f) => f.action === 'scrape')
-  t.notOk(third.queued.some((f) => 'offer' in f), 'the third holder got no offer')
+  t.notOk(
+    third.queued.some((f) => 'offer' in f),
+    'the third holder got no offer',
+  )
 
   const newcomer = await connect()
   const newcomerId = hexId()

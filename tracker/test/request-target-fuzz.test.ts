@@ -9,7 +9,20 @@ import type { Test } from 'tap'
 import t from 'tap'
 import { parseRequestTarget } from '../src/request-target.js'
 import { connectPeer, hexId } from './helpers/peer-socket.js'
-import { MALFORMED_TARGETS, describe, isErrorBody, malformedHeaderRequests, noServerError, plainGet, randomTargets, rawExchange, refused, resetAfterSending, sendTargets, upgradeGet } from '../../test-support/raw-http.js'
+import {
+  MALFORMED_TARGETS,
+  describe,
+  isErrorBody,
+  malformedHeaderRequests,
+  noServerError,
+  plainGet,
+  randomTargets,
+  rawExchange,
+  refused,
+  resetAfterSending,
+  sendTargets,
+  upgradeGet,
+} from '../../test-support/raw-http.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 const SCRIPT = "const { commands } = await import('./tracker/src/cli.ts'); process.exitCode = await commands.tracker.run(process.argv.slice(1))"
@@ -77,9 +90,13 @@ t.test('parseRequestTarget: origin-form and absolute-form, never a throw', async
     t.equal(parseRequestTarget(bad), null, `${JSON.stringify(bad)} is refused`)
   }
   const random = randomTargets(7, 2000)
-  t.doesNotThrow(() => random.forEach((c) => {
-      parseRequestTarget(c.target.toString('latin1'))
-    }), '2000 random targets parse or are refused')
+  t.doesNotThrow(
+    () =>
+      random.forEach((c) => {
+        parseRequestTarget(c.target.toString('latin1'))
+      }),
+    '2000 random targets parse or are refused',
+  )
 })
 
 for (const shards of [1, 3]) {
@@ -99,7 +116,10 @@ for (const shards of [1, 3]) {
 
     await t.test('a target that is neither a path nor an absolute URL: 400 bad_request, on both listeners', async (t) => {
       for (const target of ['*', 'http://[::1', 'ws://[/announce', 'http://a:99999/']) {
-        for (const [kind, bytes] of [['GET', plainGet(target)], ['upgrade', upgradeGet(target)]] as const) {
+        for (const [kind, bytes] of [
+          ['GET', plainGet(target)],
+          ['upgrade', upgradeGet(target)],
+        ] as const) {
           const answer = await rawExchange(tracker.port, bytes)
           t.equal(answer.status, 400, `${kind} ${target}: ${describe(answer)}`)
           t.ok(isErrorBody(answer, 'bad_request'), `${kind} ${target}: { error: { code: "bad_request" } }`)
@@ -113,7 +133,10 @@ for (const shards of [1, 3]) {
       // Those the tracker answers itself (not Node's parser) carry the project's error shape.
       const ours = answers.filter((a) => a.body.startsWith('{'))
       t.ok(ours.length > MALFORMED_TARGETS.length, `${ours.length} answered by the tracker`)
-      t.ok(ours.every((a) => isErrorBody(a, a.status === 400 ? 'bad_request' : 'not_found')), 'each as { error: { code, message } }')
+      t.ok(
+        ours.every((a) => isErrorBody(a, a.status === 400 ? 'bad_request' : 'not_found')),
+        'each as { error: { code, message } }',
+      )
       await assertAlive(t, tracker, 'malformed targets')
     })
 

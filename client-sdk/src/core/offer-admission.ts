@@ -66,9 +66,7 @@ export interface OfferCandidate<T> {
 
 type OfferDecision =
   /** Answer it (attempt `id`); first give up attempt `replaces` (it counts as failed already). */
-  | { type: 'answer'; id: number; replaces?: number }
-  | { type: 'queued' }
-  | { type: 'ignored'; reason: 'useless' | 'insane' | 'pending' | 'backoff' | 'full' }
+  { type: 'answer'; id: number; replaces?: number } | { type: 'queued' } | { type: 'ignored'; reason: 'useless' | 'insane' | 'pending' | 'backoff' | 'full' }
 
 interface Waiting<T> extends OfferCandidate<T> {
   at: number

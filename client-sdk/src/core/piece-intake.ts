@@ -29,11 +29,7 @@ interface PieceFragment {
   data: Uint8Array
 }
 
-type PieceOutcome =
-  | { type: 'partial' }
-  | { type: 'chunk'; bytes: Uint8Array }
-  | { type: 'late' }
-  | { type: 'violation'; reason: string }
+type PieceOutcome = { type: 'partial' } | { type: 'chunk'; bytes: Uint8Array } | { type: 'late' } | { type: 'violation'; reason: string }
 
 interface Assembly {
   buf: Uint8Array | undefined

@@ -146,8 +146,7 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
   let uploadAllowed = true
 
   /** When chunk `index` is needed: the audio reachable with every chunk before it. */
-  const neededMs = (index: number): number =>
-    index >= layout.count ? layout.durationMs : layout.playableUntilMs ? layout.playableUntilMs(index) : layout.startMs(index)
+  const neededMs = (index: number): number => (index >= layout.count ? layout.durationMs : layout.playableUntilMs ? layout.playableUntilMs(index) : layout.startMs(index))
 
   /**
    * The first chunk from the start that is not held: where the stream waits. The plan begins

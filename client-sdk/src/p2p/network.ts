@@ -203,7 +203,10 @@ export function createNetwork(options: NetworkOptions): Network {
         // Without a candidate nobody can reach it (relay-only with an unreachable TURN server): an offer would only cost its receiver.
         if (sdpCandidates(sdp).length === 0) {
           peer.destroy()
-          warn('no_candidates', options.relayOnly ? 'relay-only: no relay candidate gathered (is the TURN server in iceServers reachable?); no offers go out' : 'no ICE candidate gathered; no offers go out')
+          warn(
+            'no_candidates',
+            options.relayOnly ? 'relay-only: no relay candidate gathered (is the TURN server in iceServers reachable?); no offers go out' : 'no ICE candidate gathered; no offers go out',
+          )
           return resolve(undefined)
         }
         resolve({ peer, sdp })
@@ -470,7 +473,14 @@ export function createNetwork(options: NetworkOptions): Network {
         connected: (peer) => connected(entry, remote, peer),
         answer: (answerSdp) => {
           if (entry.closed) return
-          void send(entry, { action: 'announce', info_hash: entry.peerSet.infoHash, peer_id: entry.peerId, to_peer_id: remote, answer: { type: 'answer', sdp: outgoing(answerSdp) }, offer_id: offerId })
+          void send(entry, {
+            action: 'announce',
+            info_hash: entry.peerSet.infoHash,
+            peer_id: entry.peerId,
+            to_peer_id: remote,
+            answer: { type: 'answer', sdp: outgoing(answerSdp) },
+            offer_id: offerId,
+          })
         },
         wanted: () => !entry.closed && !entry.peerSet.has(remote) && !banned.has(remote) && roomFor(),
       },
@@ -645,4 +655,3 @@ export function createNetwork(options: NetworkOptions): Network {
     },
   }
 }
-

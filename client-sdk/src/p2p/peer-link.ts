@@ -230,7 +230,6 @@ export function createPeerLink(peer: SimplePeerLike, events: PeerLinkEvents, opt
   }
 }
 
-
 /** Turns a freshly connected peer away politely: bye through a link that delivers nothing. */
 export function refusePeer(peer: SimplePeerLike): void {
   const ignore = () => {}

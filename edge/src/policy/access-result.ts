@@ -7,6 +7,6 @@ export const HIT: AccessResult = Object.freeze({ hit: true, stored: true, evicte
 const STORED: AccessResult = Object.freeze({ hit: false, stored: true, evicted: EMPTY })
 export const REJECTED: AccessResult = Object.freeze({ hit: false, stored: false, evicted: EMPTY })
 
-export function stored (evicted: string[]): AccessResult {
+export function stored(evicted: string[]): AccessResult {
   return evicted.length === 0 ? STORED : { hit: false, stored: true, evicted }
 }

@@ -30,7 +30,7 @@ const ROWS = 4
 const MAX_COUNT = 255
 const MAX_WINDOW = 1 << 24
 
-export function createAdmissionFilter (options: AdmissionOptions): AdmissionFilter {
+export function createAdmissionFilter(options: AdmissionOptions): AdmissionFilter {
   const { admitAfter } = options
   if (!Number.isInteger(admitAfter) || admitAfter < 1 || admitAfter > MAX_COUNT) {
     throw new TypeError(`admitAfter must be an integer from 1 to ${MAX_COUNT}, got ${String(admitAfter)}`)
@@ -51,7 +51,7 @@ export function createAdmissionFilter (options: AdmissionOptions): AdmissionFilt
   const slots = new Uint32Array(ROWS)
   let records = 0
 
-  function locate (key: string): void {
+  function locate(key: string): void {
     // FNV-1a, then a second hash derived from it for double hashing.
     let h = 0x811c9dc5
     for (let i = 0; i < key.length; i++) {
@@ -65,7 +65,7 @@ export function createAdmissionFilter (options: AdmissionOptions): AdmissionFilt
     }
   }
 
-  function minimum (): number {
+  function minimum(): number {
     let min = MAX_COUNT
     for (let row = 0; row < ROWS; row++) {
       const value = cells[slots[row] as number] as number
@@ -74,14 +74,14 @@ export function createAdmissionFilter (options: AdmissionOptions): AdmissionFilt
     return min
   }
 
-  function age (): void {
+  function age(): void {
     for (let i = 0; i < cells.length; i++) cells[i] = (cells[i] as number) >>> 1
     records = 0
   }
 
   return {
     admitAfter,
-    record (key: string): boolean {
+    record(key: string): boolean {
       locate(key)
       const count = Math.min(MAX_COUNT, minimum() + 1)
       // Conservative update: raise only the cells below the new estimate,
@@ -93,9 +93,9 @@ export function createAdmissionFilter (options: AdmissionOptions): AdmissionFilt
       if (++records >= window) age()
       return count >= admitAfter
     },
-    estimate (key: string): number {
+    estimate(key: string): number {
       locate(key)
       return minimum()
-    }
+    },
   }
 }

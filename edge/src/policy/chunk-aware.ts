@@ -95,7 +95,7 @@ const MAX_SAMPLES = 256
  */
 const OTHER_KEYS_DISCOUNT = 2
 
-function weight (size: number): number {
+function weight(size: number): number {
   return size + 1
 }
 
@@ -114,7 +114,7 @@ class ChunkAware implements ChunkAwarePolicy {
   #estimates = 0
   #victimWorth = 0
 
-  constructor (capacityBytes: number, options: ChunkAwareOptions) {
+  constructor(capacityBytes: number, options: ChunkAwareOptions) {
     this.capacityBytes = checkCapacity(capacityBytes)
     const samples = options.samples ?? 16
     if (!Number.isInteger(samples) || samples < 1 || samples > MAX_SAMPLES) {
@@ -127,16 +127,20 @@ class ChunkAware implements ChunkAwarePolicy {
     this.#plain = new TinyLfuCore(capacityBytes, checkTinyLfuOptions(options.tinyLfu ?? {}))
   }
 
-  get bytes (): number { return this.#chunkBytes + this.#plain.bytes }
-  get count (): number { return this.#chunks.size + this.#plain.count }
+  get bytes(): number {
+    return this.#chunkBytes + this.#plain.bytes
+  }
+  get count(): number {
+    return this.#chunks.size + this.#plain.count
+  }
 
-  access (key: string, size: number, readAhead = false): AccessResult {
+  access(key: string, size: number, readAhead = false): AccessResult {
     checkSize(size)
     const index = chunkIndexOf(key)
     return index < 0 ? this.#accessPlain(key, size) : this.#accessChunk(key, index, size, readAhead)
   }
 
-  #accessChunk (key: string, index: number, size: number, readAhead: boolean): AccessResult {
+  #accessChunk(key: string, index: number, size: number, readAhead: boolean): AccessResult {
     const model = this.#model
     const found = this.#chunks.get(key)
     const stream = found?.stream ?? model.stream(streamOf(key))
@@ -170,7 +174,7 @@ class ChunkAware implements ChunkAwarePolicy {
   }
 
   /** Evicts until `size` more bytes fit, unless what would go is worth more than `worth`. */
-  #makeRoom (size: number, worth: number, evicted: string[]): boolean {
+  #makeRoom(size: number, worth: number, evicted: string[]): boolean {
     const plain = this.#plain
     while (this.bytes + size > this.capacityBytes) {
       if (this.#evictStaleReadAhead(evicted)) continue
@@ -191,7 +195,7 @@ class ChunkAware implements ChunkAwarePolicy {
     return true
   }
 
-  #accessPlain (key: string, size: number): AccessResult {
+  #accessPlain(key: string, size: number): AccessResult {
     const plain = this.#plain
     const found = plain.get(key)
     const hash = found?.hash ?? hashKey(key)
@@ -226,7 +230,7 @@ class ChunkAware implements ChunkAwarePolicy {
     return stored(evicted)
   }
 
-  #evictStaleReadAhead (evicted: string[]): boolean {
+  #evictStaleReadAhead(evicted: string[]): boolean {
     const oldest = this.#readAheads.tail
     if (oldest === null || this.#model.clock - oldest.insertedAt <= this.#model.staleAfter) return false
     this.#evictChunk(oldest, evicted)
@@ -234,7 +238,7 @@ class ChunkAware implements ChunkAwarePolicy {
   }
 
   /** The chunk expected to be needed last (per byte) among a few drawn at random; sets #victimWorth. */
-  #chunkVictim (): ChunkEntry | null {
+  #chunkVictim(): ChunkEntry | null {
     const pool = this.#pool
     if (pool.length === 0) {
       this.#victimWorth = -1
@@ -256,7 +260,7 @@ class ChunkAware implements ChunkAwarePolicy {
   }
 
   /** The W-TinyLFU entry expected last (per byte) among the next 16 in its line; sets #victimWorth. */
-  #plainVictim (): TinyLfuEntry | null {
+  #plainVictim(): TinyLfuEntry | null {
     const line = this.#line
     this.#plain.nextInLine(this.#samples, line)
     let victim: TinyLfuEntry | null = null
@@ -274,29 +278,29 @@ class ChunkAware implements ChunkAwarePolicy {
   }
 
   /** A W-TinyLFU entry's expected next use per byte, in the play model's clock (see OTHER_KEYS_DISCOUNT). */
-  #plainWorth (entry: TinyLfuEntry): number {
+  #plainWorth(entry: TinyLfuEntry): number {
     return this.#model.objectNextUse(entry.hash) * OTHER_KEYS_DISCOUNT * weight(entry.size)
   }
 
-  #estimate (stream: Stream, index: number): number {
+  #estimate(stream: Stream, index: number): number {
     this.#estimates++
     return this.#model.expectedNextUse(stream, index)
   }
 
   /** mulberry32: a uniform integer below `n`, from the policy's own seeded state. */
-  #draw (n: number): number {
+  #draw(n: number): number {
     this.#seed = (this.#seed + 0x6d2b79f5) >>> 0
     let x = Math.imul(this.#seed ^ (this.#seed >>> 15), this.#seed | 1)
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
     return Math.floor((((x ^ (x >>> 14)) >>> 0) / 4294967296) * n)
   }
 
-  #evictChunk (entry: ChunkEntry, evicted: string[]): void {
+  #evictChunk(entry: ChunkEntry, evicted: string[]): void {
     this.#dropChunk(entry)
     evicted.push(entry.key)
   }
 
-  #dropChunk (entry: ChunkEntry): void {
+  #dropChunk(entry: ChunkEntry): void {
     this.#chunks.delete(entry.key)
     const pool = this.#pool
     const last = pool.pop() as ChunkEntry
@@ -309,11 +313,11 @@ class ChunkAware implements ChunkAwarePolicy {
     this.#model.release(entry.stream)
   }
 
-  has (key: string): boolean {
+  has(key: string): boolean {
     return this.#chunks.has(key) || this.#plain.has(key)
   }
 
-  remove (key: string): boolean {
+  remove(key: string): boolean {
     const entry = this.#chunks.get(key)
     if (entry !== undefined) {
       this.#dropChunk(entry)
@@ -322,32 +326,32 @@ class ChunkAware implements ChunkAwarePolicy {
     return this.#plain.remove(key)
   }
 
-  * keys (): IterableIterator<string> {
-    yield * this.#chunks.keys()
-    yield * this.#plain.keys()
+  *keys(): IterableIterator<string> {
+    yield* this.#chunks.keys()
+    yield* this.#plain.keys()
   }
 
-  expectedNextUse (key: string): number | undefined {
+  expectedNextUse(key: string): number | undefined {
     const index = chunkIndexOf(key)
     if (index < 0) return undefined
     const stream = this.#chunks.get(key)?.stream ?? this.#model.stream(streamOf(key))
     return this.#model.expectedNextUse(stream, index)
   }
 
-  isPendingReadAhead (key: string): boolean {
+  isPendingReadAhead(key: string): boolean {
     return this.#chunks.get(key)?.readAhead === true
   }
 
-  stats (): ChunkAwareStats {
+  stats(): ChunkAwareStats {
     return {
       estimates: this.#estimates,
       streams: this.#model.streams,
       pendingReadAheads: this.#readAheads.count,
-      gap: this.#model.gap
+      gap: this.#model.gap,
     }
   }
 }
 
-export function createChunkAware (capacityBytes: number, options: ChunkAwareOptions = {}): ChunkAwarePolicy {
+export function createChunkAware(capacityBytes: number, options: ChunkAwareOptions = {}): ChunkAwarePolicy {
   return new ChunkAware(capacityBytes, options)
 }

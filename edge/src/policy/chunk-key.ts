@@ -13,7 +13,7 @@ const MAX_INDEX_DIGITS = 9
  * The chunk index of a chunk key, or -1 for any other key. The stream is
  * `key.slice(0, key.lastIndexOf('/'))`.
  */
-export function chunkIndexOf (key: string): number {
+export function chunkIndexOf(key: string): number {
   if (!key.startsWith(CHUNK_KEY_PREFIX)) return -1
   const last = key.lastIndexOf('/')
   const digits = key.length - last - 1
@@ -38,6 +38,6 @@ export function chunkIndexOf (key: string): number {
   return slashes === 3 ? index : -1
 }
 
-export function streamOf (key: string): string {
+export function streamOf(key: string): string {
   return key.slice(0, key.lastIndexOf('/'))
 }

@@ -61,7 +61,7 @@ const MIN_ENTRIES = 16
 const MAX_ENTRIES = 1 << 24
 const COUNTERS_PER_ENTRY = 4
 
-function ceilingPowerOfTwo (n: number): number {
+function ceilingPowerOfTwo(n: number): number {
   let entries = MIN_ENTRIES
   while (entries < n && entries < MAX_ENTRIES) entries *= 2
   return entries
@@ -79,7 +79,7 @@ class CountMinSketch implements FrequencySketch {
   readonly #maxCount: number
   readonly #slots = new Int32Array(DEPTH)
 
-  constructor (entries: number, sampleFactor: number, maxCount: number) {
+  constructor(entries: number, sampleFactor: number, maxCount: number) {
     this.#sampleFactor = sampleFactor
     this.#maxCount = maxCount
     this.#entries = ceilingPowerOfTwo(entries)
@@ -89,16 +89,24 @@ class CountMinSketch implements FrequencySketch {
     this.#sampleSize = sampleFactor * this.#entries
   }
 
-  #allocate (): Uint8Array | Uint16Array {
+  #allocate(): Uint8Array | Uint16Array {
     return this.#maxCount > 255 ? new Uint16Array(DEPTH * this.#width) : new Uint8Array(DEPTH * this.#width)
   }
 
-  get width (): number { return this.#width }
-  get sampleSize (): number { return this.#sampleSize }
-  get resets (): number { return this.#resets }
-  get additions (): number { return this.#additions }
+  get width(): number {
+    return this.#width
+  }
+  get sampleSize(): number {
+    return this.#sampleSize
+  }
+  get resets(): number {
+    return this.#resets
+  }
+  get additions(): number {
+    return this.#additions
+  }
 
-  #locate (hash: number): void {
+  #locate(hash: number): void {
     // Double hashing: row r uses h1 + r * h2, with h2 odd so the 4 slots differ.
     const h1 = hash | 0
     const h2 = (Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d) ^ 0x5bd1e995) | 1
@@ -107,7 +115,7 @@ class CountMinSketch implements FrequencySketch {
     }
   }
 
-  increment (hash: number): void {
+  increment(hash: number): void {
     this.#locate(hash)
     let added = false
     for (let row = 0; row < DEPTH; row++) {
@@ -123,7 +131,7 @@ class CountMinSketch implements FrequencySketch {
     if (added && ++this.#additions >= this.#sampleSize) this.#reset()
   }
 
-  frequency (hash: number): number {
+  frequency(hash: number): number {
     this.#locate(hash)
     let min = this.#maxCount
     for (let row = 0; row < DEPTH; row++) {
@@ -133,7 +141,7 @@ class CountMinSketch implements FrequencySketch {
     return min
   }
 
-  ensureCapacity (entries: number): void {
+  ensureCapacity(entries: number): void {
     if (entries <= this.#entries || this.#entries >= MAX_ENTRIES) return
     const old = this.#table
     const oldWidth = this.#width
@@ -153,11 +161,11 @@ class CountMinSketch implements FrequencySketch {
     }
   }
 
-  age (): void {
+  age(): void {
     this.#reset()
   }
 
-  #reset (): void {
+  #reset(): void {
     const table = this.#table
     for (let i = 0; i < table.length; i++) table[i] = (table[i] as number) >>> 1
     this.#additions = this.#additions >>> 1
@@ -165,7 +173,7 @@ class CountMinSketch implements FrequencySketch {
   }
 }
 
-export function createFrequencySketch (options: FrequencySketchOptions = {}): FrequencySketch {
+export function createFrequencySketch(options: FrequencySketchOptions = {}): FrequencySketch {
   const entries = options.entries ?? MIN_ENTRIES
   if (!Number.isSafeInteger(entries) || entries < 1) {
     throw new TypeError(`entries must be a positive integer, got ${String(entries)}`)

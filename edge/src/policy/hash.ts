@@ -3,7 +3,7 @@
  * code units, then an avalanche step so that keys differing in their last
  * character (chunk indexes) spread over the whole word.
  */
-export function hashKey (key: string): number {
+export function hashKey(key: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < key.length; i++) {
     h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
@@ -12,7 +12,7 @@ export function hashKey (key: string): number {
 }
 
 /** A bijective 32-bit finaliser (the murmur3 one): nearby inputs, distant outputs. */
-function mix32 (value: number): number {
+function mix32(value: number): number {
   let h = value | 0
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)

@@ -16,7 +16,7 @@ export class LinkedList<T extends Linked<T>> {
   bytes = 0
   count = 0
 
-  pushHead (node: T): void {
+  pushHead(node: T): void {
     node.prev = null
     node.next = this.head
     if (this.head !== null) this.head.prev = node
@@ -26,7 +26,7 @@ export class LinkedList<T extends Linked<T>> {
     this.count++
   }
 
-  unlink (node: T): void {
+  unlink(node: T): void {
     if (node.prev !== null) node.prev.next = node.next
     else this.head = node.next
     if (node.next !== null) node.next.prev = node.prev
@@ -37,7 +37,7 @@ export class LinkedList<T extends Linked<T>> {
     this.count--
   }
 
-  popTail (): T | null {
+  popTail(): T | null {
     const node = this.tail
     if (node !== null) this.unlink(node)
     return node

@@ -20,14 +20,18 @@ class Lru implements EvictionPolicy {
   readonly #index = new Map<string, Entry>()
   readonly #list = new LinkedList<Entry>()
 
-  constructor (capacityBytes: number) {
+  constructor(capacityBytes: number) {
     this.capacityBytes = checkCapacity(capacityBytes)
   }
 
-  get bytes (): number { return this.#list.bytes }
-  get count (): number { return this.#list.count }
+  get bytes(): number {
+    return this.#list.bytes
+  }
+  get count(): number {
+    return this.#list.count
+  }
 
-  access (key: string, size: number): AccessResult {
+  access(key: string, size: number): AccessResult {
     checkSize(size)
     const found = this.#index.get(key)
     if (found !== undefined) {
@@ -52,9 +56,11 @@ class Lru implements EvictionPolicy {
     return stored(evicted)
   }
 
-  has (key: string): boolean { return this.#index.has(key) }
+  has(key: string): boolean {
+    return this.#index.has(key)
+  }
 
-  remove (key: string): boolean {
+  remove(key: string): boolean {
     const entry = this.#index.get(key)
     if (entry === undefined) return false
     this.#index.delete(key)
@@ -62,9 +68,11 @@ class Lru implements EvictionPolicy {
     return true
   }
 
-  keys (): IterableIterator<string> { return this.#index.keys() }
+  keys(): IterableIterator<string> {
+    return this.#index.keys()
+  }
 }
 
-export function createLru (capacityBytes: number): EvictionPolicy {
+export function createLru(capacityBytes: number): EvictionPolicy {
   return new Lru(capacityBytes)
 }

@@ -58,7 +58,7 @@ const PRIOR_PLAYS = 0.05
 const PRIOR_REQUESTS = 32
 const MAX_IDLE_STREAMS = 4096
 
-function bucketOf (index: number): number {
+function bucketOf(index: number): number {
   const bucket = index >>> BUCKET_SHIFT
   return bucket < BUCKETS ? bucket : BUCKETS - 1
 }
@@ -102,22 +102,24 @@ export class PlayModel {
   #requests = 0
   #age = 0
 
-  constructor () {
+  constructor() {
     this.#plays = createFrequencySketch({ maxCount: 65535 })
     // Never resets by itself: it is halved along with the plays (#ageAll).
     this.#objects = createFrequencySketch({ maxCount: 65535, sampleFactor: 1024 })
   }
 
-  get streams (): number { return this.#streams.size }
+  get streams(): number {
+    return this.#streams.size
+  }
 
   /** Sizes the popularity sketch (and so the aging period) for a cache of this many entries. */
-  ensureCapacity (entries: number): void {
+  ensureCapacity(entries: number): void {
     this.#plays.ensureCapacity(entries)
     this.#objects.ensureCapacity(entries)
   }
 
   /** A client asked for a key that is not a chunk (its hash, see hash.ts). */
-  observeObject (hash: number): void {
+  observeObject(hash: number): void {
     this.#objects.increment(hash)
   }
 
@@ -126,12 +128,12 @@ export class PlayModel {
    * over the same history as the plays give its rate, as a play count gives
    * a stream's. The same prior keeps it finite.
    */
-  objectNextUse (hash: number): number {
+  objectNextUse(hash: number): number {
     return (this.#requests + 1) / (this.#objects.frequency(hash) + PRIOR_PLAYS)
   }
 
   /** The stream of this key (`/v1/chunks/{track}/{version}/{bitrate}`), created if new. */
-  stream (key: string): Stream {
+  stream(key: string): Stream {
     let stream = this.#streams.get(key)
     if (stream === undefined) {
       const hash = hashKey(key)
@@ -149,7 +151,7 @@ export class PlayModel {
         size: 0,
         idle: false,
         prev: null,
-        next: null
+        next: null,
       }
       this.#streams.set(key, stream)
       this.#makeIdle(stream)
@@ -162,7 +164,7 @@ export class PlayModel {
   }
 
   /** One chunk of the stream entered the cache. */
-  retain (stream: Stream): void {
+  retain(stream: Stream): void {
     if (stream.cached++ === 0 && stream.idle) {
       this.#idle.unlink(stream)
       stream.idle = false
@@ -170,11 +172,11 @@ export class PlayModel {
   }
 
   /** One chunk of the stream left the cache. */
-  release (stream: Stream): void {
+  release(stream: Stream): void {
     if (--stream.cached === 0) this.#makeIdle(stream)
   }
 
-  #makeIdle (stream: Stream): void {
+  #makeIdle(stream: Stream): void {
     stream.idle = true
     this.#idle.pushHead(stream)
     while (this.#idle.count > MAX_IDLE_STREAMS) {
@@ -185,7 +187,7 @@ export class PlayModel {
   }
 
   /** A client asked for chunk `index` of `stream`. */
-  observe (stream: Stream, index: number): void {
+  observe(stream: Stream, index: number): void {
     const now = ++this.clock
     this.#requests++
     const at = Math.min(index, MAX_INDEX)
@@ -202,7 +204,7 @@ export class PlayModel {
     this.#moveCursor(stream, index, now)
   }
 
-  #ageAll (): void {
+  #ageAll(): void {
     // The sketch has just halved its counts: halve everything counted alongside.
     this.#age = this.#plays.resets
     this.#objects.age()
@@ -213,7 +215,7 @@ export class PlayModel {
   }
 
   /** Halves a stream's counts once for every aging it missed (lazily: streams are many). */
-  #catchUp (stream: Stream): void {
+  #catchUp(stream: Stream): void {
     const missed = this.#age - stream.age
     if (missed === 0) return
     const factor = missed >= 30 ? 0 : 1 / (1 << missed)
@@ -222,7 +224,7 @@ export class PlayModel {
     stream.age = this.#age
   }
 
-  #moveCursor (stream: Stream, index: number, now: number): void {
+  #moveCursor(stream: Stream, index: number, now: number): void {
     const life = CURSOR_MATCH_GAPS * this.gap
     const indexes = stream.cursorIndex
     const times = stream.cursorTime
@@ -245,7 +247,7 @@ export class PlayModel {
       if ((times[k] as number) < (times[oldest] as number)) oldest = k
     }
     if (follows >= 0) {
-      this.gap += ((now - (times[follows] as number)) - this.gap) / 64
+      this.gap += (now - (times[follows] as number) - this.gap) / 64
       indexes[follows] = index
       times[follows] = now
       reaches[follows] = reach
@@ -259,26 +261,26 @@ export class PlayModel {
   }
 
   /** Share of all plays that reach chunk i, from the stop points seen. */
-  reach (index: number): number {
+  reach(index: number): number {
     const byIndex = this.#byIndex
     return ((byIndex[Math.min(index, MAX_INDEX)] as number) + 1) / ((byIndex[0] as number) + 1)
   }
 
   /** Share of this stream's plays that reach chunk i (assumes #catchUp ran). */
-  #streamReach (stream: Stream, index: number): number {
+  #streamReach(stream: Stream, index: number): number {
     const bucket = bucketOf(index)
-    const predicted = stream.plays * ((this.#byBucket[bucket] as number) + 1) / ((this.#byIndex[0] as number) + 1)
-    return this.reach(index) * ((stream.byBucket[bucket] as number) + PRIOR_REQUESTS) / (predicted + PRIOR_REQUESTS)
+    const predicted = (stream.plays * ((this.#byBucket[bucket] as number) + 1)) / ((this.#byIndex[0] as number) + 1)
+    return (this.reach(index) * ((stream.byBucket[bucket] as number) + PRIOR_REQUESTS)) / (predicted + PRIOR_REQUESTS)
   }
 
   /** Plays started per chunk request, for this stream. */
-  rate (stream: Stream): number {
+  rate(stream: Stream): number {
     this.#catchUp(stream)
     return (stream.plays + PRIOR_PLAYS) / (this.#requests + 1)
   }
 
   /** Expected chunk requests until chunk `index` of `stream` is asked for again. */
-  expectedNextUse (stream: Stream, index: number): number {
+  expectedNextUse(stream: Stream, index: number): number {
     const gap = this.gap
     const reach = this.#streamReach(stream, index)
     // Requests per request that will ask for the chunk: new plays, then plays under way.
@@ -293,7 +295,7 @@ export class PlayModel {
   }
 
   /** Requests after which a read-ahead nobody asked for is presumed abandoned. */
-  get staleAfter (): number {
+  get staleAfter(): number {
     return CURSOR_LIFE_GAPS * this.gap
   }
 }

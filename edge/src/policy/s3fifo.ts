@@ -55,7 +55,7 @@ class S3Fifo implements EvictionPolicy {
   readonly #ghostIndex = new Map<string, Ghost>()
   readonly #ghost = new LinkedList<Ghost>()
 
-  constructor (capacityBytes: number, options: S3FifoOptions = {}) {
+  constructor(capacityBytes: number, options: S3FifoOptions = {}) {
     this.capacityBytes = checkCapacity(capacityBytes)
     const ratio = options.smallRatio ?? 0.1
     if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) {
@@ -70,10 +70,14 @@ class S3Fifo implements EvictionPolicy {
     this.#promoteAt = promoteAt
   }
 
-  get bytes (): number { return this.#small.bytes + this.#main.bytes }
-  get count (): number { return this.#small.count + this.#main.count }
+  get bytes(): number {
+    return this.#small.bytes + this.#main.bytes
+  }
+  get count(): number {
+    return this.#small.count + this.#main.count
+  }
 
-  access (key: string, size: number): AccessResult {
+  access(key: string, size: number): AccessResult {
     checkSize(size)
     const found = this.#index.get(key)
     if (found !== undefined) {
@@ -99,7 +103,7 @@ class S3Fifo implements EvictionPolicy {
     return stored(evicted)
   }
 
-  #evictOne (evicted: string[]): void {
+  #evictOne(evicted: string[]): void {
     if ((this.#small.bytes >= this.#smallTarget && this.#small.count > 0) || this.#main.count === 0) {
       this.#evictSmall(evicted)
     } else {
@@ -109,7 +113,7 @@ class S3Fifo implements EvictionPolicy {
 
   // Ends after one eviction, or when S is empty because everything in it was
   // promoted; the caller's loop then evicts from M.
-  #evictSmall (evicted: string[]): void {
+  #evictSmall(evicted: string[]): void {
     for (let node = this.#small.popTail(); node !== null; node = this.#small.popTail()) {
       if (node.freq >= this.#promoteAt) {
         node.freq = 0
@@ -124,7 +128,7 @@ class S3Fifo implements EvictionPolicy {
     }
   }
 
-  #evictMain (evicted: string[]): void {
+  #evictMain(evicted: string[]): void {
     for (let node = this.#main.popTail(); node !== null; node = this.#main.popTail()) {
       if (node.freq > 0) {
         node.freq--
@@ -137,7 +141,7 @@ class S3Fifo implements EvictionPolicy {
     }
   }
 
-  #remember (key: string, size: number): void {
+  #remember(key: string, size: number): void {
     // Ghosts are counted at least one byte each so zero-byte objects cannot
     // grow G without bound.
     const ghost: Ghost = { key, size: Math.max(1, size), prev: null, next: null }
@@ -150,20 +154,22 @@ class S3Fifo implements EvictionPolicy {
     }
   }
 
-  #forgetGhost (ghost: Ghost): void {
+  #forgetGhost(ghost: Ghost): void {
     this.#ghostIndex.delete(ghost.key)
     this.#ghost.unlink(ghost)
   }
 
-  #drop (entry: Entry): void {
+  #drop(entry: Entry): void {
     this.#index.delete(entry.key)
     if (entry.inMain) this.#main.unlink(entry)
     else this.#small.unlink(entry)
   }
 
-  has (key: string): boolean { return this.#index.has(key) }
+  has(key: string): boolean {
+    return this.#index.has(key)
+  }
 
-  remove (key: string): boolean {
+  remove(key: string): boolean {
     const ghost = this.#ghostIndex.get(key)
     if (ghost !== undefined) this.#forgetGhost(ghost)
     const entry = this.#index.get(key)
@@ -172,10 +178,12 @@ class S3Fifo implements EvictionPolicy {
     return true
   }
 
-  keys (): IterableIterator<string> { return this.#index.keys() }
+  keys(): IterableIterator<string> {
+    return this.#index.keys()
+  }
 
   /** Where a key is, for tests and diagnostics. */
-  where (key: string): 'small' | 'main' | 'ghost' | undefined {
+  where(key: string): 'small' | 'main' | 'ghost' | undefined {
     const entry = this.#index.get(key)
     if (entry !== undefined) return entry.inMain ? 'main' : 'small'
     return this.#ghostIndex.has(key) ? 'ghost' : undefined
@@ -186,6 +194,6 @@ export interface S3FifoPolicy extends EvictionPolicy {
   where(key: string): 'small' | 'main' | 'ghost' | undefined
 }
 
-export function createS3Fifo (capacityBytes: number, options: S3FifoOptions = {}): S3FifoPolicy {
+export function createS3Fifo(capacityBytes: number, options: S3FifoOptions = {}): S3FifoPolicy {
   return new S3Fifo(capacityBytes, options)
 }

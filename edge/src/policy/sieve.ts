@@ -27,14 +27,18 @@ class Sieve implements EvictionPolicy {
   readonly #queue = new LinkedList<Entry>()
   #hand: Entry | null = null
 
-  constructor (capacityBytes: number) {
+  constructor(capacityBytes: number) {
     this.capacityBytes = checkCapacity(capacityBytes)
   }
 
-  get bytes (): number { return this.#queue.bytes }
-  get count (): number { return this.#queue.count }
+  get bytes(): number {
+    return this.#queue.bytes
+  }
+  get count(): number {
+    return this.#queue.count
+  }
 
-  access (key: string, size: number): AccessResult {
+  access(key: string, size: number): AccessResult {
     checkSize(size)
     const found = this.#index.get(key)
     if (found !== undefined) {
@@ -55,7 +59,7 @@ class Sieve implements EvictionPolicy {
     return stored(evicted)
   }
 
-  #evictOne (): string {
+  #evictOne(): string {
     // The queue is not empty here, so tail is set; the loop ends because each
     // pass clears a bit, and an unvisited object exists after one full turn.
     let node = (this.#hand ?? this.#queue.tail) as Entry
@@ -69,9 +73,11 @@ class Sieve implements EvictionPolicy {
     return node.key
   }
 
-  has (key: string): boolean { return this.#index.has(key) }
+  has(key: string): boolean {
+    return this.#index.has(key)
+  }
 
-  remove (key: string): boolean {
+  remove(key: string): boolean {
     const entry = this.#index.get(key)
     if (entry === undefined) return false
     if (this.#hand === entry) this.#hand = entry.prev
@@ -80,9 +86,11 @@ class Sieve implements EvictionPolicy {
     return true
   }
 
-  keys (): IterableIterator<string> { return this.#index.keys() }
+  keys(): IterableIterator<string> {
+    return this.#index.keys()
+  }
 }
 
-export function createSieve (capacityBytes: number): EvictionPolicy {
+export function createSieve(capacityBytes: number): EvictionPolicy {
   return new Sieve(capacityBytes)
 }

@@ -41,7 +41,7 @@ export interface TinyLfuEntry {
   next: TinyLfuEntry | null
 }
 
-export function checkTinyLfuOptions (options: WTinyLfuOptions): Required<WTinyLfuOptions> {
+export function checkTinyLfuOptions(options: WTinyLfuOptions): Required<WTinyLfuOptions> {
   const windowRatio = options.windowRatio ?? 0.01
   if (typeof windowRatio !== 'number' || !(windowRatio >= 0 && windowRatio < 1)) {
     throw new TypeError(`windowRatio must be a number from 0 to below 1, got ${String(windowRatio)}`)
@@ -72,7 +72,7 @@ export class TinyLfuCore {
   #previousHitRatio = 0
   #step: number
 
-  constructor (capacityBytes: number, options: Required<WTinyLfuOptions>) {
+  constructor(capacityBytes: number, options: Required<WTinyLfuOptions>) {
     this.#capacity = capacityBytes
     this.limit = capacityBytes
     this.#windowTarget = capacityBytes * options.windowRatio
@@ -82,24 +82,34 @@ export class TinyLfuCore {
     this.sketch = createFrequencySketch()
   }
 
-  get bytes (): number {
+  get bytes(): number {
     return this.#lists[WINDOW].bytes + this.#lists[PROBATION].bytes + this.#lists[PROTECTED].bytes + this.#pendingBytes
   }
 
-  get count (): number { return this.#index.size }
-  get windowTarget (): number { return this.#windowTarget }
+  get count(): number {
+    return this.#index.size
+  }
+  get windowTarget(): number {
+    return this.#windowTarget
+  }
 
-  get (key: string): TinyLfuEntry | undefined { return this.#index.get(key) }
-  has (key: string): boolean { return this.#index.has(key) }
-  keys (): IterableIterator<string> { return this.#index.keys() }
+  get(key: string): TinyLfuEntry | undefined {
+    return this.#index.get(key)
+  }
+  has(key: string): boolean {
+    return this.#index.has(key)
+  }
+  keys(): IterableIterator<string> {
+    return this.#index.keys()
+  }
 
-  where (key: string): WTinyLfuRegion | undefined {
+  where(key: string): WTinyLfuRegion | undefined {
     const entry = this.#index.get(key)
     return entry === undefined ? undefined : REGIONS[entry.region]
   }
 
   /** A request for a cached entry of the same size (the sketch is counted by the caller). */
-  hit (entry: TinyLfuEntry): void {
+  hit(entry: TinyLfuEntry): void {
     const list = this.#lists[entry.region as 0 | 1 | 2]
     list.unlink(entry)
     if (entry.region === PROBATION) {
@@ -113,10 +123,12 @@ export class TinyLfuCore {
   }
 
   /** A request that missed (counted for the hill climber). */
-  miss (): void { this.#sample(false) }
+  miss(): void {
+    this.#sample(false)
+  }
 
   /** Stores a new entry in the window and evicts, with admission duels, down to `limit`. */
-  insert (key: string, hash: number, size: number, evicted: string[]): void {
+  insert(key: string, hash: number, size: number, evicted: string[]): void {
     const entry: TinyLfuEntry = { key, hash, size, region: WINDOW, prev: null, next: null }
     this.#index.set(key, entry)
     this.#lists[WINDOW].pushHead(entry)
@@ -124,7 +136,7 @@ export class TinyLfuCore {
     this.#evict(entry, evicted)
   }
 
-  remove (key: string): boolean {
+  remove(key: string): boolean {
     const entry = this.#index.get(key)
     if (entry === undefined) return false
     this.#index.delete(key)
@@ -133,11 +145,11 @@ export class TinyLfuCore {
   }
 
   /** The entry that would leave next if something else needed room: main's victim, else the window's oldest. */
-  victim (): TinyLfuEntry | null {
+  victim(): TinyLfuEntry | null {
     return this.#lists[PROBATION].tail ?? this.#lists[PROTECTED].tail ?? this.#lists[WINDOW].tail
   }
 
-  evictVictim (evicted: string[]): void {
+  evictVictim(evicted: string[]): void {
     const victim = this.victim()
     if (victim !== null) this.#evictEntry(victim, evicted)
   }
@@ -146,7 +158,7 @@ export class TinyLfuCore {
    * Up to `count` of the entries next in line to leave (probation's oldest,
    * then protected's, then the window's), oldest first, into `out`.
    */
-  nextInLine (count: number, out: TinyLfuEntry[]): void {
+  nextInLine(count: number, out: TinyLfuEntry[]): void {
     out.length = 0
     for (const region of LINE) {
       for (let entry = this.#lists[region].tail; entry !== null && out.length < count; entry = entry.prev) out.push(entry)
@@ -155,11 +167,11 @@ export class TinyLfuCore {
   }
 
   /** Evicts this entry (chosen by the owner among nextInLine's). */
-  evict (entry: TinyLfuEntry, evicted: string[]): void {
+  evict(entry: TinyLfuEntry, evicted: string[]): void {
     this.#evictEntry(entry, evicted)
   }
 
-  #demoteProtected (): void {
+  #demoteProtected(): void {
     const protectedList = this.#lists[PROTECTED]
     const target = this.#protectedRatio * (this.limit - this.#windowTarget)
     while (protectedList.bytes > target && protectedList.count > 1) {
@@ -169,7 +181,7 @@ export class TinyLfuCore {
     }
   }
 
-  #evict (newest: TinyLfuEntry, evicted: string[]): void {
+  #evict(newest: TinyLfuEntry, evicted: string[]): void {
     const window = this.#lists[WINDOW]
     const candidates = this.#candidates
     // The window's oldest entries leave it as candidates for main; the
@@ -210,14 +222,14 @@ export class TinyLfuCore {
     }
   }
 
-  #evictEntry (entry: TinyLfuEntry, evicted: string[]): void {
+  #evictEntry(entry: TinyLfuEntry, evicted: string[]): void {
     this.#lists[entry.region as 0 | 1 | 2].unlink(entry)
     this.#index.delete(entry.key)
     evicted.push(entry.key)
   }
 
   /** The hill climber: one sample is a sketch's worth of requests. */
-  #sample (hit: boolean): void {
+  #sample(hit: boolean): void {
     if (!this.#adaptive) return
     if (hit) this.#sampleHits++
     if (++this.#sampleRequests < this.sketch.sampleSize) return
@@ -225,9 +237,7 @@ export class TinyLfuCore {
     const change = hitRatio - this.#previousHitRatio
     // Keep going the same way while the hit ratio does not fall; turn back when it does.
     const amount = change >= 0 ? this.#step : -this.#step
-    this.#step = Math.abs(change) >= RESTART_THRESHOLD
-      ? STEP_SHARE * this.#capacity * (amount < 0 ? -1 : 1)
-      : STEP_DECAY * amount
+    this.#step = Math.abs(change) >= RESTART_THRESHOLD ? STEP_SHARE * this.#capacity * (amount < 0 ? -1 : 1) : STEP_DECAY * amount
     this.#previousHitRatio = hitRatio
     this.#sampleHits = 0
     this.#sampleRequests = 0

@@ -49,16 +49,22 @@ class WTinyLfu implements WTinyLfuPolicy {
   readonly capacityBytes: number
   readonly #core: TinyLfuCore
 
-  constructor (capacityBytes: number, options: WTinyLfuOptions) {
+  constructor(capacityBytes: number, options: WTinyLfuOptions) {
     this.capacityBytes = checkCapacity(capacityBytes)
     this.#core = new TinyLfuCore(capacityBytes, checkTinyLfuOptions(options))
   }
 
-  get bytes (): number { return this.#core.bytes }
-  get count (): number { return this.#core.count }
-  get windowBytes (): number { return this.#core.windowTarget }
+  get bytes(): number {
+    return this.#core.bytes
+  }
+  get count(): number {
+    return this.#core.count
+  }
+  get windowBytes(): number {
+    return this.#core.windowTarget
+  }
 
-  access (key: string, size: number): AccessResult {
+  access(key: string, size: number): AccessResult {
     checkSize(size)
     const core = this.#core
     const found = core.get(key)
@@ -78,16 +84,24 @@ class WTinyLfu implements WTinyLfuPolicy {
     return stored(evicted)
   }
 
-  has (key: string): boolean { return this.#core.has(key) }
-  remove (key: string): boolean { return this.#core.remove(key) }
-  keys (): IterableIterator<string> { return this.#core.keys() }
-  where (key: string): WTinyLfuRegion | undefined { return this.#core.where(key) }
+  has(key: string): boolean {
+    return this.#core.has(key)
+  }
+  remove(key: string): boolean {
+    return this.#core.remove(key)
+  }
+  keys(): IterableIterator<string> {
+    return this.#core.keys()
+  }
+  where(key: string): WTinyLfuRegion | undefined {
+    return this.#core.where(key)
+  }
 
-  frequency (key: string): number {
+  frequency(key: string): number {
     return this.#core.sketch.frequency(this.#core.get(key)?.hash ?? hashKey(key))
   }
 }
 
-export function createWTinyLfu (capacityBytes: number, options: WTinyLfuOptions = {}): WTinyLfuPolicy {
+export function createWTinyLfu(capacityBytes: number, options: WTinyLfuOptions = {}): WTinyLfuPolicy {
   return new WTinyLfu(capacityBytes, options)
 }

@@ -49,7 +49,10 @@ export async function decodeInput(path: string, opts: DecodeInputOptions = {}): 
     }
     const ffmpeg = await findFfmpeg(opts.ffmpeg)
     if (!ffmpeg) {
-      throw new AudioError('unsupported_format', `not WAV or MP3 (${describe(bytes)}); ffmpeg would decode other formats, but none was found (npm package @ffmpeg-installer/linux-x64, CHORUS_FFMPEG, or PATH)`)
+      throw new AudioError(
+        'unsupported_format',
+        `not WAV or MP3 (${describe(bytes)}); ffmpeg would decode other formats, but none was found (npm package @ffmpeg-installer/linux-x64, CHORUS_FFMPEG, or PATH)`,
+      )
     }
     return { kind: 'pcm', pcm: await decodeWithFfmpeg(ffmpeg, path, opts.signal) }
   } catch (err) {

@@ -4,38 +4,72 @@
  */
 
 const SPEAKER = {
-  FL: 0x1, FR: 0x2, FC: 0x4, LFE: 0x8, BL: 0x10, BR: 0x20, FLC: 0x40, FRC: 0x80, BC: 0x100,
-  SL: 0x200, SR: 0x400, TC: 0x800, TFL: 0x1000, TFC: 0x2000, TFR: 0x4000, TBL: 0x8000, TBC: 0x10000, TBR: 0x20000,
+  FL: 0x1,
+  FR: 0x2,
+  FC: 0x4,
+  LFE: 0x8,
+  BL: 0x10,
+  BR: 0x20,
+  FLC: 0x40,
+  FRC: 0x80,
+  BC: 0x100,
+  SL: 0x200,
+  SR: 0x400,
+  TC: 0x800,
+  TFL: 0x1000,
+  TFC: 0x2000,
+  TFR: 0x4000,
+  TBL: 0x8000,
+  TBC: 0x10000,
+  TBR: 0x20000,
 } as const
 
 const MINUS_3DB = Math.SQRT1_2
 
 /** [left, right] weight per speaker bit. */
 const SPEAKER_WEIGHTS = new Map<number, [number, number]>([
-  [SPEAKER.FL, [1, 0]], [SPEAKER.FR, [0, 1]],
-  [SPEAKER.FC, [MINUS_3DB, MINUS_3DB]], [SPEAKER.LFE, [0, 0]],
-  [SPEAKER.BL, [MINUS_3DB, 0]], [SPEAKER.BR, [0, MINUS_3DB]],
-  [SPEAKER.FLC, [MINUS_3DB, 0]], [SPEAKER.FRC, [0, MINUS_3DB]],
+  [SPEAKER.FL, [1, 0]],
+  [SPEAKER.FR, [0, 1]],
+  [SPEAKER.FC, [MINUS_3DB, MINUS_3DB]],
+  [SPEAKER.LFE, [0, 0]],
+  [SPEAKER.BL, [MINUS_3DB, 0]],
+  [SPEAKER.BR, [0, MINUS_3DB]],
+  [SPEAKER.FLC, [MINUS_3DB, 0]],
+  [SPEAKER.FRC, [0, MINUS_3DB]],
   [SPEAKER.BC, [0.5, 0.5]],
-  [SPEAKER.SL, [MINUS_3DB, 0]], [SPEAKER.SR, [0, MINUS_3DB]],
+  [SPEAKER.SL, [MINUS_3DB, 0]],
+  [SPEAKER.SR, [0, MINUS_3DB]],
   [SPEAKER.TC, [0.5, 0.5]],
-  [SPEAKER.TFL, [MINUS_3DB, 0]], [SPEAKER.TFC, [0.5, 0.5]], [SPEAKER.TFR, [0, MINUS_3DB]],
-  [SPEAKER.TBL, [MINUS_3DB, 0]], [SPEAKER.TBC, [0.5, 0.5]], [SPEAKER.TBR, [0, MINUS_3DB]],
+  [SPEAKER.TFL, [MINUS_3DB, 0]],
+  [SPEAKER.TFC, [0.5, 0.5]],
+  [SPEAKER.TFR, [0, MINUS_3DB]],
+  [SPEAKER.TBL, [MINUS_3DB, 0]],
+  [SPEAKER.TBC, [0.5, 0.5]],
+  [SPEAKER.TBR, [0, MINUS_3DB]],
 ])
 
 /** WAVE's default layouts when a file gives a channel count but no mask. */
 function defaultMask(channels: number): number {
   const { FL, FR, FC, LFE, BL, BR, BC, SL, SR } = SPEAKER
   switch (channels) {
-    case 1: return FC
-    case 2: return FL | FR
-    case 3: return FL | FR | FC
-    case 4: return FL | FR | BL | BR
-    case 5: return FL | FR | FC | BL | BR
-    case 6: return FL | FR | FC | LFE | BL | BR
-    case 7: return FL | FR | FC | LFE | BC | SL | SR
-    case 8: return FL | FR | FC | LFE | BL | BR | SL | SR
-    default: return 0
+    case 1:
+      return FC
+    case 2:
+      return FL | FR
+    case 3:
+      return FL | FR | FC
+    case 4:
+      return FL | FR | BL | BR
+    case 5:
+      return FL | FR | FC | BL | BR
+    case 6:
+      return FL | FR | FC | LFE | BL | BR
+    case 7:
+      return FL | FR | FC | LFE | BC | SL | SR
+    case 8:
+      return FL | FR | FC | LFE | BL | BR | SL | SR
+    default:
+      return 0
   }
 }
 

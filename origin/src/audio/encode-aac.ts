@@ -112,10 +112,11 @@ function interleave(pcm: Pcm, lead: number): Buffer {
   const out = Buffer.alloc((lead + frames) * 2 * pcm.channels.length)
   const view = new Int16Array(out.buffer, out.byteOffset + lead * 2 * pcm.channels.length, frames * pcm.channels.length)
   if (!right) view.set(left!)
-  else for (let i = 0, j = 0; i < frames; i++, j += 2) {
-    view[j] = left![i]!
-    view[j + 1] = right[i]!
-  }
+  else
+    for (let i = 0, j = 0; i < frames; i++, j += 2) {
+      view[j] = left![i]!
+      view[j + 1] = right[i]!
+    }
   // Int16Array writes in the machine's order; s16le is what ffmpeg is told, so say so on big-endian hosts.
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) out.swap16()
   return out
@@ -125,10 +126,28 @@ function interleave(pcm: Pcm, lead: number): Buffer {
 async function encodeOne(ffmpeg: string, pcm: Pcm, input: Buffer, outRate: number, kbps: number, signal: AbortSignal, progress: (framesFed: number) => void): Promise<Uint8Array> {
   const channels = pcm.channels.length
   const args = [
-    '-f', 's16le', '-ar', String(pcm.sampleRate), '-ac', String(channels), '-i', 'pipe:0',
-    '-vn', '-c:a', 'aac', '-b:a', `${kbps}k`, '-ar', String(outRate),
-    '-movflags', '+empty_moov+default_base_moof+frag_keyframe', '-frag_duration', String(FRAGMENT_MICROSECONDS),
-    '-f', 'mp4', 'pipe:1',
+    '-f',
+    's16le',
+    '-ar',
+    String(pcm.sampleRate),
+    '-ac',
+    String(channels),
+    '-i',
+    'pipe:0',
+    '-vn',
+    '-c:a',
+    'aac',
+    '-b:a',
+    `${kbps}k`,
+    '-ar',
+    String(outRate),
+    '-movflags',
+    '+empty_moov+default_base_moof+frag_keyframe',
+    '-frag_duration',
+    String(FRAGMENT_MICROSECONDS),
+    '-f',
+    'mp4',
+    'pipe:1',
   ]
   const run = await runFfmpeg(ffmpeg, args, {
     input,

@@ -47,7 +47,10 @@ export async function encodeMp3(pcm: Pcm, bitratesKbps: number[], opts: EncodeOp
   const raw = await runJobs(jobs, workerCount, opts, (index, samples) => {
     const job = jobs[index]!
     done[index] = Math.round((samples / pcmFrames(job.pcm)) * frames)
-    opts.onProgress?.(done.reduce((a, b) => a + b, 0), total)
+    opts.onProgress?.(
+      done.reduce((a, b) => a + b, 0),
+      total,
+    )
   })
 
   jobs.forEach((job, index) => {
@@ -113,10 +116,7 @@ function resamplePcm(pcm: Pcm, rate: number): Pcm {
   }
 }
 
-type Reply =
-  | { type: 'progress'; id: number; done: number }
-  | { type: 'done'; id: number; bytes: Uint8Array }
-  | { type: 'error'; id: number; message: string }
+type Reply = { type: 'progress'; id: number; done: number } | { type: 'done'; id: number; bytes: Uint8Array } | { type: 'error'; id: number; message: string }
 
 /** A small pool: each worker takes the next job when it finishes one; all stop on the first failure or abort. */
 function runJobs(jobs: Job[], workerCount: number, opts: EncodeOptions, progress: (index: number, samples: number) => void): Promise<Uint8Array[]> {

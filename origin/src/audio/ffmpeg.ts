@@ -17,7 +17,11 @@ export interface FfmpegRun {
  * collected. Rejects with `failure` only when ffmpeg cannot be started, and with the signal's
  * reason on abort; a non-zero exit resolves, for the caller to word.
  */
-export function runFfmpeg(ffmpeg: string, args: string[], options: { input?: Buffer; onFed?: (bytes: number) => void; signal?: AbortSignal; failure: (message: string, cause: unknown) => Error }): Promise<FfmpegRun> {
+export function runFfmpeg(
+  ffmpeg: string,
+  args: string[],
+  options: { input?: Buffer; onFed?: (bytes: number) => void; signal?: AbortSignal; failure: (message: string, cause: unknown) => Error },
+): Promise<FfmpegRun> {
   const { input, signal } = options
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', ...(input ? [] : ['-nostdin']), ...args], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], ...(signal && { signal }) })

@@ -140,4 +140,3 @@ function addOne(out: Float64Array, table: Float32Array, phases: Int32Array, incs
   }
   phases[a] = p
 }
-

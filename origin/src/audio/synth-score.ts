@@ -10,11 +10,30 @@ type Voice = 'bass' | 'lead' | 'arp'
 type DrumKind = 'kick' | 'snare' | 'hat' | 'open-hat'
 type SectionKind = 'intro' | 'verse' | 'chorus' | 'breakdown' | 'outro'
 
-export interface NoteEvent { time: number; duration: number; midi: number; velocity: number; voice: Voice }
+export interface NoteEvent {
+  time: number
+  duration: number
+  midi: number
+  velocity: number
+  voice: Voice
+}
 /** A sustained chord for the pad, one a bar. */
-interface ChordEvent { time: number; duration: number; midi: number[]; velocity: number }
-interface DrumEvent { time: number; kind: DrumKind; velocity: number }
-interface Section { kind: SectionKind; startBar: number; bars: number }
+interface ChordEvent {
+  time: number
+  duration: number
+  midi: number[]
+  velocity: number
+}
+interface DrumEvent {
+  time: number
+  kind: DrumKind
+  velocity: number
+}
+interface Section {
+  kind: SectionKind
+  startBar: number
+  bars: number
+}
 
 export interface Score {
   bpm: number
@@ -36,14 +55,39 @@ const SCALES = {
 
 /** Progressions as scale degrees (0 = tonic), one chord a bar. */
 const PROGRESSIONS: Record<keyof typeof SCALES, number[][]> = {
-  major: [[0, 4, 5, 3], [0, 5, 3, 4], [5, 3, 0, 4], [0, 3, 5, 4], [0, 2, 3, 4], [3, 4, 2, 5], [0, 3, 1, 4]],
-  minor: [[0, 5, 2, 6], [0, 3, 6, 2], [0, 5, 6, 4], [0, 3, 4, 0], [5, 6, 0, 0], [0, 6, 5, 6]],
-  dorian: [[0, 3, 0, 3], [0, 6, 3, 0], [0, 2, 3, 6], [0, 3, 6, 4]],
+  major: [
+    [0, 4, 5, 3],
+    [0, 5, 3, 4],
+    [5, 3, 0, 4],
+    [0, 3, 5, 4],
+    [0, 2, 3, 4],
+    [3, 4, 2, 5],
+    [0, 3, 1, 4],
+  ],
+  minor: [
+    [0, 5, 2, 6],
+    [0, 3, 6, 2],
+    [0, 5, 6, 4],
+    [0, 3, 4, 0],
+    [5, 6, 0, 0],
+    [0, 6, 5, 6],
+  ],
+  dorian: [
+    [0, 3, 0, 3],
+    [0, 6, 3, 0],
+    [0, 2, 3, 6],
+    [0, 3, 6, 4],
+  ],
 }
 
-const KICKS = [[0, 8], [0, 8, 10], [0, 6, 8], [0, 3, 8, 11], [0, 7, 10]]
+const KICKS = [
+  [0, 8],
+  [0, 8, 10],
+  [0, 6, 8],
+  [0, 3, 8, 11],
+  [0, 7, 10],
+]
 const BODY_CYCLE: SectionKind[] = ['verse', 'chorus', 'verse', 'chorus', 'breakdown', 'chorus']
-
 
 export function composeScore(seed: number, durationSec: number): Score {
   const rng = seeded(seed)
@@ -72,8 +116,7 @@ export function composeScore(seed: number, durationSec: number): Score {
   const slotTime = (bar: number, slot: number): number => bar * barSeconds + slot * sixteenth + (slot % 2 === 1 ? swing * sixteenth : 0)
 
   /** MIDI note of a scale degree counted from the tonic at `base` (degree 7 is an octave up). */
-  const degreeMidi = (degree: number, base: number): number =>
-    base + key + 12 * Math.floor(degree / 7) + scale[((degree % 7) + 7) % 7]!
+  const degreeMidi = (degree: number, base: number): number => base + key + 12 * Math.floor(degree / 7) + scale[((degree % 7) + 7) % 7]!
   const chordDegrees = (root: number): number[] => (sevenths ? [root, root + 2, root + 4, root + 6] : [root, root + 2, root + 4])
 
   const phrases = {
@@ -93,7 +136,10 @@ export function composeScore(seed: number, durationSec: number): Score {
       const kind = section.kind
 
       // Pad: the chord, voiced close to the last one so the changes glide.
-      const voicing = voiceChord(chordDegrees(root).map((d) => degreeMidi(d, 48)), previousVoicing)
+      const voicing = voiceChord(
+        chordDegrees(root).map((d) => degreeMidi(d, 48)),
+        previousVoicing,
+      )
       previousVoicing = voicing
       const padLevel = kind === 'chorus' ? 0.55 : kind === 'breakdown' ? 0.7 : 0.6
       pads.push({ time: barStart, duration: barSeconds * 0.98, midi: voicing, velocity: padLevel })
@@ -105,7 +151,13 @@ export function composeScore(seed: number, durationSec: number): Score {
         for (const slot of pattern) {
           const octave = kind === 'chorus' && slot === 10 ? 12 : 0
           const fifth = slot === 14 ? 7 : 0
-          notes.push({ time: slotTime(bar, slot) + jitter(), duration: sixteenth * (slot === 0 || slot === 8 ? 3.5 : 1.6), midi: bassRoot + octave + fifth, velocity: slot % 8 === 0 ? 0.9 : 0.7, voice: 'bass' })
+          notes.push({
+            time: slotTime(bar, slot) + jitter(),
+            duration: sixteenth * (slot === 0 || slot === 8 ? 3.5 : 1.6),
+            midi: bassRoot + octave + fifth,
+            velocity: slot % 8 === 0 ? 0.9 : 0.7,
+            voice: 'bass',
+          })
         }
       } else if (kind === 'breakdown' || kind === 'outro' || (kind === 'intro' && b >= section.bars / 2)) {
         notes.push({ time: barStart, duration: barSeconds * 0.9, midi: bassRoot, velocity: 0.65, voice: 'bass' })
@@ -120,7 +172,13 @@ export function composeScore(seed: number, durationSec: number): Score {
           let degree = note.degree
           if (pass % 2 === 1 && b % 4 === 3) degree += note.slot % 4 === 0 ? 2 : -1
           const slot16 = note.slot % 16
-          notes.push({ time: slotTime(bar, slot16) + jitter(), duration: note.length * sixteenth, midi: degreeMidi(degree, 60), velocity: (kind === 'chorus' ? 0.85 : 0.7) * (0.85 + rng() * 0.15), voice: 'lead' })
+          notes.push({
+            time: slotTime(bar, slot16) + jitter(),
+            duration: note.length * sixteenth,
+            midi: degreeMidi(degree, 60),
+            velocity: (kind === 'chorus' ? 0.85 : 0.7) * (0.85 + rng() * 0.15),
+            voice: 'lead',
+          })
         }
       }
 
@@ -129,7 +187,13 @@ export function composeScore(seed: number, durationSec: number): Score {
         const tones = chordDegrees(root).map((d) => degreeMidi(d, 60))
         const order = arpUpDown ? [...tones, ...tones.slice(1, -1).reverse()] : tones
         for (let slot = 0; slot < 16; slot++) {
-          notes.push({ time: slotTime(bar, slot), duration: sixteenth * 0.8, midi: order[slot % order.length]!, velocity: (kind === 'intro' ? 0.35 : 0.45) * (slot % 4 === 0 ? 1 : 0.75), voice: 'arp' })
+          notes.push({
+            time: slotTime(bar, slot),
+            duration: sixteenth * 0.8,
+            midi: order[slot % order.length]!,
+            velocity: (kind === 'intro' ? 0.35 : 0.45) * (slot % 4 === 0 ? 1 : 0.75),
+            voice: 'arp',
+          })
         }
       }
 
@@ -174,7 +238,11 @@ function arrange(totalBars: number): Section[] {
   return sections
 }
 
-interface PhraseNote { slot: number; length: number; degree: number }
+interface PhraseNote {
+  slot: number
+  length: number
+  degree: number
+}
 
 /**
  * A four-bar melody on a sixteenth grid (64 slots), as scale degrees around `centre`. Bars 3-4
@@ -225,10 +293,12 @@ function nearestChordTone(degree: number, chordRoot: number): number {
 function voiceChord(tones: number[], previous: number[]): number[] {
   // Pulled back towards middle C each time, so a long song does not drift up or down the keyboard.
   const centre = previous.length ? (previous.reduce((a, b) => a + b, 0) / previous.length + 62) / 2 : 62
-  return tones.map((t) => {
-    let m = t
-    while (m - centre > 6) m -= 12
-    while (centre - m > 6) m += 12
-    return Math.max(48, Math.min(76, m))
-  }).sort((a, b) => a - b)
+  return tones
+    .map((t) => {
+      let m = t
+      while (m - centre > 6) m -= 12
+      while (centre - m > 6) m += 12
+      return Math.max(48, Math.min(76, m))
+    })
+    .sort((a, b) => a - b)
 }

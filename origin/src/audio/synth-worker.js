@@ -13,7 +13,10 @@ const { synthesizeTrack } = await import('./demo-music.ts')
 port.on('message', (/** @type {{ id: number, seed: number, durationSec: number, sampleRate?: number }} */ job) => {
   try {
     const pcm = synthesizeTrack(job)
-    port.postMessage({ id: job.id, pcm }, pcm.channels.map((c) => c.buffer))
+    port.postMessage(
+      { id: job.id, pcm },
+      pcm.channels.map((c) => c.buffer),
+    )
   } catch (err) {
     port.postMessage({ id: job.id, error: err instanceof Error ? err.message : String(err) })
   }

@@ -27,9 +27,17 @@ export interface ParseWavOptions {
 }
 
 const FORMAT_NAMES: Record<number, string> = {
-  2: 'Microsoft ADPCM', 17: 'IMA ADPCM', 49: 'GSM 6.10', 80: 'MPEG audio',
-  85: 'MP3', 353: 'Windows Media Audio', 354: 'Windows Media Audio Pro', 255: 'AAC',
-  5648: 'AAC', 61868: 'FLAC', 8192: 'AC-3',
+  2: 'Microsoft ADPCM',
+  17: 'IMA ADPCM',
+  49: 'GSM 6.10',
+  80: 'MPEG audio',
+  85: 'MP3',
+  353: 'Windows Media Audio',
+  354: 'Windows Media Audio Pro',
+  255: 'AAC',
+  5648: 'AAC',
+  61868: 'FLAC',
+  8192: 'AC-3',
 }
 
 const MAX_CHANNELS = 32
@@ -45,9 +53,10 @@ const MAX_SECONDS = 6 * 3600
 export function parseWav(bytes: Uint8Array, options: ParseWavOptions = {}): Pcm {
   const info = readWavInfo(bytes, options)
   const outChannels = Math.min(info.channels, 2)
-  const weights: Float64Array[] = info.channels <= 2
-    ? Array.from({ length: outChannels }, (_, c) => Float64Array.from({ length: info.channels }, (_, s) => (s === c ? 1 : 0)))
-    : stereoDownmixWeights(info.channels, info.channelMask)
+  const weights: Float64Array[] =
+    info.channels <= 2
+      ? Array.from({ length: outChannels }, (_, c) => Float64Array.from({ length: info.channels }, (_, s) => (s === c ? 1 : 0)))
+      : stereoDownmixWeights(info.channels, info.channelMask)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const targetRate = isMp3SampleRate(info.sampleRate) ? info.sampleRate : FALLBACK_SAMPLE_RATE
 

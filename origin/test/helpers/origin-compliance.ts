@@ -5,16 +5,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import {
-  type Manifest,
-  type SignedManifest,
-  chunkMatches,
-  chunkPath,
-  decryptChunk,
-  importManifestPublicKey,
-  importTrackKey,
-  verifySignedManifest,
-} from '../../../protocol/index.js'
+import { type Manifest, type SignedManifest, chunkMatches, chunkPath, decryptChunk, importManifestPublicKey, importTrackKey, verifySignedManifest } from '../../../protocol/index.js'
 import { ingestFile } from '../../src/ingest.js'
 import { makeWav } from '../../../test-support/fixtures.js'
 import { API_KEY, OPERATOR_TOKEN, type StartOrigin, type StartedOrigin } from './start-origins.js'
@@ -218,7 +209,11 @@ export function originCompliance(t: Test, start: StartOrigin): void {
       t.not(second.version, first.version)
       await until(async () => ((await (await fetch(u('/v1/tracks/song/manifest'))).json()) as SignedManifest).manifest.version === second.version, 'the new version current')
       const { tracks } = (await (await fetch(u('/v1/tracks'))).json()) as { tracks: Array<{ trackId: string; version: string }> }
-      t.same(tracks.map((e) => [e.trackId, e.version]), [['song', second.version]], 'listed once, at its new version')
+      t.same(
+        tracks.map((e) => [e.trackId, e.version]),
+        [['song', second.version]],
+        'listed once, at its new version',
+      )
       const old = await fetch(u(`/v1/tracks/song/versions/${first.version}/manifest`))
       t.equal(old.status, 200, 'the old version is still served')
       await old.arrayBuffer()

@@ -31,7 +31,10 @@ function isIpv6Loopback(text: string): boolean {
 function ipv6Prefix64(text: string): string | undefined {
   const groups = expandIpv6(text)
   if (groups === undefined) return undefined
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`
 }
 
 /** The 8 groups of an IPv6 address (zone and embedded IPv4 tail tolerated), or undefined. */

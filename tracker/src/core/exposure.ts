@@ -167,7 +167,13 @@ export function createExposure(options: { limit: number; windowMs: number; maxLi
       for (const [key, listener] of listeners) {
         prune(listener, at)
         if (empty(listener)) continue
-        const entry = { key, learned: listener.learned.size, progressing: listener.progress.size, withheld: listener.withheld, flagged: isOutlier(listener.learned.size, listener.progress.size, limit) }
+        const entry = {
+          key,
+          learned: listener.learned.size,
+          progressing: listener.progress.size,
+          withheld: listener.withheld,
+          flagged: isOutlier(listener.learned.size, listener.progress.size, limit),
+        }
         if (entry.learned >= limit) atLimit++
         if (entry.flagged) flagged++
         all.push(entry)

@@ -74,7 +74,8 @@ export function mergeStats(all: TrackerStats[]): TrackerStats {
     state: { pendingOffers: 0, maxPendingOffersPerSocket: 0, queuedFrames: 0, maxMembershipsPerSocket: 0, addresses: 0, bans: 0 },
   }
   for (const stats of all) {
-    for (const key of ['connections', 'swarms', 'peers', 'announces', 'announcesPerSecond', 'answers', 'scrapes', 'offersRelayed', 'answersRelayed', 'offersWithheld', 'pairingsWithheld'] as const) total[key] += stats[key]
+    for (const key of ['connections', 'swarms', 'peers', 'announces', 'announcesPerSecond', 'answers', 'scrapes', 'offersRelayed', 'answersRelayed', 'offersWithheld', 'pairingsWithheld'] as const)
+      total[key] += stats[key]
     for (const [code, n] of Object.entries(stats.rejected) as [keyof TrackerStats['rejected'], number][]) total.rejected[code] = (total.rejected[code] ?? 0) + n
     for (const [code, n] of Object.entries(stats.warnings) as [keyof TrackerStats['warnings'], number][]) total.warnings[code] = (total.warnings[code] ?? 0) + n
     for (const key of ['pendingOffers', 'queuedFrames', 'addresses', 'bans'] as const) total.state[key] += stats.state[key]

@@ -96,14 +96,7 @@ export class Roster {
    * of the announcer's network before the others; random order within a group so that load spreads.
    * A peer `accept` refuses (gone, or a pairing over a listener's limit) is passed over for the next.
    */
-  pick(
-    self: string,
-    count: number,
-    network: string | undefined,
-    networkOf: (member: Membership) => string | undefined,
-    random: () => number,
-    accept?: (member: Membership) => boolean,
-  ): Membership[] {
+  pick(self: string, count: number, network: string | undefined, networkOf: (member: Membership) => string | undefined, random: () => number, accept?: (member: Membership) => boolean): Membership[] {
     const chosen: Membership[] = []
     for (const list of [this.holders, this.seekers]) {
       if (chosen.length >= count) break

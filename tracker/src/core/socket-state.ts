@@ -79,22 +79,7 @@ function memberships(state: SocketState): Membership[] {
  * some seconds without any event. Format 2 (no tracks) is still read: a token without a
  * `tracks` claim, as every token was then.
  */
-export type PackedSocketState = [
-  3,
-  number,
-  number,
-  number,
-  string | null,
-  number,
-  number,
-  string[],
-  string | null,
-  string | null,
-  number | null,
-  number,
-  string[] | null,
-  ...(string | number)[],
-]
+export type PackedSocketState = [3, number, number, number, string | null, number, number, string[], string | null, string | null, number | null, number, string[] | null, ...(string | number)[]]
 
 export function packSocketState(state: SocketState, epoch: number): PackedSocketState {
   const peerIds: string[] = []

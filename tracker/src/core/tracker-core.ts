@@ -32,9 +32,7 @@ export type TrackerEffect =
  * A token check's outcome; `sub`, `exp` (seconds since the epoch, as in JWT) and `tracks` (the
  * tracks it covers; absent: every track) from its claims.
  */
-export type AuthOutcome =
-  | { ok: true; sub?: string; exp?: number; tracks?: readonly string[] }
-  | { ok: false; code: 'unauthorized' | 'token_expired' | 'forbidden'; message: string }
+export type AuthOutcome = { ok: true; sub?: string; exp?: number; tracks?: readonly string[] } | { ok: false; code: 'unauthorized' | 'token_expired' | 'forbidden'; message: string }
 
 export interface TrackerCoreOptions extends Partial<TrackerOptions> {
   now?: () => number
@@ -202,9 +200,7 @@ export function createTrackerCore(coreOptions: TrackerCoreOptions = {}): Tracker
 
   const counters = { announces: 0, answers: 0, scrapes: 0, offersRelayed: 0, answersRelayed: 0, offersWithheld: 0, pairingsWithheld: 0 }
   const exposure =
-    options.maxPeersLearnedPerHour > 0
-      ? createExposure({ limit: options.maxPeersLearnedPerHour, windowMs: EXPOSURE_WINDOW_MS, maxListeners: Math.max(1024, options.maxConnections) })
-      : undefined
+    options.maxPeersLearnedPerHour > 0 ? createExposure({ limit: options.maxPeersLearnedPerHour, windowMs: EXPOSURE_WINDOW_MS, maxListeners: Math.max(1024, options.maxConnections) }) : undefined
   let lastExposureSweep = 0
   const rejected: Partial<Record<TrackerFailureCode, number>> = {}
   const warnings: Partial<Record<TrackerWarningCode, number>> = {}

@@ -57,7 +57,11 @@ export function take(peer: PeerSocket, accept: (f: Frame) => boolean): Frame[] {
   return taken
 }
 
-export async function withTracker(t: Test, start: StartTracker, options: Parameters<StartTracker>[0]): Promise<{ tracker: StartedTracker; peer: (url?: string, connect?: ConnectOptions) => Promise<PeerSocket> }> {
+export async function withTracker(
+  t: Test,
+  start: StartTracker,
+  options: Parameters<StartTracker>[0],
+): Promise<{ tracker: StartedTracker; peer: (url?: string, connect?: ConnectOptions) => Promise<PeerSocket> }> {
   const tracker = await start(options)
   t.teardown(() => tracker.close())
   const open: PeerSocket[] = []
@@ -95,4 +99,3 @@ export async function eventually(check: () => Promise<boolean>, what: string): P
   }
   throw new Error(`never happened: ${what}`)
 }
-

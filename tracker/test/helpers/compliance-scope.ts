@@ -47,7 +47,11 @@ export function scopeCompliance(t: Test, start: StartTracker): void {
 
     const scoped = await as('scoped', ['track-a'])
     const scopedId = hexId()
-    t.match(await announceTrack(scoped, { infoHash: hashA, peerId: scopedId, left: 5 }), { failure_code: 'track_not_covered', info_hash: hashA }, 'a scoped token must name the track (a stock client cannot)')
+    t.match(
+      await announceTrack(scoped, { infoHash: hashA, peerId: scopedId, left: 5 }),
+      { failure_code: 'track_not_covered', info_hash: hashA },
+      'a scoped token must name the track (a stock client cannot)',
+    )
     t.match(await announceTrack(scoped, { infoHash: hashB, peerId: scopedId, left: 5, offers: 2 }, trackA), { failure_code: 'track_mismatch' }, "claiming track A for track B's info_hash is refused")
     t.match(await announceTrack(scoped, { infoHash: hashB, peerId: scopedId, left: 5, offers: 2 }, trackB), { failure_code: 'track_not_covered' }, 'track B is not in the token')
     t.same(take(holderB, isOffer), [], 'no offer of the scoped socket reached track B')
@@ -111,7 +115,11 @@ export function scopeCompliance(t: Test, start: StartTracker): void {
     const malloryIds = swarms.map(() => hexId())
     for (const [i, infoHash] of swarms.entries()) t.ok(isReply(await announce(mallory, { infoHash, peerId: malloryIds[i] as string, left: 1000, offers: 1 })), `announce ${i} is served`)
     const reached = await holdersAnswer()
-    t.same(reached, Array.from({ length: N }, (_, i) => i), `its offers reached ${reached.length} holders: the first ${N}`)
+    t.same(
+      reached,
+      Array.from({ length: N }, (_, i) => i),
+      `its offers reached ${reached.length} holders: the first ${N}`,
+    )
     await sync(mallory)
     const answers = take(mallory, isAnswer)
     t.equal(new Set(answers.map((a) => a.peer_id)).size, N, `it got answers from ${N} peers, no more`)
@@ -191,7 +199,10 @@ export function scopeCompliance(t: Test, start: StartTracker): void {
     const ok = await get('/metrics', `Bearer ${operatorToken}`)
     t.equal(ok.status, 200, 'the operator token opens /metrics')
     t.equal(ok.headers.get('access-control-allow-origin'), '*', 'readable by the operator page on another origin')
-    const preflight = await fetch(`${tracker.httpUrl}/metrics`, { method: 'OPTIONS', headers: { origin: 'http://operator.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } })
+    const preflight = await fetch(`${tracker.httpUrl}/metrics`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://operator.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    })
     t.equal(preflight.status, 204, 'a preflight is answered without the token')
     t.match(preflight.headers.get('access-control-allow-headers'), /authorization/i, 'and lets the page send Authorization')
     t.match(await ok.text(), /^chorus_tracker_connections \d+$/m)

@@ -112,7 +112,11 @@ export function securityCompliance(t: Test, start: StartTracker): void {
       seeker.send(announceMessage({ infoHash, peerId: hexId(), left: 9, offers: 10 }))
       t.match(await seeker.next(isReply), { complete: real.length + SECURE.maxListedPerAddress }, "one address holds at most its share of the holders' list")
       await Promise.all([...real, ...sybils].map(sync))
-      t.same(real.map((holder) => take(holder, isOffer).length), [1, 1, 1], 'each of the 3 real holders got an offer')
+      t.same(
+        real.map((holder) => take(holder, isOffer).length),
+        [1, 1, 1],
+        'each of the 3 real holders got an offer',
+      )
       const stolen = sybils.reduce((n, sybil) => n + take(sybil, isOffer).length, 0)
       t.ok(stolen <= SECURE.maxListedPerAddress, `the attacker got ${stolen} of 10 offers (at most ${SECURE.maxListedPerAddress})`)
       await honestPairMeets(t, fresh)
@@ -133,7 +137,7 @@ export function securityCompliance(t: Test, start: StartTracker): void {
       const toAttacker = await attacker.next(isOffer)
       const before = await rejected(tracker, 'unknown_offer')
       attacker.send(answerTo(infoHash, attackerId, toHolder, 'v=0 spoofed'))
-      t.match(await attacker.next(isFailure), { failure_code: 'unknown_offer', info_hash: infoHash }, "answering the offer meant for another peer is refused")
+      t.match(await attacker.next(isFailure), { failure_code: 'unknown_offer', info_hash: infoHash }, 'answering the offer meant for another peer is refused')
       attacker.send(answerTo(infoHash, attackerId, { ...toHolder, offer_id: hexId() }, 'v=0 guessed'))
       t.match(await attacker.next(isFailure), { failure_code: 'unknown_offer' }, 'so is an offer_id that was never relayed')
       holder.send(answerTo(infoHash, holderId, toHolder))
@@ -333,7 +337,11 @@ export function securityCompliance(t: Test, start: StartTracker): void {
       member.send({ action: 'scrape', info_hash: infoHash })
       const reply = await member.next(isScrape)
       t.same(JSON.parse(reply.raw), { action: 'scrape', files: { [infoHash]: { complete: 1, incomplete: 0, downloaded: 1 } } }, 'counts, no peer ids, no addresses')
-      await honestPairMeets(t, () => as('alice'), () => as('bob'))
+      await honestPairMeets(
+        t,
+        () => as('alice'),
+        () => as('bob'),
+      )
     })
 
     t.test('9. an expired token: the next request is refused, a fresh token goes on', async (t) => {
@@ -352,7 +360,11 @@ export function securityCompliance(t: Test, start: StartTracker): void {
       t.match(await announce(carol, { infoHash, peerId: carolId, left: 0 }), { failure_code: 'token_expired', info_hash: infoHash }, 'the next announce is refused')
       carol.send({ action: 'scrape', info_hash: infoHash })
       t.match(await carol.next((f) => isFailure(f) && f.action === 'scrape'), { failure_code: 'token_expired' }, 'so is a scrape')
-      t.same(take(carol, (f) => isOffer(f) || isAnswer(f) || isScrape(f)), [], 'no offer and no counts reached the expired socket')
+      t.same(
+        take(carol, (f) => isOffer(f) || isAnswer(f) || isScrape(f)),
+        [],
+        'no offer and no counts reached the expired socket',
+      )
       t.ok(carol.isOpen, 'the socket stays open for a fresh token')
       t.ok((await rejected(tracker, 'token_expired')) >= before + 2, 'counted in /metrics')
       t.match(await announce(carol, { infoHash, peerId: carolId, left: 0, token: await token('carol') }), { info_hash: infoHash, interval: 120 }, 'a fresh token in a message lets it announce again')
@@ -373,7 +385,11 @@ export function securityCompliance(t: Test, start: StartTracker): void {
       const back = await as('mallory')
       t.match(await back.next(isFailure), { failure_code: 'banned' }, 'back with a new token, address and peer_id: banned')
       t.equal((await closedWithin(back)).code, 4429)
-      await honestPairMeets(t, () => as('alice', shared), () => as('bob'))
+      await honestPairMeets(
+        t,
+        () => as('alice', shared),
+        () => as('bob'),
+      )
       t.pass("alice, on mallory's address, is not banned")
     })
   })

@@ -40,10 +40,16 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       t.match(await seeker.next(isReply), { complete: 1, incomplete: 1 })
       const offer = await holder.next(isOffer)
       const sentOffer = (sent.offers as Array<{ offer: unknown; offer_id: string }>)[0]
-      t.same({ info_hash: offer.info_hash, peer_id: offer.peer_id, offer: offer.offer, offer_id: offer.offer_id }, { info_hash: infoHash, peer_id: seekerId, offer: sentOffer?.offer, offer_id: sentOffer?.offer_id })
+      t.same(
+        { info_hash: offer.info_hash, peer_id: offer.peer_id, offer: offer.offer, offer_id: offer.offer_id },
+        { info_hash: infoHash, peer_id: seekerId, offer: sentOffer?.offer, offer_id: sentOffer?.offer_id },
+      )
       holder.send({ action: 'announce', info_hash: infoHash, peer_id: holderId, to_peer_id: seekerId, offer_id: offer.offer_id, answer: { type: 'answer', sdp: 'v=0 test-answer' } })
       const answer = await seeker.next(isAnswer)
-      t.same({ info_hash: answer.info_hash, peer_id: answer.peer_id, answer: answer.answer, offer_id: answer.offer_id }, { info_hash: infoHash, peer_id: holderId, answer: { type: 'answer', sdp: 'v=0 test-answer' }, offer_id: offer.offer_id })
+      t.same(
+        { info_hash: answer.info_hash, peer_id: answer.peer_id, answer: answer.answer, offer_id: answer.offer_id },
+        { info_hash: infoHash, peer_id: holderId, answer: { type: 'answer', sdp: 'v=0 test-answer' }, offer_id: offer.offer_id },
+      )
     })
 
     t.test('relays use the id form of the receiving client', async (t) => {
@@ -68,7 +74,10 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       await seeker.next(isReply)
       await Promise.all(holders.map(sync))
       const counts = holders.map((h) => take(h, isOffer).length)
-      t.equal(counts.reduce((a, b) => a + b, 0), 10)
+      t.equal(
+        counts.reduce((a, b) => a + b, 0),
+        10,
+      )
       t.ok(counts.every((c) => c <= 1))
     })
 
@@ -83,13 +92,29 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       offerer.send(announceMessage({ infoHash, peerId: offererId, left: 50, offers: 3 }))
       await offerer.next(isReply)
       await Promise.all([...holders, ...seekers].map(sync))
-      t.same(holders.map((h) => take(h, isOffer).length), [1, 1, 1], 'every holder got one')
-      t.same(seekers.map((s) => take(s, isOffer).length), [0, 0, 0, 0, 0], 'no seeker got one')
+      t.same(
+        holders.map((h) => take(h, isOffer).length),
+        [1, 1, 1],
+        'every holder got one',
+      )
+      t.same(
+        seekers.map((s) => take(s, isOffer).length),
+        [0, 0, 0, 0, 0],
+        'no seeker got one',
+      )
       offerer.send(announceMessage({ infoHash, peerId: offererId, left: 50, offers: 5 }))
       await offerer.next(isReply)
       await Promise.all([...holders, ...seekers].map(sync))
-      t.same(holders.map((h) => take(h, isOffer).length), [1, 1, 1], 'holders first')
-      t.equal(seekers.map((s) => take(s, isOffer).length).reduce((a, b) => a + b, 0), 2, 'then seekers')
+      t.same(
+        holders.map((h) => take(h, isOffer).length),
+        [1, 1, 1],
+        'holders first',
+      )
+      t.equal(
+        seekers.map((s) => take(s, isOffer).length).reduce((a, b) => a + b, 0),
+        2,
+        'then seekers',
+      )
     })
 
     t.test('among holders, offers prefer the network the client declares', async (t) => {
@@ -102,8 +127,14 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       offerer.send(announceMessage({ infoHash, peerId: binaryId(), left: 10, offers: 3, network: 'AS64500' }))
       await offerer.next(isReply)
       await Promise.all([...near, ...far].map(sync))
-      t.same(near.map((h) => take(h, isOffer).length), [1, 1, 1])
-      t.same(far.map((h) => take(h, isOffer).length), [0, 0, 0])
+      t.same(
+        near.map((h) => take(h, isOffer).length),
+        [1, 1, 1],
+      )
+      t.same(
+        far.map((h) => take(h, isOffer).length),
+        [0, 0, 0],
+      )
     })
 
     t.test('a swarm remembers its 20 most recently active holders', async (t) => {
@@ -121,8 +152,15 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
       probe.send(announceMessage({ infoHash, peerId: probeId, left: 1, offers: 10 }))
       await probe.next(isReply)
       await Promise.all(holders.map(sync))
-      t.same(holders.slice(0, 2).map((h) => take(h, isOffer).length), [0, 0], 'forgotten holders get no offers')
-      t.equal(holders.slice(2).reduce((n, h) => n + take(h, isOffer).length, 0), 20)
+      t.same(
+        holders.slice(0, 2).map((h) => take(h, isOffer).length),
+        [0, 0],
+        'forgotten holders get no offers',
+      )
+      t.equal(
+        holders.slice(2).reduce((n, h) => n + take(h, isOffer).length, 0),
+        20,
+      )
     })
 
     t.test('offers and answers stay inside their swarm', async (t) => {
@@ -232,7 +270,7 @@ export function trackerCompliance(t: Test, start: StartTracker): void {
         } else {
           t.fail(`unexpected frame ${reply.raw.slice(0, 100)}`)
         }
-        if (!p.isOpen || isFailure(reply) && ['too_many_swarms', 'message_too_large'].includes(String(reply.failure_code))) {
+        if (!p.isOpen || (isFailure(reply) && ['too_many_swarms', 'message_too_large'].includes(String(reply.failure_code)))) {
           await closedWithin(p)
           p = await peer()
         }

@@ -29,7 +29,13 @@ export function fuzzMessages(seed: number, count: number, oversizeChars = 70_000
       case 0: {
         // Broken JSON: truncated, or random printable text.
         const text = JSON.stringify(valid())
-        messages.push(random() < 0.5 ? text.slice(0, 1 + int(text.length - 2)) : Array.from({ length: 1 + int(80) }, () => String.fromCharCode(32 + int(95))).join('').replace(/^[\s]*$/, '{'))
+        messages.push(
+          random() < 0.5
+            ? text.slice(0, 1 + int(text.length - 2))
+            : Array.from({ length: 1 + int(80) }, () => String.fromCharCode(32 + int(95)))
+                .join('')
+                .replace(/^[\s]*$/, '{'),
+        )
         break
       }
       case 1: {

@@ -72,10 +72,13 @@ export async function connectPeer(url: string, options: ConnectOptions = {}): Pr
       const index = queued.findIndex(accept)
       if (index >= 0) return Promise.resolve(queued.splice(index, 1)[0] as Frame)
       return new Promise((resolve, reject) => {
-        const waiter = { accept, resolve: (frame: Frame) => {
-          clearTimeout(timer)
-          resolve(frame)
-        } }
+        const waiter = {
+          accept,
+          resolve: (frame: Frame) => {
+            clearTimeout(timer)
+            resolve(frame)
+          },
+        }
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(waiter), 1)
           reject(new Error(`no matching frame within ${timeoutMs} ms; queued: ${queued.map((f) => f.raw.slice(0, 120)).join(' | ')}`))
@@ -93,10 +96,7 @@ export async function connectPeer(url: string, options: ConnectOptions = {}): Pr
 
 /** Waits for the socket to close, failing after WAIT_MS. */
 export function closedWithin(peer: PeerSocket, ms = WAIT_MS): Promise<{ code: number; reason: string }> {
-  return Promise.race([
-    peer.closed,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms).unref()),
-  ])
+  return Promise.race([peer.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms).unref())])
 }
 
 let addressSeq = 0
