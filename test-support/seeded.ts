@@ -1,2 +1,2 @@
-/** The tests' seeded PRNG is the benchmarks' own (support/seeded.ts): one mulberry32 in the tree. */
-export { seeded } from '../support/seeded.js'
+/** The tests' seeded PRNG is the product's own (protocol/src/seeded.ts): one mulberry32 in the tree. */
+export { seeded } from '../protocol/index.js'

@@ -24,7 +24,7 @@
  *   chunk). `uniform` (the default) keeps every object at chunkBytes, which
  *   keeps OPT exact.
  */
-import { seeded } from '../../support/seeded.js'
+import { seeded } from '../../protocol/index.js'
 import { compactTrace } from './trace.js'
 import type { Trace } from './trace.js'
 

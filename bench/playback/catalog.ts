@@ -5,7 +5,7 @@ import { DEMO_TRACKS, synthesizeTrack } from '../../origin/index.js'
 import { encodeMp3 } from '../../origin/index.js'
 import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
-import { seeded } from '../../support/seeded.js'
+import { seeded } from '../../protocol/index.js'
 
 /**
  * The benchmark's catalog: real MP3 (the demo synthesizer, encoded at 160 kbit/s by the

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { seeded } from '../../support/seeded.js'
+import { seeded } from '../../protocol/index.js'
 import { createCountingWrtc } from './counting-wrtc.js'
 import { type WorkerCounters, type WorkerInit, type WorkerMessage, absoluteNow } from './ipc.js'
 import { cacheDirFor, createProbe, runListener } from './listener.js'

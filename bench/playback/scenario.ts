@@ -1,4 +1,4 @@
-import { seeded } from '../../support/seeded.js'
+import { seeded } from '../../protocol/index.js'
 import { type Popularity, createPopularity } from './popularity.js'
 
 /**

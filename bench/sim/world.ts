@@ -1,7 +1,7 @@
 import { createHabits } from '../../client-sdk/core.js'
 import { DEFAULT_SCHEDULER_CONFIG } from '../../client-sdk/core.js'
 import { createTokenBucket } from '../../client-sdk/core.js'
-import { seeded } from '../../support/seeded.js'
+import { seeded } from '../../protocol/index.js'
 import { createPopularity } from '../playback/popularity.js'
 import { type SessionPlanner, createSessionPlanner, drawNetwork } from '../playback/scenario.js'
 import { cacheCount, cacheFill, createCache } from './cache.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { seeded } from '../../support/seeded.js'
+import { seeded } from '../../protocol/index.js'
 import { createPopularity, createScenario, topShareOf } from '../playback/index.js'
 
 const network = { rttMs: 30, rttJitter: 0.2, peerRttMs: 50, uploadBytesPerSec: 1e6, downBytesPerSec: 2.5e6, loss: 0 }

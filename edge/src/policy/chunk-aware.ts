@@ -32,6 +32,7 @@
  * cursors, 4 sketch cells, and per eviction 16 estimates of at most 8
  * cursors each (and 16 rate lookups when other keys compete).
  */
+import { seeded } from '../../../protocol/index.js'
 import { HIT, REJECTED, stored } from './access-result.js'
 import { checkCapacity, checkSize } from './checks.js'
 import { chunkIndexOf, streamOf } from './chunk-key.js'
@@ -110,7 +111,8 @@ class ChunkAware implements ChunkAwarePolicy {
   readonly #samples: number
   readonly #line: TinyLfuEntry[] = []
   #chunkBytes = 0
-  #seed: number
+  /** The policy's own seeded draws (mulberry32), so a run repeats. */
+  readonly #random: () => number
   #estimates = 0
   #victimWorth = 0
 
@@ -123,7 +125,7 @@ class ChunkAware implements ChunkAwarePolicy {
     const seed = options.seed ?? 1
     if (!Number.isInteger(seed)) throw new TypeError(`seed must be an integer, got ${String(seed)}`)
     this.#samples = samples
-    this.#seed = seed >>> 0
+    this.#random = seeded(seed)
     this.#plain = new TinyLfuCore(capacityBytes, checkTinyLfuOptions(options.tinyLfu ?? {}))
   }
 
@@ -287,12 +289,9 @@ class ChunkAware implements ChunkAwarePolicy {
     return this.#model.expectedNextUse(stream, index)
   }
 
-  /** mulberry32: a uniform integer below `n`, from the policy's own seeded state. */
+  /** A uniform integer below `n`. */
   #draw(n: number): number {
-    this.#seed = (this.#seed + 0x6d2b79f5) >>> 0
-    let x = Math.imul(this.#seed ^ (this.#seed >>> 15), this.#seed | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return Math.floor((((x ^ (x >>> 14)) >>> 0) / 4294967296) * n)
+    return Math.floor(this.#random() * n)
   }
 
   #evictChunk(entry: ChunkEntry, evicted: string[]): void {

@@ -1,7 +1,8 @@
+import { seeded } from '../../../protocol/index.js'
 import { panGains, type StereoBus } from './synth-bus.js'
 import { SINE, TABLE_SIZE } from './synth-wavetables.js'
 
-/** Drums from sine sweeps and noise; the noise is a seeded xorshift, so every hit is reproducible. */
+/** Drums from sine sweeps and noise; the noise is seeded (protocol's `seeded`), so every hit is reproducible. */
 
 /** Kick: a sine whose pitch falls fast from about 160 Hz to 48 Hz. */
 export function renderKick(bus: StereoBus, start: number, amplitude: number): void {
@@ -35,16 +36,13 @@ export function renderSnare(bus: StereoBus, start: number, amplitude: number, se
   const toneK = Math.exp(-1 / (0.045 * sr))
   const noiseK = Math.exp(-1 / (0.08 * sr))
   const inc = (185 * TABLE_SIZE) / sr
-  let state = seed | 1
+  const random = seeded(seed)
   let tone = amplitude * 0.6
   let noise = amplitude * 0.7
   let phase = 0
   let prev = 0
   for (let i = Math.max(0, from); i < to; i++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    const white = (state | 0) / 2147483648
+    const white = random() * 2 - 1
     const high = white - prev * 0.6
     prev = white
     const v = SINE[phase | 0]! * tone + high * noise
@@ -65,15 +63,12 @@ export function renderHat(bus: StereoBus, start: number, amplitude: number, open
   const to = Math.min(bus.left.length, from + Math.round((open ? 0.4 : 0.09) * sr))
   const k = Math.exp(-1 / ((open ? 0.11 : 0.022) * sr))
   const [gl, gr] = panGains(pan)
-  let state = seed | 1
+  const random = seeded(seed)
   let env = amplitude
   let p1 = 0
   let p2 = 0
   for (let i = Math.max(0, from); i < to; i++) {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    const white = (state | 0) / 2147483648
+    const white = random() * 2 - 1
     const high = white - 2 * p1 + p2
     p2 = p1
     p1 = white

@@ -1,4 +1,4 @@
-import { seeded } from '../../../support/seeded.js'
+import { seeded } from '../../../protocol/index.js'
 
 /**
  * Composes a demo track from a seed: tempo, key and mode, two chord progressions, an arrangement
