@@ -4,7 +4,7 @@
  * every part's tests (through test-support/seeded.ts). Not a wire format, but protocol/ is the one
  * module every pure core may import, so it lives here.
  */
-export function seeded(seed:number):()=>number{
+export function seeded(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
