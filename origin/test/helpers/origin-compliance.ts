@@ -208,7 +208,11 @@ export function originCompliance(t: Test, start: StartOrigin): void {
       const second = await ingestInto(origin, 'song', 2)
       t.not(second.version, first.version)
       await until(async () => ((await (await fetch(u('/v1/tracks/song/manifest'))).json()) as SignedManifest).manifest.version === second.version, 'the new version current')
-      const { tracks } = (await (await fetch(u('/v1/tracks'))).json()) as { tracks: Array<{ trackId: string; version: string }> }
+      // The listing and the current pointer are each reread after the store's refresh interval,
+      // not together: the listing may show the new version a refresh later than the manifest.
+      const listing = async () => ((await (await fetch(u('/v1/tracks'))).json()) as { tracks: Array<{ trackId: string; version: string }> }).tracks
+      await until(async () => (await listing()).some((e) => e.version === second.version), 'the new version listed')
+      const tracks = await listing()
       t.same(
         tracks.map((e) => [e.trackId, e.version]),
         [['song', second.version]],
