@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { parseIceServers } from '../client-sdk/core.js'
 import { DEMO_API_KEY } from '../origin/index.js'
 import { DEMO_TRACKS } from '../origin/index.js'
-import { type CatalogEvent, StackStopped, catalogJson, catalogText, startStack } from '../stack/index.js'
+import { type CatalogEvent, StackStopped, catalogJson, catalogText, startCloudflareStack, startStack } from '../stack/index.js'
 import { type Command, DEFAULT_PORTS, UsageError, defaultDataDir, intOption, parseCommandArgs, untilSignal } from '../support/command.js'
 
 /** Where the tests found it first; the stack module owns it. */
@@ -18,8 +18,16 @@ is encoded (one line each, then one when the catalog is complete). Ctrl-C or SIG
 process it started, and an encode under way; a track is published whole or not at all, and the
 next start goes on with the tracks still missing.
 
+With --cloudflare every part runs in workerd, the Workers runtime, through \`wrangler dev\`, and
+no Node server: the origin Worker serves the masters from a local R2 bucket and the keys from its
+key vault (a Durable Object), the tracker is its Durable Object Worker, the edge Worker fetches
+from the origin Worker. The demo catalog goes into that bucket. Everything is kept in
+DIR/cloudflare (the Workers' secrets in 0600 env files, wrangler's local state); the signing
+key is DIR/keys, as without the flag. See "Deploy on Cloudflare" in README.md.
+
 Options:
   --data DIR            catalog directory (default: $CHORUS_DATA or ./data)
+  --cloudflare          the whole stack in workerd: origin Worker over R2, tracker Durable Object, edge
   --host HOST           address every part listens on (default: 127.0.0.1)
   --origin-port PORT    (default: ${DEFAULT_PORTS.origin}; env CHORUS_ORIGIN_PORT)
   --tracker-port PORT   (default: ${DEFAULT_PORTS.tracker}; env CHORUS_TRACKER_PORT)
@@ -48,6 +56,7 @@ Options:
       'tracker-port': { type: 'string' },
       'edge-port': { type: 'string' },
       'no-p2p': { type: 'boolean' },
+      cloudflare: { type: 'boolean' },
       'ice-servers': { type: 'string' },
       'demo-duration': { type: 'string' },
       'demo-count': { type: 'string' },
@@ -84,9 +93,10 @@ Options:
       say(catalogText(e))
     }
 
+    const cloudflare = values.cloudflare === true
     let stack: Awaited<ReturnType<typeof startStack>>
     try {
-      stack = await startStack({
+      stack = await (cloudflare ? startCloudflareStack : startStack)({
         dataDir,
         host: values.host ?? '127.0.0.1',
         ports,
@@ -114,7 +124,7 @@ Options:
     say(`player   ${urls.player}`)
     say(`operator ${urls.operator}`)
     for (const p of stack.parts) say(`${p.name.padEnd(8)} ${p.url}  ${p.health}`)
-    say(`data: ${join(dataDir)}; Ctrl-C stops everything`)
+    say(`data: ${join(dataDir)}${cloudflare ? ` (masters in local R2, keys in the key vault: ${join(dataDir, 'cloudflare')})` : ''}; Ctrl-C stops everything`)
     if (!catalog.complete()) say(`demo catalog: ${catalog.tracks()} of ${demoCount} tracks ready; the rest join the catalog as they are encoded`)
     readyPrinted = true
     for (const e of held.splice(0)) emit(e)

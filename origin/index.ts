@@ -12,3 +12,11 @@ export { encodeMp3 } from './src/audio/encode.js'
 export type { Pcm } from './src/audio/pcm.js'
 export { commands } from './src/cli.js'
 export { type DemoOptions, ingestDemo } from './src/demo-catalog.js'
+// Masters in an R2 bucket from Node (`chorus ingest --to r2://`, `chorus start --cloudflare`).
+export { createR2Publisher, createR2Store, sweepR2, type R2BucketLike } from './src/r2-store.js'
+export { createKeyServiceWriter } from './src/key-service-client.js'
+export type { LocalR2 } from './src/local-r2.js'
+/** wrangler's local R2 bucket, loaded on demand: Miniflare is large, and most users of this face never open a bucket. */
+export async function openLocalR2(options: { persistDir?: string; bucketName: string }): Promise<import('./src/local-r2.js').LocalR2> {
+  return (await import('./src/local-r2.js')).openLocalR2(options)
+}

@@ -1,16 +1,11 @@
-import { randomBytes } from 'node:crypto'
 import { buildPlayer } from '../client-sdk/index.js'
 import { loadOriginKeys } from '../origin/index.js'
-import { type Supervised, stopAll, supervise } from '../support/process.js'
+import { type Supervised, stopAll } from '../support/process.js'
 import type { CatalogEvent } from './catalog-events.js'
 import { type DemoCatalog, startDemoCatalog } from './demo-catalog.js'
+import { CATALOG_STOP_MS, type StartedPart, StackStopped, edgePurger, readyStack, runOperatorToken, startChorusPart } from './parts.js'
 
-const CHORUS = new URL('../bin/chorus.js', import.meta.url).pathname
-const READY_TIMEOUT_MS = 180_000
-/** How long the origin reuses a read of its catalog listing (origin store, refreshMs). */
-const ORIGIN_LISTING_MS = 1000
-/** How long a stop waits for the catalog build (an encode is killed, a publish under way finishes). */
-const CATALOG_STOP_MS = 15_000
+export { StackStopped }
 
 export interface StackOptions {
   dataDir: string
@@ -53,25 +48,6 @@ export interface Stack {
   stop(): Promise<void>
 }
 
-/** Why a start ended early: the caller's signal, not a failure. */
-export class StackStopped extends Error {
-  override name = 'StackStopped'
-}
-
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(new StackStopped('stopped before the servers were up'))
-    if (signal.aborted) fail()
-    else signal.addEventListener('abort', fail, { once: true })
-  })
-}
-
-interface PartSpec {
-  name: StackPart['name']
-  args: string[]
-  health: (ready: Record<string, unknown>) => string
-}
-
 /**
  * The whole of Chorus on one machine: the origin and the tracker side by side, the web player
  * built for them, then the edge in front of the origin; each part its own `chorus <part>`
@@ -84,28 +60,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   // creating it at once on a fresh directory would sign with one key and serve the other.
   const originKeys = await loadOriginKeys(o.dataDir)
 
-  // One operator token per run (or the operator's own, from the environment) guards every
-  // part's operator endpoints: metrics, edge stats, purge. It travels in the environment, not
-  // on a command line that `ps` shows, and reaches the operator page in a URL fragment, which
-  // a browser never sends to a server.
-  const operatorToken = o.env.CHORUS_OPERATOR_TOKEN || randomBytes(24).toString('base64url')
+  const operatorToken = runOperatorToken(o.env)
   const env = { ...o.env, CHORUS_OPERATOR_TOKEN: operatorToken, CHORUS_EDGE_PURGE_TOKEN: operatorToken }
-
-  // The edge keeps the track list for MANIFEST_TTL_SEC (10 s); each new track is purged from it
-  // so that it shows at once. The purge waits out the origin's own reuse of its listing, or the
-  // edge would fetch and keep a list from just before the track landed.
-  let edgeUrl: string | undefined
-  const purge = async (trackId: string) => {
-    if (!edgeUrl) return
-    await fetch(`${edgeUrl}/_chorus/purge`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ track: trackId }),
-      signal: AbortSignal.timeout(5000),
-    })
-      .then((r) => r.body?.cancel())
-      .catch(() => undefined)
-  }
+  const purger = edgePurger(operatorToken)
   const catalog = await startDemoCatalog({
     dataDir: o.dataDir,
     count: o.demo.count,
@@ -114,17 +71,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     elapsed: o.elapsed,
     onEvent: o.onCatalog,
     onNotice: o.onNotice,
-    onTrack: (r) => void setTimeout(() => void purge(r.trackId), ORIGIN_LISTING_MS + 200).unref(),
+    onTrack: (r) => purger.purgeSoon(r.trackId),
   })
 
   const children: Supervised[] = []
-  const start = async (part: PartSpec) => {
-    const p = supervise({ name: part.name, args: [CHORUS, part.name, ...part.args, '--json'], env })
-    children.push(p)
-    // A stop (Ctrl-C) does not wait out a part that is still starting.
-    const ready = await Promise.race([p.ready('json-line', READY_TIMEOUT_MS), aborted(signal)])
-    return { name: part.name, url: ready.url, health: part.health(ready), ready }
-  }
+  const start = (part: Parameters<typeof startChorusPart>[0]) => startChorusPart(part, env, children, signal)
   const stop = async () => {
     halt.abort()
     await Promise.race([catalog.finished, new Promise((r) => setTimeout(r, CATALOG_STOP_MS).unref())])
@@ -134,7 +85,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     if (signal.aborted) throw new StackStopped('stopped before the servers were up')
   }
 
-  let parts: Array<StackPart & { ready: Record<string, unknown> }>
+  let parts: StartedPart[]
   try {
     // The origin and the tracker start side by side; the edge needs the origin's address and key.
     const first = await Promise.allSettled([
@@ -167,21 +118,6 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     throw bySignal ? new StackStopped('stopped before the servers were up') : err
   }
 
-  const url = (name: StackPart['name']) => parts.find((p) => p.name === name)!.url
-  edgeUrl = url('edge')
-  if (!catalog.building) o.onCatalog({ kind: 'complete', tracks: catalog.tracks(), ms: o.elapsed(), built: 0 })
-  return {
-    urls: {
-      player: `${edgeUrl}/`,
-      operator: `${edgeUrl}/operator#operator=${operatorToken}`,
-      origin: url('origin'),
-      edge: edgeUrl,
-      tracker: `${url('tracker').replace(/^http/, 'ws')}/announce`,
-    },
-    operatorToken,
-    parts: parts.map(({ name, url, health }) => ({ name, url, health })),
-    catalog,
-    exited: Promise.race(children.map((p) => p.exited.then((e) => `${p.name} exited (code ${e.code})`))),
-    stop,
-  }
+  purger.setEdge(parts[2]!.url)
+  return readyStack(o, parts, { operatorToken, catalog, children, stop })
 }

@@ -19,6 +19,8 @@ export interface DemoOptions {
   chunkSize?: number
   /** Leave out the tracks already in the catalog (a first run stopped part way goes on). */
   skipExisting?: boolean
+  /** The catalog skipExisting reads, when the tracks go elsewhere than dataDir (R2, with `publisher`); default: dataDir's. */
+  existing?: () => Promise<Array<{ trackId: string }>>
   /** Stops the catalog between tracks or in the middle of one; a track is published whole or not at all. */
   signal?: AbortSignal
   /** A progress bar on a terminal's stderr (default: unless json). */
@@ -44,7 +46,7 @@ export async function ingestDemo(dataDir: string, options: DemoOptions): Promise
   await writeConfigFile(dataDir, { apiKeys: { [DEMO_API_KEY]: { name: 'demo', scope: ['play', 'announce'] } } })
   let specs = DEMO_TRACKS.slice(0, options.count ?? DEMO_TRACKS.length)
   if (options.skipExisting) {
-    const have = new Set((await createStore({ dataDir, refreshMs: 0 }).catalog()).map((e) => e.trackId))
+    const have = new Set((await (options.existing ?? (() => createStore({ dataDir, refreshMs: 0 }).catalog()))()).map((e) => e.trackId))
     specs = specs.filter((s) => !have.has(s.id))
   }
   const results: IngestResult[] = []
