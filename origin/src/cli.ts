@@ -15,6 +15,8 @@ import { createStore, sweepStaging } from './store.js'
 import { ingestDemo } from './demo-catalog.js'
 import { createDirectoryKeyStore } from './track-key-dir.js'
 import { createKeyServiceWriter } from './key-service-client.js'
+import { type S3Target, createS3Bucket } from './s3-bucket.js'
+import { createS3Store, describeS3Target, parseS3Target } from './s3-store.js'
 
 const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.aif', '.aiff', '.wma', '.webm'])
 
@@ -36,6 +38,13 @@ function formatDuration(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
 
+/** The bucket of an s3:// target, once it answers: a wrong endpoint, bucket or key fails here, before any work. */
+async function openS3Bucket(target: S3Target) {
+  const bucket = createS3Bucket(target)
+  await bucket.check()
+  return bucket
+}
+
 const ingest: Command = {
   summary: 'turn audio files into encrypted, signed masters in the catalog',
   help: `Usage: chorus ingest [options] <file|dir>...
@@ -55,10 +64,16 @@ The bucket is the local one \`wrangler dev --persist-to P\` serves (P: --persist
 never go in the bucket: with --key-service they go to the origin Worker's key vault (operator
 token in $CHORUS_OPERATOR_TOKEN), else they stay in DIR/track-keys/. DIR holds the signing key.
 
+With --to s3://BUCKET the same goes to a bucket over the S3 API (R2's S3 endpoint, AWS S3,
+MinIO...): s3://BUCKET?endpoint=URL&region=R&style=path|virtual, credentials in
+$AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY ($AWS_SESSION_TOKEN if temporary); endpoint and
+region may also come from $AWS_ENDPOINT_URL_S3 and $AWS_REGION. \`chorus origin --masters\` serves it.
+
 Options:
   --data DIR          catalog directory (default: $CHORUS_DATA or ./data)
   --to r2://BUCKET    publish into this R2 bucket (local, through Miniflare) instead of DIR
-  --persist P         with --to: wrangler's local state directory (default: .wrangler/state)
+  --to s3://BUCKET?endpoint=URL  publish into this bucket over the S3 API instead of DIR
+  --persist P         with --to r2://: wrangler's local state directory (default: .wrangler/state)
   --key-service URL   with --to: hand each key to the origin Worker at URL (PUT /v1/admin/track-keys)
   --demo              create the demo catalog: 12 synthesized tracks of 2-4 minutes
   --demo-duration S   with --demo: make every track S seconds long (for quick tests)
@@ -97,9 +112,13 @@ Options:
       },
       true,
     )
-    const bucketName = values.to === undefined ? undefined : parseR2Target(values.to)
-    if (values.to !== undefined && !bucketName) throw new UsageError('--to must be r2://BUCKET (3-63 lowercase letters, digits and hyphens)')
-    if ((values.persist !== undefined || values['key-service'] !== undefined) && !bucketName) throw new UsageError('--persist and --key-service go with --to r2://BUCKET')
+    const s3 = values.to?.startsWith('s3://') ? parseS3Target(values.to, process.env) : undefined
+    if (typeof s3 === 'string') throw new UsageError(`--to ${values.to}: ${s3}`)
+    const bucketName = values.to === undefined || s3 ? undefined : parseR2Target(values.to)
+    if (values.to !== undefined && !bucketName && !s3) throw new UsageError('--to must be r2://BUCKET (3-63 lowercase letters, digits and hyphens) or s3://BUCKET[?endpoint=URL]')
+    if (values.persist !== undefined && !bucketName) throw new UsageError('--persist goes with --to r2://BUCKET')
+    if (values['key-service'] !== undefined && values.to === undefined) throw new UsageError('--key-service goes with --to r2://BUCKET or s3://BUCKET')
+    const target = s3 ? `s3://${s3.bucket}` : bucketName ? `r2://${bucketName}` : undefined
     const keyService = values['key-service']
     if (keyService !== undefined && !/^https?:\/\/[^/]+/.test(keyService)) throw new UsageError('--key-service must be an http(s) URL')
     const operatorToken = process.env.CHORUS_OPERATOR_TOKEN
@@ -121,13 +140,18 @@ Options:
     await sweepStaging(dataDir)
     let r2: LocalR2 | undefined
     let publisher: MasterPublisher | undefined
+    const trackKeys = keyService !== undefined ? createKeyServiceWriter({ url: keyService, operatorToken: operatorToken! }) : createDirectoryKeyStore(join(dataDir, 'track-keys'))
     if (bucketName) {
       // Loaded only here: Miniflare is large, and every other command does without it.
       const { openLocalR2 } = await import('./local-r2.js')
       r2 = await openLocalR2({ bucketName, ...(values.persist !== undefined && { persistDir: values.persist }) })
       await sweepR2(r2.bucket)
-      const trackKeys = keyService !== undefined ? createKeyServiceWriter({ url: keyService, operatorToken: operatorToken! }) : createDirectoryKeyStore(join(dataDir, 'track-keys'))
       publisher = createR2Publisher(r2.bucket, { trackKeys })
+    } else if (s3) {
+      // The same publisher and sweep as R2's, over the S3 API: only the bucket differs.
+      const bucket = await openS3Bucket(s3)
+      await sweepR2(bucket)
+      publisher = createR2Publisher(bucket, { trackKeys })
     }
     try {
       return await runIngest()
@@ -186,9 +210,7 @@ Options:
 
       const seconds = (performance.now() - started) / 1000
       if (json) {
-        process.stdout.write(
-          `${JSON.stringify({ ok: errors.length === 0, dataDir, ...(bucketName && { to: `r2://${bucketName}` }), seconds: Math.round(seconds * 10) / 10, tracks: results, errors })}\n`,
-        )
+        process.stdout.write(`${JSON.stringify({ ok: errors.length === 0, dataDir, ...(target && { to: target }), seconds: Math.round(seconds * 10) / 10, tracks: results, errors })}\n`)
       } else {
         for (const r of results) {
           process.stdout.write(`${r.trackId.padEnd(20)} ${r.version}  ${formatDuration(r.durationMs).padStart(5)}  ${r.bitrates.join('/')} kbit/s  ${r.chunks} chunks  ${r.title} - ${r.artist}\n`)
@@ -196,7 +218,7 @@ Options:
         for (const e of errors) process.stderr.write(`error: ${e.message}\n`)
         const bytes = results.reduce((n, r) => n + r.bytes, 0)
         process.stdout.write(
-          `ingested ${results.length} track(s), ${(bytes / 1e6).toFixed(1)} MB, in ${seconds.toFixed(1)} s into ${bucketName ? `r2://${bucketName}` : dataDir}${errors.length ? `; ${errors.length} failed` : ''}\n`,
+          `ingested ${results.length} track(s), ${(bytes / 1e6).toFixed(1)} MB, in ${seconds.toFixed(1)} s into ${target ?? dataDir}${errors.length ? `; ${errors.length} failed` : ''}\n`,
         )
       }
       return errors.length === 0 ? 0 : 1
@@ -215,8 +237,13 @@ generated into DIR/keys on first run unless given by environment
 which edges and trackers check with its public key. API keys come from
 DIR/config.json and CHORUS_API_KEYS=key1,key2:name.
 
+With --masters s3://BUCKET?endpoint=URL the masters are read from a bucket over the S3 API (what
+\`chorus ingest --to s3://\` wrote; credentials in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY)
+and the track keys from DIR/track-keys/.
+
 Options:
   --data DIR          catalog directory (default: $CHORUS_DATA or ./data)
+  --masters s3://BUCKET?endpoint=URL  serve the masters from this bucket instead of DIR
   --host HOST         address to listen on (default: 127.0.0.1)
   --port PORT         port, 0 for any free one (default: ${DEFAULT_PORTS.origin})
   --memory MB         hot chunks kept in memory (default: 256)
@@ -238,25 +265,31 @@ Options:
       quiet: { type: 'boolean' },
       'print-public-key': { type: 'boolean' },
       json: { type: 'boolean' },
+      masters: { type: 'string' },
     })
     const dataDir = values.data ?? defaultDataDir()
+    const s3 = values.masters === undefined ? undefined : parseS3Target(values.masters, process.env)
+    if (typeof s3 === 'string') throw new UsageError(`--masters ${values.masters}: ${s3}`)
     if (values['print-public-key']) {
       const keys = await loadOriginKeys(dataDir)
       process.stdout.write(`${keys.publicKey}\n`)
       return 0
     }
+    const memoryBytes = intOption(values.memory, 'memory', 256, 0, 1 << 20) * 1024 * 1024
+    const masters = s3 ? { store: createS3Store(await openS3Bucket(s3), { memoryBytes }), trackKeys: createDirectoryKeyStore(join(dataDir, 'track-keys')) } : undefined
     const server = await startOrigin({
       dataDir,
+      ...(masters && { masters }),
       host: values.host ?? '127.0.0.1',
       port: intOption(values.port, 'port', DEFAULT_PORTS.origin, 0, 65535),
-      memoryBytes: intOption(values.memory, 'memory', 256, 0, 1 << 20) * 1024 * 1024,
+      memoryBytes,
       tokenTtlSec: intOption(values['token-ttl'], 'token-ttl', 3600, 10, 86400 * 7),
       manifestMaxAgeSec: intOption(values['manifest-max-age'], 'manifest-max-age', 10, 0, 86400),
       ...(!values.quiet && { log: (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`) }),
     })
-    const tracks = (await createStore({ dataDir }).catalog()).length
+    const tracks = (await (masters?.store ?? createStore({ dataDir })).catalog()).length
     announceReady(values.json === true, 'origin', { url: server.url, publicKey: server.keys.publicKey, keyId: server.keys.keyId, tracks })
-    if (!values.json) process.stderr.write(`catalog: ${tracks} track(s) in ${dataDir}\nmanifest public key (for edges and players): ${server.keys.publicKey}\n`)
+    if (!values.json) process.stderr.write(`catalog: ${tracks} track(s) in ${s3 ? describeS3Target(s3) : dataDir}\nmanifest public key (for edges and players): ${server.keys.publicKey}\n`)
     await untilSignal()
     await server.close()
     return 0

@@ -168,13 +168,12 @@ export function createR2Publisher(bucket: R2BucketLike, options: R2PublisherOpti
   }
 }
 
-async function listAll(bucket: R2BucketLike, prefix: string, delimiter?: string): Promise<R2ListingLike> {
-  const out: R2ListingLike = { objects: [], delimitedPrefixes: [], truncated: false }
+async function listAll(bucket: R2BucketLike, prefix: string): Promise<R2ListingLike['objects']> {
+  const out: R2ListingLike['objects'] = []
   let cursor: string | undefined
   do {
-    const page = await bucket.list({ prefix, ...(delimiter !== undefined && { delimiter }), ...(cursor !== undefined && { cursor }) })
-    out.objects.push(...page.objects)
-    out.delimitedPrefixes.push(...page.delimitedPrefixes)
+    const page = await bucket.list({ prefix, ...(cursor !== undefined && { cursor }) })
+    out.push(...page.objects)
     cursor = page.truncated ? page.cursor : undefined
   } while (cursor)
   return out
@@ -183,20 +182,28 @@ async function listAll(bucket: R2BucketLike, prefix: string, delimiter?: string)
 /**
  * Deletes what killed ingests left: objects of versions that never got their manifest (so were
  * never readable) and are older than `olderThanMs` (an ingest still uploading is younger). Complete
- * versions stay, current or not: a listener may be in the middle of one.
+ * versions stay, current or not: a listener may be in the middle of one. One flat listing of
+ * `tracks/` (a list request per 1000 objects), grouped here by version, rather than a listing per
+ * track and per version: the same answer for far fewer requests, and no reliance on `delimiter`,
+ * which some S3-compatible servers get wrong for nested keys.
  */
 export async function sweepR2(bucket: R2BucketLike, options: { olderThanMs?: number; now?: () => number } = {}): Promise<number> {
   const olderThanMs = options.olderThanMs ?? 60 * 60 * 1000
   const now = options.now ?? Date.now
+  const versions = new Map<string, R2ListingLike['objects']>()
+  for (const o of await listAll(bucket, 'tracks/')) {
+    const version = /^tracks\/[^/]+\/[^/]+\//.exec(o.key)?.[0]
+    if (!version) continue
+    const group = versions.get(version)
+    if (group) group.push(o)
+    else versions.set(version, [o])
+  }
   let removed = 0
-  for (const trackPrefix of (await listAll(bucket, 'tracks/', '/')).delimitedPrefixes) {
-    for (const versionPrefix of (await listAll(bucket, trackPrefix, '/')).delimitedPrefixes) {
-      const { objects } = await listAll(bucket, versionPrefix)
-      if (objects.some((o) => o.key.endsWith('/manifest.json'))) continue
-      if (objects.some((o) => now() - o.uploaded.getTime() < olderThanMs)) continue
-      if (objects.length) await bucket.delete(objects.map((o) => o.key))
-      removed += objects.length
-    }
+  for (const objects of versions.values()) {
+    if (objects.some((o) => o.key.endsWith('/manifest.json'))) continue
+    if (objects.some((o) => now() - o.uploaded.getTime() < olderThanMs)) continue
+    await bucket.delete(objects.map((o) => o.key))
+    removed += objects.length
   }
   return removed
 }

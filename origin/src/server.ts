@@ -7,6 +7,7 @@ import { createOriginApp, createRequestObserver, originErrorAnswer } from './app
 import { chunkResponse } from './chunk-response.js'
 import { loadOriginKeys, type OriginKeys } from './keys.js'
 import { createMetrics } from './metrics.js'
+import type { MasterReader, TrackKeyReader } from './storage.js'
 import { createStore, sweepStaging } from './store.js'
 
 export interface OriginServerOptions {
@@ -18,6 +19,11 @@ export interface OriginServerOptions {
   manifestMaxAgeSec?: number
   log?: (line: Record<string, unknown>) => void
   env?: NodeJS.ProcessEnv
+  /**
+   * Masters from elsewhere than dataDir/tracks (a bucket over the S3 API: s3-store.ts), and the
+   * keys that open them; dataDir still holds the signing key and config.json.
+   */
+  masters?: { store: MasterReader; trackKeys: TrackKeyReader }
 }
 
 export interface OriginServer {
@@ -37,11 +43,12 @@ export async function startOrigin(options: OriginServerOptions): Promise<OriginS
   const env = options.env ?? process.env
   await sweepStaging(options.dataDir)
   const keys = await loadOriginKeys(options.dataDir, env)
-  const store = createStore({ dataDir: options.dataDir, ...(options.memoryBytes !== undefined && { memoryBytes: options.memoryBytes }) })
+  const directory = options.masters ? undefined : createStore({ dataDir: options.dataDir, ...(options.memoryBytes !== undefined && { memoryBytes: options.memoryBytes }) })
+  const store = options.masters?.store ?? directory!
   const metrics = createMetrics('chorus_origin')
   const appOptions = {
     store,
-    trackKeys: store,
+    trackKeys: options.masters?.trackKeys ?? directory!,
     keys,
     apiKeys: createApiKeys(options.dataDir, env),
     metrics,

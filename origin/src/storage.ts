@@ -186,6 +186,9 @@ export function createMasterReader(objects: MasterObjects, options: MasterReader
   }
 
   function catalog(): Promise<CatalogEntry[]> {
+    // An index is cached by its backend, once for the pointers and the catalog alike: a second
+    // cache here, on its own clock, could list an old version the manifest route no longer serves.
+    if (objects.readCatalog) return buildListing()
     if (!listing || now() - listing.at >= refreshMs) {
       const entries = buildListing()
       listing = { at: now(), entries }

@@ -1,59 +1,20 @@
-import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { chunkMatches, verifySignedManifest } from '../../protocol/index.js'
 import { ingestFile } from '../src/ingest.js'
 import { type OriginKeys, loadOriginKeys } from '../src/keys.js'
 import { openLocalR2 } from '../src/local-r2.js'
 import { type R2BucketLike, createR2Publisher, createR2Store, sweepR2 } from '../src/r2-store.js'
 import type { StagedVersion } from '../src/storage.js'
 import { createDirectoryKeyStore } from '../src/track-key-dir.js'
-import { CHORUS, makeWav, tempDataDir } from '../../test-support/fixtures.js'
+import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
+import { assertCatalogSound as assertStoreSound, ingestThenKill } from './helpers/crash.js'
 
 const BUCKET = 'crash-masters'
 
 /** Everything the catalog lists must verify completely, and have its key (outside the bucket). */
-async function assertCatalogSound(t: Test, bucket: R2BucketLike, keyDir: string, keys: Pick<OriginKeys, 'verifier'>) {
-  const store = createR2Store(bucket, { refreshMs: 0 })
-  const trackKeys = createDirectoryKeyStore(keyDir)
-  const entries = await store.catalog()
-  for (const entry of entries) {
-    t.equal(await store.currentVersion(entry.trackId), entry.version, `${entry.trackId}: the pointer and the catalog agree`)
-    const stored = await store.manifest(entry.trackId, entry.version)
-    const manifest = await verifySignedManifest(stored!.doc, keys.verifier)
-    for (const q of manifest.qualities) {
-      for (let i = 0; i < q.chunkCount; i++) {
-        const chunk = await store.chunk(entry.trackId, entry.version, q.bitrate, i)
-        if (!chunk || !(await chunkMatches(chunk.bytes, q.hashes[i]!))) t.fail(`${entry.trackId} ${q.bitrate}/${i} does not verify`)
-      }
-    }
-    t.ok(await trackKeys.trackKey(entry.trackId, entry.version), `${entry.trackId} has its key`)
-  }
-  return entries
-}
-
-/** Runs `chorus ingest --to r2://...` in its own process group and SIGKILLs the group (the CLI and its workerd) after `afterMs`, like a crash of the machine. */
-function ingestThenKill(args: string[], afterMs: number): Promise<{ killed: boolean; code: number | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CHORUS, 'ingest', ...args], { stdio: 'ignore', detached: true })
-    let killed = false
-    const kill = () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL')
-        killed = true
-      } catch {
-        // The group is gone already.
-      }
-    }
-    const timer = setTimeout(kill, afterMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      // workerd outlives its parent unless killed with the group: make sure it is gone before the next run opens the same files.
-      kill()
-      resolve({ killed: killed && code === null, code })
-    })
-  })
+function assertCatalogSound(t: Test, bucket: R2BucketLike, keyDir: string, keys: Pick<OriginKeys, 'verifier'>) {
+  return assertStoreSound(t, createR2Store(bucket, { refreshMs: 0 }), createDirectoryKeyStore(keyDir), keys)
 }
 
 t.test('kill -9 at any moment of an ingest into local R2 leaves no half track', async (t) => {

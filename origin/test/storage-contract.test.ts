@@ -6,24 +6,36 @@ import { ingestFile } from '../src/ingest.js'
 import { loadOriginKeys } from '../src/keys.js'
 import { openLocalR2 } from '../src/local-r2.js'
 import { createR2Publisher, createR2Store } from '../src/r2-store.js'
+import { createS3Store } from '../src/s3-store.js'
 import type { MasterPublisher, MasterReader } from '../src/storage.js'
 import { createDirectoryPublisher, createStore } from '../src/store.js'
 import { createDirectoryKeyStore } from '../src/track-key-dir.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
+import { startS3Server } from './helpers/s3-server.js'
 
-// The storage contract (src/storage.ts) read back from both implementations after the same
-// versions were published into both: the directory and R2 (Miniflare's local R2, from Node).
-t.test('the directory and R2 stores keep the same contract', async (t) => {
+// The storage contract (src/storage.ts) read back from every implementation after the same
+// versions were published into each: the directory, R2 (Miniflare's local R2, from Node) and a
+// bucket over the S3 API (s3rver), the last read once through its memory and once again from it.
+t.test('the directory, R2 and S3 stores keep the same contract', async (t) => {
   const dir = await tempDataDir(t, 'chorus-storage-contract')
   const dataDir = join(dir, 'data')
   const keys = await loadOriginKeys(dataDir)
   const r2 = await openLocalR2({ persistDir: join(dir, 'state'), bucketName: 'contract' })
   t.teardown(() => r2.close())
+  const s3 = (await startS3Server(t, ['contract'])).bucket('contract')
+  const s3Store = createS3Store(s3, { refreshMs: 0 })
   const stores: Array<[string, MasterReader]> = [
     ['directory', createStore({ dataDir, refreshMs: 0 })],
     ['r2', createR2Store(r2.bucket, { refreshMs: 0 })],
+    ['s3', s3Store],
+    ['s3 from memory', s3Store],
+    ['s3 without memory', createS3Store(s3, { refreshMs: 0, memoryBytes: 0 })],
   ]
-  const publishers: MasterPublisher[] = [createDirectoryPublisher(dataDir), createR2Publisher(r2.bucket, { trackKeys: createDirectoryKeyStore(join(dir, 'r2-keys')) })]
+  const publishers: MasterPublisher[] = [
+    createDirectoryPublisher(dataDir),
+    createR2Publisher(r2.bucket, { trackKeys: createDirectoryKeyStore(join(dir, 'r2-keys')) }),
+    createR2Publisher(s3, { trackKeys: createDirectoryKeyStore(join(dir, 's3-keys')) }),
+  ]
   const both: MasterPublisher = { publish: async (staged) => void (await Promise.all(publishers.map((p) => p.publish(staged)))) }
   const ingest = async (trackId: string, seconds: number) => {
     const wav = join(dir, `${trackId}.wav`)
@@ -77,4 +89,5 @@ t.test('the directory and R2 stores keep the same contract', async (t) => {
     t.equal(await store.manifest('b-side', '../../keys'), undefined, `${name}: a malformed version reads nothing`)
     t.equal(await store.currentVersion('Bad!'), undefined)
   }
+  t.ok(s3Store.peekChunk?.(`b-side/${b2.version}/96/0`), 's3: a chunk read once is held in memory, for the hot path')
 })

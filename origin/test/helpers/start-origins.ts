@@ -19,6 +19,9 @@ import { createDirectoryPublisher } from '../../src/store.js'
 import { randomBytes } from 'node:crypto'
 import { createKeyServiceWriter } from '../../src/key-service-client.js'
 import { tempDataDir } from '../../../test-support/fixtures.js'
+import { createS3Store } from '../../src/s3-store.js'
+import { createDirectoryKeyStore } from '../../src/track-key-dir.js'
+import { startS3Server } from './s3-server.js'
 
 export const ROOT = new URL('../../../', import.meta.url).pathname
 export const COMPATIBILITY_DATE = '2026-04-01'
@@ -61,6 +64,28 @@ export const startNodeOrigin: StartOrigin = async (t, options = {}) => {
   }
   t.teardown(close)
   return { name: 'node', url: server.url, dataDir, keys, publisher: createDirectoryPublisher(dataDir), close }
+}
+
+/**
+ * The Node origin over a bucket on a real S3-compatible server (s3rver), as `chorus origin
+ * --masters s3://...` runs it: masters from the bucket, keys from dataDir/track-keys, where the
+ * publisher (`chorus ingest --to s3://`'s) puts them.
+ */
+export const startS3NodeOrigin: StartOrigin = async (t, options = {}) => {
+  const dataDir = await tempDataDir(t, 'chorus-origin-s3')
+  const env = { CHORUS_API_KEYS: API_KEY, CHORUS_OPERATOR_TOKEN: OPERATOR_TOKEN, ...(options.signingKey && { CHORUS_SIGNING_KEY: options.signingKey }) }
+  const keys = await loadOriginKeys(dataDir, env)
+  const bucket = (await startS3Server(t, ['chorus-masters'])).bucket('chorus-masters')
+  const trackKeys = createDirectoryKeyStore(join(dataDir, 'track-keys'))
+  const server = await startOrigin({ dataDir, env, masters: { store: createS3Store(bucket), trackKeys } })
+  let closed = false
+  const close = async () => {
+    if (closed) return
+    closed = true
+    await server.close()
+  }
+  t.teardown(close)
+  return { name: 'node over s3', url: server.url, dataDir, keys, publisher: createR2Publisher(bucket, { trackKeys }), close }
 }
 
 let bundled: Promise<string> | undefined
