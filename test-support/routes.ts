@@ -8,11 +8,10 @@ export interface AppRoute {
 }
 
 /** A path of each route, to ask both the table and the app (metrics: the origin's and the edge's). */
-const SAMPLES: Record<RouteName, readonly string[]> = {
+const SAMPLES: Partial<Record<RouteName, readonly string[]>> = {
   chunk: ['/v1/chunks/song/0abc/96/0'],
   key: ['/v1/tracks/song/key'],
   manifest: ['/v1/tracks/song/manifest', '/v1/tracks/song/versions/0abc/manifest'],
-  head: ['/v1/tracks/song/head'],
   catalog: ['/v1/tracks'],
   session: ['/v1/session'],
   admin: ['/v1/admin/track-keys/song/0abc'],
@@ -55,7 +54,7 @@ export function routesAgree(t: Test, routes: readonly AppRoute[], table: readonl
     if (rule && r.method !== 'ALL') t.ok(allows(rule, r.method), `${r.method} ${r.path}: a method the table allows there (${rule.allow})`)
   }
   for (const rule of table) {
-    const samples = SAMPLES[rule.name].filter((p) => rule.pattern.test(p))
+    const samples = (SAMPLES[rule.name] ?? []).filter((p) => rule.pattern.test(p))
     t.ok(samples.length > 0, `${rule.name}: the test knows a path of it`)
     for (const path of samples) {
       for (const method of rule.allow.split(',').map((m) => m.trim())) {
