@@ -12,6 +12,7 @@ const SAMPLES: Partial<Record<RouteName, readonly string[]>> = {
   chunk: ['/v1/chunks/song/0abc/96/0'],
   key: ['/v1/tracks/song/key'],
   manifest: ['/v1/tracks/song/manifest', '/v1/tracks/song/versions/0abc/manifest'],
+  head: ['/v1/tracks/song/head'],
   catalog: ['/v1/tracks'],
   session: ['/v1/session'],
   admin: ['/v1/admin/track-keys/song/0abc'],

@@ -70,7 +70,9 @@ export async function buildCatalog(options: { dataDir: string; tracks: number; s
   for (let rank = 0; rank < options.tracks; rank++) {
     const trackId = `bench-${String(rank + 1).padStart(4, '0')}`
     const source = sources[Math.floor(random() * sources.length)]!
-    const r = await ingestFile(source, { trackId, title: `Bench track ${rank + 1}`, artist: 'Chorus bench', album: '' }, { dataDir: options.dataDir, keys, chunkSize: CHUNK_SIZE })
+    // codec 'mp3': the source MP3 is kept byte for byte as the track's one quality (what this
+    // scenario describes), not transcoded to AAC at three qualities (ingest's default with ffmpeg).
+    const r = await ingestFile(source, { trackId, title: `Bench track ${rank + 1}`, artist: 'Chorus bench', album: '' }, { dataDir: options.dataDir, keys, chunkSize: CHUNK_SIZE, codec: 'mp3' })
     tracks.push({ trackId, durationMs: r.durationMs, bytes: r.bytes, chunks: r.chunks })
   }
   return { dataDir: options.dataDir, publicKey: keys.publicKey, tracks, firstChunkBytes: CHUNK_SIZE, chunkSize: CHUNK_SIZE }

@@ -31,7 +31,7 @@ export interface PlayRecord {
   stalledMs: number
   bytes: { cache: number; peer: number; edge: number }
   /** Wall ms from play() to the first answer of each kind from the edge, before the audio started: the critical path. */
-  path: { session: number | null; manifest: number | null; key: number | null; chunk: number | null }
+  path: { session: number | null; head: number | null; manifest: number | null; key: number | null; chunk: number | null }
   /** Wall ms from play() to the first chunk from a peer (polled every 10 ms). */
   firstPeerByteMs: number | null
   peersConnected: number
@@ -175,6 +175,7 @@ export async function runListener(script: ListenerScript, env: ListenerEnv, prob
         }
         const path = {
           session: firstAt((p) => p === '/v1/session'),
+          head: firstAt((p) => p.endsWith(`/${track.trackId}/head`)),
           manifest: firstAt((p) => p.endsWith(`/${track.trackId}/manifest`)),
           key: firstAt((p) => p.endsWith(`/${track.trackId}/key`)),
           chunk: firstAt((p) => p.startsWith(`/v1/chunks/${track.trackId}/`)),

@@ -20,7 +20,12 @@ import { type DelayProxy, startDelayProxy } from './delay-proxy.js'
  */
 export interface Stack {
   edgeUrl: string
-  /** The key service (the origin), through the same delaying proxy: keys never pass the edge. */
+  /**
+   * The key service: the origin's own address, not through the edge-to-origin proxy. Keys never
+   * pass the edge; the key service runs where the edge runs (the origin Worker, in every location:
+   * origin/README.md), so a listener reaches it over its own round trip to the edge, which its
+   * `fetch` adds.
+   */
   keysUrl: string
   /** http://host:port of the tracker (its WebSocket is at /announce). */
   trackerUrl: string
@@ -88,7 +93,7 @@ export async function startStack(options: { dataDir: string; publicKey: string; 
     stops.push(() => tracker.close())
     return {
       edgeUrl,
-      keysUrl: originLink.url,
+      keysUrl: origin.url,
       trackerUrl,
       originBytes: () => originLink.bytesDown,
       async edgeStats() {

@@ -38,7 +38,7 @@ export interface PhaseSummary {
   coldEdgeHitMs: Distribution
   coldEdgeMissMs: Distribution
   /** Median wall ms from play() to each answer on a cold play's critical path (and how many plays had one). */
-  coldPath: Record<'session' | 'manifest' | 'key' | 'chunk', { p50: number; n: number }>
+  coldPath: Record<'session' | 'head' | 'manifest' | 'key' | 'chunk', { p50: number; n: number }>
   prefetch: { hitRate: number; queuedHitRate: number; habitualHitRate: number; otherHitRate: number; bytes: number; unusedBytes: number; unusedShare: number }
   stalls: { playsWithStall: number; share: number; count: number; totalMs: number; perStalledPlayMs: number; shareOfListening: number }
   /** Bytes the plays took, by where the SDK got them (a prefetched head counts as cache). */
@@ -122,7 +122,7 @@ export function summarize(phase: PhaseResult, catalogSize: number, options: { wa
     coldEdgeHitMs: ttfa(cold.filter((p) => !p.edgeMiss)),
     coldEdgeMissMs: ttfa(cold.filter((p) => p.edgeMiss)),
     coldPath: Object.fromEntries(
-      (['session', 'manifest', 'key', 'chunk'] as const).map((k) => {
+      (['session', 'head', 'manifest', 'key', 'chunk'] as const).map((k) => {
         const d = distribution(cold.map((p) => p.path[k]).filter((v): v is number => v !== null))
         return [k, { p50: d.p50, n: d.n }]
       }),

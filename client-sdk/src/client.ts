@@ -1,16 +1,17 @@
-import type { Manifest, QualityManifest } from '../../protocol/index.js'
+import { type Manifest, type QualityManifest, importTrackKey } from '../../protocol/index.js'
 import type { WebSocketConstructor } from './p2p/tracker-client.js'
-import { type ChunkCache, chunkKey, createChunkCache, manifestKey } from './cache/chunk-cache.js'
+import { type ChunkCache, chunkKey, createChunkCache, keyLeaseKey, manifestKey } from './cache/chunk-cache.js'
 import { createMemoryStorage } from './cache/memory-storage.js'
 import type { CacheStorageBackend } from './cache/types.js'
 import { type HabitsState, type PlayContext, createHabits } from './core/habits.js'
+import { DEFAULT_KEY_TTL_SEC, decodeLease, encodeLease, leaseKey } from './core/key-lease.js'
 import { type Privacy, iceKinds, privacyOf } from './core/privacy.js'
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
 import type { TrackTiming } from './core/transition.js'
 import { type CatalogEntry, createEdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
 import { ChorusError } from './errors.js'
-import { createKeyService } from './key-service.js'
+import { type TrackKey, createKeyService } from './key-service.js'
 import { type Network, type NetworkStats, createNetwork } from './p2p/network.js'
 import type { SimplePeerLike } from './p2p/peer-link.js'
 import { swarmQuality } from './p2p/peer-set.js'
@@ -40,6 +41,13 @@ export interface ClientOptions {
   token?: string
   /** The origin's manifest-signing public key (base64url): the normal way to trust manifests. Without it the key service is asked once. */
   publicKey?: string
+  /**
+   * How long track keys are held after the key service gave them (default an hour), in memory
+   * and beside the cached chunks, so a cached track replays without the network, in this client
+   * or the next on this device (core/key-lease.ts: the trade-off). false: memory only, for this
+   * client's life, never written anywhere.
+   */
+  keyCache?: { ttlSec?: number } | false
   /** The local cache: its size in bytes (default 256 MiB), and in Node its directory. */
   cache?: { maxBytes?: number; dir?: string } | false
   /**
@@ -224,8 +232,6 @@ export async function createClientWith(platform: Platform, options: ClientOption
     onChunkBytes: (bytes) => network?.downloaded(bytes),
     ...(options.fetch && { fetch: options.fetch }),
   })
-  // Every play needs a key and every key a session: ask for the session now, not at the first play.
-  if (options.apiKey) keyService.tokens().catch(() => {})
   const cacheOptions = options.cache === false ? { maxBytes: 0 } : (options.cache ?? {})
   const cache: ChunkCache = await createChunkCache({
     storage: options.cache === false ? createMemoryStorage() : platform.storage(options),
@@ -313,7 +319,32 @@ export async function createClientWith(platform: Platform, options: ClientOption
       release(peerSet.infoHash)
     }
   }
-  void seedFromCache().catch(() => {})
+
+  const kbpsHint = (choice: QualityChoice | undefined): number | undefined => {
+    if (typeof choice === 'number') return Math.max(1, Math.min(999, Math.floor(choice)))
+    // 'auto': the highest bitrate the throughput carries twice over (quality.ts), as a cap.
+    return throughput === undefined ? undefined : Math.max(1, Math.min(999, Math.floor((throughput * 8) / 1000 / 2)))
+  }
+
+  /**
+   * The manifest in the cache when some quality of it is cached too: a cached track starts from
+   * what this device holds, without waiting on the network; the edge is asked meanwhile, and a
+   * newer version found there is what the next play takes. The cache is checked as the edge is.
+   */
+  async function cachedManifest(trackId: string): Promise<Manifest | undefined> {
+    const doc = await cache.get(manifestKey(trackId))
+    if (!doc) return undefined
+    let m: Manifest
+    try {
+      m = await edge.verifyManifestDoc(JSON.parse(new TextDecoder().decode(doc)), { trackId })
+    } catch {
+      return undefined
+    }
+    if (cachedBitrates(m).length === 0) return undefined
+    if (!versions.has(trackId)) versions.set(trackId, m.version)
+    void loadManifest(trackId).catch(() => {})
+    return m
+  }
 
   async function loadManifest(trackId: string): Promise<Manifest> {
     try {
@@ -338,40 +369,72 @@ export async function createClientWith(platform: Platform, options: ClientOption
     }
   }
 
-  // Track keys live in memory for the session only (never on disk): a track played or
-  // prefetched once replays from cache and peers even while the edge is unreachable.
-  const keys = new Map<string, Promise<CryptoKey>>()
+  // Track keys: held for their lease (core/key-lease.ts) in memory and, unless the app said no,
+  // beside the cached chunks; with keyCache: false, in memory for this client's life only.
+  const keyTtlMs = options.keyCache === false ? Number.POSITIVE_INFINITY : Math.max(0, options.keyCache?.ttlSec ?? DEFAULT_KEY_TTL_SEC) * 1000
+  const persistKeys = options.keyCache !== false && options.cache !== false
+  const keys = new Map<string, { key: Promise<CryptoKey>; expiresAt: number }>()
   // The version of each track whose manifest this client has seen: its key may be here already.
   const versions = new Map<string, string>()
-  function remember(trackId: string, version: string, key: Promise<CryptoKey>): Promise<CryptoKey> {
+  function remember(trackId: string, version: string, key: Promise<CryptoKey>, expiresAt: number): Promise<CryptoKey> {
     const id = `${trackId}/${version}`
-    keys.set(id, key)
-    key.catch(() => keys.delete(id))
+    const entry = { key, expiresAt }
+    keys.set(id, entry)
+    key.catch(() => keys.get(id) === entry && keys.delete(id))
     if (keys.size > 500) keys.delete(keys.keys().next().value!)
     return key
   }
+  /** A key the key service gave: held for its lease, and written down when leases are kept. */
+  function hold(trackId: string, k: TrackKey): CryptoKey {
+    const lease = leaseKey(k.raw, Date.now(), keyTtlMs)
+    remember(trackId, k.version, Promise.resolve(k.key), lease.expiresAt)
+    if (persistKeys) void cache.put(keyLeaseKey(trackId, k.version), encodeLease(lease))
+    return k.key
+  }
+  function heldKey(trackId: string, version: string): Promise<CryptoKey> | undefined {
+    const entry = keys.get(`${trackId}/${version}`)
+    if (entry && Date.now() < entry.expiresAt) return entry.key
+    return undefined
+  }
+  /** A lease written by this client or an earlier one on this device, while it runs. */
+  async function storedKey(trackId: string, version: string): Promise<CryptoKey | undefined> {
+    if (!persistKeys) return undefined
+    const bytes = await cache.get(keyLeaseKey(trackId, version))
+    if (!bytes) return undefined
+    const lease = decodeLease(bytes, Date.now())
+    if (!lease) {
+      void cache.delete(keyLeaseKey(trackId, version))
+      return undefined
+    }
+    const key = await importTrackKey(lease.key)
+    remember(trackId, version, Promise.resolve(key), lease.expiresAt)
+    return key
+  }
   function trackKey(trackId: string, version: string): Promise<CryptoKey> {
-    return keys.get(`${trackId}/${version}`) ?? remember(trackId, version, keyService.trackKey(trackId, version))
+    return (
+      heldKey(trackId, version) ??
+      remember(trackId, version, (async () => (await storedKey(trackId, version)) ?? hold(trackId, await keyService.trackKey(trackId, version)))(), Number.POSITIVE_INFINITY)
+    )
   }
 
   /**
-   * On a cold play, the current version's key is asked for alongside the manifest instead of
-   * after it: a round trip to the edge and on to the origin saved. Undefined when the key of the
-   * version last seen is already here.
+   * On a cold play, the current version's key is asked for alongside the head instead of after
+   * it (in the session request when that has not left yet). Undefined when the key of the
+   * version last seen is held already.
    */
-  function earlyKey(trackId: string): Promise<{ version: string; key: CryptoKey }> | undefined {
+  function earlyKey(trackId: string): Promise<TrackKey> | undefined {
     const seen = versions.get(trackId)
-    if (seen !== undefined && keys.has(`${trackId}/${seen}`)) return undefined
+    if (seen !== undefined && heldKey(trackId, seen)) return undefined
     const early = keyService.currentKey(trackId)
     early.then(
-      (r) => void (keys.has(`${trackId}/${r.version}`) || remember(trackId, r.version, Promise.resolve(r.key))),
+      (r) => void (heldKey(trackId, r.version) || hold(trackId, r)),
       () => {},
     )
     return early
   }
 
   /** The key for the manifest's version: the early answer when it names that version (a re-ingest in between does not), else asked for now. */
-  function keyFor(trackId: string, version: string, early: Promise<{ version: string; key: CryptoKey }> | undefined): Promise<CryptoKey> {
+  function keyFor(trackId: string, version: string, early: Promise<TrackKey> | undefined): Promise<CryptoKey> {
     if (!early) return trackKey(trackId, version)
     return early.then(
       (r) => (r.version === version ? r.key : trackKey(trackId, version)),
@@ -449,9 +512,31 @@ export async function createClientWith(platform: Platform, options: ClientOption
     const manifest = (async () => {
       const pre = prefetched.get(trackId)
       prefetched.delete(trackId)
-      const early = pre ? undefined : earlyKey(trackId)
-      const m = pre?.manifest ?? (await loadManifest(trackId))
-      const quality = pre && playOptions.quality === undefined ? pre.quality : chooseQuality(m, playOptions.quality ?? 'auto', throughput, cachedBitrates(m))
+      // Three ways in: a prefetched head; a cached track (manifest and key on this device); a
+      // cold one, whose head (manifest and first chunks) and key are asked for at once.
+      // The key is asked for before anything is awaited: a play begun right after createClient
+      // then has its key ride in the session request, which leaves a turn of the event loop later.
+      const mayBeLocal = !pre && cache.has(manifestKey(trackId))
+      let early = pre || mayBeLocal ? undefined : earlyKey(trackId)
+      const local = mayBeLocal ? await cachedManifest(trackId) : undefined
+      if (mayBeLocal && !local) early = earlyKey(trackId)
+      const fromStart = (playOptions.from ?? 0) <= 0
+      const head =
+        pre || local || !fromStart
+          ? undefined
+          : await edge.head(trackId, kbpsHint(playOptions.quality)).catch((err: unknown) => {
+              // A forged head is refused as a forged manifest is; anything else (an edge without
+              // the route, an unknown track, the edge unreachable) goes the manifest's way.
+              if (err instanceof ChorusError && (err.code === 'invalid_manifest' || err.code === 'stopped')) throw err
+              return undefined
+            })
+      if (head) {
+        versions.set(trackId, head.manifest.version)
+        void cache.put(manifestKey(trackId), new TextEncoder().encode(JSON.stringify(head.doc)))
+      }
+      // Without a head (an edge that has none, or a play from elsewhere in the track): the manifest.
+      const m = pre?.manifest ?? local ?? head?.manifest ?? (await loadManifest(trackId))
+      const quality = head ? head.quality : pre && playOptions.quality === undefined ? pre.quality : chooseQuality(m, playOptions.quality ?? 'auto', throughput, cachedBitrates(m))
       const key = pre?.key ?? keyFor(trackId, m.version, early)
       key.catch(() => {})
       const wasPrefetched = pre !== undefined && cache.has(chunkKey(m.trackId, m.version, quality.bitrate, 0))
@@ -459,7 +544,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
       if (stopped) throw new ChorusError('stopped', 'stopped before it started')
       current?.playback.stop()
       inner = createPlayback(
-        { trackId, manifest: m, quality, key, fromMs: (playOptions.from ?? 0) * 1000, startedAt, prefetched: wasPrefetched },
+        { trackId, manifest: m, quality, key, fromMs: (playOptions.from ?? 0) * 1000, startedAt, prefetched: wasPrefetched, ...(head && { chunks: head.chunks }) },
         {
           edge,
           cache,
@@ -520,6 +605,13 @@ export async function createClientWith(platform: Platform, options: ClientOption
       manifest,
     }
   }
+
+  // Every play needs a key and every key a session: the session is asked for now, not at the
+  // first play. Its request leaves a turn of the event loop later, so a play begun right after
+  // createClient resolves adds its key to it (key-service.ts).
+  if (options.apiKey) keyService.tokens().catch(() => {})
+  // After the session is under way: seeding needs the tracker's token, from that same session.
+  void seedFromCache().catch(() => {})
 
   return {
     play,

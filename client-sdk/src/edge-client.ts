@@ -1,4 +1,4 @@
-import { type Manifest, type ManifestVerifier, ProtocolError, chunkMatches, chunkPath, manifestPath, verifySignedManifest } from '../../protocol/index.js'
+import { type Manifest, type ManifestVerifier, ProtocolError, type QualityManifest, chunkMatches, chunkPath, decodeHead, headPath, manifestPath, verifySignedManifest } from '../../protocol/index.js'
 import { ChorusError } from './errors.js'
 import { createHttpService } from './http.js'
 
@@ -63,6 +63,16 @@ export interface CatalogEntry {
   bitrates: number[]
 }
 
+/** A verified head: what a cold play starts from. */
+interface TrackHead {
+  manifest: Manifest
+  /** The signed document, as the cache keeps it. */
+  doc: unknown
+  quality: QualityManifest
+  /** Verified chunks of that quality by index, from 0. */
+  chunks: Map<number, Uint8Array>
+}
+
 /** The edge as the SDK sees it: every answer checked before it is returned. */
 export interface EdgeClient {
   /** The edge's base URL, without a trailing slash. */
@@ -71,6 +81,12 @@ export interface EdgeClient {
   catalog(signal?: AbortSignal): Promise<CatalogEntry[]>
   /** The verified manifest of `trackId` (its current version, or `version`) and its raw document (what a cache keeps); `invalid_manifest` when the signature or the track does not match. */
   manifest(trackId: string, signal?: AbortSignal, version?: string): Promise<{ manifest: Manifest; doc: unknown }>
+  /**
+   * A track's head (protocol/src/head.ts): its current manifest, verified as `manifest()` verifies
+   * one, the quality the edge picked for `kbps` and the chunks of its first audio, each checked
+   * against the manifest's hash (chunks that fail are dropped: the player fetches them again).
+   */
+  head(trackId: string, kbps: number | undefined, signal?: AbortSignal): Promise<TrackHead>
   /** A manifest document from elsewhere (the cache), checked as one from the edge is. */
   verifyManifestDoc(doc: unknown, expect: ManifestExpectation): Promise<Manifest>
   /** One encrypted chunk, checked against its hash; a mismatch is an error, never returned bytes. */
@@ -97,6 +113,30 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         throw new ChorusError('invalid_manifest', `the manifest of ${trackId} is not JSON`, { cause: err })
       }
       return { manifest: await verifyManifestFor(doc, v, { trackId, ...(version !== undefined && { version }) }), doc }
+    },
+    async head(trackId, kbps, signal) {
+      const headers: Record<string, string> = {}
+      const token = options.token?.()
+      if (token) headers.authorization = `Bearer ${token}`
+      const [res, v] = await Promise.all([http.request(headPath(trackId, kbps), { headers }, signal), options.verifier()])
+      if (!res.ok) throw await http.failure(res, `head of ${trackId}`)
+      let decoded: ReturnType<typeof decodeHead>
+      try {
+        decoded = decodeHead(new Uint8Array(await res.arrayBuffer()))
+      } catch (err) {
+        throw new ChorusError('invalid_manifest', `the head of ${trackId}: ${(err as Error).message}`, { cause: err })
+      }
+      const manifest = await verifyManifestFor(decoded.manifest, v, { trackId })
+      const quality = manifest.qualities.find((q) => q.bitrate === decoded.bitrate)
+      if (!quality) throw new ChorusError('invalid_manifest', `the head of ${trackId} carries a quality its manifest does not list`)
+      const chunks = new Map<number, Uint8Array>()
+      for (const [index, bytes] of decoded.chunks.entries()) {
+        const hash = quality.hashes[index]
+        if (hash === undefined || !(await chunkMatches(bytes, hash))) break
+        chunks.set(index, bytes)
+        options.onChunkBytes?.(bytes.byteLength)
+      }
+      return { manifest, doc: decoded.manifest, quality, chunks }
     },
     async verifyManifestDoc(doc, expect) {
       return verifyManifestFor(doc, await options.verifier(), expect)

@@ -1,4 +1,4 @@
-import { type ManifestVerifier, fromBase64Url, importManifestPublicKey, importTrackKey, keyPath } from '../../protocol/index.js'
+import { MAX_SESSION_KEYS, type ManifestVerifier, type SessionKeyEntry, fromBase64Url, importManifestPublicKey, importTrackKey, keyPath } from '../../protocol/index.js'
 import { ChorusError } from './errors.js'
 import { createHttpService } from './http.js'
 
@@ -15,6 +15,10 @@ import { createHttpService } from './http.js'
  * the new tokens keep the origin-chosen subject and the tracker takes them as the same
  * listener's. A session that cannot be renewed (its token ran out while the app slept) is
  * replaced by a new one.
+ *
+ * A session request waits one turn of the event loop before it leaves: the current keys asked
+ * for meanwhile (a play begun right after createClient) ride in it (`"keys": [...]`), so a cold
+ * play's session and key are one round trip, not two in a row.
  */
 export interface KeyServiceOptions {
   base: string
@@ -45,6 +49,13 @@ export function tokenExpiry(token: string): number {
   }
 }
 
+/** One track key: the version it opens, the key, and its base64url text (what a lease keeps). */
+export interface TrackKey {
+  version: string
+  key: CryptoKey
+  raw: string
+}
+
 /** The key service as the SDK sees it: one session per client, renewed before it expires. */
 export interface KeyService {
   /** The service's base URL, without a trailing slash. */
@@ -60,9 +71,12 @@ export interface KeyService {
   /** The manifest-signing key: the pinned one, else asked of this service once (again after a failure). */
   verifier(): Promise<ManifestVerifier>
   /** The key of one track version; `no_key` when the service refuses it or answers for another track or version. */
-  trackKey(trackId: string, version: string, signal?: AbortSignal): Promise<CryptoKey>
-  /** The key of the track's current version, and which version that is (asked alongside the manifest on a cold play). */
-  currentKey(trackId: string, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }>
+  trackKey(trackId: string, version: string, signal?: AbortSignal): Promise<TrackKey>
+  /**
+   * The key of the track's current version, and which version that is (asked alongside the
+   * manifest on a cold play): in the session request when one is about to leave, else on its own.
+   */
+  currentKey(trackId: string, signal?: AbortSignal): Promise<TrackKey>
   /** Sessions asked for so far (tests count them). */
   readonly sessions: number
 }
@@ -74,34 +88,72 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
   let pending: Promise<SessionTokens> | undefined
   let verifier: Promise<ManifestVerifier> | undefined
   let sessions = 0
+  /** Current keys to ask for in the session request that has not left yet (each with its waiters). */
+  let riding: Map<string, Array<(entry: SessionKeyEntry | undefined) => void>> | undefined
 
   function session(): Promise<SessionTokens> {
     pending ??= (async () => {
-      sessions++
-      const ask = (renew: string | undefined) =>
-        http.request('/v1/session', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ apiKey: options.apiKey, ...(renew && { renew }) }),
-        })
-      const renewable = current && current.keys !== given ? current.keys : undefined
-      let res = await ask(renewable)
-      if (renewable && (res.status === 401 || res.status === 403)) res = await ask(undefined)
-      if (!res.ok) throw await http.failure(res, 'session')
-      const body = (await res.json()) as { token: string; tokens?: { keys?: string; edge?: string; tracker?: string }; expiresAt: string }
-      const at = Date.now()
-      const expiresAt = Date.parse(body.expiresAt)
-      const life = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - at) : Number.POSITIVE_INFINITY
-      current = {
-        keys: body.tokens?.keys ?? body.token,
-        edge: body.tokens?.edge ?? body.token,
-        tracker: body.tokens?.tracker ?? body.token,
-        expiresAt: Number.isFinite(expiresAt) ? expiresAt : Number.POSITIVE_INFINITY,
-        renewAt: at + life - Math.min(60_000, life / 4),
+      const batch = new Map<string, Array<(entry: SessionKeyEntry | undefined) => void>>()
+      riding = batch
+      let answered: SessionKeyEntry[] = []
+      try {
+        // One turn of the event loop for plays begun meanwhile to add their keys.
+        await new Promise((resolve) => setTimeout(resolve, 0))
+        riding = undefined
+        sessions++
+        const keys = [...batch.keys()]
+        const ask = (renew: string | undefined) =>
+          http.request('/v1/session', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ apiKey: options.apiKey, ...(renew && { renew }), ...(keys.length > 0 && { keys }) }),
+          })
+        const renewable = current && current.keys !== given ? current.keys : undefined
+        let res = await ask(renewable)
+        if (renewable && (res.status === 401 || res.status === 403)) res = await ask(undefined)
+        if (!res.ok) throw await http.failure(res, 'session')
+        const body = (await res.json()) as { token: string; tokens?: { keys?: string; edge?: string; tracker?: string }; expiresAt: string; keys?: SessionKeyEntry[] }
+        if (Array.isArray(body.keys)) answered = body.keys
+        return adopt(body)
+      } finally {
+        riding = undefined
+        // Waiters without an answer (no key in it, or no session) ask on their own.
+        for (const [trackId, waiters] of batch) for (const w of waiters) w(answered.find((e) => e?.trackId === trackId))
       }
-      return current
     })().finally(() => (pending = undefined))
     return pending
+  }
+
+  /** A session answer's tokens become the held ones; renewed a quarter of their life ahead (at most a minute). */
+  function adopt(body: { token: string; tokens?: { keys?: string; edge?: string; tracker?: string }; expiresAt: string }): SessionTokens {
+    const at = Date.now()
+    const expiresAt = Date.parse(body.expiresAt)
+    const life = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - at) : Number.POSITIVE_INFINITY
+    current = {
+      keys: body.tokens?.keys ?? body.token,
+      edge: body.tokens?.edge ?? body.token,
+      tracker: body.tokens?.tracker ?? body.token,
+      expiresAt: Number.isFinite(expiresAt) ? expiresAt : Number.POSITIVE_INFINITY,
+      renewAt: at + life - Math.min(60_000, life / 4),
+    }
+    return current
+  }
+
+  /** The session request about to leave, when a new session is due: the one a current key can ride in. */
+  function boardingSession(): typeof riding {
+    if (!options.apiKey || (current && Date.now() < current.renewAt)) return undefined
+    if (!pending) void session().catch(() => {})
+    return riding
+  }
+
+  async function ride(trackId: string, batch: NonNullable<typeof riding>): Promise<TrackKey | undefined> {
+    const entry = await new Promise<SessionKeyEntry | undefined>((resolve) => {
+      const waiters = batch.get(trackId) ?? []
+      waiters.push(resolve)
+      batch.set(trackId, waiters)
+    })
+    if (!entry || !('key' in entry) || typeof entry.key !== 'string' || typeof entry.version !== 'string') return undefined
+    return { version: entry.version, key: await importTrackKey(entry.key), raw: entry.key }
   }
 
   /**
@@ -118,7 +170,7 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     return opts.signal ? abortable(p, opts.signal) : p
   }
 
-  async function keyRequest(trackId: string, version: string | undefined, signal?: AbortSignal): Promise<{ version: string; key: CryptoKey }> {
+  async function keyRequest(trackId: string, version: string | undefined, signal?: AbortSignal): Promise<TrackKey> {
     for (let attempt = 0; ; attempt++) {
       const auth = (await tokens({ fresh: attempt > 0, ...(signal && { signal }) })).keys
       const res = await http.request(keyPath(trackId, version), { headers: { authorization: `Bearer ${auth}` } }, signal)
@@ -132,7 +184,7 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
       if ((body.trackId !== undefined && body.trackId !== trackId) || (version !== undefined && body.version !== version)) {
         throw new ChorusError('no_key', `the key service answered for ${body.trackId ?? trackId} version ${body.version}, not what was asked`)
       }
-      return { version: body.version, key: await importTrackKey(body.key) }
+      return { version: body.version, key: await importTrackKey(body.key), raw: body.key }
     }
   }
 
@@ -153,8 +205,15 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
       verifier.catch(() => (verifier = undefined))
       return verifier
     },
-    trackKey: async (trackId, version, signal) => (await keyRequest(trackId, version, signal)).key,
-    currentKey: (trackId, signal) => keyRequest(trackId, undefined, signal),
+    trackKey: (trackId, version, signal) => keyRequest(trackId, version, signal),
+    async currentKey(trackId, signal) {
+      const batch = boardingSession()
+      if (batch && (batch.has(trackId) || batch.size < MAX_SESSION_KEYS)) {
+        const rode = await ride(trackId, batch)
+        if (rode) return rode
+      }
+      return keyRequest(trackId, undefined, signal)
+    },
     get sessions() {
       return sessions
     },

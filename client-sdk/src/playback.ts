@@ -76,6 +76,8 @@ export interface PlaybackInit {
   fromMs: number
   startedAt: number
   prefetched: boolean
+  /** Chunks verified already, from the edge with the manifest (a track's head): they arrive at once. */
+  chunks?: ReadonlyMap<number, Uint8Array>
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -487,6 +489,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps): InnerPla
   scheduler.start(from.timeMs, from.chunk)
   events.emit('quality', { bitrate: quality.bitrate, reason: 'start' })
   countCached()
+  for (const [index, data] of init.chunks ?? []) arrived(index, data, 'edge')
   void deliver()
   pump()
   void joinSwarm().then(pump, () => {})

@@ -1,6 +1,7 @@
-// A cold play's requests, as the services see them: the session is asked for when the client is
-// created, the key alongside the manifest, and each only once. Recorded at the SDK's injected
-// fetch, in front of the real edge (workerd) and origin.
+// A cold play's requests, as the services see them: one to the key service (the session, carrying
+// the track's key) and one to the edge (the head: manifest and first chunks), at once; a cached
+// track replays from the device (manifest and key lease) without waiting on either. Recorded at
+// the SDK's injected fetch, in front of the real edge (workerd) and origin.
 
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -8,30 +9,38 @@ import t from 'tap'
 import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { makeWav } from '../../test-support/fixtures.js'
-import { drain, startStack } from './stack.js'
+import { createClient } from '../index.js'
+import { API_KEY, drain, startStack } from './stack.js'
 
 interface Logged {
   method: string
   path: string
+  body: string | undefined
   start: number
   end: number
 }
 
 /**
- * Logs every request the SDK makes. With `holdManifest`, a manifest's answer is held until a key
- * request has left (5 s at most): an SDK that asked for the key only after the manifest would
- * show it as a key request that starts after the manifest ends, however fast the machine.
+ * Logs every request the SDK makes. With `holdHead`, a head's answer is held until the session
+ * request has left (5 s at most): an SDK that asked for the key only after the head would show it
+ * as a request that starts after the head ends, however fast the machine.
  */
-function recordingFetch(options: { holdManifest?: boolean } = {}) {
+function recordingFetch(options: { holdHead?: boolean } = {}) {
   const log: Logged[] = []
-  let keyLeft!: () => void
-  const keyRequested = new Promise<void>((resolve) => (keyLeft = resolve))
+  let sessionLeft!: () => void
+  const sessionRequested = new Promise<void>((resolve) => (sessionLeft = resolve))
   const wrapped: typeof fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input))
-    const entry: Logged = { method: init?.method ?? 'GET', path: url.pathname + url.search, start: performance.now(), end: Number.POSITIVE_INFINITY }
+    const entry: Logged = {
+      method: init?.method ?? 'GET',
+      path: url.pathname + url.search,
+      body: typeof init?.body === 'string' ? init.body : undefined,
+      start: performance.now(),
+      end: Number.POSITIVE_INFINITY,
+    }
     log.push(entry)
-    if (url.pathname.endsWith('/key')) keyLeft()
-    if (options.holdManifest && url.pathname.endsWith('/manifest')) await Promise.race([keyRequested, new Promise((resolve) => setTimeout(resolve, 5000))])
+    if (url.pathname === '/v1/session') sessionLeft()
+    if (options.holdHead && url.pathname.endsWith('/head')) await Promise.race([sessionRequested, new Promise((resolve) => setTimeout(resolve, 5000))])
     const res = await fetch(input, init)
     // The body is what the SDK waits for: the request ends when its bytes are in.
     const body = await res.arrayBuffer()
@@ -41,40 +50,103 @@ function recordingFetch(options: { holdManifest?: boolean } = {}) {
   return { log, fetch: wrapped }
 }
 
-t.test('a cold play: session at creation, key alongside the manifest, one of each', async (t) => {
+const keysAsked = (r: Logged) => (r.body ? ((JSON.parse(r.body) as { keys?: string[] }).keys ?? []) : [])
+
+t.test('a cold play: the session carrying the key, and the head, at once; a replay from the device', async (t) => {
   const stack = await startStack(t, [{ trackId: 'one', seconds: 12 }])
   const reference = await stack.reference('one', 96)
-  const rec = recordingFetch({ holdManifest: true })
-  const { client } = await stack.client({ p2p: false, speed: 0, fetch: rec.fetch })
-  const created = performance.now()
-  const session = rec.log.find((r) => r.path === '/v1/session')
-  t.ok(session && session.start <= created, 'the session request left while the client was created, before any play')
+  const rec = recordingFetch({ holdHead: true })
+  const { client, dir } = await stack.client({ p2p: false, speed: 0, fetch: rec.fetch })
 
   const p = client.play('one', { quality: 96 })
   t.ok((await drain(p.stream)).equals(reference), 'the track plays byte for byte')
-  const manifest = rec.log.find((r) => r.path === '/v1/tracks/one/manifest')!
-  const keys = rec.log.filter((r) => r.path.startsWith('/v1/tracks/one/key'))
-  t.equal(keys.length, 1, 'one key request')
-  t.equal(keys[0]!.path, '/v1/tracks/one/key', 'for the current version, before the manifest named it')
-  t.ok(keys[0]!.start < manifest.end, 'the key request did not wait for the manifest')
-  t.equal(rec.log.filter((r) => r.path === '/v1/session').length, 1, 'one session for the whole client')
+  const sessions = rec.log.filter((r) => r.path === '/v1/session')
+  t.equal(sessions.length, 1, 'one session for the whole client')
+  t.same(keysAsked(sessions[0]!), ['one'], "the play's key rode in the session request")
+  t.equal(rec.log.filter((r) => r.path.includes('/key')).length, 0, 'no key request of its own')
+  const head = rec.log.find((r) => r.path.startsWith('/v1/tracks/one/head'))!
+  t.equal(head.path, '/v1/tracks/one/head?kbps=96', 'the head of the quality asked for')
+  t.ok(sessions[0]!.start < head.end && head.start < sessions[0]!.end, 'the head and the session were in flight together')
+  t.equal(rec.log.filter((r) => r.path.endsWith('/manifest')).length, 0, 'no manifest request: the head carried it')
+  t.notOk(
+    rec.log.some((r) => r.path.startsWith('/v1/chunks/one/') && r.path.endsWith('/96/0')),
+    'chunk 0 came in the head, not on its own',
+  )
 
+  // The same client: nothing asked before the audio; the manifest revalidated behind it.
+  const before = rec.log.length
   const again = client.play('one', { quality: 96 })
-  await drain(again.stream)
-  t.equal(rec.log.filter((r) => r.path.startsWith('/v1/tracks/one/key')).length, 1, 'a replay asks for no key: it is held for the session')
+  const start = await again.ready
+  t.ok(start.fromCache, 'a replay starts from the cache')
+  t.ok((await drain(again.stream)).equals(reference))
+  t.same(
+    // (The last chunk's cache write may still have been under way: the edge gives that one again.)
+    rec.log
+      .slice(before)
+      .map((r) => r.path)
+      .filter((path) => !path.startsWith('/v1/chunks/')),
+    ['/v1/tracks/one/manifest'],
+    'a replay asks only for the manifest, in the background: the key is held, the manifest cached',
+  )
+  await client.close()
+
+  // The next client on this device: the key lease lets the cached track play with no key request.
+  const rec2 = recordingFetch()
+  const next = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false, speed: 0, fetch: rec2.fetch })
+  t.teardown(() => next.close())
+  const third = next.play('one', { quality: 96 })
+  t.ok((await third.ready).fromCache)
+  t.ok((await drain(third.stream)).equals(reference))
+  t.equal(rec2.log.filter((r) => r.path.includes('/key') || keysAsked(r).length > 0).length, 0, 'no key asked for: the lease held it')
+
+  // keyCache: false: nothing written down, so the key is asked for again.
+  const rec3 = recordingFetch()
+  const forgetful = await createClient({
+    edge: stack.edge.url,
+    keys: stack.origin.url,
+    apiKey: API_KEY,
+    publicKey: stack.publicKey,
+    cache: { dir },
+    p2p: false,
+    speed: 0,
+    fetch: rec3.fetch,
+    keyCache: false,
+  })
+  t.teardown(() => forgetful.close())
+  t.ok((await drain(forgetful.play('one', { quality: 96 }).stream)).equals(reference))
+  t.ok(
+    rec3.log.some((r) => r.path.includes('/key') || keysAsked(r).includes('one')),
+    'with keyCache: false the key service is asked (the lease of the first client still on disk is not read)',
+  )
 })
 
-t.test("a new version published between the manifest and the early key: the key of the manifest's version is used", async (t) => {
+t.test('an expired lease is not used: the key service is asked again', async (t) => {
+  const stack = await startStack(t, [{ trackId: 'one', seconds: 6 }])
+  const reference = await stack.reference('one', 96)
+  const { client, dir } = await stack.client({ p2p: false, speed: 0, keyCache: { ttlSec: 0 } })
+  t.ok((await drain(client.play('one', { quality: 96 }).stream)).equals(reference))
+  await client.close()
+  const rec = recordingFetch()
+  const next = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false, speed: 0, fetch: rec.fetch })
+  t.teardown(() => next.close())
+  t.ok((await drain(next.play('one', { quality: 96 }).stream)).equals(reference))
+  t.ok(
+    rec.log.some((r) => r.path.includes('/key') || keysAsked(r).includes('one')),
+    'the lease had run out',
+  )
+})
+
+t.test("a new version published between the head and the session's key: the key of the head's version is used", async (t) => {
   const stack = await startStack(t, [{ trackId: 'one', seconds: 8 }])
   const reference = await stack.reference('one', 96)
   const rec = recordingFetch()
-  // The manifest (version 1) goes through at once and a second version is published right after;
-  // the early key request is held until the origin sees the new version as current, so its answer
-  // names version 2 while the manifest names version 1.
+  // The head (version 1) goes through at once and a second version is published right after;
+  // the session request (with the early key) is held until the origin sees the new version as
+  // current, so its key names version 2 while the head names version 1.
   let republished: Promise<unknown> | undefined
   const racing: typeof fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input))
-    if (url.pathname === '/v1/tracks/one/manifest' && !republished) {
+    if (url.pathname === '/v1/tracks/one/head' && !republished) {
       const res = await rec.fetch(input, init)
       republished = (async () => {
         const keys = await loadOriginKeys(stack.dataDir)
@@ -85,7 +157,7 @@ t.test("a new version published between the manifest and the early key: the key 
       })()
       return res
     }
-    if (url.pathname === '/v1/tracks/one/key' && !url.search) {
+    if (url.pathname === '/v1/session') {
       while (!republished) await new Promise((resolve) => setTimeout(resolve, 10))
       await republished
     }
@@ -94,8 +166,9 @@ t.test("a new version published between the manifest and the early key: the key 
   const { client } = await stack.client({ p2p: false, speed: 0, fetch: racing })
   const p = client.play('one', { quality: 96 })
   const out = await drain(p.stream)
+  t.same(keysAsked(rec.log.find((r) => r.path === '/v1/session')!), ['one'], 'the early key rode in the session')
   const keyRequests = rec.log.filter((r) => r.path.startsWith('/v1/tracks/one/key')).map((r) => r.path)
-  t.equal(keyRequests.length, 2, "the early key, then the key of the manifest's version")
-  t.match(keyRequests[1], /\?version=/)
+  t.equal(keyRequests.length, 1, "then the key of the head's version, asked for on its own")
+  t.match(keyRequests[0], /\?version=/)
   t.ok(out.equals(reference), 'the audio is version 1, byte for byte: the manifest it played, under its own key')
 })

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { type Manifest, publicKeyId, signManifest, toBase64Url } from '../../protocol/index.js'
+import { HEAD_MIME, type Manifest, encodeHead, publicKeyId, signManifest, toBase64Url } from '../../protocol/index.js'
 import { type ChorusWarning, createClient } from '../index.js'
 import { startHostileEdge } from './hostile-edge.js'
 import { API_KEY, drain, startStack } from './stack.js'
@@ -18,6 +18,9 @@ async function files(dir: string): Promise<string[]> {
   const entries = await readdir(join(dir, 'chunks'), { recursive: true, withFileTypes: true }).catch(() => [])
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? '', e.name))
 }
+
+/** A track's head (protocol/src/head.ts) carrying the manifest document given and no chunk. */
+const forgedHead = (doc: string) => ({ body: encodeHead(doc, 96, []), type: HEAD_MIME })
 
 const keyRequest = (p: string) => p === '/v1/session' || p === '/v1/origin-key' || /^\/v1\/tracks\/[^/]+\/key/.test(p)
 
@@ -32,9 +35,9 @@ t.test('a hostile edge is refused; keys and sessions never pass through it', asy
   )
   const otherDoc = await (await fetch(`${stack.origin.url}/v1/tracks/other/manifest`)).text()
 
-  t.test("another track's signed manifest for the one asked: invalid_manifest, nothing cached, no chunk fetched", async (t) => {
+  t.test("another track's signed manifest for the one asked (alone or in a head): invalid_manifest, nothing cached, no chunk fetched", async (t) => {
     const edge = await startHostileEdge(t, stack.edge.url)
-    edge.forge = (path) => (path === '/v1/tracks/song/manifest' ? { body: otherDoc } : undefined)
+    edge.forge = (path) => (path === '/v1/tracks/song/manifest' ? { body: otherDoc } : path.startsWith('/v1/tracks/song/head') ? forgedHead(otherDoc) : undefined)
     const { client, dir } = await stack.client({ edge: edge.url, p2p: false })
     const p = client.play('song')
     await t.rejects(p.ready, { name: 'ChorusError', code: 'invalid_manifest', message: /song.*other/ })
@@ -67,6 +70,7 @@ t.test('a hostile edge is refused; keys and sessions never pass through it', asy
     edge.forge = (path) => {
       if (path === '/v1/origin-key') return { body: JSON.stringify({ alg: 'Ed25519', publicKey: toBase64Url(raw), keyId }) }
       if (path === '/v1/tracks/song/manifest') return { body: JSON.stringify(forged) }
+      if (path.startsWith('/v1/tracks/song/head')) return forgedHead(JSON.stringify(forged))
       return undefined
     }
     const { client, dir } = await stack.client({ edge: edge.url, publicKey: undefined, p2p: false })

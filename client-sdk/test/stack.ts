@@ -23,6 +23,8 @@ export interface StackOptions {
   bitrates?: number[]
   /** Session tokens' lifetime at the origin (default: the origin's, an hour). */
   tokenTtlSec?: number
+  /** Where the edge's Cache API keeps its entries on disk (Miniflare's cachePersist): a test can read every byte the tier holds. */
+  edgeCachePersist?: string
   /** The tracker's options (e.g. a token verifier, which turns auth on), or a function of the origin's public key that makes them. */
   tracker?: TrackerServerOptions | ((originPublicKey: string) => TrackerServerOptions)
 }
@@ -52,7 +54,11 @@ export async function startStack(t: Test, tracks: StackTrack[], options: StackOp
           t.teardown(() => o.close())
           return o
         })()
-  const edge = await startEdge(t, { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: keys.publicKey, READ_AHEAD: '0' })
+  const edge = await startEdge(
+    t,
+    { ORIGIN_URL: origin.url, ORIGIN_PUBLIC_KEY: keys.publicKey, READ_AHEAD: '0' },
+    options.edgeCachePersist === undefined ? {} : { cachePersist: options.edgeCachePersist },
+  )
   const tracker = createTrackerServer(typeof options.tracker === 'function' ? options.tracker(keys.publicKey) : (options.tracker ?? {}))
   const { url } = await tracker.listen()
   let trackerClosed = false

@@ -55,6 +55,12 @@ const DELETE_CONCURRENCY = 16
 export interface ChunkTier {
   /** One chunk, from the nearest tier that holds it; throws a ProtocolError (e.g. `chunk_not_found`, `origin_unavailable`, `integrity_failure`) when none can give a good one. */
   get(a: ChunkAddress, ctx: RequestContext, trace?: ChunkTrace): Promise<ChunkResult>
+  /**
+   * A chunk that came from upstream inside a track's head: checked against `manifest` (the
+   * verified manifest it came with), then kept in both tiers as if fetched alone; an
+   * `integrity_failure` when it does not match.
+   */
+  adopt(a: ChunkAddress, bytes: Uint8Array<ArrayBuffer>, manifest: Manifest, ctx: RequestContext): Promise<StoredChunk>
   /** Warms the READ_AHEAD chunks after `a` in the background; each joins any load in flight. */
   readAhead(a: ChunkAddress, manifest: Manifest | undefined, ctx: RequestContext): void
   /** Drops one chunk from both tiers; returns how many entries went. */
@@ -162,6 +168,19 @@ export function createChunkTier(options: ChunkTierOptions): ChunkTier {
       const waited = now()
       const result = await promise
       return { ...result, timings: [...timings, { name: 'wait', ms: now() - waited }], joined: true }
+    },
+
+    async adopt(a: ChunkAddress, bytes: Uint8Array<ArrayBuffer>, manifest: Manifest, ctx: RequestContext): Promise<StoredChunk> {
+      const expected = findQuality(manifest, a.bitrate)?.hashes[a.index]
+      if (expected === undefined || (await sha256Hex(bytes)) !== expected) {
+        stats.integrityFailure('chunk')
+        throw new ProtocolError('integrity_failure', `chunk ${chunkPath(a)} of a head from upstream does not match its signed manifest; not cached`)
+      }
+      const path = chunkPath(a)
+      const chunk = { bytes, etag: `"${expected}"` }
+      memory?.set(path, chunk, bytes.byteLength + ENTRY_OVERHEAD)
+      ctx.waitUntil(cache.put(`${cacheBase}${path}`, toCached(chunk, a)).catch(() => {}))
+      return chunk
     },
 
     readAhead(a: ChunkAddress, manifest: Manifest | undefined, ctx: RequestContext): void {

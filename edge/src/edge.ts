@@ -2,14 +2,18 @@ import {
   CHUNK_PREFIX,
   CORS_HEADERS,
   EDGE_ROUTES,
+  HEAD_MIME,
   type ManifestVerifier,
   ProtocolError,
   answerError,
   assertTrackId,
   assertVersion,
   chunkPath,
+  encodeHead,
   etagMatches,
+  headPath,
   manifestPath,
+  parseHeadKbps,
   parseChunkPath,
   unroutedError,
 } from '../../protocol/index.js'
@@ -20,6 +24,7 @@ import { type StoredChunk, chunkAnswer } from './chunk-response.js'
 import { createChunkTier } from './chunk-tier.js'
 import type { EdgeConfig } from './config.js'
 import { IMMUTABLE, jsonResponse, serverTiming, toResponse } from './http.js'
+import { createHeadTier } from './head-tier.js'
 import { createManifestTier } from './manifest-tier.js'
 import { createMemoryCache } from './memory-cache.js'
 import { NegativeHit, createNegativeCache } from './negative-cache.js'
@@ -102,6 +107,12 @@ export interface Edge {
   chunk(request: Request, path: string, ctx: RequestContext): Promise<Response>
   /** GET/HEAD a track's current manifest (version undefined) or a pinned version's. */
   manifest(request: Request, trackId: string, version: string | undefined, ctx: RequestContext): Promise<Response>
+  /**
+   * GET/HEAD /v1/tracks/:id/head[?kbps=N]: the current manifest and the chunks of the first audio
+   * of one quality in one answer (protocol/src/head.ts), made of what the manifest and chunk tiers
+   * hold (each verified as they always are), cached and revalidated as the current manifest is.
+   */
+  head(request: Request, trackId: string, kbps: string | undefined, ctx: RequestContext): Promise<Response>
   /** GET/HEAD /v1/tracks. */
   catalog(request: Request): Promise<Response>
   /**
@@ -148,6 +159,7 @@ export function createEdge(options: EdgeOptions): Edge {
   })
   const memory = config.memoryCacheBytes > 0 ? createMemoryCache<StoredChunk>({ maxBytes: config.memoryCacheBytes, policy: config.memoryPolicy, admitAfter: config.admitAfter }) : undefined
   const chunks = createChunkTier({ origin, manifests, cache, memory, stats, now, readAhead: config.readAhead, cacheBase })
+  const heads = createHeadTier({ origin, manifests, chunks, now, manifestTtlSec: config.manifestTtlSec })
   const catalog = createCatalogTier({ origin, now, ttlSec: config.manifestTtlSec, staleWindowSec: config.staleWindowSec })
   const access = createAccess({ verifier, operatorTokens: config.operatorTokens, now })
 
@@ -242,6 +254,43 @@ export function createEdge(options: EdgeOptions): Edge {
         const head = request.method === 'HEAD'
         stats.served('manifest', source, head ? 0 : entry.body.length)
         return new Response(head ? null : entry.body, { status: 200, headers })
+      })
+    },
+
+    head(request: Request, trackId: string, kbpsText: string | undefined, ctx: RequestContext): Promise<Response> {
+      return handle('manifest', async (trace) => {
+        refuseLoop(request)
+        assertTrackId(trackId)
+        const kbps = parseHeadKbps(kbpsText)
+        trace.key = `${cacheBase}${headPath(trackId, kbps)}`
+        // It carries chunks: the same rule as a chunk request.
+        if (config.requireToken) await access.requirePlay(request.headers.get('authorization'), trackId)
+        const result = await heads.get(trackId, kbps, ctx)
+        const { entry, quality, status } = result
+        const ageSec = Math.max(0, Math.floor((now() - entry.fetchedAt) / 1000))
+        const etag = `"${entry.manifest.version}-${quality.bitrate}-${entry.etag.replace(/"/g, '').slice(-16)}"`
+        const headers: Record<string, string> = {
+          ...CORS_HEADERS,
+          'content-type': HEAD_MIME,
+          etag,
+          // Served while its manifest is refreshed: no one else should keep it.
+          'cache-control': result.revalidating ? 'no-cache' : `public, max-age=${Math.max(0, config.manifestTtlSec - ageSec)}`,
+          age: String(ageSec),
+          ...tierHeaders(status, result.timings, servedStatus(status, result.forwarded, trace, config.manifestTtlSec - ageSec)),
+        }
+        if (etagMatches(request.headers.get('if-none-match'), etag)) {
+          stats.served('manifest', SOURCE[status], 0)
+          return new Response(null, { status: 304, headers })
+        }
+        const body = encodeHead(
+          entry.body,
+          quality.bitrate,
+          result.chunks.map((c) => c.bytes),
+        )
+        const head = request.method === 'HEAD'
+        stats.served('manifest', SOURCE[status], head ? 0 : entry.body.length)
+        stats.served('chunk', SOURCE[status], head ? 0 : body.byteLength - entry.body.length)
+        return new Response(head ? null : body, { status: 200, headers })
       })
     },
 

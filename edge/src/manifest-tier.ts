@@ -9,7 +9,7 @@ import type { EdgeStats } from './stats.js'
 import type { RequestContext, CacheLike, CacheStatus, Timings } from './types.js'
 
 /** A verified manifest as the tiers hold it. */
-interface ManifestEntry {
+export interface ManifestEntry {
   manifest: Manifest
   /** The signed document exactly as the origin sent it: players verify the same bytes. */
   body: string
@@ -66,6 +66,16 @@ export interface ManifestTier {
    * API or, failing both, the origin (not stored). Undefined when none can give it.
    */
   forPurge(trackId: string, version: string): Promise<Manifest | undefined>
+  /**
+   * The current manifest this edge holds (memory, then the Cache API), whatever its age, without
+   * asking upstream; undefined when it holds none. The head route decides what age it serves.
+   */
+  held(trackId: string): Promise<{ entry: ManifestEntry; status: 'HIT-MEMORY' | 'HIT-CACHE' } | undefined>
+  /**
+   * A current manifest that came from upstream inside a track's head: verified as one fetched
+   * alone is, then kept in both tiers as if it had been (current and pinned).
+   */
+  adopt(trackId: string, body: string, etag: string, ctx: RequestContext): Promise<ManifestEntry>
   /** The version of the current manifest this edge holds (memory or Cache API), if any. */
   heldCurrentVersion(trackId: string): Promise<string | undefined>
   /** Drops a track's manifests from both tiers; returns how many entries went. */
@@ -248,6 +258,21 @@ export function createManifestTier(options: ManifestTierOptions): ManifestTier {
       } catch {
         return undefined
       }
+    },
+
+    async held(trackId: string) {
+      const inMemory = currentMemory.get(trackId)
+      if (inMemory) return { entry: inMemory, status: 'HIT-MEMORY' as const }
+      const cached = await fromCache(cacheKey(trackId), trackId, undefined)
+      if (!cached) return undefined
+      currentMemory.set(trackId, cached, cached.body.length + 256)
+      return { entry: cached, status: 'HIT-CACHE' as const }
+    },
+
+    async adopt(trackId: string, body: string, etag: string, ctx: RequestContext): Promise<ManifestEntry> {
+      const entry = { manifest: await verify(body, trackId, undefined), body, etag, fetchedAt: now() }
+      remember(entry, false, ctx)
+      return entry
     },
 
     async heldCurrentVersion(trackId: string): Promise<string | undefined> {

@@ -76,6 +76,7 @@ app.options('*', () => new Response(null, { status: 204, headers: PREFLIGHT }))
 app.get('/v1/chunks/*', (c) => withEdge(c, (edge, ctx) => edge.chunk(c.req.raw, c.req.path, ctx)))
 app.get('/v1/tracks', (c) => withEdge(c, (edge) => edge.catalog(c.req.raw)))
 app.get('/v1/tracks/:id/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), undefined, ctx)))
+app.get('/v1/tracks/:id/head', (c) => withEdge(c, (edge, ctx) => edge.head(c.req.raw, c.req.param('id'), c.req.query('kbps'), ctx)))
 app.get('/v1/tracks/:id/versions/:version/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), c.req.param('version'), ctx)))
 // Keys and the sessions that fetch them never go through an edge, whatever the method.
 app.all('/v1/session', (c) => withEdge(c, (edge) => edge.notAtEdge(c.req.raw, c.req.path)))

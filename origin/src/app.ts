@@ -3,7 +3,15 @@ import type { Context } from 'hono'
 import {
   CHUNK_PREFIX,
   CORS_HEADERS,
+  HEAD_MIME,
   type HttpAnswer,
+  MAX_SESSION_KEYS,
+  type SessionKeyEntry,
+  type TrackKeyAnswer,
+  encodeHead,
+  headChunkCount,
+  headQuality,
+  parseHeadKbps,
   IMMUTABLE,
   ORIGIN_ROUTES,
   PREFLIGHT_HEADERS,
@@ -159,6 +167,28 @@ export function createOriginApp(options: OriginAppOptions): Hono {
   }
 
   app.get('/v1/tracks/:id/manifest', (c) => serveManifest(c, c.req.param('id'), undefined))
+
+  // A cold play's one question to the edge: the current manifest and the chunks of its first
+  // audio (protocol/src/head.ts). It changes when the track is re-ingested, as the manifest does.
+  app.get('/v1/tracks/:id/head', async (c) => {
+    const trackId = assertTrackId(c.req.param('id'))
+    const kbps = parseHeadKbps(c.req.query('kbps'))
+    const version = await store.currentVersion(trackId)
+    const stored = version === undefined ? undefined : await store.manifest(trackId, version)
+    if (!version || !stored) throw new ProtocolError('track_not_found', `no track '${trackId}'`)
+    const quality = headQuality(stored.doc.manifest.qualities, kbps)
+    const chunks = await Promise.all(Array.from({ length: headChunkCount(quality) }, (_, i) => store.chunk(trackId, version, quality.bitrate, i)))
+    if (chunks.some((x) => !x)) throw new ProtocolError('chunk_not_found', `the head of '${trackId}' version '${version}' is not all there`)
+    const etag = `"${version}-${quality.bitrate}-${stored.doc.signature.slice(0, 16)}"`
+    const headers = { etag, 'cache-control': `public, max-age=${manifestMaxAge}`, 'content-type': HEAD_MIME }
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers)
+    const body = encodeHead(
+      stored.body,
+      quality.bitrate,
+      chunks.map((x) => x!.bytes),
+    )
+    return c.body(body, 200, headers)
+  })
   app.get('/v1/tracks/:id/versions/:version/manifest', (c) => serveManifest(c, c.req.param('id'), c.req.param('version')))
 
   app.get(`${CHUNK_PREFIX}*`, async (c) => {
@@ -166,7 +196,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
   })
 
   app.post('/v1/session', async (c) => {
-    let body: { apiKey?: unknown; scope?: unknown; subject?: unknown; renew?: unknown; tracks?: unknown[] } = {}
+    let body: { apiKey?: unknown; scope?: unknown; subject?: unknown; renew?: unknown; tracks?: unknown[]; keys?: unknown } = {}
     const type = c.req.header('content-type') ?? ''
     if (type.includes('application/json')) {
       const text = await readTextLimited(c.req.raw, 4096, 'session request body')
@@ -199,6 +229,12 @@ export function createOriginApp(options: OriginAppOptions): Hono {
       if (extra.length) throw new ProtocolError('forbidden', `this API key may not grant ${extra.slice(0, 5).join(', ')}`)
       tracks = wanted
     }
+    let keysFor: string[] | undefined
+    if (body.keys !== undefined) {
+      if (!Array.isArray(body.keys) || body.keys.length === 0 || body.keys.length > MAX_SESSION_KEYS)
+        throw new ProtocolError('bad_request', `keys must be a list of 1 to ${MAX_SESSION_KEYS} track ids`)
+      keysFor = [...new Set(body.keys.map((id) => assertTrackId(id)))]
+    }
     const ttlSec = options.tokenTtlSec ?? 3600
     const sub = await sessionSubject(grant, body, ttlSec)
     // One token per service, so that none is any good at another: what passes through an edge
@@ -218,6 +254,21 @@ export function createOriginApp(options: OriginAppOptions): Hono {
         scope.filter((s) => s === 'announce'),
       ),
     ])
+    // The keys asked for with the session, under the same rules as GET .../key with its keys token.
+    const sessionKeys =
+      keysFor &&
+      (await Promise.all(
+        keysFor.map(async (trackId): Promise<SessionKeyEntry> => {
+          try {
+            if (!scope.includes('play')) throw new ProtocolError('forbidden', "this session has no 'play' scope")
+            if (tracks && !tracks.includes(trackId)) throw new ProtocolError('forbidden', `this session may not play '${trackId}'`)
+            return await currentTrackKey(trackId, undefined)
+          } catch (err) {
+            if (!(err instanceof ProtocolError)) throw err
+            return { trackId, ...err.toJSON() }
+          }
+        }),
+      ))
     return c.json(
       {
         token: keysToken,
@@ -226,6 +277,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
         scope,
         ...(tracks && { tracks }),
         expiresAt: new Date(now() + ttlSec * 1000).toISOString(),
+        ...(sessionKeys && { keys: sessionKeys }),
       },
       200,
       { 'cache-control': 'no-store' },
@@ -260,14 +312,18 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     const token = bearerToken(c.req.header('authorization'))
     if (!token) throw new ProtocolError('unauthorized', 'a track key needs a session token: Authorization: Bearer <token> (POST /v1/session)')
     await verifyToken(token, keys.verifier, { now: now(), audience: 'keys', scope: 'play', track: trackId })
-    const asked = c.req.query('version')
+    return c.json(await currentTrackKey(trackId, c.req.query('version')), 200, { 'cache-control': 'no-store, private' })
+  })
+
+  /** A version's key (the current one when `asked` is undefined), for a caller already authorised. */
+  async function currentTrackKey(trackId: string, asked: string | undefined): Promise<TrackKeyAnswer> {
     const version = asked === undefined ? await store.currentVersion(trackId) : assertVersion(asked)
     if (!version) throw new ProtocolError('track_not_found', `no track '${trackId}'`)
     if (!options.trackKeys) throw new ProtocolError('not_found', 'this origin serves no track keys; ask the key service')
     const key = await options.trackKeys.trackKey(trackId, version)
     if (!key) throw new ProtocolError('version_not_found', `no version '${version}' of track '${trackId}'`)
-    return c.json({ trackId, version, alg: 'AES-128-CTR', key }, 200, { 'cache-control': 'no-store, private' })
-  })
+    return { trackId, version, alg: 'AES-128-CTR', key }
+  }
 
   if (options.trackKeyWriter) {
     const writer = options.trackKeyWriter

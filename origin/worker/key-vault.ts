@@ -61,15 +61,34 @@ export interface DurableObjectNamespaceLike {
   get(id: never): { fetch(input: string, init?: RequestInit): Promise<Response> }
 }
 
-/** The Worker's side: reads and writes keys in the vault, wrapping and unwrapping them itself. */
+/** Wrapped records one isolate keeps (each ~100 bytes). */
+const MEMO_RECORDS = 10_000
+
+/**
+ * The Worker's side: reads and writes keys in the vault, wrapping and unwrapping them itself.
+ *
+ * The Worker runs in every location that takes requests; a track's KeyVault object lives in
+ * one. So that a key read does not cross to the object's location every time, each isolate
+ * keeps the wrapped records it read (a version's key never changes: write-once), in its own
+ * memory, never in a cache another Worker or the edge can read. They stay wrapped: only the
+ * Worker's KEY_WRAPPING_KEY opens them, as in the object's storage.
+ */
 export function createVaultKeys(namespace: DurableObjectNamespaceLike, wrapping: CryptoKey): TrackKeyReader & TrackKeyWriter {
   const vault = (trackId: string) => namespace.get(namespace.idFromName(`track:${trackId}`) as never)
+  const memo = new Map<string, WrappedTrackKey>()
 
   async function read(trackId: string, version: string): Promise<WrappedTrackKey | undefined> {
+    const id = `${trackId}/${version}`
+    const held = memo.get(id)
+    if (held) return held
     const res = await vault(trackId).fetch(`https://vault/${version}`)
+    // A 404 is not kept: the key may be uploaded next.
     if (res.status === 404) return undefined
     if (!res.ok) throw new Error(`key vault: ${res.status}`)
-    return (await res.json()) as WrappedTrackKey
+    const record = (await res.json()) as WrappedTrackKey
+    memo.set(id, record)
+    if (memo.size > MEMO_RECORDS) memo.delete(memo.keys().next().value!)
+    return record
   }
 
   return {

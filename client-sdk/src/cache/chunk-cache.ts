@@ -13,6 +13,8 @@ export interface ChunkCacheOptions {
 
 export const chunkKey = (trackId: string, version: string, bitrate: number, index: number) => `c/${trackId}/${version}/${bitrate}/${index}`
 export const manifestKey = (trackId: string) => `m/${trackId}.json`
+/** A track key's lease (core/key-lease.ts): never a `c/` entry, so never served to a peer. */
+export const keyLeaseKey = (trackId: string, version: string) => `k/${trackId}/${version}.key`
 /** A chunk key's (track, version, quality) prefix. */
 const qualityOf = (key: string) => key.slice(0, key.lastIndexOf('/'))
 

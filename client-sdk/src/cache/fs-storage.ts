@@ -25,7 +25,8 @@ export function createFsStorage(dir: string): CacheStorageBackend {
       const path = safe(key)
       await mkdir(dirname(path), { recursive: true })
       const tmp = `${path}.tmp-${process.pid}-${randomId().slice(0, 12)}`
-      const file = await open(tmp, 'w')
+      // Owner-only: the cache holds track keys too (key-ring.ts), for their lease.
+      const file = await open(tmp, 'w', 0o600)
       try {
         try {
           await file.writeFile(bytes)

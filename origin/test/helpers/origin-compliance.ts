@@ -5,7 +5,19 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { type Manifest, type SignedManifest, chunkMatches, chunkPath, decryptChunk, importManifestPublicKey, importTrackKey, verifySignedManifest } from '../../../protocol/index.js'
+import {
+  HEAD_MIME,
+  type Manifest,
+  type SignedManifest,
+  chunkMatches,
+  chunkPath,
+  decodeHead,
+  decryptChunk,
+  headChunkCount,
+  importManifestPublicKey,
+  importTrackKey,
+  verifySignedManifest,
+} from '../../../protocol/index.js'
 import { ingestFile } from '../../src/ingest.js'
 import { makeWav } from '../../../test-support/fixtures.js'
 import { API_KEY, OPERATOR_TOKEN, type StartOrigin, type StartedOrigin } from './start-origins.js'
@@ -164,6 +176,44 @@ export function originCompliance(t: Test, start: StartOrigin): void {
       await expectError(t, `${keyUrl}?version=zzzz9999`, 404, 'version_not_found', { headers: auth })
       await expectError(t, `${keyUrl}?version=../x`, 400, 'invalid_id', { headers: auth })
       await expectError(t, u('/v1/tracks/nope/key'), 404, 'track_not_found', { headers: auth })
+    })
+
+    await t.test('head: the current manifest and the first audio of one quality in one answer, as fresh as the manifest', async (t) => {
+      const res = await fetch(u('/v1/tracks/song/head'))
+      t.equal(res.status, 200)
+      t.equal(res.headers.get('content-type'), HEAD_MIME)
+      t.match(res.headers.get('cache-control'), /^public, max-age=\d+$/, 'cached like the current manifest')
+      const head = decodeHead(new Uint8Array(await res.arrayBuffer()))
+      const m = await verifySignedManifest(head.manifest, await importManifestPublicKey(origin.keys.publicKey))
+      t.equal(m.version, manifest.version)
+      t.equal(head.bitrate, manifest.qualities[Math.floor((manifest.qualities.length - 1) / 2)]!.bitrate, 'without a hint: the middle quality, as a player without a measurement picks')
+      const q = m.qualities.find((x) => x.bitrate === head.bitrate)!
+      t.equal(head.chunks.length, headChunkCount(q))
+      for (const [i, c] of head.chunks.entries()) t.ok(await chunkMatches(c, q.hashes[i]!), `chunk ${i} matches the signed hash`)
+      const hinted = decodeHead(new Uint8Array(await (await fetch(u('/v1/tracks/song/head?kbps=200'))).arrayBuffer()))
+      t.equal(hinted.bitrate, 160, 'kbps=200: the highest quality at or under it')
+      t.equal(decodeHead(new Uint8Array(await (await fetch(u('/v1/tracks/song/head?kbps=1'))).arrayBuffer())).bitrate, 96, 'none under it: the lowest')
+      const etag = res.headers.get('etag')!
+      t.equal((await fetch(u('/v1/tracks/song/head'), { headers: { 'if-none-match': etag } })).status, 304)
+      await expectError(t, u('/v1/tracks/song/head?kbps=x'), 400, 'bad_request')
+      await expectError(t, u('/v1/tracks/nope/head'), 404, 'track_not_found')
+    })
+
+    await t.test('a session that carries the keys asked for: one request, not two in a row; never cacheable', async (t) => {
+      const ask = (body: unknown) => fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const res = await ask({ apiKey: API_KEY, keys: ['song', 'nope', 'song'] })
+      t.equal(res.status, 200)
+      t.equal(res.headers.get('cache-control'), 'no-store')
+      const body = (await res.json()) as { token: string; keys: Array<{ trackId: string; version?: string; key?: string; error?: { code: string } }> }
+      t.equal(body.keys.length, 2, 'one entry per track asked for')
+      const auth = { authorization: `Bearer ${body.token}` }
+      const alone = (await (await fetch(u('/v1/tracks/song/key'), { headers: auth })).json()) as { key: string }
+      t.match(body.keys[0], { trackId: 'song', version: manifest.version, alg: 'AES-128-CTR', key: alone.key }, 'the key GET .../key gives')
+      t.match(body.keys[1], { trackId: 'nope', error: { code: 'track_not_found' } }, 'an unknown track: its error, and the session all the same')
+      const narrow = (await (await ask({ apiKey: API_KEY, scope: ['announce'], keys: ['song'] })).json()) as typeof body
+      t.match(narrow.keys[0], { trackId: 'song', error: { code: 'forbidden' } }, "no 'play' scope, no key")
+      await expectError(t, u('/v1/session'), 400, 'bad_request', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, keys: 'song' }) })
+      await expectError(t, u('/v1/session'), 400, 'invalid_id', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, keys: ['../x'] }) })
     })
 
     await t.test('bad input: 4xx with a JSON error body, never a read outside the masters', async (t) => {
