@@ -1,11 +1,13 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Miniflare } from 'miniflare'
 import t from 'tap'
-import ts from 'typescript'
 import { createMemoryCache } from '../src/memory-cache.js'
 import type { MemoryCache } from '../src/memory-cache.js'
 import { POLICY_NAMES } from '../src/policy/index.js'
+import { bundleWorkerScript } from '../../support/worker-bundle.js'
 
 interface Chunk {
   body: Uint8Array
@@ -132,20 +134,10 @@ t.test('admitAfter keeps one-time chunks from pushing out popular ones', async (
 // The Worker that imports this code later runs in workerd; check now that
 // the memory cache and its policies load and behave the same there.
 t.test('runs unchanged in workerd (Miniflare), with the same results as in Node', async (t) => {
-  const srcDir = fileURLToPath(new URL('../src/', import.meta.url))
-  const sources = [
-    'memory-cache.ts',
-    ...readdirSync(`${srcDir}policy`)
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => `policy/${f}`),
-  ]
-  const modules = sources.map((file) => ({
-    type: 'ESModule' as const,
-    path: `${srcDir}${file.replace(/\.ts$/, '.js')}`,
-    contents: ts.transpileModule(readFileSync(`${srcDir}${file}`, 'utf8'), {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, verbatimModuleSyntax: true },
-    }).outputText,
-  }))
+  // Bundled as wrangler would (esbuild): the policies import protocol/, outside edge/src.
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-memory-cache-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const memoryCache = fileURLToPath(new URL('../src/memory-cache.ts', import.meta.url))
   const exercise = `
     export function exercise (createMemoryCache, policies) {
       const out = {}
@@ -164,18 +156,17 @@ t.test('runs unchanged in workerd (Miniflare), with the same results as in Node'
       return out
     }`
   const worker = `
-    import { createMemoryCache } from './memory-cache.js'
+    import { createMemoryCache } from ${JSON.stringify(memoryCache)}
     import { exercise } from './exercise.js'
     export default {
       async fetch () {
         return Response.json(exercise(createMemoryCache, ${JSON.stringify(POLICY_NAMES)}))
       }
     }`
-  const mf = new Miniflare({
-    modulesRoot: srcDir,
-    modules: [{ type: 'ESModule', path: `${srcDir}worker-under-test.js`, contents: worker }, { type: 'ESModule', path: `${srcDir}exercise.js`, contents: exercise }, ...modules],
-    compatibilityDate: '2025-01-01',
-  })
+  writeFileSync(join(dir, 'exercise.js'), exercise)
+  writeFileSync(join(dir, 'worker.js'), worker)
+  const script = await bundleWorkerScript(join(dir, 'worker.js'), join(dir, 'bundle.js'))
+  const mf = new Miniflare({ modules: true, scriptPath: script, modulesRoot: dir, compatibilityDate: '2025-01-01' })
   try {
     const response = await mf.dispatchFetch('http://localhost/')
     const inWorkerd = (await response.json()) as Record<string, unknown>
