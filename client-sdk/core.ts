@@ -7,3 +7,14 @@ export { createTokenBucket } from './src/core/token-bucket.js'
 export { parseIceServers } from './src/core/privacy.js'
 // The tracker client's message pacing (the client itself is in the faces, index.ts and index.browser.ts).
 export { DEFAULT_MAX_MESSAGES_PER_SECOND } from './src/p2p/tracker-client.js'
+// When to offer (a new RTCPeerConnection), the client's offer budget, when a connection is idle.
+export {
+  offersToMake,
+  createOfferBudget,
+  idleConnection,
+  announceOnLinks,
+  DEFAULT_CONNECTION_RULES,
+  type ConnectionRules,
+  type OfferSituation,
+  type OfferDecision,
+} from './src/core/peer-connections.js'

@@ -8,7 +8,8 @@ import wrtc from '@roamhq/wrtc'
 import SimplePeer from 'simple-peer'
 import t from 'tap'
 import type { Test } from 'tap'
-import { type ControlMessage, type PeerLink, type SimplePeerLike, createPeerLink } from '../src/p2p/peer-link.js'
+import type { ControlMessage, PeerLink, SimplePeerLike } from '../src/p2p/peer-link.js'
+import { createPeerLink } from '../src/p2p/peer-wire.js'
 
 const GRACE_MS = 10_000
 

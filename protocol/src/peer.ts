@@ -15,6 +15,20 @@
  *   unchoke   0x07                         I will serve your requests again
  *   reject    0x08  u32 index              I will not send `index` (don't have it, or choked)
  *   bye       0x09                         I am done with this link: close your end (see below)
+ *   swarm     0x0A  u16 channel, info_hash[20]
+ *                                          I am in this swarm on this link too, and my messages
+ *                                          for it come tagged with `channel` (see below)
+ *   leave     0x0B  info_hash[20]          I no longer take part in this swarm on this link
+ *   on        0x0C  u16 channel, message   one of bitfield..reject, for the swarm the sender
+ *                                          named `channel`
+ *
+ * One link (one RTCPeerConnection) carries several swarms. It is made through the tracker for
+ * one swarm, its home swarm: untagged messages (0x01-0x08) are that swarm's, as if both sides
+ * had sent `swarm` for it as channel 0. Either side may then say `swarm` for another swarm it is
+ * in; the swarm is open on the link once both sides have said it, and each side's messages for it
+ * come wrapped in `on` with the channel the sender chose. `leave` takes back the sender's `swarm`
+ * (the swarm closes on the link; the other side answers with its own `leave`). A link thus needs
+ * a new RTCPeerConnection only for a remote it is not connected to yet.
  *
  * Closing: the side that wants to close stops writing, sends `bye` as its last message and waits
  * for the other side to close the channel; the side that receives `bye` closes at once. So a
@@ -34,9 +48,18 @@ export type PeerMessage =
   | { type: 'unchoke' }
   | { type: 'reject'; index: number }
   | { type: 'bye' }
+  | { type: 'swarm'; channel: number; infoHash: string }
+  | { type: 'leave'; infoHash: string }
+  | { type: 'on'; channel: number; message: SwarmMessage }
+
+/** The messages that belong to one swarm on a link: untagged in the home swarm, inside `on` in the others. */
+export type SwarmMessage = Exclude<PeerMessage, { type: 'bye' } | { type: 'swarm' } | { type: 'leave' } | { type: 'on' }>
+
+/** Channels a side may name on one link (u16; 0 is the home swarm). */
+export const MAX_SWARM_CHANNEL = 0xffff
 
 export const PIECE_FRAGMENT = 16 * 1024
-const CODES = { bitfield: 1, have: 2, request: 3, piece: 4, cancel: 5, choke: 6, unchoke: 7, reject: 8, bye: 9 } as const
+const CODES = { bitfield: 1, have: 2, request: 3, piece: 4, cancel: 5, choke: 6, unchoke: 7, reject: 8, bye: 9, swarm: 10, leave: 11, on: 12 } as const
 /** The largest chunk index a message may name: far above any track's chunk count. */
 const MAX_INDEX = 1 << 20
 
@@ -75,8 +98,43 @@ export function encodePeerMessage(m: PeerMessage): Uint8Array {
     case 'unchoke':
     case 'bye':
       return Uint8Array.of(CODES[m.type])
+    case 'swarm': {
+      const out = new Uint8Array(23)
+      out[0] = CODES.swarm
+      new DataView(out.buffer).setUint16(1, checkChannel(m.channel))
+      out.set(infoHashBytes(m.infoHash), 3)
+      return out
+    }
+    case 'leave': {
+      const out = new Uint8Array(21)
+      out[0] = CODES.leave
+      out.set(infoHashBytes(m.infoHash), 1)
+      return out
+    }
+    case 'on': {
+      const inner = encodePeerMessage(m.message)
+      const out = new Uint8Array(3 + inner.length)
+      out[0] = CODES.on
+      new DataView(out.buffer).setUint16(1, checkChannel(m.channel))
+      out.set(inner, 3)
+      return out
+    }
   }
 }
+
+function checkChannel(channel: number): number {
+  if (!Number.isInteger(channel) || channel < 0 || channel > MAX_SWARM_CHANNEL) throw new RangeError(`swarm channel out of range: ${channel}`)
+  return channel
+}
+
+function infoHashBytes(hex: string): Uint8Array {
+  if (!/^[0-9a-f]{40}$/.test(hex)) throw new RangeError('an info_hash is 40 lowercase hex characters')
+  const out = new Uint8Array(20)
+  for (let i = 0; i < 20; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  return out
+}
+
+const hexOf = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 
 /** Parses one message from a peer; anything malformed is a PeerProtocolError (the peer gets dropped). */
 export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
@@ -125,6 +183,19 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
     case CODES.bye:
       exact(1)
       return { type: 'bye' }
+    case CODES.swarm:
+      exact(23)
+      return { type: 'swarm', channel: view.getUint16(1), infoHash: hexOf(bytes.subarray(3, 23)) }
+    case CODES.leave:
+      exact(21)
+      return { type: 'leave', infoHash: hexOf(bytes.subarray(1, 21)) }
+    case CODES.on: {
+      if (bytes.length < 4) throw new PeerProtocolError('on too short')
+      const inner = bytes.subarray(3)
+      // Only a swarm's own messages travel inside `on` (no nesting, no bye or swarm).
+      if (inner[0]! < CODES.bitfield || inner[0]! > CODES.reject) throw new PeerProtocolError(`message type ${inner[0]} cannot be sent on a channel`)
+      return { type: 'on', channel: view.getUint16(1), message: decodePeerMessage(inner) as SwarmMessage }
+    }
     default:
       throw new PeerProtocolError(`unknown message type ${bytes[0]}`)
   }

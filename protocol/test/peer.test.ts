@@ -12,6 +12,10 @@ t.test('every message survives a round trip, in the sizes the table gives', asyn
     [{ type: 'unchoke' }, 1],
     [{ type: 'reject', index: 9 }, 5],
     [{ type: 'bye' }, 1],
+    [{ type: 'swarm', channel: 513, infoHash: 'abababababababababababababababababababab' }, 23],
+    [{ type: 'leave', infoHash: 'abababababababababababababababababababab' }, 21],
+    [{ type: 'on', channel: 2, message: { type: 'have', index: 7 } }, 8],
+    [{ type: 'on', channel: 65_535, message: { type: 'piece', index: 3, offset: 0, total: 3, data: Uint8Array.of(1, 2, 3) } }, 19],
   ]
   for (const [m, size] of messages) {
     const bytes = encodePeerMessage(m)
@@ -24,7 +28,11 @@ t.test('every message survives a round trip, in the sizes the table gives', asyn
 t.test('malformed messages are PeerProtocolErrors', async (t) => {
   const bad: Array<[string, Uint8Array]> = [
     ['empty', new Uint8Array(0)],
-    ['unknown type', Uint8Array.of(0x0a)],
+    ['unknown type', Uint8Array.of(0x0d)],
+    ['short swarm', Uint8Array.of(0x0a, 0, 1, 2)],
+    ['bye on a channel', Uint8Array.of(0x0c, 0, 1, 0x09)],
+    ['on inside on', Uint8Array.of(0x0c, 0, 1, 0x0c, 0, 1, 0x06)],
+    ['empty on', Uint8Array.of(0x0c, 0, 1)],
     ['short have', Uint8Array.of(0x02, 0, 0)],
     ['long request', Uint8Array.of(0x03, 0, 0, 0, 1, 0)],
     ['index out of range', Uint8Array.of(0x02, 0x7f, 0, 0, 0)],

@@ -2,10 +2,12 @@ import type { SessionDescription, TrackerReply, TrackerRequest } from '../../../
 import { swarmInfoHash } from '../../../protocol/index.js'
 import { type TrackerClient, type WebSocketConstructor, chorusTrack, createTrackerClient } from './tracker-client.js'
 import type { OfferAdmissionOptions } from '../core/offer-admission.js'
+import { type ConnectionRules, DEFAULT_CONNECTION_RULES, announceOnLinks, createOfferBudget, idleConnection, offersToMake } from '../core/peer-connections.js'
 import { randomId } from '../core/random-id.js'
 import { fingerprint, outgoingDescription, saneOffer, candidates as sdpCandidates } from '../core/sdp.js'
 import { createAnswers } from './answers.js'
-import { BYE_GRACE_MS, type PeerLink, type SimplePeerLike, createPeerLink, refusePeer } from './peer-link.js'
+import { BYE_GRACE_MS, type SimplePeerLike } from './peer-link.js'
+import { type PeerWire, createPeerWire, refusePeer } from './peer-wire.js'
 import { type PeerSet, type SwarmQuality, type UploadSource, createPeerSet, qualityChunkLength } from './peer-set.js'
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, type UploadStats, createUploads } from './uploads.js'
 
@@ -14,7 +16,8 @@ import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, type UploadStats, createUploa
  * connections (at most `maxConnections`, `hardMaxConnections` counting those being set up), its
  * uploads (p2p/uploads.ts) and which relayed offers it answers (core/offer-admission.ts).
  * Offers and answers travel through the tracker (WebTorrent protocol); chunks travel over
- * simple-peer data channels.
+ * simple-peer data channels, one per remote listener, each carrying every swarm both are in
+ * (p2p/peer-wire.ts). When to offer and when to close a connection: core/peer-connections.ts.
  *
  * Each swarm has a peer id of its own (random, from the CSPRNG): peers of one track cannot
  * link it to the listener's other swarms, and a peer id the tracker says is taken (a reconnect
@@ -40,8 +43,8 @@ export interface NetworkOptions {
   uploads?: UploadLimits | false
   /** Added latency on every incoming peer message (benchmarks' network emulation). */
   peerDelayMs?: number
-  /** Offers sent with each announce. */
-  offersPerAnnounce?: number
+  /** When to offer, the offer budget, when a connection is idle (core/peer-connections.ts). */
+  connections?: Partial<ConnectionRules>
   /** Which relayed offers are answered (core/offer-admission.ts). */
   offers?: Partial<OfferAdmissionOptions>
   /** How long an answered connection may take to come up. */
@@ -87,6 +90,10 @@ interface JoinedSwarm {
   users: number
   /** Announced as a holder (left 0) since the last reconnection. */
   holder: boolean
+  /** Until when connected peers asked about the swarm (over their links) may still say they are in it. */
+  askedUntil: number
+  /** A check for offers waiting for the asked peers' replies. */
+  offerTimer: ReturnType<typeof setTimeout> | undefined
   /** The tracker refused this swarm for this session (its token does not cover the track): no more announces; the track plays from the servers. */
   refused: boolean
 }
@@ -94,9 +101,16 @@ interface JoinedSwarm {
 export interface NetworkStats {
   /** Swarms joined: playing, prefetching and seeding. */
   swarms: number
+  /** Connections open now (one RTCPeerConnection each, one per remote, carrying every swarm both are in). */
   connections: number
-  /** RTCPeerConnections made to offer (each one costs a peer connection's setup). */
+  /** RTCPeerConnections made to offer (each one costs a peer connection's setup, answered or not). */
   offers: number
+  /** Swarms opened on a connection made for another swarm: each one an RTCPeerConnection not made. */
+  swarmsOnExistingConnections: number
+  /** Connections closed for carrying nothing this listener fetches and moving no chunk for a while. */
+  closedIdle: number
+  /** Median ms from joining a swarm to the first verified byte from a peer there (swarms that had one); undefined before any. */
+  firstPeerByteMs: number | undefined
   attempts: number
   established: number
   failed: number
@@ -143,7 +157,9 @@ export function createNetwork(options: NetworkOptions): Network {
   const maxConnections = options.maxConnections ?? 50
   const hardMax = options.hardMaxConnections ?? 60
   const answerTimeoutMs = options.answerTimeoutMs ?? 10_000
-  const offersPerAnnounce = options.offersPerAnnounce ?? 5
+  const rules: ConnectionRules = { ...DEFAULT_CONNECTION_RULES, ...options.connections }
+  const budget = createOfferBudget(rules)
+  const now = () => performance.now()
   const uploads = createUploads({ limits: options.uploads === undefined ? DEFAULT_UPLOAD_LIMITS : options.uploads })
   const swarms = new Map<string, JoinedSwarm>()
   const joining = new Map<string, Promise<JoinedSwarm>>()
@@ -152,7 +168,9 @@ export function createNetwork(options: NetworkOptions): Network {
   let connecting = 0
   let emergencies = 0
   let closed = false
-  const stats = { offers: 0, attempts: 0, established: 0, failed: 0, protocolViolations: 0, peerIdRenewals: 0, tokenRefreshes: 0 }
+  const stats = { offers: 0, attempts: 0, established: 0, failed: 0, protocolViolations: 0, peerIdRenewals: 0, tokenRefreshes: 0, swarmsOnExistingConnections: 0, closedIdle: 0 }
+  /** Ms to the first peer byte of swarms left (the last 256), for the median in stats(). */
+  const firstBytes: number[] = []
   const warned = new Set<string>()
   const warn = (code: string, message: string) => {
     if (warned.has(code)) return
@@ -160,11 +178,9 @@ export function createNetwork(options: NetworkOptions): Network {
     options.onWarning?.({ code, message })
   }
 
-  const connections = () => {
-    let n = 0
-    for (const e of swarms.values()) n += e.peerSet.size
-    return n
-  }
+  /** Open connections, one per remote: `key` names the remote in every peer set (its peer id in the swarm the connection was made for). */
+  const wires = new Map<string, PeerWire>()
+  const connections = () => wires.size
 
   // Every RTCPeerConnection this client made, so close() can end them all (a live one keeps a
   // Node process running, and one mid-setup is in no swarm yet).
@@ -214,30 +230,89 @@ export function createNetwork(options: NetworkOptions): Network {
     })
   }
 
-  /** Wires a connected data channel into the swarm. */
+  /** A data channel is up: one connection to this remote, for this swarm and every other both are in. */
   function connected(entry: JoinedSwarm, remote: string, peer: SimplePeerLike): void {
-    if (entry.closed || entry.peerSet.has(remote) || banned.has(remote) || connections() >= hardMax) {
+    if (entry.closed || entry.peerSet.has(remote) || wires.has(remote) || banned.has(remote) || connections() >= hardMax) {
       // Through a link, so the remote hears bye and ends the channel itself (it may be sending).
       refusePeer(peer)
       return
     }
     stats.established++
-    const link: PeerLink = createPeerLink(
+    const wire = createPeerWire(
       peer,
+      entry.peerSet.infoHash,
       {
-        onMessage: (m) => entry.peerSet.message(remote, m),
-        onChunk: (index, bytes) => void entry.peerSet.chunk(remote, index, bytes),
+        // The remote is in a swarm this listener may share: take part there too if it is in it.
+        onSwarm: (infoHash) => {
+          const e = swarms.get(infoHash)
+          // A download-only listener serves nobody: it shares a swarm only where it still fetches.
+          if (e && !e.closed && !e.refused && (options.uploads !== false || e.left() > 0)) openLane(e, remote, wire)
+        },
         onProtocolError: () => {
           stats.protocolViolations++
           banned.add(remote)
-          entry.peerSet.drop(remote)
         },
+        onClose: () => {
+          if (wires.get(remote) === wire) wires.delete(remote)
+        },
+      },
+      { delayMs: options.peerDelayMs ?? 0, now },
+    )
+    wires.set(remote, wire)
+    openLane(entry, remote, wire)
+    // Tell the new peer about the other swarms this listener fetches from: one connection serves them all.
+    for (const e of swarms.values()) if (e !== entry && announceOnLinks({ left: e.left(), refused: e.refused, closed: e.closed })) openLane(e, remote, wire)
+    idleSweep()
+  }
+
+  /** Takes part in a swarm on a connection; the peer joins the swarm's peer set once the remote takes part too. */
+  function openLane(entry: JoinedSwarm, remote: string, wire: PeerWire): void {
+    const infoHash = entry.peerSet.infoHash
+    if (wire.closed || wire.lane(infoHash) || entry.peerSet.has(remote)) return
+    const lane = wire.open(
+      infoHash,
+      {
+        onOpen: () => {
+          if (entry.closed || entry.peerSet.has(remote)) {
+            lane.close()
+            return
+          }
+          if (infoHash !== wire.home) stats.swarmsOnExistingConnections++
+          entry.peerSet.attach(remote, lane)
+          if (emergencies > 0) void lane.send({ type: 'choke' })
+        },
+        onMessage: (m) => entry.peerSet.message(remote, m),
+        onChunk: (index, bytes) => void entry.peerSet.chunk(remote, index, bytes),
         onClose: () => entry.peerSet.drop(remote),
       },
-      { delayMs: options.peerDelayMs ?? 0, chunkLength: (i) => qualityChunkLength(entry.peerSet.quality, i) },
+      (i) => qualityChunkLength(entry.peerSet.quality, i),
     )
-    entry.peerSet.attach(remote, link)
-    if (emergencies > 0) void link.send({ type: 'choke' })
+  }
+
+  /** A peer broke the rules or sent a bad chunk: banned for the session, its connection closed (every swarm on it). */
+  function ban(remote: string): void {
+    banned.add(remote)
+    wires.get(remote)?.close()
+  }
+
+  /** Closes the connections that carry nothing this listener fetches and have moved no chunk for a while. */
+  let sweepTimer: ReturnType<typeof setInterval> | undefined
+  function idleSweep(): void {
+    const t = now()
+    for (const wire of [...wires.values()]) {
+      const fetching = wire.openSwarms.filter((h) => (swarms.get(h)?.left() ?? 0) > 0).length
+      if (idleConnection({ fetching, lastActivity: wire.lastActivity }, t, rules)) {
+        stats.closedIdle++
+        wire.close()
+      }
+    }
+    if (wires.size > 0 && !sweepTimer && !closed) {
+      sweepTimer = setInterval(idleSweep, Math.max(1000, Math.min(10_000, rules.idleMs / 4)))
+      ;(sweepTimer as { unref?: () => void }).unref?.()
+    } else if (wires.size === 0 && sweepTimer) {
+      clearInterval(sweepTimer)
+      sweepTimer = undefined
+    }
   }
 
   function track(peer: SimplePeerLike, onConnect: () => void, onSettled?: (ok: boolean) => void, timeoutMs = 15_000): void {
@@ -280,26 +355,60 @@ export function createNetwork(options: NetworkOptions): Network {
     entry.tracker.client.send(token ? { ...request, token } : request)
   }
 
-  async function announce(entry: JoinedSwarm, event?: 'started' | 'stopped' | 'completed'): Promise<void> {
-    if ((entry.closed || entry.refused) && event !== 'stopped') return
-    const room = Math.max(0, Math.min(maxConnections - connections(), hardMax - connections() - connecting))
-    // A holder (nothing left to fetch) sends no offers: those who still fetch offer to it, and
-    // the tracker hands their offers to holders first. Each offer is a whole RTCPeerConnection.
-    const paused = Date.now() < entry.tracker.offersPausedUntil
-    const want = event === 'stopped' || entry.left() === 0 || paused ? 0 : Math.min(offersPerAnnounce, room)
-    // Drop offers nobody answered: their slots go to fresh ones. An answer takes a second; an
-    // offer unanswered for long is one the tracker forgot (it keeps a few per socket) or its receiver ignored.
+  /** How many offers the swarm's next announce carries (core/peer-connections.ts), after dropping those nobody answered. */
+  function offerDecision(entry: JoinedSwarm) {
+    // An answer takes a second; an offer unanswered for long is one the tracker forgot (it keeps
+    // a few per socket) or its receiver ignored: its RTCPeerConnection goes.
     for (const [id, p] of entry.pending) {
       if (Date.now() - p.at > 10_000) {
         p.peer.destroy()
         entry.pending.delete(id)
       }
     }
+    const t = now()
+    return offersToMake(
+      {
+        now: t,
+        left: entry.left(),
+        others: entry.others,
+        peers: entry.peerSet.size,
+        usefulPeers: entry.peerSet.usefulPeers(),
+        pending: entry.pending.size,
+        room: Math.max(0, Math.min(maxConnections - connections(), hardMax - connections() - connecting)),
+        paused: Date.now() < entry.tracker.offersPausedUntil,
+        askedUntil: entry.askedUntil,
+        budget: budget.available(t),
+      },
+      rules,
+    )
+  }
+
+  /** Offers now if the swarm needs them; while the peers asked over their links may still answer, looks again when they have had the time. */
+  function offerIfNeeded(entry: JoinedSwarm): void {
+    if (entry.closed || entry.refused) return
+    const d = offerDecision(entry)
+    if (d.offers > 0) void announce(entry).catch(() => {})
+    else if (d.reason === 'asking' && d.retryAt !== undefined && !entry.offerTimer) {
+      entry.offerTimer = setTimeout(
+        () => {
+          entry.offerTimer = undefined
+          offerIfNeeded(entry)
+        },
+        Math.max(0, d.retryAt - now()),
+      )
+      entry.offerTimer.unref?.()
+    }
+  }
+
+  async function announce(entry: JoinedSwarm, event?: 'started' | 'stopped' | 'completed'): Promise<void> {
+    if ((entry.closed || entry.refused) && event !== 'stopped') return
+    // A holder (nothing left to fetch) sends no offers: those who still fetch offer to it, and
+    // the tracker hands their offers to holders first. Each offer is a whole RTCPeerConnection,
+    // made only when the peers this listener is connected to do not cover the swarm.
+    const want = event === 'stopped' ? 0 : offerDecision(entry).offers
     const offers: Array<{ offer: { type: 'offer'; sdp: string }; offer_id: string }> = []
-    // Each offer is a whole RTCPeerConnection. With nobody else in the swarm nobody can answer:
-    // announce without offers, and those who join later send theirs to us.
-    const someone = entry.others !== undefined && entry.others > 0
-    if (want > 0 && someone && entry.pending.size < offersPerAnnounce) {
+    if (want > 0) {
+      budget.spend(want, now())
       const made = await Promise.all(Array.from({ length: want }, () => makeOffer()))
       for (const m of made) {
         if (!m) continue
@@ -329,7 +438,7 @@ export function createNetwork(options: NetworkOptions): Network {
     // Fewer peers than we would like: ask again soon, then less and less often while the swarm
     // stays small (5, 10, 20, 40 s...); otherwise at the tracker's interval.
     // A holder waits for offers and announces at the tracker's interval.
-    const small = entry.left() > 0 && entry.peerSet.size < 3 && (entry.others ?? 1) > entry.peerSet.size
+    const small = entry.left() > 0 && entry.peerSet.usefulPeers() < rules.enoughPeers && (entry.others ?? 1) > entry.peerSet.size
     entry.lonely = small ? entry.lonely + 1 : 0
     const wait = small ? Math.min(seconds, 5 * 2 ** Math.min(entry.lonely - 1, 4) * (0.8 + random() * 0.4)) : seconds
     entry.timer = setTimeout(() => void announce(entry).catch(() => {}), wait * 1000)
@@ -429,8 +538,9 @@ export function createNetwork(options: NetworkOptions): Network {
     if ('interval' in reply) {
       const first = entry.others === undefined
       if (typeof reply.complete === 'number' && typeof reply.incomplete === 'number') entry.others = Math.max(0, reply.complete + reply.incomplete - 1)
-      // The first announce only asks who is there; with someone there, offers go out at once.
-      if (first && (entry.others ?? 0) > 0 && entry.left() > 0) void announce(entry).catch(() => {})
+      // The first announce only asks who is there; with someone there, offers go out at once
+      // (unless the peers this listener is connected to cover the swarm).
+      if (first && (entry.others ?? 0) > 0 && entry.left() > 0) offerIfNeeded(entry)
       scheduleAnnounce(entry, Math.max(5, Math.min(120, reply.interval)))
       return
     }
@@ -443,7 +553,7 @@ export function createNetwork(options: NetworkOptions): Network {
       if (!pending) return
       entry.pending.delete(reply.offer_id)
       const remote = reply.peer_id
-      if (banned.has(remote) || entry.peerSet.has(remote) || remote === entry.peerId) {
+      if (banned.has(remote) || entry.peerSet.has(remote) || wires.has(remote) || remote === entry.peerId) {
         pending.peer.destroy()
         return
       }
@@ -459,7 +569,7 @@ export function createNetwork(options: NetworkOptions): Network {
 
   function onOffer(entry: JoinedSwarm, remote: string, offer: SessionDescription, offerId: string): void {
     if (typeof remote !== 'string' || typeof offer !== 'object' || offer === null) return
-    if (remote === entry.peerId || banned.has(remote) || entry.peerSet.has(remote) || !roomFor()) return
+    if (remote === entry.peerId || banned.has(remote) || entry.peerSet.has(remote) || wires.has(remote) || !roomFor()) return
     const sdp = offer.sdp
     answers.offer({
       swarm: entry.peerSet.infoHash,
@@ -482,7 +592,7 @@ export function createNetwork(options: NetworkOptions): Network {
             offer_id: offerId,
           })
         },
-        wanted: () => !entry.closed && !entry.peerSet.has(remote) && !banned.has(remote) && roomFor(),
+        wanted: () => !entry.closed && !entry.peerSet.has(remote) && !wires.has(remote) && !banned.has(remote) && roomFor(),
       },
     })
   }
@@ -516,8 +626,14 @@ export function createNetwork(options: NetworkOptions): Network {
     if (!entry) return
     entry.closed = true
     if (entry.timer) clearTimeout(entry.timer)
+    clearTimeout(entry.offerTimer)
     void announce(entry, 'stopped').catch(() => {})
     for (const p of entry.pending.values()) p.peer.destroy()
+    if (entry.peerSet.firstPeerByteMs !== undefined) {
+      firstBytes.push(entry.peerSet.firstPeerByteMs)
+      if (firstBytes.length > 256) firstBytes.shift()
+    }
+    // Its swarm closes on every connection (leave); the connections stay for the other swarms, or until idle.
     entry.peerSet.close()
     swarms.delete(infoHash)
   }
@@ -549,8 +665,7 @@ export function createNetwork(options: NetworkOptions): Network {
                 chunkLength: (i) => qualityChunkLength(quality, i),
                 violation: () => {
                   stats.protocolViolations++
-                  banned.add(peer)
-                  peerSet.drop(peer)
+                  ban(peer)
                 },
               },
               index,
@@ -563,7 +678,8 @@ export function createNetwork(options: NetworkOptions): Network {
             const e = swarms.get(infoHash)
             if (e && !e.closed && !e.holder && e.left() === 0) void announce(e, 'completed').catch(() => {})
           },
-          ban: (peer) => banned.add(peer),
+          ban,
+          now,
         })
         const tracker = trackerFor(infoHash)
         const entry: JoinedSwarm = {
@@ -581,8 +697,21 @@ export function createNetwork(options: NetworkOptions): Network {
           lonely: 0,
           users: 1,
           holder: false,
+          askedUntil: 0,
+          offerTimer: undefined,
         }
         swarms.set(infoHash, entry)
+        // Ask the peers this listener is connected to first: those in the swarm open it on their
+        // connection, and offers (new connections) go out only if they do not cover it. A seeder
+        // only answers peers that said they are in the swarm.
+        const fetching = announceOnLinks({ left: left(), refused: false, closed: false })
+        let asked = 0
+        for (const [remote, wire] of wires) {
+          if (!fetching && (!wire.remoteIn(infoHash) || options.uploads === false)) continue
+          openLane(entry, remote, wire)
+          asked++
+        }
+        if (fetching && asked > 0) entry.askedUntil = now() + rules.askMs
         if (tracker.client.connected) await announce(entry, 'started').catch(() => {})
         scheduleAnnounce(entry, 10)
         return entry
@@ -621,6 +750,9 @@ export function createNetwork(options: NetworkOptions): Network {
         swarms: swarms.size,
         connections: connections(),
         offers: stats.offers,
+        swarmsOnExistingConnections: stats.swarmsOnExistingConnections,
+        closedIdle: stats.closedIdle,
+        firstPeerByteMs: median([...firstBytes, ...[...swarms.values()].flatMap((e) => (e.peerSet.firstPeerByteMs === undefined ? [] : [e.peerSet.firstPeerByteMs]))]),
         attempts: stats.attempts,
         established: stats.established,
         failed: stats.failed,
@@ -640,7 +772,9 @@ export function createNetwork(options: NetworkOptions): Network {
     async close(): Promise<void> {
       closed = true
       answers.close()
+      clearInterval(sweepTimer)
       for (const id of [...swarms.keys()]) closeSwarm(id)
+      for (const wire of [...wires.values()]) wire.close()
       uploads.close()
       for (const t of trackers.values()) t.client.close()
       trackers.clear()
@@ -654,4 +788,10 @@ export function createNetwork(options: NetworkOptions): Network {
       live.clear()
     },
   }
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
 }

@@ -65,7 +65,9 @@ export interface PeerSetHooks {
   received(bytes: number): void
   /** This listener holds one more chunk (it may now hold the whole track). */
   holds(index: number): void
+  /** The peer sent a bad chunk: it is banned and its connection closed (it has left the set). */
   ban(peer: string): void
+  now?: () => number
 }
 
 /**
@@ -107,6 +109,10 @@ export interface PeerSet {
   peers(): string[]
   /** Bytes held for chunks being reassembled from this set's peers. */
   assemblingBytes(): number
+  /** Peers not choking this listener that hold at least half of the chunks it lacks: those it needs no new connection for. */
+  usefulPeers(): number
+  /** Ms from the peer set's making to the first verified byte from a peer; undefined before one. */
+  readonly firstPeerByteMs: number | undefined
   /** Drops every peer and every listener. */
   close(): void
 }
@@ -118,6 +124,9 @@ export function createPeerSet(quality: SwarmQuality, infoHash: string, options: 
     for (const l of listeners) (l[k] as ((...a: unknown[]) => void) | undefined)?.(...args)
   }
   let bytesFromPeers = 0
+  const now = options.now ?? (() => performance.now())
+  const madeAt = now()
+  let firstPeerByteMs: number | undefined
 
   const set: PeerSet = {
     infoHash,
@@ -186,6 +195,7 @@ export function createPeerSet(quality: SwarmQuality, infoHash: string, options: 
         return
       }
       bytesFromPeers += bytes.byteLength
+      firstPeerByteMs ??= now() - madeAt
       options.received(bytes.byteLength)
       emit('onChunk', index, bytes, peer)
     },
@@ -216,6 +226,22 @@ export function createPeerSet(quality: SwarmQuality, infoHash: string, options: 
       emit('onPeerGone', peer)
     },
     peers: () => [...remotes.keys()],
+    usefulPeers() {
+      const held = options.source.held()
+      const lacking = quality.chunkCount - held.size
+      let n = 0
+      for (const r of remotes.values()) {
+        if (r.choking) continue
+        let has = 0
+        for (const i of r.holds) if (!held.has(i)) has++
+        // A peer with a few chunks of the track is not one to fetch the rest from.
+        if (has > 0 && has * 2 >= lacking) n++
+      }
+      return n
+    },
+    get firstPeerByteMs() {
+      return firstPeerByteMs
+    },
     assemblingBytes() {
       let n = 0
       for (const r of remotes.values()) n += r.link.expecting.bytes
