@@ -3,21 +3,8 @@
 // @roamhq/wrtc itself): the second track opens on the connection made for the first, asked over
 // the link, with no new offer.
 
-import wrtc from '@roamhq/wrtc'
 import t from 'tap'
-import { drain, startStack, until } from './stack.js'
-
-/** @roamhq/wrtc with every RTCPeerConnection counted. */
-function countingWrtc() {
-  const counter = { made: 0 }
-  class Counted extends wrtc.RTCPeerConnection {
-    constructor(config?: RTCConfiguration) {
-      super(config)
-      counter.made++
-    }
-  }
-  return { counter, wrtc: { ...wrtc, RTCPeerConnection: Counted } }
-}
+import { countingWrtc, drain, startStack, until } from './stack.js'
 
 t.test('two tracks from one listener to another over one RTCPeerConnection', async (t) => {
   const stack = await startStack(

@@ -4,23 +4,10 @@
 // own certificate, a made-up peer id per swarm, hundreds of offers in all); an honest listener
 // arriving in the middle of it still connects to the seeder and plays from it.
 
-import wrtc from '@roamhq/wrtc'
 import t from 'tap'
 import { swarmInfoHash } from '../../protocol/index.js'
 import { deadOffer, hexId, trackerSocket } from './hostile-peer.js'
-import { drain, sleep, startStack, until } from './stack.js'
-
-/** @roamhq/wrtc with every RTCPeerConnection counted. */
-function countingWrtc() {
-  const counter = { made: 0 }
-  class Counted extends wrtc.RTCPeerConnection {
-    constructor(config?: RTCConfiguration) {
-      super(config)
-      counter.made++
-    }
-  }
-  return { counter, wrtc: { ...wrtc, RTCPeerConnection: Counted } }
-}
+import { countingWrtc, drain, sleep, startStack, until } from './stack.js'
 
 t.test('a flood of bogus offers through the real tracker does not keep an honest peer out', async (t) => {
   const stack = await startStack(

@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import wrtc from '@roamhq/wrtc'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -128,4 +129,16 @@ export async function until(check: () => boolean, what: string, timeoutMs = 20_0
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(50)
   }
+}
+
+/** @roamhq/wrtc with every RTCPeerConnection counted. */
+export function countingWrtc() {
+  const counter = { made: 0 }
+  class Counted extends wrtc.RTCPeerConnection {
+    constructor(config?: RTCConfiguration) {
+      super(config)
+      counter.made++
+    }
+  }
+  return { counter, wrtc: { ...wrtc, RTCPeerConnection: Counted } }
 }
