@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core'
+import { ownConfig, startStackAndBrowser } from './web-stack.js'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { buildWav } from '../../test-support/audio.js'
@@ -238,19 +238,20 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     ['chords-b', 'Chords B', makeWav(8)],
     ['long-song', 'Long Song', makeWav(40)],
   ]
-  for (const [trackId, title, bytes] of tracks) {
+  // Side by side: each is an encode of its own (the catalog lists tracks by id, not by when they came).
+  const ingest = async (trackId: string, title: string, bytes: Uint8Array, options: { bitrates: number[]; codec?: 'mp3' }) => {
     const path = join(dataDir, `${trackId}.wav`)
     await writeFile(path, bytes)
-    await ingestFile(path, { trackId, title, artist: 'Chorus tests' }, { dataDir, keys, bitrates: [160] })
+    await ingestFile(path, { trackId, title, artist: 'Chorus tests' }, { dataDir, keys, ...options })
   }
-  // An older catalog's track: MP3, played as before and followed by AAC in the same SourceBuffer.
-  await writeFile(join(dataDir, 'mp3-song.wav'), makeWav(5))
-  await ingestFile(join(dataDir, 'mp3-song.wav'), { trackId: 'mp3-song', title: 'MP3 Song', artist: 'Chorus tests' }, { dataDir, keys, bitrates: [128], codec: 'mp3' })
+  await Promise.all([
+    ...tracks.map(([trackId, title, bytes]) => ingest(trackId, title, bytes, { bitrates: [160] })),
+    // An older catalog's track: MP3, played as before and followed by AAC in the same SourceBuffer.
+    ingest('mp3-song', 'MP3 Song', makeWav(5), { bitrates: [128], codec: 'mp3' }),
+  ])
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
 
-  const stack = await startStack(t, dataDir)
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+  const { stack, browser } = await startStackAndBrowser(t, dataDir, {
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -266,7 +267,6 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
       '--disable-backgrounding-occluded-windows',
     ],
   })
-  t.teardown(() => browser.close())
   const url = stack.urls.player!
   ownPage = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })
 
@@ -386,9 +386,9 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     )
     t.ok(Math.abs(overlap - CROSSFADE) < 0.5, `both decks played for about ${CROSSFADE} s (${overlap.toFixed(2)} s)`)
     const both = samples.filter((x) => !x.a.paused && !x.b.paused && x.a.currentTime > 0 && x.b.currentTime > 0)
-    t.ok(both.length >= 5, `sampled both playing ${both.length} times`)
-    const bothSec = both.length ? (both.at(-1)!.at - both[0]!.at) / 1000 : 0
-    t.ok(bothSec > CROSSFADE - 0.8 && bothSec < CROSSFADE + 0.8, `seen playing together for ${bothSec.toFixed(2)} s`)
+    // How long the overlap lasted is the page's own log's to say (above): how often this test got
+    // to sample it depends on the machine's load (a poll took 0.7 s at load 25).
+    t.ok(both.length >= 2, `sampled both playing ${both.length} times`)
     const mid = both.filter((x) => x.a.gain !== null && x.b.gain !== null && x.a.gain > 0.1 && x.b.gain > 0.1)
     t.ok(mid.length > 0, 'gains seen mid-fade')
     t.ok(
@@ -443,10 +443,18 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
     const starts = async () => (await pageLog(page)).filter((e) => e.type === 'now').length
     const startsBefore = await starts()
     await seekTo(30)
-    await until('the playhead at 30 s', async () => (await position(page)) >= 30.2, 20_000)
+    // The position that ended the wait: another read later would add a loaded machine's delay to it.
+    let p = 0
+    await until(
+      'the playhead at 30 s',
+      async () => {
+        p = await position(page)
+        return p >= 30.2
+      },
+      20_000,
+    )
     const restarted = (await starts()) > startsBefore
     t.comment(`seek to 30 s: ${restarted ? 'outside the buffer, the track started anew from there' : 'within the buffer'}`)
-    const p = await position(page)
     t.ok(p >= 30 && p < 32, `plays from 30 s (${p.toFixed(2)})`)
     t.ok(
       (await state(page)).decks[0]!.buffered.some(([a, b]) => a <= 30 && b > 30.2),
