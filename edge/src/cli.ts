@@ -146,9 +146,7 @@ Options:
     if (!parsed.ok) throw new Error(describeProblems(parsed.problems))
 
     const host = values.host ?? '127.0.0.1'
-    let port = intOption(values.port, 'port', DEFAULT_PORTS.edge, 0, 65535)
-    if (port === 0) port = await freePort(host)
-    const inspectorPort = await freePort('127.0.0.1')
+    const askedPort = intOption(values.port, 'port', DEFAULT_PORTS.edge, 0, 65535)
     const work = await mkdtemp(join(tmpdir(), 'chorus-edge-'))
     const envFile = join(work, 'edge.env')
     const stringVars = Object.fromEntries(
@@ -161,42 +159,65 @@ Options:
     const assets = await readWranglerAssetsDir(configPath)
     if (assets) await mkdir(assets, { recursive: true })
 
-    const args = [
-      WRANGLER_BIN,
-      'dev',
-      '--config',
-      configPath,
-      '--ip',
-      host,
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(inspectorPort),
-      '--env-file',
-      envFile,
-      '--persist-to',
-      values.persist ?? join(work, 'state'),
-      '--log-level',
-      'error',
-      '--show-interactive-dev-session=false',
-    ]
-    // wrangler runs workerd as its own children: the whole group it leads is signalled, and
-    // goes however this process ends (the supervisor's exit hook).
-    const wrangler = supervise({
-      name: 'wrangler dev',
-      args,
-      cwd: dirname(configPath),
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
-      group: true,
-      onOutput: (d) => {
-        if (!json) process.stderr.write(d)
-      },
-    })
     const cleanUp = () => rmSync(work, { recursive: true, force: true })
     process.once('exit', cleanUp)
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    // wrangler must be told its port, so a free one is picked first (port 0); another process may
+    // bind it in between, and then wrangler exits "Address already in use": a new port, up to 3 times.
+    const start = async (port: number) => {
+      const args = [
+        WRANGLER_BIN,
+        'dev',
+        '--config',
+        configPath,
+        '--ip',
+        host,
+        '--port',
+        String(port),
+        '--inspector-port',
+        String(await freePort('127.0.0.1')),
+        '--env-file',
+        envFile,
+        '--persist-to',
+        values.persist ?? join(work, 'state'),
+        '--log-level',
+        'error',
+        '--show-interactive-dev-session=false',
+      ]
+      // wrangler runs workerd as its own children: the whole group it leads is signalled, and
+      // goes however this process ends (the supervisor's exit hook).
+      const wrangler = supervise({
+        name: 'wrangler dev',
+        args,
+        cwd: dirname(configPath),
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+        group: true,
+        onOutput: (d) => {
+          if (!json) process.stderr.write(d)
+        },
+      })
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+      try {
+        await wrangler.ready(serving(url), READY_TIMEOUT_MS)
+        return { wrangler, url }
+      } catch (err) {
+        await wrangler.stop()
+        throw Object.assign(err as Error, { portTaken: /address already in use/i.test(wrangler.stderrTail(20)) })
+      }
+    }
+    let started: Awaited<ReturnType<typeof start>> | undefined
+    for (let attempt = 1; !started; attempt++) {
+      try {
+        started = await start(askedPort === 0 ? await freePort(host) : askedPort)
+      } catch (err) {
+        if (askedPort !== 0 || attempt >= 3 || !(err as { portTaken?: boolean }).portTaken) {
+          process.off('exit', cleanUp)
+          await rm(work, { recursive: true, force: true })
+          throw err
+        }
+      }
+    }
+    const { wrangler, url } = started
     try {
-      await wrangler.ready(serving(url), READY_TIMEOUT_MS)
       announceReady(json, 'edge', { url, ...summary(parsed.config) })
       const exited = wrangler.exited.then(({ code }) => `wrangler dev exited (code ${code})`)
       const why = await Promise.race([untilSignal(), exited])
