@@ -5,26 +5,28 @@
 
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { loadOriginKeys } from '../../origin/index.js'
 import { tempDataDir } from '../../test-support/fixtures.js'
-import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
+import { ownConfig, startStackAndBrowser } from './web-stack.js'
 
 t.test('the operator page takes the token from the fragment or the form, sends it in a header, and says so on 401', async (t) => {
   const dataDir = await tempDataDir(t, 'chorus-web-operator')
   const keys = await loadOriginKeys(dataDir)
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
-  const stack = await startStack(t, dataDir)
+  // The catalog is empty, so `chorus start` makes the demo catalog meanwhile: one short track, not
+  // twelve whole ones encoding beside the browser for the length of the test.
+  const { stack, browser } = await startStackAndBrowser(t, dataDir, { args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] }, [
+    '--demo-count',
+    '1',
+    '--demo-duration',
+    '1',
+  ])
   const operatorUrl = stack.urls.operator!
   const token = new URL(operatorUrl).hash.match(/^#operator=(.+)$/)?.[1]
   t.ok(token, `chorus start prints the operator page with its token in the fragment: ${operatorUrl.replace(/=.*/, '=…')}`)
   const bare = operatorUrl.replace(/#.*$/, '')
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  })
-  t.teardown(() => browser.close())
   const config = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })
   const open = async (url: string) => {
     const context = await browser.newContext()
@@ -100,6 +102,6 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promi
   const deadline = Date.now() + timeoutMs
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((r) => setTimeout(r, 250))
+    await new Promise((r) => setTimeout(r, 50))
   }
 }

@@ -5,12 +5,12 @@
 
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
-import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
+import { ownConfig, startStackAndBrowser } from './web-stack.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 
@@ -52,7 +52,7 @@ async function until(what: string, check: () => Promise<boolean>, pages: Page[],
       )
       throw new Error(`timed out waiting for ${what}\n${seen.join('\n')}`)
     }
-    await new Promise((r) => setTimeout(r, 250))
+    await new Promise((r) => setTimeout(r, 100))
   }
 }
 
@@ -65,9 +65,7 @@ t.test('download-only, picked in the page, holds across a reload: shown, in the 
   await writeFile(join(dataDir, 'test-song.wav'), makeWav(40))
   await ingestFile(join(dataDir, 'test-song.wav'), { title: 'Test Song', artist: 'Chorus tests' }, { dataDir, keys, bitrates: [96] })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
-  const stack = await startStack(t, dataDir)
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
+  const { stack, browser } = await startStackAndBrowser(t, dataDir, {
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -83,7 +81,6 @@ t.test('download-only, picked in the page, holds across a reload: shown, in the 
       '--disable-backgrounding-occluded-windows',
     ],
   })
-  t.teardown(() => browser.close())
   // No iceServers: no TURN server, so relay-only cannot be offered.
   const config = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })
   const open = async () => {

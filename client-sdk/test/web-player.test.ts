@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { CHROMIUM, ownConfig, startStack } from './web-stack.js'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { ownConfig, startStackAndBrowser } from './web-stack.js'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
@@ -58,7 +58,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${await pageFigures()}`)
-    await new Promise((r) => setTimeout(r, 250))
+    await new Promise((r) => setTimeout(r, 100))
   }
 }
 
@@ -69,9 +69,7 @@ t.test('two pages play the same track in Chromium; the second takes bytes from t
   await ingestFile(join(dataDir, 'test-song.wav'), { title: 'Test Song', artist: 'Chorus tests' }, { dataDir, keys, bitrates: [96, 160] })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
 
-  const stack = await startStack(t, dataDir)
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+  const { stack, browser } = await startStackAndBrowser(t, dataDir, {
     // Loopback WebRTC needs host candidates without mDNS; the rest keeps Chromium off the network
     // and lets audio start without a user gesture.
     args: [
@@ -89,7 +87,6 @@ t.test('two pages play the same track in Chromium; the second takes bytes from t
       '--disable-backgrounding-occluded-windows',
     ],
   })
-  t.teardown(() => browser.close())
   ownPage = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })
 
   const first = await openPlayer(browser, stack.urls.player!)

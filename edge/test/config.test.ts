@@ -13,6 +13,9 @@ function publicKey(): string {
 const KEY = publicKey()
 const BASE = { ORIGIN_URL: 'http://127.0.0.1:8788', ORIGIN_PUBLIC_KEY: KEY }
 
+// The tests share nothing: workerd's and the command line's (each seconds) run side by side.
+t.jobs = 5
+
 t.test('defaults: only the origin and its key are required', async (t) => {
   const result = parseEdgeConfig(BASE)
   t.ok(result.ok)

@@ -4,15 +4,20 @@ import { join } from 'node:path'
 import t from 'tap'
 import { CHORUS, makeWav, runChorus, tempDataDir } from '../../test-support/fixtures.js'
 
+// Each test runs its own commands in a directory of its own: side by side.
+t.jobs = 3
+
 t.test('--help on every subcommand', async (t) => {
-  for (const cmd of ['ingest', 'origin']) {
-    const run = await runChorus([cmd, '--help'])
+  // Each run loads the command line (a second or so): run them side by side.
+  const [ingestHelp, originHelp, top, unknown] = await Promise.all([runChorus(['ingest', '--help']), runChorus(['origin', '--help']), runChorus(['--help']), runChorus(['ingest', '--nope'])])
+  for (const [cmd, run] of [
+    ['ingest', ingestHelp],
+    ['origin', originHelp],
+  ] as const) {
     t.equal(run.code, 0, `${cmd} --help exits 0`)
     t.match(run.stdout, /Usage: chorus/)
   }
-  const top = await runChorus(['--help'])
   t.match(top.stdout, /ingest.*\n.*origin/s)
-  const unknown = await runChorus(['ingest', '--nope'])
   t.equal(unknown.code, 2)
   t.match(unknown.stderr, /--nope/)
 })

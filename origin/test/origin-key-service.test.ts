@@ -12,6 +12,9 @@ import { expectError, ingestInto, startNodeOrigin, startWorkerOriginWith } from 
 const session = async (url: string) =>
   ((await (await fetch(`${url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY }) })).json()) as { token: string }).token
 
+// The tests below share nothing (each its own Worker, data directory and state): side by side.
+t.jobs = 4
+
 t.test('the Worker key service: keys wrapped in a Durable Object, never in the bucket', async (t) => {
   const wrappingText = randomBytes(32).toString('base64url')
   const origin = await startWorkerOriginWith(t, { bindings: { KEY_WRAPPING_KEY: wrappingText } })
@@ -90,19 +93,24 @@ t.test('chorus ingest --to r2:// --key-service hands each key to the Worker, non
   const dataDir = join(dir, 'data')
   const wav = join(dir, 'song.wav')
   await writeFile(wav, makeWav(2))
-  const run = await runChorus(
-    ['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', join(dir, 'state'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', '--json', wav],
-    { env: { CHORUS_OPERATOR_TOKEN: OPERATOR_TOKEN } },
-  )
+  // The run with a wrong token has a data directory and a bucket of its own, so the two run side by side.
+  const [run, refused] = await Promise.all([
+    runChorus(['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', join(dir, 'state'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', '--json', wav], {
+      env: { CHORUS_OPERATOR_TOKEN: OPERATOR_TOKEN },
+    }),
+    runChorus(
+      ['ingest', '--data', join(dir, 'data-refused'), '--to', 'r2://chorus-masters', '--persist', join(dir, 'state-refused'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', wav],
+      {
+        env: { CHORUS_OPERATOR_TOKEN: 'wrong' },
+      },
+    ),
+  ])
   t.equal(run.code, 0, run.stderr)
   const { version } = (JSON.parse(run.stdout) as { tracks: Array<{ version: string }> }).tracks[0]!
   const res = await fetch(`${origin.url}/v1/tracks/song/key?version=${version}`, { headers: { authorization: `Bearer ${await session(origin.url)}` } })
   t.equal(res.status, 200, 'the Worker has the key')
   await res.arrayBuffer()
   t.notOk(existsSync(join(dataDir, 'track-keys')), 'no key was written to the disk')
-  const refused = await runChorus(['ingest', '--data', dataDir, '--to', 'r2://chorus-masters', '--persist', join(dir, 'state'), '--key-service', origin.url, '--bitrates', '96', '--id', 'song', wav], {
-    env: { CHORUS_OPERATOR_TOKEN: 'wrong' },
-  })
   t.equal(refused.code, 1, 'a wrong operator token fails the ingest')
   t.match(refused.stderr, /refused the key/)
 })
