@@ -22,9 +22,9 @@ export interface SimContext {
   /** Counter for offer ids. */
   seq: number
   /**
-   * The SDK's seeding rules, and what-if variants of them: swarms kept after a play ends (the SDK:
-   * 6), whether a swarm with nothing left to fetch keeps sending offers every 4-6 s (the SDK: yes),
-   * and how many recently played tracks of the cache a new session announces (the SDK: none).
+   * The SDK's seeding rules, and what-if variants of them: swarms kept with nothing playing in
+   * them, whether a swarm with nothing left to fetch sends offers (the SDK: no; the what-if tells
+   * the offer core it still fetches), and how many whole cached tracks a new session seeds.
    */
   seeding: { tracks: number; holderOffers: boolean; fromCache: number }
   /** Offers answered, by offer id, until the offerer connects or the answerer gives up. */

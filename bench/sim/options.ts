@@ -80,8 +80,8 @@ Options (use --name=value: the bench runner passes flags only):
   What-if (not the SDK's current rules; the report says so):
   --seed-tracks=N       swarms seeded with nothing playing in them, played or from the cache
                         (the SDK: ${SIM_DEFAULTS.seedTracks})
-  --holder-offers       a swarm with nothing left to fetch sends offers too, 5 every 4-6 s while
-                        under 3 peers (the SDK before 2026-11-21; now it waits for seekers' offers)
+  --holder-offers       a swarm with nothing left to fetch sends offers too (the SDK's offer rule
+                        told it still fetches; the SDK's holders wait for seekers' offers)
   --seed-from-cache=N   a new session seeds its N most recent complete cached tracks (the SDK: ${SIM_DEFAULTS.seedFromCache})
                         (both at most 20: the tracker takes 32 swarms per socket)
   --out-dir=DIR         write results here instead of bench/results/

@@ -22,7 +22,20 @@ export interface SimSummary {
   network: { edgeBytes: number; peerBytes: number; originBytes: number; serverShare: number; edgeBy: Record<EdgePurpose, number> }
   /** Edge load in the warm window: mean and peak over 10 s buckets. */
   edgeLoad: { requestsPerSec: number; gbps: number; peakGbps: number; kbpsPerListener: number; cdnGbps: number; originRequestsPerSec: number; originGbps: number }
-  peers: { attempts: number; established: number; failed: number; successRate: number; firstPeerByteMs: Distribution }
+  peers: {
+    /** RTCPeerConnections made to offer and to answer (the whole run), and per listener online per minute. */
+    offers: number
+    answers: number
+    perListenerMinute: number
+    attempts: number
+    established: number
+    failed: number
+    successRate: number
+    /** Connections closed idle; swarms opened on a connection made for another (each an RTCPeerConnection not made). */
+    closedIdle: number
+    swarmsOnExistingConnections: number
+    firstPeerByteMs: Distribution
+  }
   tracker: { announcesPerSec: number; messagesPerSec: number; offersRelayed: number; swarms: number; memberships: number; socketsClosed: number; rejected: Record<string, number> } | undefined
 }
 
@@ -99,6 +112,11 @@ export function summarizeWorld(population: number, w: WorldResult, durationMs: n
       originGbps: gbps(sum('originBytes')),
     },
     peers: {
+      offers: w.clients.offers,
+      answers: w.clients.answers,
+      perListenerMinute: ratio(w.clients.offers + w.clients.answers, w.online * (w.simulatedMs / 60_000)),
+      closedIdle: w.clients.closedIdle,
+      swarmsOnExistingConnections: w.clients.swarmsOnExistingConnections,
       attempts: w.clients.attempts,
       established: w.clients.established,
       failed: w.clients.failed,

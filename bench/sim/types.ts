@@ -1,4 +1,4 @@
-import type { Habits } from '../../client-sdk/core.js'
+import type { Habits, createOfferBudget } from '../../client-sdk/core.js'
 import type { NetworkProfile, PlannedPlay } from '../playback/scenario.js'
 import type { EdgeListener } from './edge-model.js'
 import type { TrackerPeer } from './tracker-link.js'
@@ -40,12 +40,37 @@ export interface SwarmEntry {
   closed: boolean
   /** Offers sent and not answered yet: offer id -> when. */
   pending: Map<string, number>
-  /** Connected peers (listener indices). */
+  /** Peers in the swarm with this listener (listener indices): its lane is open on their connection. */
   peers: Set<number>
   hooks: Set<SwarmHooks>
   /** Bumped to cancel the scheduled announce. */
   timer: number
   left: () => number
+  /** Others the tracker says are in the swarm (its last reply); undefined before one. */
+  others: number | undefined
+  /** Announces in a row that found too few peers (the wait before the next one grows). */
+  lonely: number
+  /** Until when connected peers asked about the swarm may still say they are in it. */
+  askedUntil: number
+  /** A look for offers is set for when the asked peers have had the time. */
+  offerRetry: boolean
+}
+
+/**
+ * One connection (one RTCPeerConnection) between two listeners, shared by both ends, carrying
+ * every swarm both take part in on it (the SDK's peer-wire.ts). Per end (index 0: ends[0]): the
+ * swarms it said it is in, and those it heard the other end say; a swarm's lane is open at an
+ * end when both hold it there.
+ */
+export interface SimLink {
+  ends: [number, number]
+  /** The swarm the connection was made for (no `swarm` message for it). */
+  home: number
+  said: [Set<number>, Set<number>]
+  heard: [Set<number>, Set<number>]
+  /** Last time a chunk moved either way, a lane opened or closed, or it connected. */
+  lastActivity: number
+  closed: boolean
 }
 
 interface ClientStats {
@@ -53,9 +78,15 @@ interface ClientStats {
   prefetchedPlays: number
   prefetchedBytes: number
   prefetchedBytesUnused: number
+  /** RTCPeerConnections made to offer, and to answer. */
+  offers: number
+  answers: number
   attempts: number
   established: number
   failed: number
+  /** Connections closed idle; swarms opened on a connection made for another. */
+  closedIdle: number
+  swarmsOnExistingConnections: number
   uploadedBytes: number
 }
 
@@ -86,8 +117,15 @@ export interface ClientState {
   /** Tracks whose key this client holds or has asked for (keys live for the session). */
   keys: Map<number, number>
   swarms: Map<number, SwarmEntry>
-  connections: number
+  /** Open connections, by the remote listener's index (one per remote). */
+  links: Map<number, SimLink>
   connecting: number
+  /** The SDK's offer budget (core/peer-connections.ts), one for the client. */
+  budget: ReturnType<typeof createOfferBudget>
+  /** The tracker said peer_limit: no offers until then. */
+  offersPausedUntil: number
+  /** An idle sweep is scheduled. */
+  sweeping: boolean
   uploading: Map<number, number>
   emergencies: number
   seeding: number[]

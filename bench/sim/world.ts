@@ -58,11 +58,24 @@ export interface WorldResult {
   /** Sockets the tracker closed by its rules (rate limit, too many swarms): the SDK would reconnect. */
   trackerClosed: number
   edge: SimContext['edge']['counters']
-  clients: { attempts: number; established: number; failed: number; prefetchedBytes: number; prefetchedBytesUnused: number; uploadedBytes: number; sessions: number }
+  clients: {
+    offers: number
+    answers: number
+    attempts: number
+    established: number
+    failed: number
+    closedIdle: number
+    swarmsOnExistingConnections: number
+    prefetchedBytes: number
+    prefetchedBytesUnused: number
+    uploadedBytes: number
+    sessions: number
+  }
   heapMb: number
 }
 
 const HISTORY_TRACKS = 30
+const COUNTED = ['offers', 'answers', 'attempts', 'established', 'failed', 'closedIdle', 'swarmsOnExistingConnections', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const
 
 export function runWorld(o: WorldOptions): WorldResult {
   const random = seeded(o.seed)
@@ -88,7 +101,19 @@ export function runWorld(o: WorldOptions): WorldResult {
   }
   const online = Math.max(1, Math.round(o.population * o.activity))
   const isOnline = new Set<number>()
-  const totals = { attempts: 0, established: 0, failed: 0, prefetchedBytes: 0, prefetchedBytesUnused: 0, uploadedBytes: 0, sessions: 0 }
+  const totals = {
+    offers: 0,
+    answers: 0,
+    attempts: 0,
+    established: 0,
+    failed: 0,
+    closedIdle: 0,
+    swarmsOnExistingConnections: 0,
+    prefetchedBytes: 0,
+    prefetchedBytesUnused: 0,
+    uploadedBytes: 0,
+    sessions: 0,
+  }
   const net = { rttMs: o.rttMs, rttJitter: o.rttJitter, peerRttMs: o.peerRttMs, uploadBytesPerSec: o.uploadBytesPerSec, downBytesPerSec: o.downBytesPerSec, loss: 0 }
 
   /** A listener as first met: its network, its favourites and a history in its cache. */
@@ -186,7 +211,7 @@ export function runWorld(o: WorldOptions): WorldResult {
     c.prefetched.clear()
     closeNetwork(ctx, l)
     c.closed = true
-    for (const k of ['attempts', 'established', 'failed', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const) totals[k] += c.stats[k]
+    for (const k of COUNTED) totals[k] += c.stats[k]
     l.client = undefined
     isOnline.delete(l.index)
     q.after(2_000 + random() * 13_000, () => startSession(pickOffline(), false))
@@ -216,7 +241,7 @@ export function runWorld(o: WorldOptions): WorldResult {
   for (const l of ctx.listeners.values())
     if (l.client) {
       l.client.current?.stop('cut')
-      for (const k of ['attempts', 'established', 'failed', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const) totals[k] += l.client.stats[k]
+      for (const k of COUNTED) totals[k] += l.client.stats[k]
       for (const p of l.client.prefetched.values()) if (p) totals.prefetchedBytes += p.bytes
     }
   return {
