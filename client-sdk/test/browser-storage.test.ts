@@ -7,8 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
 import t from 'tap'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+import { CHROMIUM } from '../../test-support/chromium.js'
 
 t.test('Cache Storage entries list least recently used first, across a reload', async (t) => {
   const bundle = await build({

@@ -7,7 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import SimplePeer from 'simple-peer'
 import t, { type Test } from 'tap'
 import { type CandidateType, candidates, fingerprint, outgoingDescription, saneOffer } from '../src/core/sdp.js'
-import { CHROMIUM } from './web-stack.js'
+import { CHROMIUM } from '../../test-support/chromium.js'
 
 const DIRECT: CandidateType[] = ['host', 'relay']
 

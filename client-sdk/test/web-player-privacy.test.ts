@@ -11,6 +11,7 @@ import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 import { ownConfig, startStackAndBrowser } from './web-stack.js'
+import { PLAYER_CHROMIUM_ARGS } from '../../test-support/chromium.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 
@@ -66,20 +67,7 @@ t.test('download-only, picked in the page, holds across a reload: shown, in the 
   await ingestFile(join(dataDir, 'test-song.wav'), { title: 'Test Song', artist: 'Chorus tests' }, { dataDir, keys, bitrates: [96] })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
   const { stack, browser } = await startStackAndBrowser(t, dataDir, {
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--mute-audio',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-    ],
+    args: [...PLAYER_CHROMIUM_ARGS],
   })
   // No iceServers: no TURN server, so relay-only cannot be offered.
   const config = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })

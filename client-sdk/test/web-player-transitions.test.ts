@@ -7,6 +7,7 @@ import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { buildWav } from '../../test-support/audio.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
+import { PLAYER_CHROMIUM_ARGS } from '../../test-support/chromium.js'
 
 /**
  * The web player's transitions in Chromium, over AAC tracks ingested here: gapless (two halves
@@ -252,20 +253,7 @@ t.test('the web player: gapless joins, crossfades and catalog additions in Chrom
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
 
   const { stack, browser } = await startStackAndBrowser(t, dataDir, {
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--mute-audio',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-    ],
+    args: [...PLAYER_CHROMIUM_ARGS],
   })
   const url = stack.urls.player!
   ownPage = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })

@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
+import { PLAYER_CHROMIUM_ARGS } from '../../test-support/chromium.js'
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname
 
@@ -70,22 +71,7 @@ t.test('two pages play the same track in Chromium; the second takes bytes from t
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ apiKeys: { 'chorus-demo-key': { name: 'demo', scope: ['play', 'announce'] } } }))
 
   const { stack, browser } = await startStackAndBrowser(t, dataDir, {
-    // Loopback WebRTC needs host candidates without mDNS; the rest keeps Chromium off the network
-    // and lets audio start without a user gesture.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--mute-audio',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-    ],
+    args: [...PLAYER_CHROMIUM_ARGS],
   })
   ownPage = ownConfig({ tracker: stack.urls.tracker!, origin: stack.urls.origin!, apiKey: 'chorus-demo-key', publicKey: keys.publicKey, p2p: true })
 

@@ -3,9 +3,9 @@ import { type Browser, type BrowserContext, type LaunchOptions, chromium } from 
 import type { Test } from 'tap'
 import { startChorusStack } from '../../test-support/chorus.js'
 import type { PlayerConfig } from '../player/build.js'
+import { CHROMIUM } from '../../test-support/chromium.js'
 
 /** What the web player tests share: a `chorus start` stack and the page's own config. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 /** `chorus start` on free ports over a catalog (`extra`: more of its flags); resolves with its JSON ready line; stopped (SIGTERM) when the test ends. */
 export async function startStack(t: Test, dataDir: string, extra: string[] = []): Promise<{ child: ChildProcess; urls: Record<string, string> }> {

@@ -9,6 +9,7 @@ import { type SignedManifest, chunkPath, decryptChunk, fromBase64Url, importMani
 import { DEMO_MARKER } from '../index.js'
 import { startChorusStack } from '../../test-support/chorus.js'
 import { tempDataDir } from '../../test-support/fixtures.js'
+import { CHROMIUM, PLAYER_CHROMIUM_ARGS } from '../../test-support/chromium.js'
 
 // `chorus start --cloudflare` on an empty data directory: every part in workerd through wrangler
 // dev (the origin Worker over local R2 with its key vault, the tracker's Durable Object, the
@@ -17,7 +18,6 @@ import { tempDataDir } from '../../test-support/fixtures.js'
 // second one takes bytes from the first over WebRTC (introduced by the tracker's Durable
 // Object), and Chromium plays a track in the web player the edge serves.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const TRACK = DEMO_TRACKS[0]!
 const QUALITY = 96
 
@@ -107,18 +107,7 @@ t.test('chorus start --cloudflare: the stack in workerd alone; the SDK in Node a
   await t.test('Chromium plays the track in the web player the edge serves', async (t) => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      // Loopback WebRTC without mDNS candidates; audio without a user gesture; nothing off the machine.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-        '--autoplay-policy=no-user-gesture-required',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--mute-audio',
-      ],
+      args: [...PLAYER_CHROMIUM_ARGS],
     })
     t.teardown(() => browser.close())
     const context: BrowserContext = await browser.newContext()
