@@ -77,6 +77,8 @@ function routeOf(path: string): string {
  */
 export function originErrorAnswer(err: unknown, path: string, log?: (line: Record<string, unknown>) => void): HttpAnswer {
   if (!(err instanceof ProtocolError)) log?.({ level: 'error', path: path.slice(0, 200), error: String((err as Error)?.stack ?? err) })
+  // An outage of the store is ours to answer but the operator's to know of: its cause is logged.
+  else if (err.code === 'storage_unavailable') log?.({ level: 'error', path: path.slice(0, 200), error: String((err.cause as Error)?.stack ?? err.cause ?? err.message) })
   return answerError(err)
 }
 

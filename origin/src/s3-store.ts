@@ -1,7 +1,7 @@
-import { findQuality } from '../../protocol/index.js'
+import { ProtocolError, findQuality } from '../../protocol/index.js'
 import { createChunkMemory } from './chunk-memory.js'
 import { type R2BucketLike, createR2Store } from './r2-store.js'
-import type { S3Target } from './s3-bucket.js'
+import { S3Error, type S3Target } from './s3-bucket.js'
 import type { MasterReader, MasterReaderOptions, StoredChunk } from './storage.js'
 
 /**
@@ -105,5 +105,28 @@ export function createS3Store(bucket: R2BucketLike, options: S3StoreOptions = {}
     return pending
   }
 
-  return { ...reader, chunk, peekChunk: (path) => memory.peek(path) }
+  return unavailableOnOutage({ ...reader, chunk, peekChunk: (path) => memory.peek(path) })
+}
+
+/**
+ * A bucket that did not answer, or answered 5xx or 429 through the client's retries, is an outage:
+ * the masters are there but out of reach for now. It becomes a 503 `storage_unavailable` (the
+ * client may try again; the S3 error goes to the log as the cause), not a 500 that reads as a bug
+ * and not a 404 that would say the track is gone.
+ */
+function unavailableOnOutage(reader: MasterReader): MasterReader {
+  const outage = (err: unknown): never => {
+    if (err instanceof S3Error && (err.status === 0 || err.status === 429 || err.status >= 500)) {
+      throw new ProtocolError('storage_unavailable', 'the masters store did not answer; try again', { cause: err })
+    }
+    throw err
+  }
+  return {
+    currentVersion: (trackId) => reader.currentVersion(trackId).catch(outage),
+    manifest: (trackId, version) => reader.manifest(trackId, version).catch(outage),
+    catalog: () => reader.catalog().catch(outage),
+    chunk: (trackId, version, bitrate, index) => reader.chunk(trackId, version, bitrate, index).catch(outage),
+    init: (trackId, version, bitrate) => reader.init(trackId, version, bitrate).catch(outage),
+    ...(reader.peekChunk && { peekChunk: reader.peekChunk }),
+  }
 }

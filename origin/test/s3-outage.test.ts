@@ -13,8 +13,9 @@ import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
 import { S3_ENV, startS3Server } from './helpers/s3-server.js'
 
 // The Node origin over S3 when the store goes away: what is in memory is still served, what is
-// not is a 500 in JSON (logged with S3's error for the operator), and the origin keeps running.
-t.test('an S3 outage is a 500 for what is not in memory, never a crash', async (t) => {
+// not is a 503 storage_unavailable in JSON (logged with S3's error for the operator), and the origin
+// keeps running.
+t.test('an S3 outage is a 503 for what is not in memory, never a crash', async (t) => {
   const s3 = await startS3Server(t, ['masters'])
   const dataDir = await tempDataDir(t, 'chorus-s3-outage')
   const keys = await loadOriginKeys(dataDir)
@@ -34,8 +35,11 @@ t.test('an S3 outage is a 500 for what is not in memory, never a crash', async (
   await s3.close()
   t.equal((await fetch(chunk(0))).status, 200, 'with the store gone, a chunk in memory is still served')
   const cold = await fetch(chunk(1))
-  t.equal(cold.status, 500, 'one that is not: a 500')
-  t.match(await cold.json(), { error: { code: 'internal' } }, 'in JSON, saying nothing of the store')
+  t.equal(cold.status, 503, 'one that is not: a 503, to try again')
+  const body = (await cold.json()) as { error: { code: string; message: string } }
+  t.equal(body.error.code, 'storage_unavailable', 'in JSON')
+  t.notMatch(body.error.message, /127\.0\.0\.1|S3Error|tracks\//, 'saying nothing of where the store is')
+  t.equal((await fetch(`${origin.url}/v1/tracks/song/manifest`)).status, 503, 'a manifest not in memory: the same')
   t.match(
     logs.find((l) => l.level === 'error'),
     { error: /S3Error: GET tracks\/song\/.*did not answer/ },

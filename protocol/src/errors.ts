@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   integrity_failure: 502,
   origin_unavailable: 502,
   origin_timeout: 504,
+  /** The origin's masters store (a bucket over the S3 API) did not answer: try again, nothing is lost. */
+  storage_unavailable: 503,
   invalid_manifest: 422,
   invalid_signature: 422,
   config_invalid: 500,
