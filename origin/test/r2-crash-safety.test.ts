@@ -8,7 +8,7 @@ import { type R2BucketLike, createR2Publisher, createR2Store, sweepR2 } from '..
 import type { StagedVersion } from '../src/storage.js'
 import { createDirectoryKeyStore } from '../src/track-key-dir.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
-import { assertCatalogSound as assertStoreSound, ingestThenKill } from './helpers/crash.js'
+import { assertCatalogSound as assertStoreSound, cutEachWrite, ingestThenKill } from './helpers/crash.js'
 
 const BUCKET = 'crash-masters'
 
@@ -82,37 +82,8 @@ t.test('a publish cut after any one of its writes leaves the old track or the ne
     ingestFile(wav, { trackId: 'song' }, { dataDir, keys, bitrates: [96, 160], chunkSize: 4096, workers: 1, publisher: createR2Publisher(bucket, { trackKeys }) })
   const first = await ingest(r2.bucket)
 
-  // The real bucket, with a crash injected: the n-th write of the publish fails, and so do all after it.
-  let n = 1
-  for (;;) {
-    let writes = 0
-    const cut: R2BucketLike = {
-      get: (key, options) => r2.bucket.get(key, options),
-      list: (options) => r2.bucket.list(options),
-      delete: (keys) => r2.bucket.delete(keys),
-      put: (key, value, options) => (++writes >= n ? Promise.reject(new Error(`crash at write ${writes}`)) : r2.bucket.put(key, value, options)),
-    }
-    const published = await ingest(cut).then(
-      (r) => r.version,
-      () => undefined,
-    )
-    const entries = await assertCatalogSound(t, r2.bucket, keyDir, keys)
-    if (published) {
-      t.same(
-        entries.map((e) => e.version),
-        [published],
-        `no cut (${writes} writes): the new version is the track`,
-      )
-      break
-    }
-    t.same(
-      entries.map((e) => e.version),
-      [first.version],
-      `cut at write ${n}: the old version is still the track`,
-    )
-    n++
-    if (n > 50) throw new Error('the publish never ends')
-  }
+  // The real bucket, with a crash injected after each write of the publish in turn.
+  const n = await cutEachWrite(t, { bucket: r2.bucket, ingest, oldVersion: first.version, sound: () => assertCatalogSound(t, r2.bucket, keyDir, keys) })
   // 2 masters, 1 manifest, 1 index: a cut anywhere before the index leaves the old track; the index write is the whole publish.
   t.equal(n, 5, 'each of the 4 writes of a publish (2 masters, the manifest, the index) was cut once')
 })

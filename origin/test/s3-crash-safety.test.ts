@@ -7,7 +7,7 @@ import { type R2BucketLike, createR2Publisher, createR2Store, sweepR2 } from '..
 import { createS3Store } from '../src/s3-store.js'
 import { createDirectoryKeyStore } from '../src/track-key-dir.js'
 import { makeWav, tempDataDir } from '../../test-support/fixtures.js'
-import { assertCatalogSound, ingestThenKill, startIngest } from './helpers/crash.js'
+import { assertCatalogSound, cutEachWrite, ingestThenKill, startIngest } from './helpers/crash.js'
 import { S3_ENV, startS3Server } from './helpers/s3-server.js'
 
 // `chorus ingest --to s3://` keeps R2's rule over the S3 API (the same publisher: only the bucket
@@ -90,36 +90,7 @@ t.test('a publish over S3 cut after any one of its writes leaves the old track o
   const first = await ingest(bucket)
   const store = createR2Store(bucket, { refreshMs: 0 })
 
-  // The real bucket, with a crash injected: the n-th write of the publish fails, and so do all after it.
-  let n = 1
-  for (;;) {
-    let writes = 0
-    const cut: R2BucketLike = {
-      get: (key, options) => bucket.get(key, options),
-      list: (options) => bucket.list(options),
-      delete: (k) => bucket.delete(k),
-      put: (key, value, options) => (++writes >= n ? Promise.reject(new Error(`crash at write ${writes}`)) : bucket.put(key, value, options)),
-    }
-    const published = await ingest(cut).then(
-      (r) => r.version,
-      () => undefined,
-    )
-    const entries = await assertCatalogSound(t, store, trackKeys, keys)
-    if (published) {
-      t.same(
-        entries.map((e) => e.version),
-        [published],
-        `no cut (${writes} writes): the new version is the track`,
-      )
-      break
-    }
-    t.same(
-      entries.map((e) => e.version),
-      [first.version],
-      `cut at write ${n}: the old version is still the track`,
-    )
-    n++
-    if (n > 50) throw new Error('the publish never ends')
-  }
+  // The real bucket, with a crash injected after each write of the publish in turn.
+  const n = await cutEachWrite(t, { bucket, ingest, oldVersion: first.version, sound: () => assertCatalogSound(t, store, trackKeys, keys) })
   t.equal(n, 5, 'each of the 4 writes of a publish (2 masters, the manifest, the index) was cut once')
 })

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process'
 import type { Test } from 'tap'
 import { chunkMatches, verifySignedManifest } from '../../../protocol/index.js'
 import type { OriginKeys } from '../../src/keys.js'
+import type { R2BucketLike } from '../../src/r2-store.js'
 import type { MasterReader, TrackKeyReader } from '../../src/storage.js'
 import { CHORUS } from '../../../test-support/fixtures.js'
 
@@ -67,4 +68,45 @@ export async function ingestThenKill(args: string[], afterMs: number, env?: Node
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * Publishes into `bucket` again and again, with a crash injected: on the n-th try the n-th write
+ * of the publish fails, and every write after it. After each try the catalog (`sound`, which
+ * checks it whole) must name the old version, or the new one once a publish made all its writes.
+ * Resolves with n then: one more than the writes a publish makes.
+ */
+export async function cutEachWrite(
+  t: Test,
+  o: { bucket: R2BucketLike; ingest: (bucket: R2BucketLike) => Promise<{ version: string }>; oldVersion: string; sound: () => Promise<Array<{ version: string }>> },
+): Promise<number> {
+  const { bucket } = o
+  for (let n = 1; n <= 50; n++) {
+    let writes = 0
+    const cut: R2BucketLike = {
+      get: (key, options) => bucket.get(key, options),
+      list: (options) => bucket.list(options),
+      delete: (keys) => bucket.delete(keys),
+      put: (key, value, options) => (++writes >= n ? Promise.reject(new Error(`crash at write ${writes}`)) : bucket.put(key, value, options)),
+    }
+    const published = await o.ingest(cut).then(
+      (r) => r.version,
+      () => undefined,
+    )
+    const entries = await o.sound()
+    if (published) {
+      t.same(
+        entries.map((e) => e.version),
+        [published],
+        `no cut (${writes} writes): the new version is the track`,
+      )
+      return n
+    }
+    t.same(
+      entries.map((e) => e.version),
+      [o.oldVersion],
+      `cut at write ${n}: the old version is still the track`,
+    )
+  }
+  throw new Error('the publish never ends')
 }
