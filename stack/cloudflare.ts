@@ -5,7 +5,7 @@ import { buildPlayer } from '../client-sdk/index.js'
 import { type LocalR2, createKeyServiceWriter, createR2Publisher, createR2Store, loadOriginKeys, openLocalR2, sweepR2 } from '../origin/index.js'
 import { type Supervised, freePort, stopAll } from '../support/process.js'
 import { type DemoCatalog, startDemoCatalog } from './demo-catalog.js'
-import { CATALOG_STOP_MS, READY_TIMEOUT_MS, type StartedPart, StackStopped, aborted, edgePurger, readyStack, runOperatorToken, startChorusPart } from './parts.js'
+import { CATALOG_STOP_MS, PART_STOP_MS, READY_TIMEOUT_MS, type StartedPart, StackStopped, aborted, edgePurger, readyStack, runOperatorToken, startChorusPart } from './parts.js'
 import type { Stack, StackOptions } from './stack.js'
 import { healthz, readEnvFile, wranglerDev, writeEnvFile } from './wrangler-dev.js'
 
@@ -96,7 +96,7 @@ export async function startCloudflareStack(o: StackOptions): Promise<Stack> {
     if (catalog) await Promise.race([catalog.finished, new Promise((r) => setTimeout(r, CATALOG_STOP_MS).unref())])
     await r2?.close().catch(() => undefined)
     r2 = undefined
-    await stopAll(children)
+    await stopAll(children, PART_STOP_MS)
   }
   const stopped = () => {
     if (signal.aborted) throw new StackStopped('stopped before the servers were up')

@@ -12,6 +12,12 @@ export const READY_TIMEOUT_MS = 180_000
 const ORIGIN_LISTING_MS = 1000
 /** How long a stop waits for the catalog build (an encode is killed, a publish under way finishes). */
 export const CATALOG_STOP_MS = 15_000
+/**
+ * How long a part may take to stop before it is killed: longer than the 5 s a part gives its own
+ * wrangler dev, since `chorus edge` killed while it still waits on wrangler leaves wrangler (which
+ * leads a process group of its own) running.
+ */
+export const PART_STOP_MS = 12_000
 
 /** Why a start ended early: the caller's signal, not a failure. */
 export class StackStopped extends Error {

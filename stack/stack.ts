@@ -3,7 +3,7 @@ import { loadOriginKeys } from '../origin/index.js'
 import { type Supervised, stopAll } from '../support/process.js'
 import type { CatalogEvent } from './catalog-events.js'
 import { type DemoCatalog, startDemoCatalog } from './demo-catalog.js'
-import { CATALOG_STOP_MS, type StartedPart, StackStopped, edgePurger, readyStack, runOperatorToken, startChorusPart } from './parts.js'
+import { CATALOG_STOP_MS, PART_STOP_MS, type StartedPart, StackStopped, edgePurger, readyStack, runOperatorToken, startChorusPart } from './parts.js'
 
 export { StackStopped }
 
@@ -79,7 +79,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const stop = async () => {
     halt.abort()
     await Promise.race([catalog.finished, new Promise((r) => setTimeout(r, CATALOG_STOP_MS).unref())])
-    await stopAll(children)
+    await stopAll(children, PART_STOP_MS)
   }
   const stopped = () => {
     if (signal.aborted) throw new StackStopped('stopped before the servers were up')
