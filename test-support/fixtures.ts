@@ -8,6 +8,18 @@ export const ROOT = new URL('../', import.meta.url).pathname
 export const CHORUS = join(ROOT, 'bin/chorus.js')
 
 /** A fresh data directory, removed when the test ends. */
+/** `close` made safe to call twice, and called at the test's teardown unless the test called it first. */
+export function closeOnce(t: Test, close: () => Promise<unknown>): () => Promise<void> {
+  let closed = false
+  const once = async () => {
+    if (closed) return
+    closed = true
+    await close()
+  }
+  t.teardown(once)
+  return once
+}
+
 export async function tempDataDir(t: Test, name = 'chorus'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `${name}-`))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

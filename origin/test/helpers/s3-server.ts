@@ -8,7 +8,7 @@ import S3rver from 's3rver'
 import type { Test } from 'tap'
 import { type S3Bucket, createS3Bucket } from '../../src/s3-bucket.js'
 import { parseS3Target } from '../../src/s3-store.js'
-import { tempDataDir } from '../../../test-support/fixtures.js'
+import { closeOnce, tempDataDir } from '../../../test-support/fixtures.js'
 
 export const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }
 
@@ -32,13 +32,7 @@ export async function startS3Server(t: Test, buckets: string[], options: { servi
   const directory = await tempDataDir(t, 'chorus-s3rver')
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: buckets.map((name) => ({ name, configs: [] })), ...options })
   const { port } = await server.run()
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await server.close()
-  }
-  t.teardown(close)
+  const close = closeOnce(t, () => server.close())
   const endpoint = `http://127.0.0.1:${port}`
   const url = (bucket: string) => `s3://${bucket}?endpoint=${encodeURIComponent(endpoint)}`
   return {

@@ -18,7 +18,7 @@ import type { MasterPublisher } from '../../src/storage.js'
 import { createDirectoryPublisher } from '../../src/store.js'
 import { randomBytes } from 'node:crypto'
 import { createKeyServiceWriter } from '../../src/key-service-client.js'
-import { tempDataDir } from '../../../test-support/fixtures.js'
+import { closeOnce, tempDataDir } from '../../../test-support/fixtures.js'
 import { createS3Store } from '../../src/s3-store.js'
 import { createDirectoryKeyStore } from '../../src/track-key-dir.js'
 import { startS3Server } from './s3-server.js'
@@ -56,13 +56,7 @@ export const startNodeOrigin: StartOrigin = async (t, options = {}) => {
   const env = { CHORUS_API_KEYS: API_KEY, CHORUS_OPERATOR_TOKEN: OPERATOR_TOKEN, ...(options.signingKey && { CHORUS_SIGNING_KEY: options.signingKey }) }
   const keys = await loadOriginKeys(dataDir, env)
   const server = await startOrigin({ dataDir, env })
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await server.close()
-  }
-  t.teardown(close)
+  const close = closeOnce(t, () => server.close())
   return { name: 'node', url: server.url, dataDir, keys, publisher: createDirectoryPublisher(dataDir), close }
 }
 
@@ -78,13 +72,7 @@ export const startS3NodeOrigin: StartOrigin = async (t, options = {}) => {
   const bucket = (await startS3Server(t, ['chorus-masters'])).bucket('chorus-masters')
   const trackKeys = createDirectoryKeyStore(join(dataDir, 'track-keys'))
   const server = await startOrigin({ dataDir, env, masters: { store: createS3Store(bucket), trackKeys } })
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await server.close()
-  }
-  t.teardown(close)
+  const close = closeOnce(t, () => server.close())
   return { name: 'node over s3', url: server.url, dataDir, keys, publisher: createR2Publisher(bucket, { trackKeys }), close }
 }
 
@@ -132,13 +120,7 @@ export async function startWorkerOriginWith(t: Test, options: StartOptions & { b
       },
     }),
   })
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await mf.dispose()
-  }
-  t.teardown(close)
+  const close = closeOnce(t, () => mf.dispose())
   const url = (await mf.ready).href.replace(/\/$/, '')
   // The bucket the Worker reads, reached from Node: publishing goes through the same R2 API, and
   // each version's key to the Worker's key service over HTTP, as `chorus ingest --to r2://` does.
