@@ -22,6 +22,8 @@ export interface EdgeConfig {
   manifestTtlSec: number
   negativeTtlSec: number
   staleWindowSec: number
+  /** How long past its TTL a head is still served from the manifest held while that is refreshed behind it. */
+  revalidateWindowSec: number
   readAhead: number
   originTimeoutMs: number
   requireToken: boolean
@@ -63,6 +65,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'MANIFEST_TTL_SEC', fallback: '10', secret: false, help: "seconds a track's current manifest is served without asking the origin, 0 to 86400" },
   { name: 'NEGATIVE_TTL_SEC', fallback: '5', secret: false, help: 'seconds an origin 404 (unknown track or version) is remembered, 0 to 3600' },
   { name: 'STALE_WINDOW_SEC', fallback: '3600', secret: false, help: 'seconds past its TTL a current manifest is still served when the origin is down or slow, 0 to 604800' },
+  {
+    name: 'STALE_WHILE_REVALIDATE_SEC',
+    fallback: '600',
+    secret: false,
+    help: "seconds past its TTL a track's head (a cold play's one request) is still served from the manifest held while that is refreshed behind the answer, 0 to 86400 (the copy held lasts MANIFEST_TTL_SEC + STALE_WINDOW_SEC); a new version reaches the plays after that refresh",
+  },
   { name: 'READ_AHEAD', fallback: '2', secret: false, help: 'chunks after a missed one warmed in the background, 0 to 32' },
   { name: 'ORIGIN_TIMEOUT_MS', fallback: '5000', secret: false, help: 'time the edge waits for a whole origin answer, 50 to 120000 ms' },
   {
@@ -187,6 +195,7 @@ export function parseEdgeConfig(vars: Record<string, unknown>, options: ParseCon
     manifestTtlSec: number('MANIFEST_TTL_SEC', 0, 86400, true),
     negativeTtlSec: number('NEGATIVE_TTL_SEC', 0, 3600, true),
     staleWindowSec: number('STALE_WINDOW_SEC', 0, 604800, true),
+    revalidateWindowSec: number('STALE_WHILE_REVALIDATE_SEC', 0, 86400, true),
     readAhead: number('READ_AHEAD', 0, 32, true),
     originTimeoutMs: number('ORIGIN_TIMEOUT_MS', 50, 120000, true),
     requireToken,

@@ -159,7 +159,7 @@ export function createEdge(options: EdgeOptions): Edge {
   })
   const memory = config.memoryCacheBytes > 0 ? createMemoryCache<StoredChunk>({ maxBytes: config.memoryCacheBytes, policy: config.memoryPolicy, admitAfter: config.admitAfter }) : undefined
   const chunks = createChunkTier({ origin, manifests, cache, memory, stats, now, readAhead: config.readAhead, cacheBase })
-  const heads = createHeadTier({ origin, manifests, chunks, now, manifestTtlSec: config.manifestTtlSec })
+  const heads = createHeadTier({ origin, manifests, chunks, now, manifestTtlSec: config.manifestTtlSec, revalidateWindowSec: config.revalidateWindowSec })
   const catalog = createCatalogTier({ origin, now, ttlSec: config.manifestTtlSec, staleWindowSec: config.staleWindowSec })
   const access = createAccess({ verifier, operatorTokens: config.operatorTokens, now })
 

@@ -26,6 +26,8 @@ export interface HeadTierOptions {
   chunks: ChunkTier
   now: () => number
   manifestTtlSec: number
+  /** Past the TTL by less than this, the head is served from the manifest held while it is refreshed. */
+  revalidateWindowSec: number
 }
 
 /**
@@ -34,9 +36,11 @@ export interface HeadTierOptions {
  * hits and a purge finds everything where it always does.
  *
  * - The current manifest held and fresh: the chunks from the chunk tier (the origin on a miss).
- * - Held but past its TTL by less than one TTL more: served as it is while it is refreshed behind
- *   the answer (stale-while-revalidate). Its chunks are immutable, so the head is right for its
- *   version; the next play after the refresh gets the new one. A cold play is what waits on it.
+ * - Held but past its TTL by less than the revalidate window (STALE_WHILE_REVALIDATE_SEC): served
+ *   as it is while it is refreshed behind the answer (RFC 5861's stale-while-revalidate). Its
+ *   chunks are immutable, so the head is right for its version; the play after the refresh gets
+ *   the new one, so a new version is one play late per location whatever the window. A cold play
+ *   is what would wait on the refresh: a trip to the origin, two or more round trips to the edge.
  * - Not held (or older): one trip upstream for the whole head (`/head` at the origin or the
  *   shield), whose manifest and chunks are verified and kept as if fetched alone, instead of two
  *   trips in a row (the manifest, then the chunk its version names). If upstream has no head
@@ -49,6 +53,7 @@ export interface HeadTier {
 export function createHeadTier(options: HeadTierOptions): HeadTier {
   const { origin, manifests, chunks, now } = options
   const ttlMs = options.manifestTtlSec * 1000
+  const windowMs = options.revalidateWindowSec * 1000
   const inflight: Coalescer<HeadResult> = createCoalescer()
 
   /** From what the tiers hold (or fetch one by one): the manifest given, its chunks from the chunk tier. */
@@ -124,7 +129,7 @@ export function createHeadTier(options: HeadTierOptions): HeadTier {
       const timings: Timings = [{ name: held?.status === 'HIT-CACHE' ? 'cache' : 'memory', ms: now() - started }]
       const age = held ? now() - held.entry.fetchedAt : Number.POSITIVE_INFINITY
       if (held && age < ttlMs) return fromTiers(held.entry, held.status, timings, kbps, ctx, false)
-      if (held && age < 2 * ttlMs) {
+      if (held && age < ttlMs + windowMs) {
         ctx.waitUntil(
           manifests.current(trackId, ctx).then(
             () => {},

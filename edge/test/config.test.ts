@@ -29,6 +29,7 @@ t.test('defaults: only the origin and its key are required', async (t) => {
     manifestTtlSec: 10,
     negativeTtlSec: 5,
     staleWindowSec: 3600,
+    revalidateWindowSec: 600,
     readAhead: 2,
     originTimeoutMs: 5000,
     requireToken: false,
@@ -59,6 +60,7 @@ t.test('defaults: only the origin and its key are required', async (t) => {
     'PURGE_TOKEN',
     'READ_AHEAD',
     'REQUIRE_TOKEN',
+    'STALE_WHILE_REVALIDATE_SEC',
     'STALE_WINDOW_SEC',
     'UPSTREAM_EDGE',
   ])

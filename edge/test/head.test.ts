@@ -73,7 +73,8 @@ t.test('a head the origin corrupts is not served, and nothing of it is kept', as
 t.test('a head whose manifest is past its TTL is served at once while the manifest is refreshed behind it', async (t) => {
   const short = await startEdge(t, { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, READ_AHEAD: '0', MANIFEST_TTL_SEC: '1' })
   await (await short.get('/v1/tracks/song/head')).arrayBuffer()
-  await new Promise((resolve) => setTimeout(resolve, 1100))
+  // Past two TTLs: the default window (STALE_WHILE_REVALIDATE_SEC, 600 s) still covers it.
+  await new Promise((resolve) => setTimeout(resolve, 2100))
   const manifests = proxy.count('/v1/tracks/song/manifest')
   const stale = await short.get('/v1/tracks/song/head')
   t.equal(stale.status, 200)
@@ -81,4 +82,17 @@ t.test('a head whose manifest is past its TTL is served at once while the manife
   await stale.arrayBuffer()
   await until(() => proxy.count('/v1/tracks/song/manifest') === manifests + 1, 'the manifest to be refreshed behind the answer')
   t.pass('the manifest was refreshed from the origin behind the answer')
+})
+
+t.test('past its TTL and the revalidate window, a head waits for the origin', async (t) => {
+  const strict = await startEdge(t, { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, READ_AHEAD: '0', MANIFEST_TTL_SEC: '1', STALE_WHILE_REVALIDATE_SEC: '0' })
+  await (await strict.get('/v1/tracks/song/head')).arrayBuffer()
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  const heads = proxy.count('/v1/tracks/song/head')
+  const late = await strict.get('/v1/tracks/song/head')
+  t.equal(late.status, 200)
+  t.equal(late.headers.get('x-cache'), 'MISS', 'the head came from upstream, not from the manifest held')
+  t.match(late.headers.get('cache-control'), /^public, max-age=\d+$/, 'fresh: not served while revalidated')
+  t.equal(proxy.count('/v1/tracks/song/head'), heads + 1, 'one trip to the origin before the answer')
+  await late.arrayBuffer()
 })
