@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { type ChorusClient, type ClientOptions, type Playback, createClient } from '../../client-sdk/index.js'
+import { DEFAULT_CONNECTION_RULES } from '../../client-sdk/core.js'
 import type { Catalog } from './catalog.js'
 import { createEdgeLink } from './edge-link.js'
 import type { ListenerScript } from './scenario.js'
@@ -52,6 +53,9 @@ export interface SessionRecord {
   established: number
   failed: number
   uploadedBytes: number
+  /** Wall ms from the phase start to createClient, and from there to its close. */
+  fromMs: number
+  onlineMs: number
 }
 
 /** What the sampler reads while the listener plays. */
@@ -121,10 +125,16 @@ export async function runListener(script: ListenerScript, env: ListenerEnv, prob
       speed: env.speed,
       ...(env.scheduler && { scheduler: env.scheduler }),
       fetch: link.fetch,
-      testHooks: { peerDelayMs: network.peerOneWayMs },
+      // The connection rules run on the audio's clock, as the scheduler's settings do: a connection
+      // outlives as many tracks, and the offer budget refills per track, as in a real session.
+      testHooks: {
+        peerDelayMs: network.peerOneWayMs,
+        connections: { idleMs: DEFAULT_CONNECTION_RULES.idleMs / env.speed, offersPerMinute: DEFAULT_CONNECTION_RULES.offersPerMinute * env.speed },
+      },
       upload: { slots: 4, rate: network.uploadBytesPerSec },
       ...(env.wrtc !== undefined && { wrtc: env.wrtc }),
     })
+    const onlineFrom = now()
     probe.client = client
     probe.online = true
     try {
@@ -227,6 +237,8 @@ export async function runListener(script: ListenerScript, env: ListenerEnv, prob
         established: c.network?.established ?? 0,
         failed: c.network?.failed ?? 0,
         uploadedBytes: c.network?.uploadedBytes ?? 0,
+        fromMs: onlineFrom - env.phaseStart,
+        onlineMs: now() - onlineFrom,
       })
     }
   }

@@ -26,6 +26,8 @@ export interface PlaybackOptions {
   perProcess: number
   /** Run the P2P-off phase too. */
   cdn: boolean
+  /** The edge at a phase's start: every track's head asked once (a location in use), or empty. */
+  edgeStart: 'heads' | 'cold'
   outDir: string | undefined
   quiet: boolean
 }
@@ -46,6 +48,7 @@ export const DEFAULTS: PlaybackOptions = {
   sourceSec: [50, 65, 80, 95],
   perProcess: 3,
   cdn: true,
+  edgeStart: 'heads',
   outDir: undefined,
   quiet: false,
 }
@@ -74,6 +77,8 @@ Options (use --name=value: the bench runner passes flags only):
   --tracks=N          catalog size (default ${DEFAULTS.tracks})
   --per-process=N     listeners per worker process (default ${DEFAULTS.perProcess})
   --no-cdn            skip the P2P-off phase
+  --cold-edge         start each phase on an empty edge (default: every track's head asked of the
+                      edge once before the listeners come, as in a location in use)
   --out-dir=DIR       write results here instead of bench/results/
   --quick             ${QUICK.listeners} listeners, ${QUICK.durationSec} s, ${QUICK.tracks} tracks
   --quiet             no progress lines
@@ -91,6 +96,7 @@ export function parsePlaybackOptions(argv: string[]): PlaybackOptions | 'help' {
     'source-sec': { type: 'string' },
     'per-process': { type: 'string' },
     'no-cdn': { type: 'boolean' },
+    'cold-edge': { type: 'boolean' },
     'out-dir': { type: 'string' },
     quick: { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -115,6 +121,7 @@ export function parsePlaybackOptions(argv: string[]): PlaybackOptions | 'help' {
     sourceSec,
     perProcess: Math.round(numberOption(values['per-process'], 'per-process', base.perProcess, 1, 200)),
     cdn: values['no-cdn'] !== true,
+    edgeStart: values['cold-edge'] === true ? 'cold' : 'heads',
     outDir: values['out-dir'],
     quiet: values.quiet === true,
   }

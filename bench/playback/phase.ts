@@ -11,7 +11,7 @@ import { type DelayProxy, startDelayProxy } from './delay-proxy.js'
 import { type WorkerCounters, type WorkerInit, type WorkerMessage, absoluteNow } from './ipc.js'
 import type { PlayRecord, SessionRecord } from './listener.js'
 import type { Scenario } from './scenario.js'
-import { API_KEY, type EdgeStats, startStack } from './stack.js'
+import { API_KEY, type EdgeStats, edgeStatsSince, startStack, warmHeads } from './stack.js'
 
 /**
  * One phase of the benchmark: fresh servers, every listener's script run against them (in
@@ -62,6 +62,8 @@ export interface PhaseOptions {
   originRttMs: number
   listenersPerProcess: number
   scheduler?: ClientOptions['scheduler']
+  /** 'heads': every track's head asked of the edge before the listeners come (a location in use); 'cold': an empty edge. */
+  edgeStart: 'heads' | 'cold'
   log: (line: string) => void
 }
 
@@ -136,6 +138,13 @@ export async function runPhase(options: PhaseOptions): Promise<PhaseResult> {
       exits.push(new Promise((resolve) => child.once('exit', () => resolve())))
     }
     await Promise.all(ready)
+    if (options.edgeStart === 'heads')
+      await warmHeads(
+        stack.edgeUrl,
+        options.catalog.tracks.map((t) => t.trackId),
+      )
+    // The phase's own figures start here: what warming the edge cost is not counted.
+    const edgeBefore = await stack.edgeStats()
     const start = absoluteNow()
     const deadline = start + options.durationMs
     for (const [g, members] of groups.entries()) {
@@ -177,13 +186,14 @@ export async function runPhase(options: PhaseOptions): Promise<PhaseResult> {
     clearInterval(sampler)
     sample()
     const worst = (k: 'p50' | 'p99' | 'max') => Math.max(0, ...loops.map((l) => l[k]))
+    const edgeAfter = await stack.edgeStats()
     return {
       name: options.name,
       p2p: options.p2p,
       plays,
       sessions,
       samples,
-      edge: await stack.edgeStats(),
+      edge: edgeBefore && edgeAfter ? edgeStatsSince(edgeBefore, edgeAfter) : edgeAfter,
       wallMs: absoluteNow() - start,
       workers: groups.length,
       maxFds,

@@ -35,7 +35,7 @@ function starvation(input: ReportInput): string {
   if (p2p.eventLoopMs.p99 < 50) return ''
   const pc = p2p.peerConnections
   const per = (v: number) => fmt(v / Math.max(1, pc.created), 1)
-  return `The listeners' processes were starved of CPU during the P2P phase: event-loop delay p99 ${ms(p2p.eventLoopMs.p99)}, max ${ms(p2p.eventLoopMs.max)} (${ms(input.cdn?.eventLoopMs.p99 ?? Number.NaN)} with P2P off); ${fmt(p2p.listenerCores, 2)} cores for the listeners against ${fmt(input.cdn?.listenerCores ?? Number.NaN, 2)} with P2P off; load average ${fmt(p2p.loadAverage[0], 1)} then ${fmt(p2p.loadAverage[1], 1)} on ${input.machine.cores} cores. The SDK made ${pc.created} RTCPeerConnections (${fmt(pc.perListenerMinute, 1)} per listener-minute), of which ${pc.connected} ever connected (one per remote listener, reused across swarms; offers only where the connected peers do not cover a swarm, within a budget per client: client-sdk/src/core/peer-connections.ts). Each holds the event loop in its constructor (${per(pc.constructMs)} ms on average here) and in close() (${per(pc.closeMs)} ms), runs threads of its own and holds some 50 sockets. Time to first audio and stalls in this phase measure that, more than the network.`
+  return `The listeners' processes were starved of CPU during the P2P phase: event-loop delay p99 ${ms(p2p.eventLoopMs.p99)}, max ${ms(p2p.eventLoopMs.max)} (${ms(input.cdn?.eventLoopMs.p99 ?? Number.NaN)} with P2P off); ${fmt(p2p.listenerCores, 2)} cores for the listeners against ${fmt(input.cdn?.listenerCores ?? Number.NaN, 2)} with P2P off; load average ${fmt(p2p.loadAverage[0], 1)} then ${fmt(p2p.loadAverage[1], 1)} on ${input.machine.cores} cores. The SDK made ${pc.created} RTCPeerConnections (${fmt(pc.perListenerMinute, 2)} per listener-minute of listening), of which ${pc.connected} ever connected (one per remote listener, reused across swarms; offers only where the connected peers do not cover a swarm, within a budget per client: client-sdk/src/core/peer-connections.ts). Each holds the event loop in its constructor (${per(pc.constructMs)} ms on average here) and in close() (${per(pc.closeMs)} ms), runs threads of its own and holds some 50 sockets. Time to first audio and stalls in this phase measure that, more than the network.`
 }
 
 export function checkTargets(input: ReportInput): TargetCheck[] {
@@ -93,7 +93,14 @@ export function checkTargets(input: ReportInput): TargetCheck[] {
     note:
       warm <= 0.1
         ? ''
-        : `missed by ${fmt((warm - 0.1) * 100, 1)} points. Over the whole phase the edge sent ${mb(p2p.network.edge)}: ${mb(e.plays)} to plays (the first ${10} s of every play that was neither cached nor prefetched come from the edge by design, and ${e.playsWithoutPeersCount} plays got nothing from peers: ${mb(e.playsWithoutPeers)}), and ${mb(e.other)} of prefetched heads (what no peer sent 10 s before the end of the previous track), manifests and keys. With ${input.options.listeners} listeners and ${input.catalog.tracks} tracks, a track outside the top few often has no other listener online.`,
+        : `missed by ${fmt((warm - 0.1) * 100, 1)} points. Over the whole phase the edge sent ${mb(p2p.network.edge)}: ${mb(e.plays)} to plays (the first ${10} s of every play that was neither cached nor prefetched come from the edge by design, and ${e.playsWithoutPeersCount} plays got nothing from peers: ${mb(e.playsWithoutPeers)}), and ${mb(e.other)} of prefetched heads (what no peer sent 10 s before the end of the previous track), manifests and keys. With ${input.options.listeners} listeners and ${input.catalog.tracks} tracks, a track outside the top few often has no other listener online: once warm, ${p2p.network.floor.plays} plays had no online listener who had played their track before, and the edge's ${mb(p2p.network.floor.bytes)} to them are ${pct(p2p.network.floor.serverShare)} of the network bytes, a floor no peer rule can go under (before manifests, keys and cold starts' heads).`,
+  })
+  const pc = p2p.peerConnections
+  checks.push({
+    target: 'at most 2 RTCPeerConnections per listener-minute',
+    value: `${fmt(pc.perListenerMinute, 2)} (${pc.created} over ${fmt(pc.listenerMinutes, 0)} listener-minutes of listening)`,
+    met: pc.perListenerMinute <= 2,
+    note: `Counted over the listeners' online time on the audio's clock (${input.options.speed}x wall time), as the sim counts it, with the connection rules on the same clock (idle after ${fmt(60 / input.options.speed, 0)} s of wall time, ${input.options.speed} offers a minute); ${fmt(pc.perOnlineWallMinute, 1)} per online minute of wall time. Both ends of a connection count one each.${pc.perListenerMinute <= 2 ? '' : ' Missed: every returning session is a new client, whose connections start again.'}`,
   })
   return checks
 }
@@ -132,7 +139,7 @@ export function renderReport(input: ReportInput, checks: TargetCheck[]): string 
       `servers\u2019 share once warm (from ${Math.round(p2p.network.warm.fromMs / 1000)} s)`,
       ...col((s) => `${pct(s.network.warm.serverShare)} (edge ${mb(s.network.warm.edge)}, peers ${mb(s.network.warm.peer)})`),
       '19.7 %',
-      '',
+      `${pct(p2p.network.floor.serverShare)}: the edge's bytes to plays whose track no online listener had played (${p2p.network.floor.plays} plays)`,
     ],
     ['origin bytes (to the edge)', ...col((s) => mb(s.network.origin)), '', ''],
     ['peer connections: established / attempted', ...col((s) => (s.p2p ? `${s.peers.established} / ${s.peers.attempts} (${pct(s.peers.successRate)})` : 'P2P off')), '', ''],
@@ -157,7 +164,7 @@ export function renderReport(input: ReportInput, checks: TargetCheck[]): string 
     '',
     `- Listener to edge: the SDK's injected \`fetch\` holds each request back half a round trip and its answer the other half plus its transfer time on the listener's downlink (${o.downKbps / 1000} Mbit/s, answers queued behind each other); round trips ${o.rttMs} ms +- ${Math.round(o.rttJitter * 100)} %, drawn per listener; packet loss ${o.loss} (a lost packet costs one RTT, or a 200 ms RTO at the tail of an answer).`,
     `- Listener to tracker: a TCP proxy per listener holding every segment back half the listener's round trip each way.`,
-    `- Edge to origin: a TCP proxy holding segments back ${o.originRttMs / 2} ms each way (${o.originRttMs} ms round trip). The edge is the real Worker in workerd (Miniflare API), with wrangler.toml's settings, cold at the start of each phase.`,
+    `- Edge to origin: a TCP proxy holding segments back ${o.originRttMs / 2} ms each way (${o.originRttMs} ms round trip). The edge is the real Worker in workerd (Miniflare API), with wrangler.toml's settings, fresh for each phase: ${o.edgeStart === 'heads' ? "before the listeners come, every track's head (manifest and first chunk) is asked of it once, as the earlier listeners of a location in use would have, so a cold play meets an edge that has played the track before; the rest of each track starts cold, and the edge's figures count from the phase's start (`--cold-edge` starts it empty)" : 'empty at the start of the phase (`--cold-edge`)'}.`,
     `- Between listeners: real WebRTC data channels (@roamhq/wrtc) on loopback; the SDK's \`testHooks.peerDelayMs\` holds every incoming peer message back half the peer round trip (${o.peerRttMs} ms +- ${Math.round(o.rttJitter * 100)} %). Upload: 4 slots and a token bucket of ${o.uploadKbps / 1000} Mbit/s of real time, scaled by the speed (${((o.uploadKbps * o.speed) / 1000).toFixed(1)} Mbit/s of wall time) so that a listener can serve as many streams as in real time. No loss on peer links (the SDK's peer link offers no hook for it).`,
     `- Time compression: round trips keep their real length while audio runs ${o.speed}x faster; the scheduler's minimum peer deadline is scaled by 1/${o.speed} to match (its other settings are in audio time already). Time to first audio is wall time and comparable to real sessions; stall counts are conservative (buffers drain ${o.speed}x faster than in real time).`,
     '',
@@ -190,8 +197,10 @@ export function renderReport(input: ReportInput, checks: TargetCheck[]): string 
         ['event-loop delay in the listeners’ processes, worst worker: p50 / p99 / max', ...col((s) => `${ms(s.eventLoopMs.p50)} / ${ms(s.eventLoopMs.p99)} / ${ms(s.eventLoopMs.max)}`)],
         ['CPU used by the listeners’ processes (cores, on average)', ...col((s) => fmt(s.listenerCores, 2))],
         [
-          'RTCPeerConnections made / ever connected / per listener-minute',
-          ...col((s) => (s.p2p ? `${s.peerConnections.created} / ${s.peerConnections.connected} / ${fmt(s.peerConnections.perListenerMinute, 1)}` : 'P2P off')),
+          'RTCPeerConnections made / ever connected / per listener-minute of listening / per online wall minute',
+          ...col((s) =>
+            s.p2p ? `${s.peerConnections.created} / ${s.peerConnections.connected} / ${fmt(s.peerConnections.perListenerMinute, 2)} / ${fmt(s.peerConnections.perOnlineWallMinute, 1)}` : 'P2P off',
+          ),
         ],
         ['event-loop time inside their constructor / close(), total', ...col((s) => (s.p2p ? `${ms(s.peerConnections.constructMs)} / ${ms(s.peerConnections.closeMs)}` : 'P2P off'))],
         ['load average (1 min) at the start / the end of the phase', ...col((s) => `${fmt(s.loadAverage[0], 1)} / ${fmt(s.loadAverage[1], 1)}`)],

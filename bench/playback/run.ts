@@ -89,14 +89,15 @@ export async function runPlayback(o: PlaybackOptions, command: string): Promise<
         originRttMs: o.originRttMs,
         listenersPerProcess: o.perProcess,
         scheduler: { minPeerDeadlineMs: 1500 / o.speed },
+        edgeStart: o.edgeStart,
         log,
       })
     const p2pPhase = await phase('p2p')
     const cdnPhase = o.cdn ? await phase('cdn') : undefined
     // Warm: the second half of the phase, once every listener has arrived and swarms have formed.
     const warmFromMs = (o.durationSec * 1000) / 2
-    const p2p = summarize(p2pPhase, catalog.tracks.length, { warmFromMs, listeners: o.listeners })
-    const cdn = cdnPhase && summarize(cdnPhase, catalog.tracks.length, { warmFromMs, listeners: o.listeners })
+    const p2p = summarize(p2pPhase, catalog.tracks.length, { warmFromMs, speed: o.speed })
+    const cdn = cdnPhase && summarize(cdnPhase, catalog.tracks.length, { warmFromMs, speed: o.speed })
 
     const durations = catalog.tracks.map((t) => t.durationMs / 1000)
     const rttMs = o.rttMs

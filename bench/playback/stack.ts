@@ -39,10 +39,50 @@ export interface EdgeStats {
   requests: Record<string, number>
   hits: { memory: number; cache: number }
   misses: number
+  stale: number
   bytes: Record<string, number>
   hitRatio: number
   byteHitRatio: number
   origin: { requests: number }
+}
+
+/** What the edge did between two of its snapshots (the ratios recomputed as the edge computes them). */
+export function edgeStatsSince(before: EdgeStats, after: EdgeStats): EdgeStats {
+  const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]))
+  const hits = { memory: after.hits.memory - before.hits.memory, cache: after.hits.cache - before.hits.cache }
+  const misses = after.misses - before.misses
+  const stale = after.stale - before.stale
+  const bytes = diff(before.bytes, after.bytes)
+  const served = hits.memory + hits.cache + stale
+  const hitBytes = (bytes.memory ?? 0) + (bytes.cache ?? 0) + (bytes.stale ?? 0)
+  const allBytes = hitBytes + (bytes.origin ?? 0)
+  return {
+    requests: diff(before.requests, after.requests),
+    hits,
+    misses,
+    stale,
+    bytes,
+    hitRatio: served + misses ? served / (served + misses) : 0,
+    byteHitRatio: allBytes ? hitBytes / allBytes : 0,
+    origin: { requests: after.origin.requests - before.origin.requests },
+  }
+}
+
+/**
+ * A location in use: every track's head asked of the edge once, as earlier listeners there would
+ * have (a few at a time), so that a listener's cold play meets an edge that has played the track
+ * before; the rest of each track is still cold.
+ */
+export async function warmHeads(edgeUrl: string, trackIds: readonly string[]): Promise<void> {
+  const queue = [...trackIds]
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const res = await fetch(`${edgeUrl}/v1/tracks/${encodeURIComponent(id)}/head`)
+      await res.arrayBuffer()
+      if (res.status !== 200) throw new Error(`warming the edge: the head of ${id} answered ${res.status}`)
+    }
+  }
+  await Promise.all(Array.from({ length: 4 }, worker))
 }
 
 const COMPATIBILITY_DATE = '2026-04-01'

@@ -44,7 +44,15 @@ export interface PhaseSummary {
   /** Bytes the plays took, by where the SDK got them (a prefetched head counts as cache). */
   played: { cache: number; peer: number; edge: number; shares: { cache: number; peer: number; edge: number } }
   /** Bytes that crossed the emulated network, whole phase and once warm. */
-  network: { edge: number; peer: number; origin: number; serverShare: number; warm: { fromMs: number; edge: number; peer: number; origin: number; serverShare: number } }
+  network: {
+    edge: number
+    peer: number
+    origin: number
+    serverShare: number
+    warm: { fromMs: number; edge: number; peer: number; origin: number; serverShare: number }
+    /** Once warm: the edge's bytes to plays no online listener held (unservedByPeers), and their share of the network bytes: a floor. */
+    floor: { bytes: number; plays: number; serverShare: number }
+  }
   /** Where the edge's bytes went: plays (and plays that got nothing from peers), and the rest (prefetched heads, manifests, keys). */
   edgeBytes: { plays: number; playsWithoutPeers: number; playsWithoutPeersCount: number; other: number }
   peers: { attempts: number; established: number; failed: number; successRate: number; firstPeerByteMs: Distribution; playsWithPeerBytes: number }
@@ -52,7 +60,11 @@ export interface PhaseSummary {
   eventLoopMs: PhaseResult['eventLoopMs']
   workers: number
   maxFds: number
-  peerConnections: PhaseResult['peerConnections'] & { perListenerMinute: number }
+  /**
+   * Per minute of listening (online time in audio time: the sessions' clock, as the sim counts
+   * it) and per online wall minute (the compressed clock; `speed` times the former).
+   */
+  peerConnections: PhaseResult['peerConnections'] & { perListenerMinute: number; perOnlineWallMinute: number; listenerMinutes: number }
   /** Cores the listeners' processes used on average over the phase. */
   listenerCores: number
   loadAverage: [number, number]
@@ -74,8 +86,31 @@ function window(samples: readonly Sample[], fromMs: number): { edge: number; pee
   return { edge: last.edge - first.edge, peer: last.peer - first.peer, origin: last.origin - first.origin, cache: last.cache - first.cache }
 }
 
-export function summarize(phase: PhaseResult, catalogSize: number, options: { warmFromMs: number; listeners: number }): PhaseSummary {
-  const listeners = options.listeners
+/**
+ * The edge bytes no peer could have sent: those of plays that no other listener online at their
+ * start had played before (its cache is all a peer can serve), counted in the window from
+ * `fromMs` in proportion to the play's wall time inside it. Generous to the peers (a listener
+ * that played a few seconds of the track counts as holding it), so what is left is a floor on
+ * the servers' bytes, before manifests, keys and the heads a cold start takes from the edge.
+ */
+export function unservedByPeers(plays: readonly PlayRecord[], sessions: readonly SessionRecord[], fromMs: number): { bytes: number; plays: number } {
+  const onlineAt = (listener: number, t: number) => sessions.some((s) => s.listener === listener && s.fromMs <= t && t <= s.fromMs + s.onlineMs)
+  let bytes = 0
+  let count = 0
+  for (const p of plays) {
+    if (p.kind === null) continue
+    const end = p.atMs + p.wallMs
+    const inside = end <= fromMs ? 0 : p.atMs >= fromMs ? 1 : (end - fromMs) / Math.max(1, p.wallMs)
+    if (inside === 0) continue
+    const held = plays.some((q) => q.trackId === p.trackId && q.listener !== p.listener && q.kind !== null && q.atMs < p.atMs && onlineAt(q.listener, p.atMs))
+    if (held) continue
+    bytes += inside * p.bytes.edge
+    count++
+  }
+  return { bytes, plays: count }
+}
+
+export function summarize(phase: PhaseResult, catalogSize: number, options: { warmFromMs: number; speed: number }): PhaseSummary {
   const plays = phase.plays
   const started = plays.filter((p) => p.kind !== null)
   const ttfa = (list: PlayRecord[]) => distribution(list.map((p) => p.ttfaMs!))
@@ -83,6 +118,7 @@ export function summarize(phase: PhaseResult, catalogSize: number, options: { wa
   const cold = ofKind('cold')
   const hitRate = (list: PlayRecord[]) => ratio(list.filter((p) => p.kind === 'prefetched').length, list.length)
   const sessions: SessionRecord[] = phase.sessions
+  const onlineMs = sessions.reduce((n, s) => n + s.onlineMs, 0)
   const prefetchedBytes = sessions.reduce((n, s) => n + s.prefetchedBytes, 0)
   const unusedBytes = sessions.reduce((n, s) => n + s.prefetchedBytesUnused, 0)
   const stalled = started.filter((p) => p.stalls > 0)
@@ -93,11 +129,12 @@ export function summarize(phase: PhaseResult, catalogSize: number, options: { wa
   const playedTotal = played.cache + played.peer + played.edge
   const all = window(phase.samples, 0)
   const warm = window(phase.samples, options.warmFromMs)
+  const floor = unservedByPeers(plays, sessions, options.warmFromMs)
   const attempts = sessions.reduce((n, s) => n + s.attempts, 0)
   const established = sessions.reduce((n, s) => n + s.established, 0)
   const withPeer = plays.filter((p) => p.firstPeerByteMs !== null)
   const e = phase.edge
-  const edgeRequests = e ? Object.values(e.requests).reduce((a, b) => a + b, 0) : 0
+  const edgeRequests = e ? (e.requests.total ?? Object.values(e.requests).reduce((a, b) => a + b, 0)) : 0
   return {
     name: phase.name,
     p2p: phase.p2p,
@@ -151,6 +188,7 @@ export function summarize(phase: PhaseResult, catalogSize: number, options: { wa
       origin: all.origin,
       serverShare: ratio(all.edge, all.edge + all.peer),
       warm: { fromMs: options.warmFromMs, edge: warm.edge, peer: warm.peer, origin: warm.origin, serverShare: ratio(warm.edge, warm.edge + warm.peer) },
+      floor: { ...floor, serverShare: ratio(floor.bytes, warm.edge + warm.peer) },
     },
     edgeBytes: {
       plays: played.edge,
@@ -170,7 +208,12 @@ export function summarize(phase: PhaseResult, catalogSize: number, options: { wa
     eventLoopMs: phase.eventLoopMs,
     workers: phase.workers,
     maxFds: phase.maxFds,
-    peerConnections: { ...phase.peerConnections, perListenerMinute: ratio(phase.peerConnections.created, (listeners * phase.wallMs) / 60_000) },
+    peerConnections: {
+      ...phase.peerConnections,
+      perListenerMinute: ratio(phase.peerConnections.created, (onlineMs * options.speed) / 60_000),
+      perOnlineWallMinute: ratio(phase.peerConnections.created, onlineMs / 60_000),
+      listenerMinutes: (onlineMs * options.speed) / 60_000,
+    },
     listenerCores: ratio(phase.listenerCpuMs, phase.wallMs),
     loadAverage: phase.loadAverage,
   }

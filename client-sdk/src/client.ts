@@ -5,6 +5,7 @@ import { createMemoryStorage } from './cache/memory-storage.js'
 import type { CacheStorageBackend } from './cache/types.js'
 import { type HabitsState, type PlayContext, createHabits } from './core/habits.js'
 import { DEFAULT_KEY_TTL_SEC, decodeLease, encodeLease, leaseKey } from './core/key-lease.js'
+import type { ConnectionRules } from './core/peer-connections.js'
 import { type Privacy, iceKinds, privacyOf } from './core/privacy.js'
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
 import type { TrackTiming } from './core/transition.js'
@@ -91,6 +92,12 @@ export interface ClientOptions {
 export interface ClientTestHooks {
   /** Every incoming peer message is held back this long (ms): half a peer round trip, emulated. */
   peerDelayMs?: number
+  /**
+   * The connection rules' clock (core/peer-connections.ts): a benchmark that plays audio N times
+   * faster than real time divides the idle time and multiplies the offer rate by N, so that a
+   * connection lives as many tracks as it would in a real session.
+   */
+  connections?: Partial<ConnectionRules>
 }
 
 /** What index.ts (Node) and index.browser.ts give the runtime-neutral client. */
@@ -252,6 +259,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
         ...(options.network && { network: options.network }),
         uploads: options.upload === false ? false : { ...DEFAULT_UPLOAD_LIMITS, ...options.upload },
         ...(options.testHooks?.peerDelayMs !== undefined && { peerDelayMs: options.testHooks.peerDelayMs }),
+        ...(options.testHooks?.connections && { connections: options.testHooks.connections }),
         token: async (fresh) => (options.apiKey || options.token ? (await keyService.tokens({ fresh })).tracker : undefined),
         onWarning: (w) => warn(w),
       })
