@@ -52,6 +52,7 @@ export function cachePut(c: ListenerCache, track: number, index: number, chunks:
     c.tracks.delete(oldest)
     for (const b of chunksHeld) if (b === 1) c.bytes -= CHUNK_BYTES
   }
+  c.onStore?.(CHUNK_BYTES)
 }
 
 /** A whole track (or its first `upTo` chunks), as a listener's history leaves it. */

@@ -4,7 +4,7 @@ import type { EdgeModel } from './edge-model.js'
 import type { EventQueue } from './event-queue.js'
 import type { Metrics } from './metrics.js'
 import type { TrackerLink } from './tracker-link.js'
-import type { ClientState, SimListener } from './types.js'
+import type { AnswerAttempt, ClientState, SimListener } from './types.js'
 
 /** Everything one simulated world shares. */
 export interface SimContext {
@@ -28,7 +28,7 @@ export interface SimContext {
    */
   seeding: { tracks: number; holderOffers: boolean; fromCache: number }
   /** Offers answered, by offer id, until the offerer connects or the answerer gives up. */
-  answering: Map<string, { client: ClientState; attempt: { settled: boolean } }>
+  answering: Map<string, { client: ClientState; attempt: AnswerAttempt }>
 }
 
 /** A 40-hex-char id (as the SDK writes them): a tag for its kind, then the number. */

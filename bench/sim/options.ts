@@ -1,3 +1,4 @@
+import { DEFAULT_SEEDING_RULES } from '../../client-sdk/core.js'
 import { numberOption, parseCommandArgs } from '../../support/command.js'
 import { NETWORK_FLAGS, RESULT_FLAGS, resultName } from '../src/flags.js'
 
@@ -49,9 +50,9 @@ export const SIM_DEFAULTS: SimOptions = {
   connectSuccess: 0.85,
   budgetSec: 300,
   p2p: true,
-  seedTracks: 16,
+  seedTracks: DEFAULT_SEEDING_RULES.swarms,
   holderOffers: false,
-  seedFromCache: 10,
+  seedFromCache: DEFAULT_SEEDING_RULES.fromCache,
   outDir: undefined,
   name: 'sim',
   quiet: false,
@@ -82,7 +83,8 @@ Options (use --name=value: the bench runner passes flags only):
                         (the SDK: ${SIM_DEFAULTS.seedTracks})
   --holder-offers       a swarm with nothing left to fetch sends offers too (the SDK's offer rule
                         told it still fetches; the SDK's holders wait for seekers' offers)
-  --seed-from-cache=N   a new session seeds its N most recent complete cached tracks (the SDK: ${SIM_DEFAULTS.seedFromCache})
+  --seed-from-cache=N   a new session seeds its N most recent complete cached tracks, among its
+                        ${DEFAULT_SEEDING_RULES.candidatesPerSeed}N most recent (the SDK: ${SIM_DEFAULTS.seedFromCache})
                         (both at most 20: the tracker takes 32 swarms per socket)
   --out-dir=DIR         write results here instead of bench/results/
   --name=NAME           result files NAME.json, NAME.md, NAME.svg (default sim)

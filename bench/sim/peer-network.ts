@@ -1,36 +1,62 @@
-import { DEFAULT_CONNECTION_RULES, announceOnLinks, createOfferBudget, idleConnection, offersToMake } from '../../client-sdk/core.js'
-import { cacheHas, cacheHeld } from './cache.js'
+import {
+  DEFAULT_CONNECTION_RULES,
+  DEFAULT_OFFER_ADMISSION,
+  DEFAULT_RATIO_CHOKE,
+  DEFAULT_SEEDING_RULES,
+  DEFAULT_SWARM_RULES,
+  DEFAULT_UPLOAD_ADMISSION,
+  DEFAULT_UPLOAD_BUDGET,
+  announceInterval,
+  announceOnLinks,
+  answerUseful,
+  chokeForRatio,
+  coversSwarm,
+  createOfferAdmission,
+  createOfferBudget,
+  createUploadAdmission,
+  createUploadBudget,
+  idleConnection,
+  idleSweepMs,
+  nextAnnounce,
+  offerExpired,
+  offerOnReply,
+  offerRoom,
+  offersToMake,
+  peerLimitPausedUntil,
+  pickCacheSeeds,
+  releaseSeed,
+  unchokeAfterRatio,
+  underHardCap,
+} from '../../client-sdk/core.js'
+import { cacheCount, cacheHas, cacheHeld } from './cache.js'
 import { type SimContext, hex40 } from './context.js'
-import type { ClientState, SimLink, SimListener, SwarmEntry } from './types.js'
+import type { AnswerAttempt, AnswerJob, ClientState, SimLink, SimListener, SwarmEntry, SwarmHooks } from './types.js'
 
 /**
- * A listener's place in the peer network, under virtual time. When to offer (a new
- * RTCPeerConnection), the client's offer budget, whether a swarm is told to connected peers and
- * when a connection is idle are the SDK's own core (client-sdk/src/core/peer-connections.ts,
- * default rules), called as p2p/network.ts calls it; one connection per remote listener carries
- * every swarm both take part in (p2p/peer-wire.ts: `swarm`, `leave`), and a swarm joined to fetch
- * is asked of connected peers before any offer. What network.ts does around the core (an adapter,
- * not pure) is restated: an offer unanswered for 10 s is dropped, 50 connections (60 counting
- * those being set up), a fetching swarm short of peers announces again after 5, 10, 20, 40, 80 s
- * (+-20 %), the first announce only asks who is there, no offers for 5 minutes after the
- * tracker's peer_limit, the idle sweep every 10 s; as are its uploads (4 upload slots under the
- * SDK's token bucket, everyone choked in an emergency) and the answerer's side (every relayed
- * offer answered while there is room: core/offer-admission.ts is not modelled). Offers and
- * answers go through the tracker's core. Models: a connection comes up two peer round trips
+ * A listener's place in the peer network, under virtual time, run by the SDK's own rules with
+ * their defaults, called as p2p/network.ts, p2p/answers.ts, p2p/uploads.ts and client.ts call
+ * them: when to offer (a new RTCPeerConnection), the client's offer budget, whether a swarm is
+ * told to connected peers and when a connection is idle (core/peer-connections.ts); the caps,
+ * when to announce again, offers given up, the pause after peer_limit and which offers are worth
+ * answering (core/swarm-rules.ts); which relayed offers are answered (core/offer-admission.ts);
+ * which requests are served, within the upload ratio, and the chokes for it
+ * (core/upload-admission.ts, core/upload-budget.ts); which swarms stay seeded (core/seeding.ts).
+ * One connection per remote listener carries every swarm both take part in (p2p/peer-wire.ts:
+ * `swarm`, `leave`), and a swarm joined to fetch is asked of connected peers before any offer.
+ * Offers and answers go through the tracker's core. What remains here is the adapters' plumbing
+ * (timers, which end hears what when) and the models: a connection comes up two peer round trips
  * after the answer, or fails (`connectSuccess`), which the SDK learns after ICE gives up (10 s);
- * a message between peers takes the receiving end's one-way delay.
+ * a message between peers takes the receiving end's one-way delay; a chunk goes out whole, paced
+ * by the listener's upload bandwidth (the SDK's token bucket), not fragment by fragment.
  */
 const RULES = DEFAULT_CONNECTION_RULES
-const MAX_CONNECTIONS = 50
-const HARD_MAX = 60
-const UPLOAD_SLOTS = 4
-const PENDING_TTL_MS = 10_000
-const ANSWER_TIMEOUT_MS = 10_000
-const PEER_LIMIT_PAUSE_MS = 5 * 60_000
-const SWEEP_MS = Math.max(1000, Math.min(10_000, RULES.idleMs / 4))
+const SWARM = DEFAULT_SWARM_RULES
 const ICE_FAILURE_MS = 10_000
+/** p2p/answers.ts: the offer admission's queue is looked at no sooner than this. */
+const ANSWER_RETRY_MIN_MS = 50
 
 export function newClientState(plays: ClientState['plays']): ClientState {
+  const uploadBudget = createUploadBudget(DEFAULT_UPLOAD_BUDGET)
   return {
     closed: false,
     tokenAt: undefined,
@@ -42,7 +68,13 @@ export function newClientState(plays: ClientState['plays']): ClientState {
     budget: createOfferBudget(RULES),
     offersPausedUntil: 0,
     sweeping: false,
-    uploading: new Map(),
+    uploads: createUploadAdmission(DEFAULT_UPLOAD_ADMISSION, uploadBudget),
+    uploadBudget,
+    ratioChoked: new Map(),
+    unchokeCheck: false,
+    answers: createOfferAdmission<AnswerJob>(DEFAULT_OFFER_ADMISSION),
+    answerAttempts: new Map(),
+    answersRetry: false,
     emergencies: 0,
     seeding: [],
     prefetched: new Map(),
@@ -103,7 +135,7 @@ function usefulPeers(ctx: SimContext, l: SimListener, entry: SwarmEntry): number
     if (!held || (other!.client?.emergencies ?? 0) > 0) continue
     let has = 0
     for (let i = 0; i < chunks; i++) if (held[i] === 1 && own?.[i] !== 1) has++
-    if (has > 0 && has * 2 >= lacking) n++
+    if (coversSwarm({ has, lacking })) n++
   }
   return n
 }
@@ -112,7 +144,7 @@ function usefulPeers(ctx: SimContext, l: SimListener, entry: SwarmEntry): number
 function offerDecision(ctx: SimContext, l: SimListener, entry: SwarmEntry) {
   const c = l.client!
   const now = ctx.q.now
-  for (const [id, at] of entry.pending) if (now - at > PENDING_TTL_MS) entry.pending.delete(id)
+  for (const [id, at] of entry.pending) if (offerExpired(at, now, SWARM)) entry.pending.delete(id)
   return offersToMake(
     {
       now,
@@ -121,7 +153,7 @@ function offerDecision(ctx: SimContext, l: SimListener, entry: SwarmEntry) {
       peers: entry.peers.size,
       usefulPeers: usefulPeers(ctx, l, entry),
       pending: entry.pending.size,
-      room: Math.max(0, Math.min(MAX_CONNECTIONS - c.links.size, HARD_MAX - c.links.size - c.connecting)),
+      room: offerRoom({ open: c.links.size, connecting: c.connecting }, SWARM),
       paused: now < c.offersPausedUntil,
       askedUntil: entry.askedUntil,
       budget: c.budget.available(now),
@@ -178,13 +210,16 @@ function announce(ctx: SimContext, l: SimListener, entry: SwarmEntry, event?: 's
   })
 }
 
-/** network.ts scheduleAnnounce: a fetching swarm short of peers asks again after 5, 10, 20, 40, 80 s; otherwise at the tracker's interval. */
+/** network.ts scheduleAnnounce: when the swarm announces next (core/swarm-rules.ts nextAnnounce). */
 function scheduleAnnounce(ctx: SimContext, l: SimListener, entry: SwarmEntry, seconds: number): void {
   const timer = ++entry.timer
-  const small = leftForOffers(ctx, entry) > 0 && usefulPeers(ctx, l, entry) < RULES.enoughPeers && (entry.others ?? 1) > entry.peers.size
-  entry.lonely = small ? entry.lonely + 1 : 0
-  const wait = small ? Math.min(seconds, 5 * 2 ** Math.min(entry.lonely - 1, 4) * (0.8 + ctx.random() * 0.4)) : seconds
-  ctx.q.after(wait * 1000, () => {
+  const next = nextAnnounce(
+    { left: leftForOffers(ctx, entry), usefulPeers: () => usefulPeers(ctx, l, entry), peers: entry.peers.size, others: entry.others, lonely: entry.lonely, intervalSec: seconds },
+    ctx.random,
+    { ...SWARM, enoughPeers: RULES.enoughPeers },
+  )
+  entry.lonely = next.lonely
+  ctx.q.after(next.waitSec * 1000, () => {
     if (entry.timer === timer && !entry.closed && l.client?.swarms.get(entry.track) === entry) announce(ctx, l, entry)
   })
 }
@@ -195,7 +230,7 @@ export function onTrackerMessage(ctx: SimContext, l: SimListener, reply: Record<
   if (!c || c.closed || typeof reply.info_hash !== 'string') return
   if (reply.warning_code === 'peer_limit') {
     // Offers made now would only time out unanswered: none for a while, and the pending ones go.
-    c.offersPausedUntil = ctx.q.now + PEER_LIMIT_PAUSE_MS
+    c.offersPausedUntil = peerLimitPausedUntil(ctx.q.now, SWARM)
     for (const e of c.swarms.values()) e.pending.clear()
     return
   }
@@ -206,30 +241,24 @@ export function onTrackerMessage(ctx: SimContext, l: SimListener, reply: Record<
     const first = entry.others === undefined
     if (typeof reply.complete === 'number' && typeof reply.incomplete === 'number') entry.others = Math.max(0, reply.complete + reply.incomplete - 1)
     // The first announce only asks who is there; with someone there, offers go out at once (unless connected peers cover the swarm).
-    if (first && (entry.others ?? 0) > 0 && leftForOffers(ctx, entry) > 0) offerIfNeeded(ctx, l, entry)
-    scheduleAnnounce(ctx, l, entry, Math.max(5, Math.min(120, reply.interval)))
+    if (offerOnReply({ first, others: entry.others, left: leftForOffers(ctx, entry) })) offerIfNeeded(ctx, l, entry)
+    scheduleAnnounce(ctx, l, entry, announceInterval(reply.interval, SWARM))
     return
   }
   const remote = typeof reply.peer_id === 'string' ? Number.parseInt(reply.peer_id.slice(1), 16) : -1
   const other = ctx.listeners.get(remote)
   if (!other) return
   if (reply.offer !== undefined && typeof reply.offer_id === 'string') {
-    if (remote === l.index || entry.peers.has(remote) || c.links.has(remote) || c.links.size + c.connecting >= HARD_MAX) return
-    // Answer it (a new RTCPeerConnection): the answer goes back through the tracker; the offerer then connects.
-    c.connecting++
-    c.stats.answers++
-    c.stats.attempts++
-    const attempt = { settled: false }
-    ctx.tracker!.send(l, { action: 'announce', info_hash: entry.infoHash, peer_id: l.peerId, to_peer_id: other.peerId, answer: { type: 'answer', sdp: 'v=0' }, offer_id: reply.offer_id })
-    const offerId = reply.offer_id
-    ctx.answering.set(offerId, { client: c, attempt })
-    ctx.q.after(ANSWER_TIMEOUT_MS, () => {
-      ctx.answering.delete(offerId)
-      if (attempt.settled) return
-      attempt.settled = true
-      c.connecting--
-      c.stats.failed++
-    })
+    // network.ts onOffer: none for a peer met already, or without room; the rest as the offer admission core says.
+    if (remote === l.index || entry.peers.has(remote) || c.links.has(remote) || !underHardCap({ open: c.links.size, connecting: c.connecting }, SWARM)) return
+    const job: AnswerJob = { track, remote, offerId: reply.offer_id }
+    const useful = answerUseful({ left: entry.left(), uploads: true, peers: entry.peers.size, holdsChunks: cacheCount(l.cache, track) > 0 }, SWARM)
+    // Every RTCPeerConnection has a certificate of its own: a fingerprint would never repeat, so none is given.
+    const d = c.answers.consider({ swarm: entry.infoHash, remote: other.peerId, fingerprint: '', peerSetSize: entry.peers.size, useful, sane: true, payload: job }, ctx.q.now)
+    if (d.type === 'answer') {
+      if (d.replaces !== undefined) giveUpAnswer(ctx, c, d.replaces)
+      answerOffer(ctx, l, job, d.id)
+    } else if (d.type === 'queued') scheduleAnswers(ctx, l)
     return
   }
   if (reply.answer !== undefined && typeof reply.offer_id === 'string') {
@@ -243,25 +272,86 @@ export function onTrackerMessage(ctx: SimContext, l: SimListener, reply: Record<
     const setupMs = ok ? 2 * (l.net.peerOneWayMs + other.net.peerOneWayMs) : ICE_FAILURE_MS
     ctx.q.after(setupMs, () => {
       const b = answerer.client
-      const settle = (cs: ClientState) => {
-        if (cs.closed) return
-        cs.connecting--
-        if (!ok) cs.stats.failed++
+      // The answerer may have given the attempt up meanwhile (its timeout, or its place taken): its end is gone.
+      const up = ok && !answerer.attempt.settled
+      if (!c.closed) {
+        c.connecting--
+        if (!up) c.stats.failed++
       }
-      settle(c)
-      if (!answerer.attempt.settled) {
-        answerer.attempt.settled = true
-        settle(b)
-      }
-      if (!ok) return
+      if (settleAnswer(ctx, b, answerer.attempt, ok) && other.client === b) drainAnswers(ctx, other)
+      if (!up) return
       const otherEntry = b.swarms.get(track)
       // network.ts connected(): either end may have left the swarm, met the other meanwhile, or filled up: then the connection is refused (bye).
       const usable = (cs: ClientState, e: SwarmEntry | undefined, peer: number): e is SwarmEntry =>
-        !cs.closed && e !== undefined && !e.closed && !e.peers.has(peer) && !cs.links.has(peer) && cs.links.size < HARD_MAX
+        !cs.closed && e !== undefined && !e.closed && !e.peers.has(peer) && !cs.links.has(peer) && underHardCap({ open: cs.links.size, connecting: 0 }, SWARM)
       if (l.client !== c || other.client !== b || !usable(c, entry, remote) || !usable(b, otherEntry, l.index)) return
       connected(ctx, l, other, track)
     })
   }
+}
+
+/** p2p/answers.ts answer(): a new RTCPeerConnection answers the offer; the answer goes back through the tracker, and the offerer then connects. */
+function answerOffer(ctx: SimContext, l: SimListener, job: AnswerJob, id: number): void {
+  const c = l.client!
+  const entry = c.swarms.get(job.track)!
+  const other = ctx.listeners.get(job.remote)!
+  c.connecting++
+  c.stats.answers++
+  c.stats.attempts++
+  const attempt: AnswerAttempt = { id, settled: false }
+  c.answerAttempts.set(id, attempt)
+  ctx.tracker!.send(l, { action: 'announce', info_hash: entry.infoHash, peer_id: l.peerId, to_peer_id: other.peerId, answer: { type: 'answer', sdp: 'v=0' }, offer_id: job.offerId })
+  ctx.answering.set(job.offerId, { client: c, attempt })
+  ctx.q.after(SWARM.answerTimeoutMs, () => {
+    ctx.answering.delete(job.offerId)
+    if (settleAnswer(ctx, c, attempt, false) && l.client === c) drainAnswers(ctx, l)
+  })
+}
+
+/** The answered connection came up, failed, or timed out (p2p/answers.ts onSettled); false when it had settled already. */
+function settleAnswer(ctx: SimContext, c: ClientState, attempt: AnswerAttempt, ok: boolean): boolean {
+  if (attempt.settled) return false
+  attempt.settled = true
+  c.answerAttempts.delete(attempt.id)
+  if (c.closed) return false
+  c.connecting--
+  if (!ok) c.stats.failed++
+  c.answers.settled(attempt.id, ok, ctx.q.now)
+  return true
+}
+
+/** The core gave an attempt's place to a new offer: the SDK destroys its RTCPeerConnection, which settles it as failed. */
+function giveUpAnswer(ctx: SimContext, c: ClientState, id: number): void {
+  const attempt = c.answerAttempts.get(id)
+  if (attempt) settleAnswer(ctx, c, attempt, false)
+}
+
+/** p2p/answers.ts drain(): answers the best waiting offers there is room for now, then looks again when the core says. */
+function drainAnswers(ctx: SimContext, l: SimListener): void {
+  const c = l.client
+  if (!c || c.closed) return
+  const wanted = (job: AnswerJob) => {
+    const e = c.swarms.get(job.track)
+    return e !== undefined && !e.closed && !e.peers.has(job.remote) && !c.links.has(job.remote) && underHardCap({ open: c.links.size, connecting: c.connecting }, SWARM)
+  }
+  for (const a of c.answers.next(ctx.q.now, (w) => wanted(w.payload))) {
+    if (a.replaces !== undefined) giveUpAnswer(ctx, c, a.replaces)
+    answerOffer(ctx, l, a.payload, a.id)
+  }
+  scheduleAnswers(ctx, l)
+}
+
+function scheduleAnswers(ctx: SimContext, l: SimListener): void {
+  const c = l.client!
+  if (c.answersRetry || c.closed) return
+  const wait = c.answers.retryInMs(ctx.q.now)
+  if (wait === undefined) return
+  c.answersRetry = true
+  ctx.q.after(Math.max(ANSWER_RETRY_MIN_MS, wait), () => {
+    if (l.client !== c) return
+    c.answersRetry = false
+    drainAnswers(ctx, l)
+  })
 }
 
 const sideOf = (link: SimLink, l: SimListener): 0 | 1 => (link.ends[0] === l.index ? 0 : 1)
@@ -327,7 +417,7 @@ function closeLane(ctx: SimContext, l: SimListener, link: SimLink, track: number
   if (!link.said[s].delete(track)) return
   link.lastActivity = ctx.q.now
   const other = otherEnd(ctx, link, l)
-  dropPeer(l, track, other.index)
+  dropPeer(ctx, l, track, other.index)
   if (tell && !link.closed) {
     link.heard[s].delete(track)
     ctx.q.after(other.net.peerOneWayMs, () => heardLeave(ctx, other, link, track))
@@ -341,9 +431,15 @@ function heardLeave(ctx: SimContext, l: SimListener, link: SimLink, track: numbe
   closeLane(ctx, l, link, track, true)
 }
 
-function dropPeer(l: SimListener, track: number, remote: number): void {
-  const entry = l.client?.swarms.get(track)
-  if (entry?.peers.delete(remote)) for (const h of entry.hooks) h.onPeerGone?.(remote)
+function dropPeer(ctx: SimContext, l: SimListener, track: number, remote: number): void {
+  const c = l.client
+  const entry = c?.swarms.get(track)
+  if (!c || !entry?.peers.delete(remote)) return
+  for (const h of entry.hooks) h.onPeerGone?.(remote)
+  // p2p/uploads.ts gone(): the link's queue goes; a chunk being sent stops (sendNext).
+  const key = linkKey(track, remote)
+  c.uploads.dropPeer(key, ctx.q.now)
+  c.ratioChoked.delete(key)
 }
 
 /** The connection ends (bye): every swarm on it closes at both ends. */
@@ -354,7 +450,7 @@ function closeLink(ctx: SimContext, link: SimLink): void {
     const l = ctx.listeners.get(link.ends[s])!
     const remote = link.ends[1 - s]!
     if (l.client?.links.get(remote) === link) l.client.links.delete(remote)
-    for (const track of link.said[s]) dropPeer(l, track, remote)
+    for (const track of link.said[s]) dropPeer(ctx, l, track, remote)
     link.said[s].clear()
     link.heard[s].clear()
   }
@@ -376,10 +472,10 @@ function startSweep(ctx: SimContext, l: SimListener): void {
         closeLink(ctx, link)
       }
     }
-    if (c.links.size > 0) ctx.q.after(SWEEP_MS, sweep)
+    if (c.links.size > 0) ctx.q.after(idleSweepMs(RULES), sweep)
     else c.sweeping = false
   }
-  ctx.q.after(SWEEP_MS, sweep)
+  ctx.q.after(idleSweepMs(RULES), sweep)
 }
 
 /** Joins (or returns) the swarm of `track`: asked of connected peers first; its announces start once the token and the tracker socket are there. */
@@ -431,18 +527,30 @@ function leave(ctx: SimContext, l: SimListener, track: number): void {
   entry.closed = true
   entry.pending.clear()
   for (const link of [...c.links.values()]) closeLane(ctx, l, link, track, true)
-  for (const remote of [...entry.peers]) dropPeer(l, track, remote)
+  for (const remote of [...entry.peers]) dropPeer(ctx, l, track, remote)
   entry.hooks.clear()
   c.swarms.delete(track)
 }
 
-/** Swarms served with nothing playing in them: ended playbacks and cached tracks, the most recent few (client.ts `release`). */
+/** Swarms served with nothing playing in them: ended playbacks and cached tracks, the most recent few (client.ts `release`, core/seeding.ts). */
 export function release(ctx: SimContext, l: SimListener, track: number): void {
   const c = l.client!
-  const at = c.seeding.indexOf(track)
-  if (at >= 0) c.seeding.splice(at, 1)
-  c.seeding.push(track)
-  while (c.seeding.length > ctx.seeding.tracks) leave(ctx, l, c.seeding.shift()!)
+  const r = releaseSeed(c.seeding, track, true, { swarms: ctx.seeding.tracks })
+  c.seeding = r.seeding
+  // r.dropJoin needs nothing here: a swarm is one entry however often it was joined (the sim counts no joins).
+  for (const t of r.evicted) leave(ctx, l, t)
+}
+
+/** client.ts seedFromCache: the whole cached tracks a new session seeds, in the order it joins them (core/seeding.ts). */
+export function seedsFromCache(ctx: SimContext, l: SimListener): number[] {
+  const pick = pickCacheSeeds<number>({ ...DEFAULT_SEEDING_RULES, fromCache: ctx.seeding.fromCache })
+  // The cache's tracks, least recently used first: looked at from the most recent.
+  const tracks = [...l.cache.tracks.keys()]
+  for (let i = tracks.length - 1; i >= Math.max(0, tracks.length - pick.candidates) && pick.wanted(); i--) {
+    const t = tracks[i]!
+    pick.consider(t, cacheCount(l.cache, t) >= ctx.catalog.chunks(t))
+  }
+  return pick.joinOrder()
 }
 
 export function closeNetwork(ctx: SimContext, l: SimListener): void {
@@ -462,37 +570,92 @@ export function request(ctx: SimContext, l: SimListener, entry: SwarmEntry, peer
   return true
 }
 
+/** The uploads' key for one remote in one swarm (the SDK's `${infoHash} ${peer}`). */
+const linkKey = (track: number, remote: number) => `${track} ${remote}`
+
+/** Something from `from` to `to` in `track`'s swarm, there after `to`'s one-way delay if they are still peers there. */
+function toPeer(ctx: SimContext, from: SimListener, to: SimListener, track: number, fn: (h: SwarmHooks) => void): void {
+  ctx.q.after(to.net.peerOneWayMs, () => {
+    const e = to.client?.swarms.get(track)
+    if (e?.peers.has(from.index)) for (const h of e.hooks) fn(h)
+  })
+}
+
+/** p2p/uploads.ts request(): the upload admission core queues the request or refuses it (a reject, and a choke for the ratio rule). */
 function serve(ctx: SimContext, uploader: SimListener, to: SimListener, track: number, index: number): void {
   const c = uploader.client
   const entry = c?.swarms.get(track)
   if (!c || !entry?.peers.has(to.index)) return
-  const back = (fn: (e: SwarmEntry) => void) =>
-    ctx.q.after(to.net.peerOneWayMs, () => {
-      const e = to.client?.swarms.get(track)
-      if (e?.peers.has(uploader.index)) fn(e)
-    })
-  const busy = c.uploading.size >= UPLOAD_SLOTS && !c.uploading.has(to.index)
-  if (c.emergencies > 0 || busy || !cacheHas(uploader.cache, track, index)) {
-    back((e) => {
-      for (const h of e.hooks) h.onReject?.(index, uploader.index)
-    })
-    return
-  }
-  c.uploading.set(to.index, (c.uploading.get(to.index) ?? 0) + 1)
-  const bytes = ctx.catalog.chunkBytes(track, index)
-  const wait = uploader.bucket.take(bytes, ctx.q.now)
-  ctx.q.after(wait, () => {
-    const n = (c.uploading.get(to.index) ?? 1) - 1
-    if (n <= 0) c.uploading.delete(to.index)
-    else c.uploading.set(to.index, n)
-    c.stats.uploadedBytes += bytes
+  const key = linkKey(track, to.index)
+  const d = c.uploads.request(key, index, { uploads: true, emergency: c.emergencies > 0, holds: cacheHas(uploader.cache, track, index), length: ctx.catalog.chunkBytes(track, index), now: ctx.q.now })
+  if (d.type === 'queued') sendNext(ctx, uploader, to, track)
+  else if (d.type === 'refused') {
+    toPeer(ctx, uploader, to, track, (h) => h.onReject?.(index, uploader.index))
+    if (d.reason === 'ratio') chokeRatioRefused(ctx, uploader, to, track)
+  } else if (d.type === 'violation') {
+    // network.ts bans it: its connection closes, with every swarm on it.
     const link = c.links.get(to.index)
-    if (link) link.lastActivity = ctx.q.now
-    ctx.metrics.peer(ctx.q.now, bytes)
-    back((e) => {
-      for (const h of e.hooks) h.onChunk?.(index, bytes, uploader.index)
-    })
+    if (link) closeLink(ctx, link)
+  }
+}
+
+/** p2p/uploads.ts pump(): a link's accepted requests go out one chunk at a time, paced by the upload bandwidth (the token bucket). */
+function sendNext(ctx: SimContext, uploader: SimListener, to: SimListener, track: number): void {
+  const c = uploader.client!
+  const key = linkKey(track, to.index)
+  const item = c.uploads.next(key)
+  if (!item) return
+  const wait = uploader.bucket.take(item.length, ctx.q.now)
+  ctx.q.after(wait, () => {
+    if (uploader.client !== c) return
+    // The peer gone meanwhile stopped the chunk: none of it counts.
+    const sent = c.swarms.get(track)?.peers.has(to.index) ? item.length : 0
+    c.uploads.finished(key, item.index, sent, ctx.q.now)
+    if (sent > 0) {
+      c.stats.uploadedBytes += sent
+      const link = c.links.get(to.index)
+      if (link) link.lastActivity = ctx.q.now
+      ctx.metrics.peer(ctx.q.now, sent)
+      toPeer(ctx, uploader, to, track, (h) => h.onChunk?.(item.index, sent, uploader.index))
+    }
+    sendNext(ctx, uploader, to, track)
   })
+}
+
+/** p2p/uploads.ts: a peer refused for the ratio rule is choked until the budget is back (looked at every few seconds, and as downloads come in). */
+function chokeRatioRefused(ctx: SimContext, uploader: SimListener, to: SimListener, track: number): void {
+  const c = uploader.client!
+  const key = linkKey(track, to.index)
+  if (!chokeForRatio(c.ratioChoked.get(key)?.at, ctx.q.now, DEFAULT_RATIO_CHOKE)) return
+  c.ratioChoked.set(key, { remote: to.index, track, at: ctx.q.now })
+  toPeer(ctx, uploader, to, track, (h) => h.onChoke?.(uploader.index, true))
+  if (c.unchokeCheck) return
+  c.unchokeCheck = true
+  const check = () => {
+    if (uploader.client !== c || c.closed) return
+    if (unchokeIfAble(ctx, uploader)) c.unchokeCheck = false
+    else ctx.q.after(DEFAULT_RATIO_CHOKE.checkMs, check)
+  }
+  ctx.q.after(DEFAULT_RATIO_CHOKE.checkMs, check)
+}
+
+function unchokeIfAble(ctx: SimContext, l: SimListener): boolean {
+  const c = l.client!
+  if (!unchokeAfterRatio({ emergency: c.emergencies > 0, available: c.uploadBudget.available(ctx.q.now) }, DEFAULT_RATIO_CHOKE)) return false
+  for (const { remote, track } of c.ratioChoked.values()) {
+    const other = ctx.listeners.get(remote)
+    if (other && c.links.has(remote)) toPeer(ctx, l, other, track, (h) => h.onChoke?.(l.index, false))
+  }
+  c.ratioChoked.clear()
+  return true
+}
+
+/** A chunk came in from the edge or a peer: it raises what this listener may upload (client.ts onChunkBytes, peer-set.ts received). */
+export function downloaded(ctx: SimContext, l: SimListener, bytes: number): void {
+  const c = l.client
+  if (!c || c.closed) return
+  c.uploadBudget.downloaded(bytes, ctx.q.now)
+  if (c.ratioChoked.size > 0) unchokeIfAble(ctx, l)
 }
 
 /** Tells every peer of the swarm that this listener now holds `index` (the SDK's `have`). */

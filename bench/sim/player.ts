@@ -1,37 +1,47 @@
-import { type Action, createScheduler } from '../../client-sdk/core.js'
+import { type Action, DEFAULT_KEY_TTL_SEC, createScheduler, headChunks, headRequests, prefetchPlan, startPath } from '../../client-sdk/core.js'
 import { createSpeaker } from '../../client-sdk/core.js'
 import type { PlannedPlay } from '../playback/scenario.js'
 import { cacheCount, cacheHas, cacheHeld, cachePut, cacheTouch } from './cache.js'
 import { CHUNK_BYTES } from './catalog.js'
 import type { SimContext } from './context.js'
+import { HEAD_CHUNKS } from './edge-model.js'
 import type { SimPlay } from './metrics.js'
 import { announceHave, join, release, request, setUploading, tokenAt } from './peer-network.js'
 import type { Prefetch, SimListener, SwarmEntry, SwarmHooks } from './types.js'
 
 /**
- * One play, as the SDK's playback.ts and client.ts carry it out, under virtual time: the
- * scheduler core decides where each chunk comes from, the speaker core moves the playhead and
- * counts stalls, exactly as in the player. What is restated here (from the adapters) is the
- * path to the first audio: the session token is asked as the client is created; a play asks
- * for the manifest from the edge and, alongside it, the current key through the edge to the
- * origin (once the token is there; a key already held is not asked again); the first chunk is
- * played once both it and the key are there, plus LOCAL_MS to read, verify and decrypt. Prefetch follows
- * client.ts: 30 s before the end the next tracks' heads are asked from peers, at 10 s what is
- * missing comes from the edge.
+ * One play, as the SDK's client.ts and playback.ts carry it out, under virtual time. The rules
+ * are the SDK's own cores: what a play asks for as it starts (start-path), the scheduler (where
+ * each chunk comes from), the speaker (the playhead, stalls), the prefetch rules (prefetch-plan).
+ * What is left here is carrying them out against the models: the edge's head (manifest and first
+ * chunk in one answer), the key service at the edge's location (the session, with the key of a
+ * play begun as the client starts riding in it; a key on its own after the session's token), key
+ * leases on the device (an hour, kept across sessions; a listener's history was heard long before
+ * the run, at 1 % activity, so its leases have run out), LOCAL_MS for each local step (reading and
+ * verifying the cached manifest, reading a lease, reading, verifying and decrypting the first chunk).
  */
 const TICK_MS = 1000
 const LOCAL_MS = 2
-const PREFETCH_TRACKS = 3
-const PREFETCH_BUDGET = 4 * 1024 * 1024
+const KEY_LEASE_MS = DEFAULT_KEY_TTL_SEC * 1000
 
-/** When the key of `track` is at the client: held already, or asked now (after the token) through the edge to the origin. */
-function keyAt(ctx: SimContext, l: SimListener, track: number): number {
+/** A key the key service gave, at the client at `at`: held for the session, its lease kept on the device. */
+function gotKey(l: SimListener, track: number, at: number): number {
+  l.client!.keys.set(track, at)
+  l.leases.set(track, at + KEY_LEASE_MS)
+  return at
+}
+
+/** client.ts trackKey: the key held in memory, else its lease on this device, else asked of the key service (after the session's token). */
+function trackKeyAt(ctx: SimContext, l: SimListener, track: number): number {
   const c = l.client!
   const held = c.keys.get(track)
   if (held !== undefined) return held
-  const at = ctx.edge.passThrough(l, Math.max(ctx.q.now, tokenAt(ctx, l)))
-  c.keys.set(track, at)
-  return at
+  const lease = l.leases.get(track)
+  if (lease !== undefined && ctx.q.now < lease) {
+    c.keys.set(track, ctx.q.now + LOCAL_MS)
+    return ctx.q.now + LOCAL_MS
+  }
+  return gotKey(l, track, ctx.edge.keyService(l, Math.max(ctx.q.now, tokenAt(ctx, l))))
 }
 
 export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay, onDone: () => void): void {
@@ -42,8 +52,16 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
   const t0 = q.now
   const pre = c.prefetched.get(track) ?? undefined
   c.prefetched.delete(track)
-  // Not prefetched: the key is asked alongside the manifest.
-  const earlyKeyAt = pre ? undefined : keyAt(ctx, l, track)
+  const path = startPath({
+    prefetched: pre !== undefined,
+    // The manifest is cached with the chunks it names: a cached first chunk means a usable cached manifest.
+    cachedManifest: cacheHas(l.cache, track, 0),
+    keyHeld: c.keys.has(track),
+    sessionBoarding: c.sessionAskedAt === q.now,
+    fromStart: true,
+  })
+  // In the session's answer, or on its own once the session's token is there.
+  const earlyKeyAt = path.key === 'session' ? gotKey(l, track, tokenAt(ctx, l)) : path.key === 'request' ? gotKey(l, track, ctx.edge.keyService(l, Math.max(q.now, tokenAt(ctx, l)))) : undefined
   c.upcoming = planned.upcoming.filter((t) => t !== track)
   retireStale(l)
   const bytes = { cache: 0, peer: 0, edge: 0 }
@@ -165,11 +183,12 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
   }
 
   let wasPrefetched = false
-  function begin(): void {
+  /** `fromHead`: chunks the edge's head carried. */
+  function begin(fromHead: number): void {
     if (stopped || c.closed) return
     wasPrefetched = pre !== undefined && cacheHas(l.cache, track, 0)
     if (pre) retire(c, pre, wasPrefetched)
-    keyReadyAt = Math.max(q.now, pre ? pre.keyReadyAt : earlyKeyAt!)
+    keyReadyAt = Math.max(q.now, pre ? pre.keyReadyAt : (earlyKeyAt ?? trackKeyAt(ctx, l, track)))
     c.stats.plays++
     if (wasPrefetched) c.stats.prefetchedPlays++
     if (c.lastTrack !== undefined && c.lastTrack !== track) l.habits.record(String(c.lastTrack), String(track))
@@ -180,6 +199,7 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
       fromCache.add(i)
       scheduler.received(i, 'cache', q.now)
     }
+    for (let i = 0; i < fromHead; i++) arrived(i, 'edge', layout.size(i))
     pump()
     if (ctx.p2p) {
       entry = join(ctx, l, track, () => Math.max(0, layout.count - cacheCount(l.cache, track)) * CHUNK_BYTES)
@@ -209,9 +229,13 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
     q.after(TICK_MS, tick)
   }
 
-  // The manifest: prefetched with the head, or asked from the edge now.
-  if (pre) begin()
-  else q.at(ctx.edge.manifest(l, track), begin)
+  if (path.manifest === 'prefetch') begin(0)
+  else if (path.manifest === 'local') {
+    // The edge's current manifest is asked behind a cached start, for the next play.
+    ctx.edge.manifest(l, track)
+    q.at(q.now + LOCAL_MS, () => begin(0))
+  } else if (path.manifest === 'head') q.at(ctx.edge.head(l, track), () => begin(HEAD_CHUNKS))
+  else q.at(ctx.edge.manifest(l, track), () => begin(0))
 }
 
 /** Prefetches no longer in the queue are dropped (client.ts `queue`). */
@@ -233,43 +257,41 @@ export function retire(c: NonNullable<SimListener['client']>, p: Prefetch, used:
   if (!used) c.stats.prefetchedBytesUnused += p.bytes
 }
 
-/** client.ts checkPrefetch: 30 s before the end, the next tracks' heads; at 10 s, what peers did not send comes from the edge. */
+/** client.ts checkPrefetch: the prefetch rules for the current play, carried out. */
 function checkPrefetch(ctx: SimContext, l: SimListener): void {
   const c = l.client!
   const cur = c.current
-  if (!cur?.started || c.closed) return
-  const remaining = ctx.catalog.durationMs(cur.track) - cur.positionMs()
-  if (remaining > 30_000) return
-  const candidates = c.upcoming.length ? c.upcoming.slice(0, PREFETCH_TRACKS) : l.habits.predict(String(cur.track), undefined, PREFETCH_TRACKS).map(Number)
-  let budget = PREFETCH_BUDGET
-  for (const id of candidates) {
-    if (c.prefetched.has(id)) {
+  if (!cur || c.closed) return
+  const actions = prefetchPlan({
+    started: cur.started,
+    remainingMs: ctx.catalog.durationMs(cur.track) - cur.positionMs(),
+    queue: c.upcoming,
+    predict: (n) => l.habits.predict(String(cur.track), undefined, n).map(Number),
+    held: (id) => {
+      if (!c.prefetched.has(id)) return undefined
       const p = c.prefetched.get(id)
-      if (p) {
-        budget -= p.head.length * CHUNK_BYTES
-        if (remaining <= 10_000) fromEdge(ctx, l, p)
-      }
+      return p ? { headBytes: p.head.length * CHUNK_BYTES, complete: p.missing().length === 0 } : 'loading'
+    },
+  })
+  for (const a of actions) {
+    const id = a.id
+    if (a.type === 'edge') {
+      const p = c.prefetched.get(id)
+      if (p) fromEdge(ctx, l, p)
       continue
     }
-    if (budget <= 0) break
-    const reserve = budget
-    budget = 0
     c.prefetched.set(id, null)
     ctx.q.at(ctx.edge.manifest(l, id), () => {
       if (c.closed || !c.prefetched.has(id)) return
-      c.prefetched.set(id, prefetchHead(ctx, l, id, reserve))
+      c.prefetched.set(id, prefetchHead(ctx, l, id, a.byteBudget))
     })
   }
 }
 
+/** prefetch.ts: the head within its budget, asked of peers as they announce it; the key after the manifest. */
 function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: number): Prefetch {
-  const { catalog } = ctx
-  const layout = catalog.layout(track)
-  const head: number[] = []
-  for (let i = 0; i < layout.count && layout.startMs(i) < ctx.scheduler.headSec * 1000 && budget >= layout.size(i); i++) {
-    budget -= layout.size(i)
-    head.push(i)
-  }
+  const layout = ctx.catalog.layout(track)
+  const head = headChunks(layout, ctx.scheduler.headSec, budget)
   const missing = () => head.filter((i) => !cacheHas(l.cache, track, i))
   const store = (i: number, size: number) => {
     if (p.cancelled || cacheHas(l.cache, track, i)) return
@@ -279,10 +301,10 @@ function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: nu
   }
   const p: Prefetch = {
     track,
-    keyReadyAt: keyAt(ctx, l, track),
+    keyReadyAt: trackKeyAt(ctx, l, track),
     head,
     bytes: 0,
-    asked: new Set(),
+    asked: new Map(),
     fromEdge: new Set(),
     holders: new Map(),
     hooks: undefined,
@@ -292,19 +314,13 @@ function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: nu
     missing,
   }
   const askPeers = () => {
-    if (!p.entry || p.cancelled) return
-    for (const i of missing()) {
-      if (p.asked.has(i)) continue
-      for (const peer of p.entry.peers) {
-        if (p.holders.get(peer)?.has(i) && request(ctx, l, p.entry, peer, i)) {
-          p.asked.add(i)
-          break
-        }
-      }
-    }
+    const entry = p.entry
+    if (!entry || p.cancelled) return
+    const ask = headRequests({ missing: missing(), asked: p.asked, peers: [...entry.peers], holds: (peer, i) => p.holders.get(peer)?.has(i) === true })
+    for (const { index, peer } of ask) if (request(ctx, l, entry, peer, index)) p.asked.set(index, peer)
   }
   if (ctx.p2p) {
-    p.entry = join(ctx, l, track, () => layout.count * CHUNK_BYTES)
+    p.entry = join(ctx, l, track, () => Math.max(0, layout.count - cacheCount(l.cache, track)) * CHUNK_BYTES)
     p.hooks = {
       onPeer: (peer, holds) => {
         p.holders.set(peer, new Set(holds))
@@ -319,12 +335,21 @@ function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: nu
         h.add(i)
         askPeers()
       },
-      onReject: (i) => {
+      onReject: (i, peer) => {
+        p.holders.get(peer)?.delete(i)
         p.asked.delete(i)
         askPeers()
       },
-      onPeerGone: (peer) => p.holders.delete(peer),
-      onChunk: (i, size) => store(i, size),
+      onPeerGone: (peer) => {
+        p.holders.delete(peer)
+        for (const [i, q] of p.asked) if (q === peer) p.asked.delete(i)
+        askPeers()
+      },
+      onChunk: (i, size) => {
+        store(i, size)
+        p.asked.delete(i)
+        askPeers()
+      },
     }
     p.entry.hooks.add(p.hooks)
     for (const peer of p.entry.peers) p.holders.set(peer, new Set(cacheHeld(ctx.listeners.get(peer)!.cache, track)))
@@ -333,6 +358,7 @@ function prefetchHead(ctx: SimContext, l: SimListener, track: number, budget: nu
   return p
 }
 
+/** What no peer sent of a prefetched head, from the edge (each chunk asked once). */
 function fromEdge(ctx: SimContext, l: SimListener, p: Prefetch): void {
   for (const i of p.missing()) {
     if (p.fromEdge.has(i)) continue

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_MESSAGES_PER_SECOND } from '../../client-sdk/core.js'
+import { DEFAULT_TRACKER_PACING, type MessagePacer, createMessagePacer } from '../../client-sdk/core.js'
 import { type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/core.js'
 import type { EventQueue } from './event-queue.js'
 
@@ -15,8 +15,6 @@ export interface TrackerPeer {
   onTracker(reply: Record<string, unknown>): void
 }
 
-const PACE = DEFAULT_MAX_MESSAGES_PER_SECOND
-
 export function createTrackerLink(q: EventQueue, random: () => number) {
   const core: TrackerCore = createTrackerCore({
     now: () => q.now,
@@ -25,9 +23,9 @@ export function createTrackerLink(q: EventQueue, random: () => number) {
     maxConnections: 100_000_000,
   })
   const counters = { messages: 0, closedByTracker: 0 }
-  // The SDK's tracker client paces what it sends (client-sdk/src/p2p/tracker-client.ts): at most PACE frames
-  // in any second per socket, the rest queued. Each socket's last PACE departure times.
-  const departures = new WeakMap<TrackerPeer, { socket: number; times: number[] }>()
+  // The SDK's tracker client paces what it sends (its pacing core, client-sdk/src/core/message-pacing.ts),
+  // queueing the rest: here each frame leaves at the time the core gives. One pacer per socket.
+  const pacers = new WeakMap<TrackerPeer, { socket: number; pacer: MessagePacer }>()
 
   function apply(effects: TrackerEffect[]): void {
     for (const e of effects) {
@@ -65,16 +63,13 @@ export function createTrackerLink(q: EventQueue, random: () => number) {
       const socket = peer.socket
       if (socket === undefined) return
       const data = JSON.stringify(frame)
-      let d = departures.get(peer)
-      if (d?.socket !== socket) {
-        d = { socket, times: [] }
-        departures.set(peer, d)
+      let p = pacers.get(peer)
+      if (p?.socket !== socket) {
+        p = { socket, pacer: createMessagePacer(DEFAULT_TRACKER_PACING) }
+        pacers.set(peer, p)
       }
-      const times = d.times
-      let leaves = Math.max(q.now, times.at(-1) ?? 0)
-      if (times.length >= PACE) leaves = Math.max(leaves, times[times.length - PACE]! + 1000)
-      times.push(leaves)
-      if (times.length > PACE) times.shift()
+      const leaves = p.pacer.nextAt(q.now)
+      p.pacer.sent(leaves)
       q.at(leaves + peer.rttMs / 2, () => {
         counters.messages++
         apply(core.message(socket, data))

@@ -1,4 +1,4 @@
-import type { Habits, createOfferBudget } from '../../client-sdk/core.js'
+import type { Habits, OfferAdmission, UploadAdmission, UploadBudget, createOfferBudget } from '../../client-sdk/core.js'
 import type { NetworkProfile, PlannedPlay } from '../playback/scenario.js'
 import type { EdgeListener } from './edge-model.js'
 import type { TrackerPeer } from './tracker-link.js'
@@ -16,12 +16,16 @@ export interface SimListener extends EdgeListener, TrackerPeer {
   bucket: { take(bytes: number, now: number): number }
   client: ClientState | undefined
   sessions: number
+  /** Key leases on this device (the SDK's keyCache): track -> when the lease runs out. */
+  leases: Map<number, number>
 }
 
 /** Chunks held per track, least recently used first (a Map keeps insertion order). */
 export interface ListenerCache {
   tracks: Map<number, Uint8Array>
   bytes: number
+  /** A chunk came in (from the edge or a peer) and was kept: the SDK counts it toward what it may upload. */
+  onStore?: (bytes: number) => void
 }
 
 /** What a swarm tells the playback or the prefetch listening to it (the SDK's PeerSetListener). */
@@ -95,7 +99,8 @@ export interface Prefetch {
   keyReadyAt: number
   head: number[]
   bytes: number
-  asked: Set<number>
+  /** Head chunks asked of a peer: chunk -> peer. */
+  asked: Map<number, number>
   fromEdge: Set<number>
   holders: Map<number, Set<number>>
   hooks: SwarmHooks | undefined
@@ -114,8 +119,10 @@ export interface ClientState {
   tokenAt: number | undefined
   /** When the tracker socket is open (it opens at the first join). */
   trackerOpenAt: number
-  /** Tracks whose key this client holds or has asked for (keys live for the session). */
+  /** Keys this client holds in memory or has asked for: when each is (or will be) at the client. */
   keys: Map<number, number>
+  /** When the session was asked for: a key asked at that same moment rides in its request. */
+  sessionAskedAt?: number
   swarms: Map<number, SwarmEntry>
   /** Open connections, by the remote listener's index (one per remote). */
   links: Map<number, SimLink>
@@ -126,7 +133,16 @@ export interface ClientState {
   offersPausedUntil: number
   /** An idle sweep is scheduled. */
   sweeping: boolean
-  uploading: Map<number, number>
+  /** The SDK's upload cores: which requests are served (links keyed `${track} ${remote}`, as the SDK keys them by swarm and peer), within the ratio budget. */
+  uploads: UploadAdmission
+  uploadBudget: UploadBudget
+  /** Links choked for the ratio rule, by link key, and whether a look for unchoking them is set. */
+  ratioChoked: Map<string, { remote: number; track: number; at: number }>
+  unchokeCheck: boolean
+  /** The SDK's offer admission core: which relayed offers are answered; its attempts being set up, by id; whether a look at its queue is set. */
+  answers: OfferAdmission<AnswerJob>
+  answerAttempts: Map<number, AnswerAttempt>
+  answersRetry: boolean
   emergencies: number
   seeding: number[]
   /** null: loading (the SDK's placeholder). */
@@ -137,6 +153,19 @@ export interface ClientState {
   stats: ClientStats
   plays: PlannedPlay[]
   next: number
+}
+
+/** A relayed offer kept by the offer admission core until it is answered. */
+export interface AnswerJob {
+  track: number
+  remote: number
+  offerId: string
+}
+
+/** An answered connection being set up; `settled` once it came up, failed, or was given up. */
+export interface AnswerAttempt {
+  id: number
+  settled: boolean
 }
 
 interface PlayState {

@@ -10,7 +10,7 @@ import { type SimContext, hex40 } from './context.js'
 import { createEdgeModel } from './edge-model.js'
 import { createEventQueue } from './event-queue.js'
 import { type Metrics, createMetrics } from './metrics.js'
-import { closeNetwork, newClientState, onTrackerMessage, release, join, tokenAt } from './peer-network.js'
+import { closeNetwork, downloaded, newClientState, onTrackerMessage, release, join, seedsFromCache, tokenAt } from './peer-network.js'
 import { retire, startPlay } from './player.js'
 import { SIM_DEFAULTS } from './options.js'
 import { createTrackerLink } from './tracker-link.js'
@@ -137,7 +137,9 @@ export function runWorld(o: WorldOptions): WorldResult {
       bucket: createTokenBucket(profile.uploadBytesPerSec),
       client: undefined,
       sessions: 0,
+      leases: new Map(),
     }
+    l.cache.onStore = (bytes) => downloaded(ctx, l, bytes)
     const history = [...l.favourites, ...Array.from({ length: HISTORY_TRACKS }, () => popularity.sample(random))]
     for (const t of history) {
       cacheFill(l.cache, t, catalog.chunks(t))
@@ -169,11 +171,11 @@ export function runWorld(o: WorldOptions): WorldResult {
     const c = newClientState(session.plays)
     l.client = c
     // The SDK asks for its session as it is created.
+    c.sessionAskedAt = q.now
     tokenAt(ctx, l)
     // As the SDK's client starts: the most recent tracks its cache holds whole are seeded.
     if (ctx.p2p && ctx.seeding.fromCache > 0) {
-      const whole = [...l.cache.tracks.keys()].filter((t) => cacheCount(l.cache, t) >= catalog.chunks(t)).slice(-ctx.seeding.fromCache)
-      for (const t of whole) {
+      for (const t of seedsFromCache(ctx, l)) {
         join(ctx, l, t, () => Math.max(0, catalog.chunks(t) - cacheCount(l.cache, t)) * CHUNK_BYTES)
         release(ctx, l, t)
       }

@@ -8,6 +8,7 @@ import { DEFAULT_KEY_TTL_SEC, decodeLease, encodeLease, leaseKey } from './core/
 import type { ConnectionRules } from './core/peer-connections.js'
 import { type Privacy, iceKinds, privacyOf } from './core/privacy.js'
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
+import { DEFAULT_SEEDING_RULES, pickCacheSeeds, releaseSeed } from './core/seeding.js'
 import type { TrackTiming } from './core/transition.js'
 import { type CatalogEntry, createEdgeClient } from './edge-client.js'
 import { createEmitter } from './emitter.js'
@@ -19,6 +20,8 @@ import { swarmQuality } from './p2p/peer-set.js'
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from './p2p/uploads.js'
 import { type InnerPlayback, type PlaybackEvents, type PlaybackStats, createPlayback } from './playback.js'
 import { type Prefetched, prefetchHead } from './prefetch.js'
+import { DEFAULT_PREFETCH_RULES, type PrefetchRules, prefetchPlan } from './core/prefetch-plan.js'
+import { type StartFacts, type StartPath, startPath } from './core/start-path.js'
 import { type QualityChoice, chooseQuality } from './quality.js'
 
 /**
@@ -191,11 +194,6 @@ export interface ChorusClient {
   close(): Promise<void>
 }
 
-/** Swarms served with nothing playing in them (see release). */
-const SEEDING_SWARMS = 16
-/** Complete cached tracks a new client serves from the start. */
-const SEED_FROM_CACHE = 10
-
 export async function createClientWith(platform: Platform, options: ClientOptions): Promise<ChorusClient> {
   if (!options || typeof options.edge !== 'string' || !/^https?:\/\//.test(options.edge)) {
     throw new ChorusError('bad_option', 'createClient needs { edge: "http(s)://..." }')
@@ -265,9 +263,13 @@ export async function createClientWith(platform: Platform, options: ClientOption
       })
     : undefined
   const habits = createHabits(await platform.habits?.load().catch(() => undefined))
-  const prefetchTracks = options.prefetch === false ? 0 : (options.prefetch?.tracks ?? 3)
-  const prefetchBudget = options.prefetch === false ? 0 : (options.prefetch?.byteBudget ?? 4 * 1024 * 1024)
-  const prefetched = new Map<string, Prefetched>()
+  const prefetchRules: PrefetchRules = {
+    ...DEFAULT_PREFETCH_RULES,
+    tracks: options.prefetch === false ? 0 : (options.prefetch?.tracks ?? DEFAULT_PREFETCH_RULES.tracks),
+    byteBudget: options.prefetch === false ? 0 : (options.prefetch?.byteBudget ?? DEFAULT_PREFETCH_RULES.byteBudget),
+  }
+  /** undefined: loading. */
+  const prefetched = new Map<string, Prefetched | undefined>()
   const seeding: string[] = []
   let throughput: number | undefined
   let upcoming: string[] = []
@@ -278,23 +280,12 @@ export async function createClientWith(platform: Platform, options: ClientOption
   const watch = setInterval(checkPrefetch, 500)
   ;(watch as { unref?: () => void }).unref?.()
 
-  // Swarms this client keeps serving with nothing to play in them: the tracks its playbacks ended
-  // on, and at start the most recent complete tracks of its cache (not when download-only). Each entry holds one join of its
-  // swarm; the oldest goes past SEEDING_SWARMS, which with a playback and its prefetches stays
-  // under the tracker's 32 swarms per socket.
+  // Swarms this client keeps serving with nothing to play in them, one join each (core/seeding.ts).
   function release(infoHash: string): void {
-    // A download-only listener serves nobody: staying in the swarm would only tell the tracker what it played.
-    if (options.upload === false) {
-      network?.leave(infoHash)
-      return
-    }
-    const at = seeding.indexOf(infoHash)
-    if (at >= 0) {
-      seeding.splice(at, 1)
-      network?.leave(infoHash) // one join per entry is enough
-    }
-    seeding.push(infoHash)
-    while (seeding.length > SEEDING_SWARMS) network?.leave(seeding.shift()!)
+    const r = releaseSeed(seeding, infoHash, options.upload !== false, DEFAULT_SEEDING_RULES)
+    seeding.splice(0, seeding.length, ...r.seeding)
+    if (r.dropJoin) network?.leave(infoHash)
+    for (const evicted of r.evicted) network?.leave(evicted)
   }
 
   /**
@@ -304,9 +295,9 @@ export async function createClientWith(platform: Platform, options: ClientOption
    */
   async function seedFromCache(): Promise<void> {
     if (!network || options.upload === false) return
-    const whole: Array<{ s: { trackId: string; version: string; bitrate: number }; m: Manifest; q: Manifest['qualities'][number] }> = []
-    for (const s of cache.recentQualities(SEED_FROM_CACHE * 3)) {
-      if (whole.length >= SEED_FROM_CACHE) break
+    const pick = pickCacheSeeds<{ s: { trackId: string; version: string; bitrate: number }; m: Manifest; q: Manifest['qualities'][number] }>(DEFAULT_SEEDING_RULES)
+    for (const s of cache.recentQualities(pick.candidates)) {
+      if (!pick.wanted()) break
       let m: Manifest
       const doc = await cache.get(manifestKey(s.trackId))
       if (!doc) continue
@@ -316,10 +307,9 @@ export async function createClientWith(platform: Platform, options: ClientOption
         continue
       }
       const q = m.qualities.find((x) => x.bitrate === s.bitrate)
-      if (q && cache.heldChunks(s.trackId, s.version, s.bitrate).size >= q.chunkCount) whole.push({ s, m, q })
+      if (q) pick.consider({ s, m, q }, cache.heldChunks(s.trackId, s.version, s.bitrate).size >= q.chunkCount)
     }
-    // Oldest first: the most recent are the last to make room for new ones.
-    for (const { s, m, q } of whole.reverse()) {
+    for (const { s, m, q } of pick.joinOrder()) {
       if (closed) return
       const held = () => cache.heldChunks(s.trackId, s.version, s.bitrate)
       const peerSet = await network.join(swarmQuality(m, q), { held, get: (i) => cache.get(chunkKey(s.trackId, s.version, s.bitrate, i)) }, () => Math.max(0, q.byteLength - held().size * q.chunkSize))
@@ -426,13 +416,11 @@ export async function createClientWith(platform: Platform, options: ClientOption
   }
 
   /**
-   * On a cold play, the current version's key is asked for alongside the head instead of after
-   * it (in the session request when that has not left yet). Undefined when the key of the
-   * version last seen is held already.
+   * The current version's key, asked for alongside the head when the start path says so (the key
+   * service puts it in the session request when that has not left yet).
    */
-  function earlyKey(trackId: string): Promise<TrackKey> | undefined {
-    const seen = versions.get(trackId)
-    if (seen !== undefined && heldKey(trackId, seen)) return undefined
+  function earlyKey(trackId: string, path: StartPath): Promise<TrackKey> | undefined {
+    if (path.key !== 'session' && path.key !== 'request') return undefined
     const early = keyService.currentKey(trackId)
     early.then(
       (r) => void (heldKey(trackId, r.version) || hold(trackId, r)),
@@ -452,31 +440,39 @@ export async function createClientWith(platform: Platform, options: ClientOption
 
   const cachedBitrates = (m: Manifest) => m.qualities.filter((q) => cache.has(chunkKey(m.trackId, m.version, q.bitrate, 0))).map((q) => q.bitrate)
 
-  /** Starts prefetching the next tracks once the current one nears its end (30 s), and fetches their heads from the edge at 10 s. */
+  /** Carries out the prefetch rules (core/prefetch-plan.ts) for the current playback. */
   function checkPrefetch(): void {
-    if (!current || closed || prefetchTracks === 0) return
+    if (!current || closed) return
     const s = current.playback.stats()
-    const remaining = current.playback.manifest.durationMs - s.positionMs
-    if (!s.timeToFirstAudioMs || remaining > 30_000) return
-    const candidates = upcoming.length ? upcoming.slice(0, prefetchTracks) : habits.predict(current.playback.trackId, current.context, prefetchTracks)
-    let budget = prefetchBudget
-    for (const id of candidates) {
-      const p = prefetched.get(id)
-      if (p) {
-        budget -= p.headChunks.length * p.quality.chunkSize
-        if (remaining <= 10_000 && !p.complete()) void p.fromEdge()
+    const { trackId, manifest } = current.playback
+    const context = current.context
+    const actions = prefetchPlan(
+      {
+        started: Boolean(s.timeToFirstAudioMs),
+        remainingMs: manifest.durationMs - s.positionMs,
+        queue: upcoming,
+        predict: (n) => habits.predict(trackId, context, n),
+        held: (id) => {
+          if (!prefetched.has(id)) return undefined
+          const p = prefetched.get(id)
+          return p ? { headBytes: p.headChunks.length * p.quality.chunkSize, complete: p.complete() } : 'loading'
+        },
+      },
+      prefetchRules,
+    )
+    for (const a of actions) {
+      if (a.type === 'edge') {
+        void prefetched.get(a.id)?.fromEdge()
         continue
       }
-      if (budget <= 0) break
-      const reserve = budget
-      budget = 0
-      prefetched.set(id, undefined as unknown as Prefetched) // placeholder: one prefetch per track
+      const id = a.id
+      prefetched.set(id, undefined) // loading: one prefetch per track
       void (async () => {
         const manifest = await loadManifest(id)
         const quality = chooseQuality(manifest, 'auto', throughput, cachedBitrates(manifest))
         const key = trackKey(id, manifest.version)
         key.catch(() => {})
-        const p = await prefetchHead({ trackId: id, manifest, quality, key, headSec: schedulerConfig.headSec, edge, cache, network, byteBudget: reserve })
+        const p = await prefetchHead({ trackId: id, manifest, quality, key, headSec: schedulerConfig.headSec, perPeer: prefetchRules.perPeer, edge, cache, network, byteBudget: a.byteBudget })
         // Played, dropped from the queue, or the client closed while it loaded: not wanted any more.
         if (closed || !prefetched.has(id)) return retire(p, false)
         prefetched.set(id, p)
@@ -520,17 +516,29 @@ export async function createClientWith(platform: Platform, options: ClientOption
     const manifest = (async () => {
       const pre = prefetched.get(trackId)
       prefetched.delete(trackId)
-      // Three ways in: a prefetched head; a cached track (manifest and key on this device); a
-      // cold one, whose head (manifest and first chunks) and key are asked for at once.
-      // The key is asked for before anything is awaited: a play begun right after createClient
-      // then has its key ride in the session request, which leaves a turn of the event loop later.
-      const mayBeLocal = !pre && cache.has(manifestKey(trackId))
-      let early = pre || mayBeLocal ? undefined : earlyKey(trackId)
-      const local = mayBeLocal ? await cachedManifest(trackId) : undefined
-      if (mayBeLocal && !local) early = earlyKey(trackId)
-      const fromStart = (playOptions.from ?? 0) <= 0
+      // What to ask for, at once (core/start-path.ts). Nothing is awaited before the key is asked:
+      // a play begun right after createClient has its key ride in the session request, which
+      // leaves a turn of the event loop later.
+      const facts = (manifestCached: boolean): StartFacts => {
+        const seen = versions.get(trackId)
+        return {
+          prefetched: pre !== undefined,
+          cachedManifest: manifestCached,
+          keyHeld: seen !== undefined && heldKey(trackId, seen) !== undefined,
+          sessionBoarding: keyService.boarding(trackId),
+          fromStart: (playOptions.from ?? 0) <= 0,
+        }
+      }
+      let path = startPath(facts(cache.has(manifestKey(trackId))))
+      let early = earlyKey(trackId, path)
+      const local = path.manifest === 'local' ? await cachedManifest(trackId) : undefined
+      // The cached manifest did not verify, or no quality of it is cached any more: a cold start.
+      if (path.manifest === 'local' && !local) {
+        path = startPath(facts(false))
+        early = earlyKey(trackId, path)
+      }
       const head =
-        pre || local || !fromStart
+        path.manifest !== 'head'
           ? undefined
           : await edge.head(trackId, kbpsHint(playOptions.quality)).catch((err: unknown) => {
               // A forged head is refused as a forged manifest is; anything else (an edge without

@@ -77,6 +77,8 @@ export interface KeyService {
    * manifest on a cold play): in the session request when one is about to leave, else on its own.
    */
   currentKey(trackId: string, signal?: AbortSignal): Promise<TrackKey>
+  /** Whether the current key of `trackId`, asked now, would ride in a session request that has not left yet. */
+  boarding(trackId: string): boolean
   /** Sessions asked for so far (tests count them). */
   readonly sessions: number
 }
@@ -139,9 +141,12 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     return current
   }
 
+  const sessionDue = () => options.apiKey !== undefined && (!current || Date.now() >= current.renewAt)
+  const seats = (batch: NonNullable<typeof riding>, trackId: string) => batch.has(trackId) || batch.size < MAX_SESSION_KEYS
+
   /** The session request about to leave, when a new session is due: the one a current key can ride in. */
   function boardingSession(): typeof riding {
-    if (!options.apiKey || (current && Date.now() < current.renewAt)) return undefined
+    if (!sessionDue()) return undefined
     if (!pending) void session().catch(() => {})
     return riding
   }
@@ -208,11 +213,17 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     trackKey: (trackId, version, signal) => keyRequest(trackId, version, signal),
     async currentKey(trackId, signal) {
       const batch = boardingSession()
-      if (batch && (batch.has(trackId) || batch.size < MAX_SESSION_KEYS)) {
+      if (batch && seats(batch, trackId)) {
         const rode = await ride(trackId, batch)
         if (rode) return rode
       }
       return keyRequest(trackId, undefined, signal)
+    },
+    boarding(trackId) {
+      if (!sessionDue()) return false
+      // No session under way: asking starts one, which waits a turn for riders.
+      if (!pending) return true
+      return riding !== undefined && seats(riding, trackId)
     },
     get sessions() {
       return sessions

@@ -1,6 +1,6 @@
 import { type Manifest, type QualityManifest, type StartPoint, chunkMatches, decryptChunk, fromBase64Url, mediaType, playableUntilMs, startPoint } from '../../protocol/index.js'
 import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
-import { type Action, type ChunkLayout, type SchedulerConfig, type Source, createScheduler } from './core/scheduler.js'
+import { type Action, type ChunkLayout, type SchedulerConfig, type Source, createScheduler, qualityLayout } from './core/scheduler.js'
 import { createSpeaker } from './core/speaker.js'
 import { type TrackTiming, trackTiming } from './core/transition.js'
 import type { EdgeClient } from './edge-client.js'
@@ -126,13 +126,7 @@ export function createPlayback(init: PlaybackInit, deps: PlaybackDeps): InnerPla
   const { manifest, quality } = init
   const { cache, edge } = deps
   const events = createEmitter<PlaybackEvents>()
-  const layout: ChunkLayout = {
-    count: quality.chunkCount,
-    size: (i) => Math.min(quality.chunkSize, quality.byteLength - i * quality.chunkSize),
-    startMs: (i) => quality.seek[i] ?? 0,
-    playableUntilMs: (i) => playableUntilMs(quality, i, manifest.durationMs),
-    durationMs: manifest.durationMs,
-  }
+  const layout: ChunkLayout = qualityLayout(quality, manifest.durationMs)
   const scheduler = createScheduler(layout, deps.scheduler)
   const speed = deps.speed > 0 ? deps.speed : 1e6
   const clampMs = (ms: number) => Math.max(0, Math.min(Number.isFinite(ms) ? ms : 0, manifest.durationMs))

@@ -1,13 +1,13 @@
-import { type Manifest, type QualityManifest, playableUntilMs } from '../../protocol/index.js'
+import type { Manifest, QualityManifest } from '../../protocol/index.js'
 import { type ChunkCache, chunkKey } from './cache/chunk-cache.js'
+import { headChunks, headRequests } from './core/prefetch-plan.js'
+import { qualityLayout } from './core/scheduler.js'
 import type { EdgeClient } from './edge-client.js'
 import type { Network } from './p2p/network.js'
 import { type PeerSet, swarmQuality } from './p2p/peer-set.js'
 
 /** How long a retired prefetch holds on to its swarm (see cancel). */
 const LEAVE_AFTER_MS = 15_000
-/** Head chunks asked of one peer at a time (a peer refuses requests past its own cap). */
-const PER_PEER = 4
 
 /**
  * The head of a track that may play next, loaded ahead of time: the manifest and key at once,
@@ -34,31 +34,19 @@ export async function prefetchHead(args: {
   quality: QualityManifest
   key: Promise<CryptoKey>
   headSec: number
+  /** Head chunks asked of one peer at a time (core/prefetch-plan.ts). */
+  perPeer: number
   edge: EdgeClient
   cache: ChunkCache
   network: Network | undefined
   byteBudget: number
 }): Promise<Prefetched> {
   const { manifest, quality, cache, edge } = args
-  const head: number[] = []
-  let budget = args.byteBudget
-  // The chunks needed in the first headSec: by when each is needed (the start of the frame or
-  // fragment its first byte belongs to), not the seek table, which for MP4 can name a fragment later.
-  for (let i = 0; i < quality.chunkCount && playableUntilMs(quality, i, manifest.durationMs) < args.headSec * 1000; i++) {
-    const size = Math.min(quality.chunkSize, quality.byteLength - i * quality.chunkSize)
-    if (budget < size) break
-    budget -= size
-    head.push(i)
-  }
+  const head = headChunks(qualityLayout(quality, manifest.durationMs), args.headSec, args.byteBudget)
   const key = (i: number) => chunkKey(manifest.trackId, manifest.version, quality.bitrate, i)
   const missing = () => head.filter((i) => !cache.has(key(i)))
   /** Chunk -> the peer it was asked of. */
   const asked = new Map<number, string>()
-  const askedOf = (peer: string) => {
-    let n = 0
-    for (const p of asked.values()) if (p === peer) n++
-    return n
-  }
   const aborter = new AbortController()
   let bytes = 0
   let peerSet: PeerSet | undefined
@@ -71,14 +59,11 @@ export async function prefetchHead(args: {
     if (await cache.put(key(i), data)) peerSet?.announceHave(i)
   }
 
-  // Ask peers for head chunks as they announce them: one request per chunk, to whoever has it first.
+  // Peers are asked for head chunks as they announce them.
   const askPeers = () => {
     if (!peerSet || cancelled) return
-    for (const i of missing()) {
-      if (asked.has(i)) continue
-      const peer = peerSet.peers().find((p) => holders.get(p)?.has(i) && askedOf(p) < PER_PEER)
-      if (peer && peerSet.request(peer, i)) asked.set(i, peer)
-    }
+    const ask = headRequests({ missing: missing(), asked, peers: peerSet.peers(), holds: (p, i) => holders.get(p)?.has(i) === true }, args)
+    for (const { index, peer } of ask) if (peerSet.request(peer, index)) asked.set(index, peer)
   }
   const holders = new Map<string, Set<number>>()
 

@@ -58,3 +58,14 @@ t.test('a key answer for another version than asked is refused', async (t) => {
   await t.rejects(keys.trackKey('a', 'v1'), { code: 'no_key', message: /version v2/ })
   t.equal((await keys.currentKey('a')).version, 'v2', 'the current version is whatever the service says')
 })
+
+t.test('boarding: a current key asked now rides in the session request until it leaves', async (t) => {
+  const svc = fakeService(60_000)
+  const keys = createKeyService({ base: 'http://keys.test', fetch: svc.fetch, apiKey: 'k' })
+  t.equal(keys.boarding('a'), true, 'no session yet: asking starts one, which waits a turn for riders')
+  const session = keys.tokens()
+  t.equal(keys.boarding('a'), true, 'the request has not left')
+  await session
+  t.equal(keys.boarding('a'), false, 'a session is held: a key goes on its own')
+  t.equal(createKeyService({ base: 'http://keys.test', fetch: svc.fetch, token: 'app' }).boarding('a'), false, "an app's own token: no session to ride in")
+})

@@ -3,7 +3,7 @@
 // connection is idle.
 
 import t from 'tap'
-import { DEFAULT_CONNECTION_RULES, type OfferSituation, announceOnLinks, createOfferBudget, idleConnection, offersToMake } from '../src/core/peer-connections.js'
+import { DEFAULT_CONNECTION_RULES, type OfferSituation, announceOnLinks, coversSwarm, createOfferBudget, idleConnection, idleSweepMs, offersToMake } from '../src/core/peer-connections.js'
 
 const seeking: OfferSituation = { now: 10_000, left: 1000, others: 5, peers: 0, usefulPeers: 0, pending: 0, room: 50, paused: false, askedUntil: 0, budget: 3 }
 
@@ -40,10 +40,20 @@ t.test('a connection is idle when it carries nothing this listener fetches and m
   t.notOk(idleConnection({ fetching: 1, lastActivity: 0 }, 10 * idleMs), 'a swarm being fetched keeps it')
   t.notOk(idleConnection({ fetching: 0, lastActivity: 1000 }, 1000 + idleMs - 1))
   t.ok(idleConnection({ fetching: 0, lastActivity: 1000 }, 1000 + idleMs))
+  t.equal(idleSweepMs(), 10_000, 'looked for every 10 s by default')
+  t.equal(idleSweepMs({ idleMs: 8_000 }), 2_000, 'a quarter of a short idle time')
+  t.equal(idleSweepMs({ idleMs: 100 }), 1_000, 'at most every second')
 })
 
 t.test('a listener tells its links of the swarms it fetches, not of those it seeds', async (t) => {
   t.ok(announceOnLinks({ left: 1, refused: false, closed: false }))
   t.notOk(announceOnLinks({ left: 0, refused: false, closed: false }))
   t.notOk(announceOnLinks({ left: 1, refused: true, closed: false }))
+})
+
+t.test('a peer covers a swarm when it holds at least half of what this listener lacks', async (t) => {
+  t.ok(coversSwarm({ has: 50, lacking: 100 }))
+  t.notOk(coversSwarm({ has: 49, lacking: 100 }), 'a few chunks are not enough')
+  t.notOk(coversSwarm({ has: 0, lacking: 0 }), 'nothing to give')
+  t.ok(coversSwarm({ has: 1, lacking: 1 }))
 })

@@ -1,7 +1,7 @@
 // The upload cores (src/core/upload-budget.ts, src/core/upload-admission.ts), under a fake clock.
 
 import t from 'tap'
-import { createUploadAdmission } from '../src/core/upload-admission.js'
+import { DEFAULT_RATIO_CHOKE, chokeForRatio, createUploadAdmission, unchokeAfterRatio } from '../src/core/upload-admission.js'
 import { createUploadBudget } from '../src/core/upload-budget.js'
 
 const MIN = 60_000
@@ -54,4 +54,14 @@ t.test('admission: per-peer cap, slots, ratio, cancel, and a flood is a violatio
   const f = createUploadAdmission({ slots: 4, perPeer: 2, maxAbuse: 5 }, createUploadBudget({ ratio: 2, windowMs: MIN, allowanceBytes: 1e9 }))
   const out = Array.from({ length: 10 }, (_, i) => f.request('x', i % 4, ctx).type)
   t.same(out, ['queued', 'queued', 'refused', 'refused', 'duplicate', 'duplicate', 'refused', 'violation', 'violation', 'violation'])
+})
+
+t.test('a peer refused for the ratio rule is choked, at most once a second, until 256 KiB may go up again', async (t) => {
+  t.ok(chokeForRatio(undefined, 5000), 'not choked yet')
+  t.notOk(chokeForRatio(5000, 5999), 'choked a moment ago')
+  t.ok(chokeForRatio(5000, 6000))
+  t.equal(DEFAULT_RATIO_CHOKE.checkMs, 2000)
+  t.notOk(unchokeAfterRatio({ emergency: false, available: 256 * 1024 - 1 }))
+  t.ok(unchokeAfterRatio({ emergency: false, available: 256 * 1024 }))
+  t.notOk(unchokeAfterRatio({ emergency: true, available: 1e9 }), 'an emergency holds every upload')
 })

@@ -73,6 +73,11 @@ export function offersToMake(s: OfferSituation, rules: ConnectionRules = DEFAULT
   return n > 0 ? { offers: n, reason: 'offer' } : { offers: 0, reason: 'budget' }
 }
 
+/** Whether a connected peer (not choking) covers a swarm: it holds `has` of the `lacking` chunks this listener lacks there. A peer with a few chunks of the track is not one to fetch the rest from. */
+export function coversSwarm(p: { has: number; lacking: number }): boolean {
+  return p.has > 0 && p.has * 2 >= p.lacking
+}
+
 /** The client's offer budget: a token per RTCPeerConnection made to offer. */
 export interface OfferBudget {
   /** Whole offers that may be made now. */
@@ -111,6 +116,11 @@ export interface ConnectionActivity {
 /** Whether to close a connection now: it carries nothing this listener fetches and has been quiet for `idleMs`. */
 export function idleConnection(c: ConnectionActivity, now: number, rules: Pick<ConnectionRules, 'idleMs'> = DEFAULT_CONNECTION_RULES): boolean {
   return c.fetching === 0 && now - c.lastActivity >= rules.idleMs
+}
+
+/** How often the network looks for idle connections while it has any: often enough that one closes soon after `idleMs`, rarely enough to cost nothing. */
+export function idleSweepMs(rules: Pick<ConnectionRules, 'idleMs'> = DEFAULT_CONNECTION_RULES): number {
+  return Math.max(1000, Math.min(10_000, rules.idleMs / 4))
 }
 
 /** Whether this listener tells a connected peer, unasked, that it is in a swarm: only when it fetches there (a seeder waits to be asked, so peers learn what it seeds only by asking for it). */

@@ -1,3 +1,5 @@
+import { type QualityManifest, playableUntilMs } from '../../../protocol/index.js'
+
 /**
  * Which chunk comes from where, and when: the player's scheduler as a pure core. It holds no
  * timers and does no I/O; the player tells it what happened (with the time) and performs the
@@ -59,6 +61,23 @@ export interface ChunkLayout {
    */
   playableUntilMs?(index: number): number
   durationMs: number
+}
+
+/** When chunk `index` is needed: the audio reachable with every chunk before it. */
+export function chunkNeededMs(layout: ChunkLayout, index: number): number {
+  if (index >= layout.count) return layout.durationMs
+  return layout.playableUntilMs ? layout.playableUntilMs(index) : layout.startMs(index)
+}
+
+/** The layout of one quality of a manifest, as the player and its prefetch see it. */
+export function qualityLayout(quality: QualityManifest, durationMs: number): ChunkLayout {
+  return {
+    count: quality.chunkCount,
+    size: (i) => Math.min(quality.chunkSize, quality.byteLength - i * quality.chunkSize),
+    startMs: (i) => quality.seek[i] ?? 0,
+    playableUntilMs: (i) => playableUntilMs(quality, i, durationMs),
+    durationMs,
+  }
 }
 
 export type Source = 'cache' | 'peer' | 'edge'
@@ -145,8 +164,7 @@ export function createScheduler(layout: ChunkLayout, config: SchedulerConfig = D
   let emergency = false
   let uploadAllowed = true
 
-  /** When chunk `index` is needed: the audio reachable with every chunk before it. */
-  const neededMs = (index: number): number => (index >= layout.count ? layout.durationMs : layout.playableUntilMs ? layout.playableUntilMs(index) : layout.startMs(index))
+  const neededMs = (index: number): number => chunkNeededMs(layout, index)
 
   /**
    * The first chunk from the start that is not held: where the stream waits. The plan begins

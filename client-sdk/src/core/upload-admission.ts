@@ -18,6 +18,29 @@ export interface UploadAdmissionOptions {
 
 export const DEFAULT_UPLOAD_ADMISSION: UploadAdmissionOptions = { slots: 4, perPeer: 16, maxAbuse: 64 }
 
+/**
+ * A peer refused for the ratio rule is choked as well, so that it stops asking (again at most
+ * every `rechokeMs`); those choked are unchoked together once `unchokeBytes` may go up again,
+ * looked at every `checkMs` and as downloads raise the budget, unless an emergency holds every upload.
+ */
+export interface RatioChokeRules {
+  rechokeMs: number
+  checkMs: number
+  unchokeBytes: number
+}
+
+export const DEFAULT_RATIO_CHOKE: RatioChokeRules = { rechokeMs: 1000, checkMs: 2000, unchokeBytes: 256 * 1024 }
+
+/** Whether to choke a peer refused for the ratio rule at `now`, having choked it last at `lastAt` (undefined: not choked). */
+export function chokeForRatio(lastAt: number | undefined, now: number, rules: Pick<RatioChokeRules, 'rechokeMs'> = DEFAULT_RATIO_CHOKE): boolean {
+  return lastAt === undefined || now - lastAt >= rules.rechokeMs
+}
+
+/** Whether the peers choked for the ratio rule may ask again: `available` is what the upload budget may still promise. */
+export function unchokeAfterRatio(s: { emergency: boolean; available: number }, rules: Pick<RatioChokeRules, 'unchokeBytes'> = DEFAULT_RATIO_CHOKE): boolean {
+  return !s.emergency && s.available >= rules.unchokeBytes
+}
+
 export type RefusalReason = 'download_only' | 'emergency' | 'not_held' | 'slots' | 'per_peer' | 'ratio'
 
 type RequestDecision =

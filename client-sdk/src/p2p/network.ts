@@ -2,7 +2,8 @@ import type { SessionDescription, TrackerReply, TrackerRequest } from '../../../
 import { swarmInfoHash } from '../../../protocol/index.js'
 import { type TrackerClient, type WebSocketConstructor, chorusTrack, createTrackerClient } from './tracker-client.js'
 import type { OfferAdmissionOptions } from '../core/offer-admission.js'
-import { type ConnectionRules, DEFAULT_CONNECTION_RULES, announceOnLinks, createOfferBudget, idleConnection, offersToMake } from '../core/peer-connections.js'
+import { type ConnectionRules, DEFAULT_CONNECTION_RULES, announceOnLinks, createOfferBudget, idleConnection, idleSweepMs, offersToMake } from '../core/peer-connections.js'
+import { DEFAULT_SWARM_RULES, type SwarmRules, announceInterval, answerUseful, nextAnnounce, offerExpired, offerOnReply, offerRoom, peerLimitPausedUntil, underHardCap } from '../core/swarm-rules.js'
 import { randomId } from '../core/random-id.js'
 import { fingerprint, outgoingDescription, saneOffer, candidates as sdpCandidates } from '../core/sdp.js'
 import { createAnswers } from './answers.js'
@@ -17,7 +18,9 @@ import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, type UploadStats, createUploa
  * uploads (p2p/uploads.ts) and which relayed offers it answers (core/offer-admission.ts).
  * Offers and answers travel through the tracker (WebTorrent protocol); chunks travel over
  * simple-peer data channels, one per remote listener, each carrying every swarm both are in
- * (p2p/peer-wire.ts). When to offer and when to close a connection: core/peer-connections.ts.
+ * (p2p/peer-wire.ts). When to offer and when to close a connection: core/peer-connections.ts;
+ * the caps, when to announce again, offers given up, the pause after peer_limit and which offers
+ * are worth answering: core/swarm-rules.ts (the simulation runs both).
  *
  * Each swarm has a peer id of its own (random, from the CSPRNG): peers of one track cannot
  * link it to the listener's other swarms, and a peer id the tracker says is taken (a reconnect
@@ -53,9 +56,6 @@ export interface NetworkOptions {
   random?: () => number
   onWarning?: (w: { code: string; message: string }) => void
 }
-
-/** How long no offers go to a tracker that said peer_limit: introductions age out over its hour. */
-const PEER_LIMIT_PAUSE_MS = 5 * 60_000
 
 interface TrackerEntry {
   url: string
@@ -154,9 +154,12 @@ export interface Network {
 
 export function createNetwork(options: NetworkOptions): Network {
   const random = options.random ?? Math.random
-  const maxConnections = options.maxConnections ?? 50
-  const hardMax = options.hardMaxConnections ?? 60
-  const answerTimeoutMs = options.answerTimeoutMs ?? 10_000
+  const swarmRules: SwarmRules = {
+    ...DEFAULT_SWARM_RULES,
+    ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
+    ...(options.hardMaxConnections !== undefined && { hardMaxConnections: options.hardMaxConnections }),
+    ...(options.answerTimeoutMs !== undefined && { answerTimeoutMs: options.answerTimeoutMs }),
+  }
   const rules: ConnectionRules = { ...DEFAULT_CONNECTION_RULES, ...options.connections }
   const budget = createOfferBudget(rules)
   const now = () => performance.now()
@@ -232,7 +235,7 @@ export function createNetwork(options: NetworkOptions): Network {
 
   /** A data channel is up: one connection to this remote, for this swarm and every other both are in. */
   function connected(entry: JoinedSwarm, remote: string, peer: SimplePeerLike): void {
-    if (entry.closed || entry.peerSet.has(remote) || wires.has(remote) || banned.has(remote) || connections() >= hardMax) {
+    if (entry.closed || entry.peerSet.has(remote) || wires.has(remote) || banned.has(remote) || !underHardCap({ open: connections(), connecting: 0 }, swarmRules)) {
       // Through a link, so the remote hears bye and ends the channel itself (it may be sending).
       refusePeer(peer)
       return
@@ -307,7 +310,7 @@ export function createNetwork(options: NetworkOptions): Network {
       }
     }
     if (wires.size > 0 && !sweepTimer && !closed) {
-      sweepTimer = setInterval(idleSweep, Math.max(1000, Math.min(10_000, rules.idleMs / 4)))
+      sweepTimer = setInterval(idleSweep, idleSweepMs(rules))
       ;(sweepTimer as { unref?: () => void }).unref?.()
     } else if (wires.size === 0 && sweepTimer) {
       clearInterval(sweepTimer)
@@ -315,7 +318,7 @@ export function createNetwork(options: NetworkOptions): Network {
     }
   }
 
-  function track(peer: SimplePeerLike, onConnect: () => void, onSettled?: (ok: boolean) => void, timeoutMs = 15_000): void {
+  function track(peer: SimplePeerLike, onConnect: () => void, onSettled?: (ok: boolean) => void, timeoutMs = swarmRules.connectTimeoutMs): void {
     connecting++
     stats.attempts++
     let settled = false
@@ -345,7 +348,7 @@ export function createNetwork(options: NetworkOptions): Network {
     ...(options.offers && { admission: options.offers }),
     newPeer: () => newPeer(false),
     track,
-    timeoutMs: answerTimeoutMs,
+    timeoutMs: swarmRules.answerTimeoutMs,
   })
 
   /** Sends to the swarm's tracker with the session token (the tracker checks it when the last one it saw has expired). */
@@ -360,7 +363,7 @@ export function createNetwork(options: NetworkOptions): Network {
     // An answer takes a second; an offer unanswered for long is one the tracker forgot (it keeps
     // a few per socket) or its receiver ignored: its RTCPeerConnection goes.
     for (const [id, p] of entry.pending) {
-      if (Date.now() - p.at > 10_000) {
+      if (offerExpired(p.at, Date.now(), swarmRules)) {
         p.peer.destroy()
         entry.pending.delete(id)
       }
@@ -374,7 +377,7 @@ export function createNetwork(options: NetworkOptions): Network {
         peers: entry.peerSet.size,
         usefulPeers: entry.peerSet.usefulPeers(),
         pending: entry.pending.size,
-        room: Math.max(0, Math.min(maxConnections - connections(), hardMax - connections() - connecting)),
+        room: offerRoom({ open: connections(), connecting }, swarmRules),
         paused: Date.now() < entry.tracker.offersPausedUntil,
         askedUntil: entry.askedUntil,
         budget: budget.available(t),
@@ -438,10 +441,16 @@ export function createNetwork(options: NetworkOptions): Network {
     // Fewer peers than we would like: ask again soon, then less and less often while the swarm
     // stays small (5, 10, 20, 40 s...); otherwise at the tracker's interval.
     // A holder waits for offers and announces at the tracker's interval.
-    const small = entry.left() > 0 && entry.peerSet.usefulPeers() < rules.enoughPeers && (entry.others ?? 1) > entry.peerSet.size
-    entry.lonely = small ? entry.lonely + 1 : 0
-    const wait = small ? Math.min(seconds, 5 * 2 ** Math.min(entry.lonely - 1, 4) * (0.8 + random() * 0.4)) : seconds
-    entry.timer = setTimeout(() => void announce(entry).catch(() => {}), wait * 1000)
+    const next = nextAnnounce(
+      { left: entry.left(), usefulPeers: () => entry.peerSet.usefulPeers(), peers: entry.peerSet.size, others: entry.others, lonely: entry.lonely, intervalSec: seconds },
+      random,
+      {
+        ...swarmRules,
+        enoughPeers: rules.enoughPeers,
+      },
+    )
+    entry.lonely = next.lonely
+    entry.timer = setTimeout(() => void announce(entry).catch(() => {}), next.waitSec * 1000)
     entry.timer.unref?.()
   }
 
@@ -523,7 +532,7 @@ export function createNetwork(options: NetworkOptions): Network {
     if ('warning_code' in reply && reply.warning_code === 'peer_limit') {
       // Offers made now would only time out unanswered: none to this tracker for a while, and
       // the pending ones go. Peers already met go on; playback goes on from the servers.
-      t.offersPausedUntil = Date.now() + PEER_LIMIT_PAUSE_MS
+      t.offersPausedUntil = peerLimitPausedUntil(Date.now(), swarmRules)
       for (const e of swarms.values()) {
         if (e.tracker !== t) continue
         for (const p of e.pending.values()) p.peer.destroy()
@@ -540,8 +549,8 @@ export function createNetwork(options: NetworkOptions): Network {
       if (typeof reply.complete === 'number' && typeof reply.incomplete === 'number') entry.others = Math.max(0, reply.complete + reply.incomplete - 1)
       // The first announce only asks who is there; with someone there, offers go out at once
       // (unless the peers this listener is connected to cover the swarm).
-      if (first && (entry.others ?? 0) > 0 && entry.left() > 0) offerIfNeeded(entry)
-      scheduleAnnounce(entry, Math.max(5, Math.min(120, reply.interval)))
+      if (offerOnReply({ first, others: entry.others, left: entry.left() })) offerIfNeeded(entry)
+      scheduleAnnounce(entry, announceInterval(reply.interval, swarmRules))
       return
     }
     if ('offer' in reply && reply.offer && 'offer_id' in reply) {
@@ -563,9 +572,9 @@ export function createNetwork(options: NetworkOptions): Network {
   }
 
   /** Whether this listener can use a connection in the swarm: it wants chunks there, or can serve some. */
-  const useful = (entry: JoinedSwarm) => entry.left() > 0 || (options.uploads !== false && entry.peerSet.size < maxConnections && hasChunks(entry))
-  const hasChunks = (entry: JoinedSwarm) => entry.peerSet.source.held().size > 0
-  const roomFor = () => connections() + connecting < hardMax
+  const useful = (entry: JoinedSwarm) =>
+    answerUseful({ left: entry.left(), uploads: options.uploads !== false, peers: entry.peerSet.size, holdsChunks: entry.peerSet.source.held().size > 0 }, swarmRules)
+  const roomFor = () => underHardCap({ open: connections(), connecting }, swarmRules)
 
   function onOffer(entry: JoinedSwarm, remote: string, offer: SessionDescription, offerId: string): void {
     if (typeof remote !== 'string' || typeof offer !== 'object' || offer === null) return
@@ -713,7 +722,7 @@ export function createNetwork(options: NetworkOptions): Network {
         }
         if (fetching && asked > 0) entry.askedUntil = now() + rules.askMs
         if (tracker.client.connected) await announce(entry, 'started').catch(() => {})
-        scheduleAnnounce(entry, 10)
+        scheduleAnnounce(entry, swarmRules.firstAnnounceSec)
         return entry
       })()
       joining.set(infoHash, made)

@@ -1,5 +1,6 @@
 import { type Manifest, type QualityManifest, chunkLength, chunkMatches, fromBitfield, toBitfield } from '../../../protocol/index.js'
 import type { ControlMessage, PeerLink } from './peer-link.js'
+import { coversSwarm } from '../core/peer-connections.js'
 
 /**
  * What one swarm is for: a track version at one quality, with what checks its chunks. A swarm
@@ -234,8 +235,7 @@ export function createPeerSet(quality: SwarmQuality, infoHash: string, options: 
         if (r.choking) continue
         let has = 0
         for (const i of r.holds) if (!held.has(i)) has++
-        // A peer with a few chunks of the track is not one to fetch the rest from.
-        if (has > 0 && has * 2 >= lacking) n++
+        if (coversSwarm({ has, lacking })) n++
       }
       return n
     },

@@ -4,6 +4,7 @@
 
 import type { ChorusTrack, TrackerReply, TrackerRequest } from '../../../protocol/index.js'
 import { TRACKER_PING, TRACKER_PONG } from '../../../protocol/index.js'
+import { DEFAULT_TRACKER_PACING, createMessagePacer } from '../core/message-pacing.js'
 
 /** The part of the WebSocket API this client uses; browsers, Workers and `ws` all provide it. */
 export interface WebSocketLike {
@@ -71,10 +72,8 @@ export function chorusTrack(quality: { trackId: string; version: string; bitrate
   return { id: quality.trackId, version: quality.version, bitrate: quality.bitrate }
 }
 
-/** Under Chorus's tracker limit of 20 a second, with room for frames that bunch up in transit. */
-export const DEFAULT_MAX_MESSAGES_PER_SECOND = 15
-/** A second, and a margin for a tracker that reads late. */
-const PACING_WINDOW_MS = 1300
+/** Under Chorus's tracker limit of 20 a second, with room for frames that bunch up in transit (core/message-pacing.ts). */
+export const DEFAULT_MAX_MESSAGES_PER_SECOND = DEFAULT_TRACKER_PACING.maxMessages
 
 /** Half of the capped exponential delay is fixed, half random ("equal jitter"). */
 export function reconnectDelay(attempt: number, minMs: number, maxMs: number, random: () => number): number {
@@ -104,22 +103,18 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
   let retryTimer: unknown
   let pingTimer: unknown
 
-  // Pacing: the send times of the last maxMessagesPerSecond messages, oldest first. A message may
-  // go when the oldest of them is a second old, plus a margin: the tracker counts by arrival, and a
-  // busy tracker that reads one batch late would otherwise see two batches inside one of its
-  // seconds (seen in CI under load). The rest wait in `queue` for a timer.
-  const sentAt: number[] = []
+  // What may not leave yet by the pacing core waits in `queue` for a timer.
+  const pacer = createMessagePacer({ ...DEFAULT_TRACKER_PACING, maxMessages: maxMessagesPerSecond })
   let queue: string[] = []
   let flushTimer: unknown
 
   function spare(): boolean {
     const t = now()
-    while (sentAt.length > 0 && t - sentAt[0]! >= PACING_WINDOW_MS) sentAt.shift()
-    return sentAt.length < maxMessagesPerSecond
+    return pacer.nextAt(t) <= t
   }
 
   function transmit(text: string): void {
-    sentAt.push(now())
+    pacer.sent(now())
     socket!.send(text)
   }
 
@@ -127,7 +122,10 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
     flushTimer = undefined
     if (socket?.readyState !== OPEN) return
     while (queue.length > 0 && spare()) transmit(queue.shift()!)
-    if (queue.length > 0) flushTimer = setTimer(flush, Math.max(1, PACING_WINDOW_MS - (now() - sentAt[0]!)))
+    if (queue.length > 0) {
+      const t = now()
+      flushTimer = setTimer(flush, Math.max(1, pacer.nextAt(t) - t))
+    }
   }
 
   function dropQueue(): void {
@@ -173,7 +171,7 @@ export function createTrackerClient(options: TrackerClientOptions): TrackerClien
       clearTimer(pingTimer)
       dropQueue()
       // A new socket starts a new second at the tracker.
-      sentAt.length = 0
+      pacer.reset()
       const retry = !closed && shouldReconnect(event.code)
       const delay = retry ? reconnectDelay(attempt++, minDelayMs, maxDelayMs, random) : null
       options.onClose?.({ code: event.code, reason: event.reason, reconnectInMs: delay })

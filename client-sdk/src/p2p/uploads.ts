@@ -1,5 +1,5 @@
 import { createTokenBucket } from '../core/token-bucket.js'
-import { DEFAULT_UPLOAD_ADMISSION, type RefusalReason, createUploadAdmission } from '../core/upload-admission.js'
+import { DEFAULT_RATIO_CHOKE, DEFAULT_UPLOAD_ADMISSION, type RefusalReason, chokeForRatio, createUploadAdmission, unchokeAfterRatio } from '../core/upload-admission.js'
 import { DEFAULT_UPLOAD_BUDGET, createUploadBudget } from '../core/upload-budget.js'
 import type { PeerLink } from './peer-link.js'
 import type { UploadSource } from './peer-set.js'
@@ -115,18 +115,17 @@ export function createUploads(options: { limits: UploadLimits | false; now?: () 
     }
   }
 
-  function chokeForRatio(p: UploadPeer): void {
-    const was = choked.get(p.key)
-    if (was && now() - was.at < 1000) return
+  function chokeRatioRefused(p: UploadPeer): void {
+    if (!chokeForRatio(choked.get(p.key)?.at, now(), DEFAULT_RATIO_CHOKE)) return
     choked.set(p.key, { link: p.link, at: now() })
     void p.link.send({ type: 'choke' })
-    unchokeTimer ??= setInterval(unchokeIfAble, 2000)
+    unchokeTimer ??= setInterval(unchokeIfAble, DEFAULT_RATIO_CHOKE.checkMs)
     ;(unchokeTimer as { unref?: () => void }).unref?.()
   }
 
   /** Budget back (old uploads left the window, or downloads added to it): peers choked for it may ask again. */
   function unchokeIfAble(): void {
-    if (emergency || budget.available(now()) < 256 * 1024) return
+    if (!unchokeAfterRatio({ emergency, available: budget.available(now()) }, DEFAULT_RATIO_CHOKE)) return
     for (const { link } of choked.values()) if (!link.closed) void link.send({ type: 'unchoke' })
     choked.clear()
     clearInterval(unchokeTimer)
@@ -144,7 +143,7 @@ export function createUploads(options: { limits: UploadLimits | false; now?: () 
           return
         case 'refused':
           void p.link.send({ type: 'reject', index })
-          if (d.reason === 'ratio') chokeForRatio(p)
+          if (d.reason === 'ratio') chokeRatioRefused(p)
           return
         case 'duplicate':
           return
