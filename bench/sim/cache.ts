@@ -42,6 +42,7 @@ export function cachePut(c: ListenerCache, track: number, index: number, chunks:
   if (!held) {
     held = new Uint8Array(chunks)
     c.tracks.set(track, held)
+    c.onTrack?.(track, true)
   }
   if (held[index] === 1) return
   held[index] = 1
@@ -50,6 +51,7 @@ export function cachePut(c: ListenerCache, track: number, index: number, chunks:
     const [oldest, chunksHeld] = c.tracks.entries().next().value as [number, Uint8Array]
     if (oldest === track) break
     c.tracks.delete(oldest)
+    c.onTrack?.(oldest, false)
     for (const b of chunksHeld) if (b === 1) c.bytes -= CHUNK_BYTES
   }
   c.onStore?.(CHUNK_BYTES)

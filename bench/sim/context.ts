@@ -16,6 +16,8 @@ export interface SimContext {
   metrics: Metrics
   /** Listeners met so far, by index. */
   listeners: Map<number, SimListener>
+  /** Online listeners holding some of each track in their cache: who could serve a play of it at all. */
+  holders: Map<number, number>
   p2p: boolean
   connectSuccess: number
   scheduler: SchedulerConfig

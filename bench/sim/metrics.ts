@@ -31,6 +31,8 @@ export interface Bucket {
   originBytes: number
   originRequests: number
   cacheBytes: number
+  /** Edge bytes to plays of a track no other online listener held at the play's start: a floor. */
+  unheldBytes: number
   online: number
 }
 
@@ -40,7 +42,17 @@ export function createMetrics(bucketMs: number, warmupMs: number) {
   const at = (now: number): Bucket => {
     const i = Math.floor(now / bucketMs)
     while (buckets.length <= i)
-      buckets.push({ edgeBytes: 0, edgeBy: { head: 0, noPeer: 0, urgent: 0, prefetch: 0, control: 0 }, edgeRequests: 0, peerBytes: 0, originBytes: 0, originRequests: 0, cacheBytes: 0, online: 0 })
+      buckets.push({
+        edgeBytes: 0,
+        edgeBy: { head: 0, noPeer: 0, urgent: 0, prefetch: 0, control: 0 },
+        edgeRequests: 0,
+        peerBytes: 0,
+        originBytes: 0,
+        originRequests: 0,
+        cacheBytes: 0,
+        unheldBytes: 0,
+        online: 0,
+      })
     return buckets[i]!
   }
   const clients = { sessions: 0, attempts: 0, established: 0, failed: 0, prefetchedBytes: 0, prefetchedBytesUnused: 0 }
@@ -66,6 +78,9 @@ export function createMetrics(bucketMs: number, warmupMs: number) {
     },
     cache(now: number, bytes: number): void {
       at(now).cacheBytes += bytes
+    },
+    unheld(now: number, bytes: number): void {
+      at(now).unheldBytes += bytes
     },
     online(now: number, n: number): void {
       const b = at(now)

@@ -64,6 +64,9 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
   const earlyKeyAt = path.key === 'session' ? gotKey(l, track, tokenAt(ctx, l)) : path.key === 'request' ? gotKey(l, track, ctx.edge.keyService(l, Math.max(q.now, tokenAt(ctx, l)))) : undefined
   c.upcoming = planned.upcoming.filter((t) => t !== track)
   retireStale(l)
+  // No other listener online holds any of this track: whatever the edge sends this play, no peer
+  // rule could have sent instead (the floor of the servers' share).
+  const unheld = (ctx.holders.get(track) ?? 0) - (l.cache.tracks.has(track) ? 1 : 0) <= 0
   const bytes = { cache: 0, peer: 0, edge: 0 }
   let firstPeerAt: number | null = null
   let ttfa: number | null = null
@@ -119,6 +122,7 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
     if (stopped || scheduler.has(index)) return
     runSpeaker()
     bytes[source] += size
+    if (source === 'edge' && unheld) ctx.metrics.unheld(q.now, size)
     if (source === 'peer' && firstPeerAt === null) firstPeerAt = q.now
     scheduler.received(index, source, q.now)
     cachePut(l.cache, track, index, layout.count)

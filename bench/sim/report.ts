@@ -47,6 +47,7 @@ export function renderSimReport(input: SimReportInput): string {
     ['plays with a stall; stall time per stalled play', ...col((s) => `${pct(s.stalls.share, 2)}; ${ms(s.stalls.perStalledPlayMs)}`), 'under 1 %'],
     ['bytes played by source: cache / peers / edge', ...col((s) => `${pct(s.played.cache, 0)} / ${pct(s.played.peer, 0)} / ${pct(s.played.edge, 0)}`), '55.4 / 35.8 / 8.8 %'],
     ['**servers\u2019 share of network bytes (warm)**', ...col((s) => `**${pct(s.network.serverShare)}**`), '19.7 %'],
+    ['its floor: edge bytes to plays of a track no other listener online held', ...col((s) => pct(s.network.floorShare)), ''],
     [
       'edge bytes: heads / later chunks no connected peer held / later chunks a peer held / prefetched heads / manifests, keys',
       ...col(

@@ -19,7 +19,15 @@ export interface SimSummary {
   stalls: { share: number; perStalledPlayMs: number; shareOfListening: number }
   played: { cache: number; peer: number; edge: number }
   /** Warm window (after the warm-up): bytes on the network and the servers' share. */
-  network: { edgeBytes: number; peerBytes: number; originBytes: number; serverShare: number; edgeBy: Record<EdgePurpose, number> }
+  network: {
+    edgeBytes: number
+    peerBytes: number
+    originBytes: number
+    serverShare: number
+    edgeBy: Record<EdgePurpose, number>
+    /** Edge bytes to plays whose track no other online listener held, as a share of the network bytes: a floor under serverShare. */
+    floorShare: number
+  }
   /** Edge load in the warm window: mean and peak over 10 s buckets. */
   edgeLoad: { requestsPerSec: number; gbps: number; peakGbps: number; kbpsPerListener: number; cdnGbps: number; originRequestsPerSec: number; originGbps: number }
   peers: {
@@ -92,6 +100,10 @@ export function summarizeWorld(population: number, w: WorldResult, durationMs: n
       peerBytes,
       originBytes: sum('originBytes'),
       serverShare: ratio(edgeBytes, edgeBytes + peerBytes),
+      floorShare: ratio(
+        warm.reduce((n, b) => n + b.unheldBytes, 0),
+        edgeBytes + peerBytes,
+      ),
       edgeBy: Object.fromEntries(
         (['head', 'noPeer', 'urgent', 'prefetch', 'control'] as const).map((k) => [
           k,

@@ -26,6 +26,8 @@ export interface ListenerCache {
   bytes: number
   /** A chunk came in (from the edge or a peer) and was kept: the SDK counts it toward what it may upload. */
   onStore?: (bytes: number) => void
+  /** A track entered the cache (held) or was evicted from it: the world's count of online holders. */
+  onTrack?: (track: number, held: boolean) => void
 }
 
 /** What a swarm tells the playback or the prefetch listening to it (the SDK's PeerSetListener). */

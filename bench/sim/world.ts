@@ -92,6 +92,7 @@ export function runWorld(o: WorldOptions): WorldResult {
     tracker: o.p2p ? createTrackerLink(q, random) : undefined,
     metrics,
     listeners: new Map(),
+    holders: new Map(),
     p2p: o.p2p,
     connectSuccess: o.connectSuccess,
     scheduler: { ...DEFAULT_SCHEDULER_CONFIG, p2p: o.p2p },
@@ -101,6 +102,19 @@ export function runWorld(o: WorldOptions): WorldResult {
   }
   const online = Math.max(1, Math.round(o.population * o.activity))
   const isOnline = new Set<number>()
+  /** Listeners whose cached tracks are in ctx.holders: online, their session started. */
+  const counted = new Set<number>()
+  const adjustHolders = (track: number, by: number) => {
+    const n = (ctx.holders.get(track) ?? 0) + by
+    if (n > 0) ctx.holders.set(track, n)
+    else ctx.holders.delete(track)
+  }
+  const countHolder = (l: SimListener, on: boolean) => {
+    if (on === counted.has(l.index)) return
+    if (on) counted.add(l.index)
+    else counted.delete(l.index)
+    for (const t of l.cache.tracks.keys()) adjustHolders(t, on ? 1 : -1)
+  }
   const totals = {
     offers: 0,
     answers: 0,
@@ -140,6 +154,9 @@ export function runWorld(o: WorldOptions): WorldResult {
       leases: new Map(),
     }
     l.cache.onStore = (bytes) => downloaded(ctx, l, bytes)
+    l.cache.onTrack = (track, held) => {
+      if (counted.has(index)) adjustHolders(track, held ? 1 : -1)
+    }
     const history = [...l.favourites, ...Array.from({ length: HISTORY_TRACKS }, () => popularity.sample(random))]
     for (const t of history) {
       cacheFill(l.cache, t, catalog.chunks(t))
@@ -164,6 +181,7 @@ export function runWorld(o: WorldOptions): WorldResult {
   function startSession(index: number, warm: boolean): void {
     const l = meet(index)
     isOnline.add(index)
+    countHolder(l, true)
     // Every listener has a history here: none is on its first session.
     const session = planner.session(l.favourites, false)
     l.sessions++
@@ -216,6 +234,7 @@ export function runWorld(o: WorldOptions): WorldResult {
     for (const k of COUNTED) totals[k] += c.stats[k]
     l.client = undefined
     isOnline.delete(l.index)
+    countHolder(l, false)
     q.after(2_000 + random() * 13_000, () => startSession(pickOffline(), false))
   }
 
