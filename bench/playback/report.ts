@@ -189,7 +189,7 @@ export function renderReport(input: ReportInput, checks: TargetCheck[]): string 
     '',
     '## The instrument',
     '',
-    `The listeners run in ${p2p.workers} worker processes of ${o.perProcess} (each RTCPeerConnection of @roamhq/wrtc holds about 50 file descriptors once it has gathered its candidates, and a process may open 20,000 here; the busiest worker held ${p2p.maxFds}); the origin, the proxies and the tracker run in the parent, workerd in its own process, all on ${input.machine.cores} shared cores.`,
+    `The listeners run in ${p2p.workers} worker processes of ${o.perProcess} (each RTCPeerConnection of @roamhq/wrtc holds about 50 file descriptors once it has gathered its candidates, and a process may open 20,000 here; the busiest worker held ${p2p.maxFds}); the proxies and the tracker run in the parent, the origin (chorus origin) and workerd each in its own process, all on ${input.machine.cores} shared cores.`,
     '',
     mdTable(
       ['', 'peer-assisted', 'P2P off'],

@@ -6,8 +6,8 @@ import type { Readable } from 'node:stream'
 import { bundleWorkerScript } from '../../support/worker-bundle.js'
 import { Miniflare } from 'miniflare'
 import { readWranglerVars } from '../../edge/index.js'
-import { startOrigin } from '../../origin/index.js'
 import { createTrackerServer } from '../../tracker/index.js'
+import { startProcess } from '../../support/process.js'
 import { ROOT } from '../src/process.js'
 import { onInterrupt } from './cleanup.js'
 import { type DelayProxy, startDelayProxy } from './delay-proxy.js'
@@ -102,9 +102,16 @@ export async function startStack(options: { dataDir: string; publicKey: string; 
   }
   const forget = onInterrupt(stop)
   try {
-    const origin = await startOrigin({ dataDir: options.dataDir, env: { CHORUS_API_KEYS: API_KEY } })
-    stops.push(() => origin.close())
-    const originLink: DelayProxy = await startDelayProxy(origin.url, options.originRttMs / 2)
+    // Its own process, as `chorus start` runs it: the key service it is here answers beside the
+    // tracker and the proxies in this one, not behind them (deployed, they are apart).
+    const origin = await startProcess({
+      name: 'origin',
+      args: [join(ROOT, 'bin/chorus.js'), 'origin', '--data', options.dataDir, '--port', '0', '--quiet', '--json'],
+      env: { ...process.env, CHORUS_API_KEYS: API_KEY },
+      ready: 'json-line',
+    })
+    stops.push(async () => void (await origin.stop()))
+    const originLink: DelayProxy = await startDelayProxy(origin.readyValue.url, options.originRttMs / 2)
     stops.push(() => originLink.close())
     const vars = Object.fromEntries(Object.entries(await readWranglerVars()).map(([k, v]) => [k, String(v)]))
     // The edge's stats are for operators: this run is its operator.
@@ -133,7 +140,7 @@ export async function startStack(options: { dataDir: string; publicKey: string; 
     stops.push(() => tracker.close())
     return {
       edgeUrl,
-      keysUrl: origin.url,
+      keysUrl: origin.readyValue.url,
       trackerUrl,
       originBytes: () => originLink.bytesDown,
       async edgeStats() {
