@@ -11,7 +11,7 @@ import { type DelayProxy, startDelayProxy } from './delay-proxy.js'
 import { type WorkerCounters, type WorkerInit, type WorkerMessage, absoluteNow } from './ipc.js'
 import type { PlayRecord, SessionRecord } from './listener.js'
 import type { Scenario } from './scenario.js'
-import { API_KEY, type EdgeStats, edgeStatsSince, startStack, warmHeads } from './stack.js'
+import { API_KEY, type EdgeStats, edgeStatsSince, startStack, warmHeads, warmKeyService } from './stack.js'
 
 /**
  * One phase of the benchmark: fresh servers, every listener's script run against them (in
@@ -143,7 +143,8 @@ export async function runPhase(options: PhaseOptions): Promise<PhaseResult> {
         stack.edgeUrl,
         options.catalog.tracks.map((t) => t.trackId),
       )
-    // The phase's own figures start here: what warming the edge cost is not counted.
+    await warmKeyService(stack.keysUrl, options.catalog.tracks[0]!.trackId)
+    // The phase's own figures start here: what warming the servers cost is not counted.
     const edgeBefore = await stack.edgeStats()
     const start = absoluteNow()
     const deadline = start + options.durationMs

@@ -68,6 +68,13 @@ export function edgeStatsSince(before: EdgeStats, after: EdgeStats): EdgeStats {
   }
 }
 
+/** A key service in use: one session with a key asked of it, so that its first listener does not pay its start. */
+export async function warmKeyService(keysUrl: string, trackId: string): Promise<void> {
+  const res = await fetch(`${keysUrl}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, keys: [trackId] }) })
+  await res.arrayBuffer()
+  if (res.status !== 200) throw new Error(`warming the key service: a session answered ${res.status}`)
+}
+
 /**
  * A location in use: every track's head asked of the edge once, as earlier listeners there would
  * have (a few at a time), so that a listener's cold play meets an edge that has played the track
