@@ -18,7 +18,7 @@ import { type Network, type NetworkStats, createNetwork } from './p2p/network.js
 import type { SimplePeerLike } from './p2p/peer-link.js'
 import { swarmQuality } from './p2p/peer-set.js'
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from './p2p/uploads.js'
-import { type InnerPlayback, type PlaybackEvents, type PlaybackStats, createPlayback } from './playback.js'
+import { type InnerPlayback, JOIN_AFTER_MS, type PlaybackEvents, type PlaybackStats, createPlayback } from './playback.js'
 import { type Prefetched, prefetchHead } from './prefetch.js'
 import { DEFAULT_PREFETCH_RULES, type PrefetchRules, prefetchPlan } from './core/prefetch-plan.js'
 import { type StartFacts, type StartPath, startPath } from './core/start-path.js'
@@ -270,6 +270,11 @@ export async function createClientWith(platform: Platform, options: ClientOption
   }
   /** undefined: loading. */
   const prefetched = new Map<string, Prefetched | undefined>()
+  let heardFirstAudio!: () => void
+  /** The first audio of this client's first play (seeding waits for it: see the end). */
+  const firstAudio = new Promise<void>((resolve) => {
+    heardFirstAudio = resolve
+  })
   const seeding: string[] = []
   let throughput: number | undefined
   let upcoming: string[] = []
@@ -503,6 +508,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
     })
     ready.catch(() => {})
     events.on('start', resolveReady)
+    events.on('start', () => heardFirstAudio())
     events.on('error', rejectReady)
 
     let resolveMedia!: (m: PlaybackMedia) => void
@@ -626,8 +632,12 @@ export async function createClientWith(platform: Platform, options: ClientOption
   // first play. Its request leaves a turn of the event loop later, so a play begun right after
   // createClient resolves adds its key to it (key-service.ts).
   if (options.apiKey) keyService.tokens().catch(() => {})
-  // After the session is under way: seeding needs the tracker's token, from that same session.
-  void seedFromCache().catch(() => {})
+  // After the session is under way (seeding needs the tracker's token, from that same session),
+  // and after the first play's first audio or JOIN_AFTER_MS: joining swarms sets off tracker and
+  // WebRTC work that would otherwise land on the first cold start's path (playback.ts).
+  void Promise.race([firstAudio, new Promise((resolve) => setTimeout(resolve, JOIN_AFTER_MS).unref?.())])
+    .then(() => (closed ? undefined : seedFromCache()))
+    .catch(() => {})
 
   return {
     play,
