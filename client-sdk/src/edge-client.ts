@@ -1,4 +1,16 @@
-import { type Manifest, type ManifestVerifier, ProtocolError, type QualityManifest, chunkMatches, chunkPath, decodeHead, headPath, manifestPath, verifySignedManifest } from '../../protocol/index.js'
+import {
+  type Manifest,
+  type ManifestVerifier,
+  ProtocolError,
+  type QualityManifest,
+  chunkMatches,
+  chunkPath,
+  decodeHead,
+  headPath,
+  manifestPath,
+  sha256Hex,
+  verifySignedManifest,
+} from '../../protocol/index.js'
 import { ChorusError } from './errors.js'
 import { createHttpService } from './http.js'
 
@@ -126,13 +138,17 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       } catch (err) {
         throw new ChorusError('invalid_manifest', `the head of ${trackId}: ${(err as Error).message}`, { cause: err })
       }
+      // The chunks' digests are taken while the signature is checked (both on a cold start's
+      // path); they are compared with the manifest's hashes once it is verified, never before.
+      const digests = decoded.chunks.map((bytes) => sha256Hex(bytes))
+      for (const d of digests) d.catch(() => {})
       const manifest = await verifyManifestFor(decoded.manifest, v, { trackId })
       const quality = manifest.qualities.find((q) => q.bitrate === decoded.bitrate)
       if (!quality) throw new ChorusError('invalid_manifest', `the head of ${trackId} carries a quality its manifest does not list`)
       const chunks = new Map<number, Uint8Array>()
       for (const [index, bytes] of decoded.chunks.entries()) {
         const hash = quality.hashes[index]
-        if (hash === undefined || !(await chunkMatches(bytes, hash))) break
+        if (hash === undefined || (await digests[index]) !== hash) break
         chunks.set(index, bytes)
         options.onChunkBytes?.(bytes.byteLength)
       }
