@@ -156,8 +156,6 @@ export function createEdgeModel(options: EdgeModelOptions) {
       return deliver(l, leaves, MANIFEST_BYTES + chunkBytes, 'head')
     },
     keyService,
-    /** The session, asked of the key service as the client is created (peer-network.ts's tokenAt calls it by this name). */
-    passThrough: keyService,
   }
 }
 

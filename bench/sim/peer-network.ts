@@ -100,10 +100,10 @@ export function newClientState(plays: ClientState['plays']): ClientState {
   }
 }
 
-/** The session token: asked once per client (as it is created), through the edge to the origin. */
+/** The session token: asked once per client (as it is created), of the key service at the edge's location. */
 export function tokenAt(ctx: SimContext, l: SimListener): number {
   const c = l.client!
-  c.tokenAt ??= ctx.edge.passThrough(l)
+  c.tokenAt ??= ctx.edge.keyService(l)
   return c.tokenAt
 }
 

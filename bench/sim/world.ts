@@ -58,19 +58,8 @@ export interface WorldResult {
   /** Sockets the tracker closed by its rules (rate limit, too many swarms): the SDK would reconnect. */
   trackerClosed: number
   edge: SimContext['edge']['counters']
-  clients: {
-    offers: number
-    answers: number
-    attempts: number
-    established: number
-    failed: number
-    closedIdle: number
-    swarmsOnExistingConnections: number
-    prefetchedBytes: number
-    prefetchedBytesUnused: number
-    uploadedBytes: number
-    sessions: number
-  }
+  /** The clients' counters summed over every session, and the sessions. */
+  clients: Record<(typeof COUNTED)[number] | 'sessions', number>
   heapMb: number
 }
 
@@ -115,19 +104,7 @@ export function runWorld(o: WorldOptions): WorldResult {
     else counted.delete(l.index)
     for (const t of l.cache.tracks.keys()) adjustHolders(t, on ? 1 : -1)
   }
-  const totals = {
-    offers: 0,
-    answers: 0,
-    attempts: 0,
-    established: 0,
-    failed: 0,
-    closedIdle: 0,
-    swarmsOnExistingConnections: 0,
-    prefetchedBytes: 0,
-    prefetchedBytesUnused: 0,
-    uploadedBytes: 0,
-    sessions: 0,
-  }
+  const totals = Object.fromEntries([...COUNTED, 'sessions'].map((k) => [k, 0])) as WorldResult['clients']
   const net = { rttMs: o.rttMs, rttJitter: o.rttJitter, peerRttMs: o.peerRttMs, uploadBytesPerSec: o.uploadBytesPerSec, downBytesPerSec: o.downBytesPerSec, loss: 0 }
 
   /** A listener as first met: its network, its favourites and a history in its cache. */
