@@ -571,9 +571,22 @@ export function createNetwork(options: NetworkOptions): Network {
     }
   }
 
-  /** Whether this listener can use a connection in the swarm: it wants chunks there, or can serve some. */
+  /**
+   * Whether this listener can use a connection in the swarm: it wants chunks there, or can serve
+   * some. What it holds is asked of the cache only when the rule gets that far (a getter).
+   */
   const useful = (entry: JoinedSwarm) =>
-    answerUseful({ left: entry.left(), uploads: options.uploads !== false, peers: entry.peerSet.size, holdsChunks: entry.peerSet.source.held().size > 0 }, swarmRules)
+    answerUseful(
+      {
+        left: entry.left(),
+        uploads: options.uploads !== false,
+        peers: entry.peerSet.size,
+        get holdsChunks() {
+          return entry.peerSet.source.held().size > 0
+        },
+      },
+      swarmRules,
+    )
   const roomFor = () => underHardCap({ open: connections(), connecting }, swarmRules)
 
   function onOffer(entry: JoinedSwarm, remote: string, offer: SessionDescription, offerId: string): void {
