@@ -155,6 +155,8 @@ export function createEdge(options: EdgeOptions): Edge {
     now,
     manifestTtlSec: config.manifestTtlSec,
     staleWindowSec: config.staleWindowSec,
+    // The head route serves the copy held for this long past the TTL: it must still be there.
+    holdSec: Math.max(config.staleWindowSec, config.revalidateWindowSec),
     onVersion: versionIndex.record,
   })
   const memory = config.memoryCacheBytes > 0 ? createMemoryCache<StoredChunk>({ maxBytes: config.memoryCacheBytes, policy: config.memoryPolicy, admitAfter: config.admitAfter }) : undefined

@@ -37,6 +37,11 @@ export interface ManifestTierOptions {
   now: () => number
   manifestTtlSec: number
   staleWindowSec: number
+  /**
+   * Seconds past the TTL the Cache API keeps a current manifest's copy (at least the stale
+   * window, the default): the head route serves it while refreshing it for as long as it is held.
+   */
+  holdSec?: number
   /** Bytes of verified manifests kept in memory (they are small: a few KiB each). */
   memoryBytes?: number
   /** Told of every version first verified here, so purge can find what it must delete. */
@@ -114,7 +119,7 @@ export function createManifestTier(options: ManifestTierOptions): ManifestTier {
   }
 
   function toCached(entry: ManifestEntry, pinned: boolean): Response {
-    const cacheControl = pinned ? IMMUTABLE : `public, max-age=${Math.max(1, options.manifestTtlSec + options.staleWindowSec)}`
+    const cacheControl = pinned ? IMMUTABLE : `public, max-age=${Math.max(1, options.manifestTtlSec + Math.max(options.staleWindowSec, options.holdSec ?? 0))}`
     return new Response(entry.body, { headers: { 'content-type': 'application/json', etag: entry.etag, 'cache-control': cacheControl, [FETCHED_AT]: String(entry.fetchedAt) } })
   }
 

@@ -29,7 +29,7 @@ t.test('defaults: only the origin and its key are required', async (t) => {
     manifestTtlSec: 10,
     negativeTtlSec: 5,
     staleWindowSec: 3600,
-    revalidateWindowSec: 600,
+    revalidateWindowSec: 604800,
     readAhead: 2,
     originTimeoutMs: 5000,
     requireToken: false,

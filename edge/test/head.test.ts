@@ -73,7 +73,7 @@ t.test('a head the origin corrupts is not served, and nothing of it is kept', as
 t.test('a head whose manifest is past its TTL is served at once while the manifest is refreshed behind it', async (t) => {
   const short = await startEdge(t, { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, READ_AHEAD: '0', MANIFEST_TTL_SEC: '1' })
   await (await short.get('/v1/tracks/song/head')).arrayBuffer()
-  // Past two TTLs: the default window (STALE_WHILE_REVALIDATE_SEC, 600 s) still covers it.
+  // Past two TTLs: the default window (STALE_WHILE_REVALIDATE_SEC, a week) still covers it.
   await new Promise((resolve) => setTimeout(resolve, 2100))
   const manifests = proxy.count('/v1/tracks/song/manifest')
   const stale = await short.get('/v1/tracks/song/head')
@@ -95,4 +95,22 @@ t.test('past its TTL and the revalidate window, a head waits for the origin', as
   t.match(late.headers.get('cache-control'), /^public, max-age=\d+$/, 'fresh: not served while revalidated')
   t.equal(proxy.count('/v1/tracks/song/head'), heads + 1, 'one trip to the origin before the answer')
   await late.arrayBuffer()
+})
+
+t.test("the Cache API keeps a current manifest's copy for the revalidate window, not only the stale window", async (t) => {
+  // STALE_WINDOW_SEC 0: before, the copy's max-age was the TTL alone, and a new isolate (memory
+  // empty) found nothing to serve the head from. Beside it, an edge with both windows at 0.
+  const long = await startEdge(t, { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, READ_AHEAD: '0', MANIFEST_TTL_SEC: '1', STALE_WINDOW_SEC: '0' })
+  const none = await startEdge(t, { ORIGIN_URL: proxy.url, ORIGIN_PUBLIC_KEY: origin.keys.publicKey, READ_AHEAD: '0', MANIFEST_TTL_SEC: '1', STALE_WINDOW_SEC: '0', STALE_WHILE_REVALIDATE_SEC: '0' })
+  await (await long.get('/v1/tracks/song/head')).arrayBuffer()
+  await (await none.get('/v1/tracks/song/head')).arrayBuffer()
+  t.ok(await inCacheApi(long, '/v1/tracks/song/manifest'), 'kept as the head arrived')
+  t.ok(await inCacheApi(none, '/v1/tracks/song/manifest'), 'kept as the head arrived (no windows)')
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  t.ok(await inCacheApi(long, '/v1/tracks/song/manifest'), 'still held past TTL + STALE_WINDOW_SEC, inside STALE_WHILE_REVALIDATE_SEC')
+  t.notOk(await inCacheApi(none, '/v1/tracks/song/manifest'), 'with no window, gone after its TTL')
+  const stale = await long.get('/v1/tracks/song/head')
+  t.equal(stale.status, 200)
+  t.equal(stale.headers.get('cache-control'), 'no-cache', 'served from the copy held, while it is refreshed')
+  await stale.arrayBuffer()
 })
