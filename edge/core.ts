@@ -9,4 +9,4 @@ export {
   type EvictionPolicy,
   type PolicyName,
 } from './src/policy/index.js'
-export { DEFAULT_POLICY } from './src/config.js'
+export { DEFAULT_POLICY, CONFIG_VARS } from './src/config.js'

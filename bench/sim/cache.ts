@@ -3,9 +3,10 @@ import type { ListenerCache } from './types.js'
 
 /**
  * A listener's local cache: chunks held per track, LRU by track and bounded in bytes (the SDK's
- * is LRU by chunk; at the scale of tracks the difference does not show).
+ * is LRU by chunk; at the scale of tracks the difference does not show). Its size is the SDK's
+ * default (createClient's `cache.maxBytes`).
  */
-const CACHE_MAX_BYTES = 256 * 1024 * 1024
+export const CACHE_MAX_BYTES = 256 * 1024 * 1024
 
 export function createCache(): ListenerCache {
   return { tracks: new Map(), bytes: 0 }

@@ -1,3 +1,4 @@
+import { CONFIG_VARS } from '../../edge/core.js'
 import type { SimCatalog } from './catalog.js'
 import type { EventQueue } from './event-queue.js'
 import type { EdgePurpose, Metrics } from './metrics.js'
@@ -10,7 +11,9 @@ import type { EdgePurpose, Metrics } from './metrics.js'
  * A head (the manifest and the first chunk in one answer) is made as edge/src/head-tier.ts makes
  * it: with the manifest fresh, its chunk from the chunk cache; past its TTL by less than the
  * revalidate window, served as it is while the manifest is refreshed behind; not held, the whole
- * head from the origin in one trip. Sessions and keys never pass the edge: the key service (the origin Worker) runs in the
+ * head from the origin in one trip. A track in a listener's history was served by this edge: its
+ * chunks and its manifest are held (the Cache API keeps the manifest for the window, a week by
+ * default; the history is taken as that recent). Sessions and keys never pass the edge: the key service (the origin Worker) runs in the
  * edge's location, one listener round trip away. Answers reach a listener after its round trip
  * and its downlink (answers queue behind each other).
  */
@@ -32,6 +35,8 @@ export interface EdgeModelOptions {
   revalidateWindowMs?: number
 }
 
+/** The edge's own default (STALE_WHILE_REVALIDATE_SEC), in ms. */
+const REVALIDATE_WINDOW_MS = Number(CONFIG_VARS.find((v) => v.name === 'STALE_WHILE_REVALIDATE_SEC')!.fallback) * 1000
 const MANIFEST_BYTES = 6_000
 const SMALL_ANSWER_BYTES = 400
 /** Chunks in a head: the catalog is MP3, which plays from its first chunk (protocol's headChunkCount). */
@@ -41,7 +46,7 @@ export function createEdgeModel(options: EdgeModelOptions) {
   const { q, catalog, metrics } = options
   const readAhead = options.readAhead ?? 2
   const manifestTtlMs = options.manifestTtlMs ?? 10_000
-  const revalidateWindowMs = options.revalidateWindowMs ?? 600_000
+  const revalidateWindowMs = options.revalidateWindowMs ?? REVALIDATE_WINDOW_MS
   /** Per track, when each chunk is (or will be) in the edge's cache; 0: never fetched, -1: long since. Listeners' histories were served by this edge, so their tracks start in it. */
   const ready = new Map<number, Float32Array>()
   /** Per track, when the current manifest is (or will be) at the edge: its TTL counts from then. */
@@ -116,10 +121,11 @@ export function createEdgeModel(options: EdgeModelOptions) {
 
   return {
     counters,
-    /** The edge has served this whole track before (someone's history): it is in its cache. */
+    /** The edge has served this whole track before (someone's history): it is in its cache, and its manifest past its TTL. */
     prewarm(track: number): void {
       const r = readyOf(track)
       if (r[0] === 0) r.fill(-1)
+      if (!manifestAt.has(track)) manifestAt.set(track, -manifestTtlMs - 1)
     },
     /** When chunk `index` of `track`, asked for now, is at the listener. */
     chunk(l: EdgeListener, track: number, index: number, purpose: EdgePurpose): number {

@@ -4,7 +4,7 @@ import { createTokenBucket } from '../../client-sdk/core.js'
 import { seeded } from '../../protocol/index.js'
 import { createPopularity } from '../playback/popularity.js'
 import { type SessionPlanner, createSessionPlanner, drawNetwork } from '../playback/scenario.js'
-import { cacheCount, cacheFill, createCache } from './cache.js'
+import { CACHE_MAX_BYTES, cacheCount, cacheFill, createCache } from './cache.js'
 import { CHUNK_BYTES, createSimCatalog } from './catalog.js'
 import { type SimContext, hex40 } from './context.js'
 import { createEdgeModel } from './edge-model.js'
@@ -63,7 +63,6 @@ export interface WorldResult {
   heapMb: number
 }
 
-const HISTORY_TRACKS = 30
 const COUNTED = ['offers', 'answers', 'attempts', 'established', 'failed', 'closedIdle', 'swarmsOnExistingConnections', 'prefetchedBytes', 'prefetchedBytesUnused', 'uploadedBytes'] as const
 
 export function runWorld(o: WorldOptions): WorldResult {
@@ -134,8 +133,15 @@ export function runWorld(o: WorldOptions): WorldResult {
     l.cache.onTrack = (track, held) => {
       if (counted.has(index)) adjustHolders(track, held ? 1 : -1)
     }
-    const history = [...l.favourites, ...Array.from({ length: HISTORY_TRACKS }, () => popularity.sample(random))]
-    for (const t of history) {
+    // A history as long as the SDK's default cache holds (about 57 tracks): a listener met has
+    // used the app for a while, and the cache is full. Favourites last: the most recently played.
+    const bytesOf = (t: number) => catalog.chunks(t) * CHUNK_BYTES
+    const room = CACHE_MAX_BYTES - l.favourites.reduce((n, t) => n + bytesOf(t), 0)
+    for (let t = popularity.sample(random); l.cache.bytes + bytesOf(t) <= room; t = popularity.sample(random)) {
+      cacheFill(l.cache, t, catalog.chunks(t))
+      ctx.edge.prewarm(t)
+    }
+    for (const t of l.favourites) {
       cacheFill(l.cache, t, catalog.chunks(t))
       ctx.edge.prewarm(t)
     }
