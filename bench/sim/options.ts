@@ -85,7 +85,7 @@ Options (use --name=value: the bench runner passes flags only):
                         told it still fetches; the SDK's holders wait for seekers' offers)
   --seed-from-cache=N   a new session seeds its N most recent complete cached tracks, among its
                         ${DEFAULT_SEEDING_RULES.candidatesPerSeed}N most recent (the SDK: ${SIM_DEFAULTS.seedFromCache})
-                        (both at most 20: the tracker takes 32 swarms per socket)
+                        (both at most 28: the tracker takes 32 swarms per socket)
   --out-dir=DIR         write results here instead of bench/results/
   --name=NAME           result files NAME.json, NAME.md, NAME.svg (default sim)
   --quick               levels ${QUICK.levels!.join(',')}, ${QUICK.durationSec} s
@@ -130,9 +130,9 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
     connectSuccess: numberOption(values.connect, 'connect', base.connectSuccess, 0, 1),
     budgetSec: numberOption(values.budget, 'budget', base.budgetSec, 1, 86_400),
     p2p: values['no-p2p'] !== true,
-    seedTracks: Math.round(numberOption(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 20)),
+    seedTracks: Math.round(numberOption(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 28)),
     holderOffers: values['holder-offers'] === true,
-    seedFromCache: Math.round(numberOption(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 20)),
+    seedFromCache: Math.round(numberOption(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 28)),
     outDir: values['out-dir'],
     name: resultName(values.name, base.name),
     quiet: values.quiet === true,

@@ -4,8 +4,10 @@
 import t from 'tap'
 import { DEFAULT_SEEDING_RULES, pickCacheSeeds, releaseSeed } from '../src/core/seeding.js'
 
-t.test('a new session seeds its 10 most recent whole cached tracks, looking at 30, oldest joined first', async (t) => {
-  const pick = pickCacheSeeds<string>()
+t.test('a new session seeds its most recent whole cached tracks, looking at 3 for each, oldest joined first', async (t) => {
+  t.equal(DEFAULT_SEEDING_RULES.fromCache, 24)
+  t.equal(pickCacheSeeds<string>().candidates, 72, 'the default: 24 seeds among the 72 most recent')
+  const pick = pickCacheSeeds<string>({ fromCache: 10, candidatesPerSeed: 3 })
   t.equal(pick.candidates, 30)
   const looked: string[] = []
   // Most recent first; every third is not whole.
@@ -27,23 +29,25 @@ t.test('a new session seeds its 10 most recent whole cached tracks, looking at 3
   t.same(pickCacheSeeds({ fromCache: 0, candidatesPerSeed: 3 }).wanted(), false)
 })
 
-t.test('the seeding list keeps the last 16 swarms; the oldest leaves, one join per entry', async (t) => {
-  t.equal(DEFAULT_SEEDING_RULES.swarms, 16)
+t.test('the seeding list keeps the last 24 swarms; the oldest leaves, one join per entry', async (t) => {
+  t.equal(DEFAULT_SEEDING_RULES.swarms, 24)
+  t.ok(DEFAULT_SEEDING_RULES.swarms + 1 + 3 < 32, "a playback and 3 prefetches fit beside them under the tracker's 32 swarms per socket")
+  const n = DEFAULT_SEEDING_RULES.swarms
   let seeding: number[] = []
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < n; i++) {
     const r = releaseSeed(seeding, i, true)
     t.same(r.evicted, [])
     t.notOk(r.dropJoin)
     seeding = r.seeding
   }
-  const full = releaseSeed(seeding, 16, true)
-  t.same(full.evicted, [0], 'past 16, the oldest leaves')
-  t.same(full.seeding, [...Array.from({ length: 15 }, (_, i) => i + 1), 16])
+  const full = releaseSeed(seeding, n, true)
+  t.same(full.evicted, [0], `past ${n}, the oldest leaves`)
+  t.same(full.seeding, [...Array.from({ length: n - 1 }, (_, i) => i + 1), n])
   const again = releaseSeed(full.seeding, 5, true)
   t.ok(again.dropJoin, 'a track seeded already: its second join is dropped')
   t.same(again.evicted, [])
   t.equal(again.seeding.at(-1), 5, 'and it becomes the most recent')
-  t.equal(again.seeding.length, 16)
+  t.equal(again.seeding.length, n)
   t.same(releaseSeed([1, 2, 3], 4, true, { swarms: 2 }), { seeding: [3, 4], dropJoin: false, evicted: [1, 2] })
   t.same(releaseSeed([1, 2], 3, false), { seeding: [1, 2], dropJoin: true, evicted: [] }, 'download-only: the swarm is left at once')
 })
