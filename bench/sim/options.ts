@@ -70,7 +70,8 @@ Options (use --name=value: the bench runner passes flags only):
   --seed=N              seed (default ${SIM_DEFAULTS.seed})
   --levels=A,B,...      listener populations (default ${SIM_DEFAULTS.levels.join(',')})
   --activity=F          share online at any moment (default ${SIM_DEFAULTS.activity})
-  --duration=S          virtual seconds per level (default ${SIM_DEFAULTS.durationSec})
+  --duration=S          virtual seconds of the largest level (default ${SIM_DEFAULTS.durationSec}); a smaller
+                        one runs its warm window longer by the ratio of the two, to count as many plays
   --warmup=S            figures count from this virtual second on (default ${SIM_DEFAULTS.warmupSec})
   --tracks=N            catalog size (default ${SIM_DEFAULTS.tracks})
   --rtt=MS --peer-rtt=MS --origin-rtt=MS --upload=KBIT --down=KBIT --rtt-jitter=F

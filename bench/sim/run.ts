@@ -19,12 +19,22 @@ import type { WorldOptions } from './world.js'
 const LEVEL = fileURLToPath(new URL('./level-process.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx')
 
+/**
+ * Virtual seconds a level runs: the warm window is stretched by the ratio of the largest level
+ * to this one, so that every level counts about as many plays (at 10,000 listeners, 240 s held
+ * a dozen cold plays: no percentile).
+ */
+function levelDurationSec(o: Pick<SimOptions, 'levels' | 'durationSec' | 'warmupSec'>, population: number): number {
+  const stretch = Math.max(1, Math.round(Math.max(...o.levels) / population))
+  return o.warmupSec + (o.durationSec - o.warmupSec) * stretch
+}
+
 function worldOptions(o: SimOptions, population: number): WorldOptions {
   return {
     seed: o.seed,
     population,
     activity: o.activity,
-    durationMs: o.durationSec * 1000,
+    durationMs: levelDurationSec(o, population) * 1000,
     warmupMs: o.warmupSec * 1000,
     tracks: o.tracks,
     p2p: o.p2p,
@@ -72,7 +82,7 @@ export async function runSim(o: SimOptions, command: string): Promise<{ markdown
     await Promise.all(
       [0, 1].map(async () => {
         for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
-          log(`${p.toLocaleString('en-US')} listeners (${Math.round(p * o.activity).toLocaleString('en-US')} online), ${o.durationSec} s of virtual time`)
+          log(`${p.toLocaleString('en-US')} listeners (${Math.round(p * o.activity).toLocaleString('en-US')} online), ${levelDurationSec(o, p)} s of virtual time`)
           const s = await runLevel(o, p, children)
           log(`${p.toLocaleString('en-US')}: servers ${(s.network.serverShare * 100).toFixed(1)} % of network bytes, ${s.wallSec} s${s.truncated ? ` (budget reached at ${s.simulatedSec} s)` : ''}`)
           results.set(p, s)
