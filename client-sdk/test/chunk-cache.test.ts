@@ -33,6 +33,24 @@ t.test('least recently used bytes go first, from the index and the disk', async 
   t.equal(cache.bytes, 3000)
 })
 
+t.test('a chunk on its way to disk is held and read from memory: a replay at once fetches nothing again', async (t) => {
+  const dir = await cacheDir(t)
+  const fs = createFsStorage(dir)
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const cache = await createChunkCache({ storage: { ...fs, put: async (k, b) => gate.then(() => fs.put(k, b)) }, maxBytes: 1 << 20 })
+  const written = cache.put(key(0), bytes(100, 7))
+  t.ok(cache.has(key(0)), 'held while the write is in flight')
+  t.same(await cache.get(key(0)), bytes(100, 7), 'and read from memory')
+  release()
+  t.equal(await written, true)
+  t.ok(cache.has(key(0)), 'held once written')
+  t.same(await cache.get(key(0)), bytes(100, 7), 'and read from the disk')
+  t.same(new Uint8Array(await readFile(join(dir, 'c/song/v1/160/0'))), bytes(100, 7))
+})
+
 t.test('a write that fails leaves the chunk uncached, with no error and no leftover file', async (t) => {
   const dir = await cacheDir(t)
   const cache = await createChunkCache({ storage: createFsStorage(dir), maxBytes: 1 << 20 })

@@ -78,6 +78,9 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
   })
   let closed = false
   const writing = new Set<Promise<boolean>>()
+  // Chunks on their way to storage count as held and are read from memory: a track replayed the
+  // moment it ends would otherwise fetch its last chunk again.
+  const pending = new Map<string, Uint8Array>()
   for (const entry of await storage.list()) {
     if (entry.size > options.maxBytes) {
       await storage.delete(entry.key)
@@ -89,6 +92,8 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
 
   return {
     async get(key) {
+      const inFlight = pending.get(key)
+      if (inFlight) return inFlight
       if (!index.has(key)) return undefined
       index.get(key) // marks it recently used
       const bytes = await storage.get(key)
@@ -98,9 +103,10 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
       }
       return bytes
     },
-    has: (key) => index.has(key),
+    has: (key) => index.has(key) || pending.has(key),
     async put(key, bytes) {
       if (closed || bytes.byteLength > options.maxBytes) return false
+      pending.set(key, bytes)
       const write = storage.put(key, bytes).then(
         () => {
           index.set(key, bytes.byteLength)
@@ -110,7 +116,10 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
         () => false,
       )
       writing.add(write)
-      void write.finally(() => writing.delete(write))
+      void write.finally(() => {
+        writing.delete(write)
+        if (pending.get(key) === bytes) pending.delete(key)
+      })
       return write
     },
     async close() {
@@ -118,6 +127,7 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
       await Promise.all(writing)
     },
     async delete(key) {
+      pending.delete(key)
       index.delete(key)
     },
     recentQualities(limit) {
