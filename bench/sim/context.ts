@@ -1,4 +1,4 @@
-import type { SchedulerConfig } from '../../client-sdk/core.js'
+import type { ConnectionRules, SchedulerConfig } from '../../client-sdk/core.js'
 import type { SimCatalog } from './catalog.js'
 import type { EdgeModel } from './edge-model.js'
 import type { EventQueue } from './event-queue.js'
@@ -29,6 +29,8 @@ export interface SimContext {
    * the offer core it still fetches), and how many whole cached tracks a new session seeds.
    */
   seeding: { tracks: number; holderOffers: boolean; fromCache: number }
+  /** The SDK's connection rules (core/peer-connections.ts), or a what-if variant of them. */
+  connections: ConnectionRules
   /** Offers answered, by offer id, until the offerer connects or the answerer gives up. */
   answering: Map<string, { client: ClientState; attempt: AnswerAttempt }>
 }

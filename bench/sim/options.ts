@@ -1,4 +1,4 @@
-import { DEFAULT_SEEDING_RULES } from '../../client-sdk/core.js'
+import { DEFAULT_CONNECTION_RULES, DEFAULT_SCHEDULER_CONFIG, DEFAULT_SEEDING_RULES } from '../../client-sdk/core.js'
 import { numberOption, parseCommandArgs } from '../../support/command.js'
 import { NETWORK_FLAGS, RESULT_FLAGS, resultName } from '../src/flags.js'
 
@@ -28,11 +28,19 @@ export interface SimOptions {
   seedTracks: number
   holderOffers: boolean
   seedFromCache: number
+  /** What-if variants of the SDK's offer rules (core/peer-connections.ts) and of the scheduler's head. */
+  offersPerAnnounce: number
+  offerBurst: number
+  offersPerMinute: number
+  headSec: number
   outDir: string | undefined
   /** Base name of the result files (sim.json, sim.md, sim.svg). */
   name: string
   quiet: boolean
 }
+
+/** A full cache holds about 57 tracks: 64 seeds is all of it. */
+const MAX_SEEDS = 64
 
 export const SIM_DEFAULTS: SimOptions = {
   seed: 1,
@@ -53,6 +61,10 @@ export const SIM_DEFAULTS: SimOptions = {
   seedTracks: DEFAULT_SEEDING_RULES.swarms,
   holderOffers: false,
   seedFromCache: DEFAULT_SEEDING_RULES.fromCache,
+  offersPerAnnounce: DEFAULT_CONNECTION_RULES.maxOffersPerAnnounce,
+  offerBurst: DEFAULT_CONNECTION_RULES.offerBurst,
+  offersPerMinute: DEFAULT_CONNECTION_RULES.offersPerMinute,
+  headSec: DEFAULT_SCHEDULER_CONFIG.headSec,
   outDir: undefined,
   name: 'sim',
   quiet: false,
@@ -86,7 +98,13 @@ Options (use --name=value: the bench runner passes flags only):
                         told it still fetches; the SDK's holders wait for seekers' offers)
   --seed-from-cache=N   a new session seeds its N most recent complete cached tracks, among its
                         ${DEFAULT_SEEDING_RULES.candidatesPerSeed}N most recent (the SDK: ${SIM_DEFAULTS.seedFromCache})
-                        (both at most 28: the tracker takes 32 swarms per socket)
+                        (both at most ${MAX_SEEDS}; past ${SIM_DEFAULTS.seedTracks} the sim's tracker takes as many more swarms
+                        per socket than its 32, which the Durable Object tracker keeps in a socket's
+                        2 KiB attachment: 32 with distinct peer ids take about 1.6 KB)
+  --offers-per-announce=N  offers one announce may carry (the SDK: ${SIM_DEFAULTS.offersPerAnnounce})
+  --offer-burst=N       the client's offer budget: offers at once (the SDK: ${SIM_DEFAULTS.offerBurst})...
+  --offers-per-minute=N ...and refilled per minute (the SDK: ${SIM_DEFAULTS.offersPerMinute})
+  --head-sec=S          seconds of a cold play's start asked of the edge (the SDK: ${SIM_DEFAULTS.headSec})
   --out-dir=DIR         write results here instead of bench/results/
   --name=NAME           result files NAME.json, NAME.md, NAME.svg (default sim)
   --quick               levels ${QUICK.levels!.join(',')}, ${QUICK.durationSec} s
@@ -108,6 +126,10 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
     'seed-tracks': { type: 'string' },
     'holder-offers': { type: 'boolean' },
     'seed-from-cache': { type: 'string' },
+    'offers-per-announce': { type: 'string' },
+    'offer-burst': { type: 'string' },
+    'offers-per-minute': { type: 'string' },
+    'head-sec': { type: 'string' },
     ...RESULT_FLAGS,
   })
   if (values.help) return 'help'
@@ -131,9 +153,13 @@ export function parseSimOptions(argv: string[]): SimOptions | 'help' {
     connectSuccess: numberOption(values.connect, 'connect', base.connectSuccess, 0, 1),
     budgetSec: numberOption(values.budget, 'budget', base.budgetSec, 1, 86_400),
     p2p: values['no-p2p'] !== true,
-    seedTracks: Math.round(numberOption(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, 28)),
+    seedTracks: Math.round(numberOption(values['seed-tracks'], 'seed-tracks', base.seedTracks, 0, MAX_SEEDS)),
     holderOffers: values['holder-offers'] === true,
-    seedFromCache: Math.round(numberOption(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, 28)),
+    seedFromCache: Math.round(numberOption(values['seed-from-cache'], 'seed-from-cache', base.seedFromCache, 0, MAX_SEEDS)),
+    offersPerAnnounce: Math.round(numberOption(values['offers-per-announce'], 'offers-per-announce', base.offersPerAnnounce, 1, 10)),
+    offerBurst: numberOption(values['offer-burst'], 'offer-burst', base.offerBurst, 1, 100),
+    offersPerMinute: numberOption(values['offers-per-minute'], 'offers-per-minute', base.offersPerMinute, 0.01, 100),
+    headSec: numberOption(values['head-sec'], 'head-sec', base.headSec, 1, 60),
     outDir: values['out-dir'],
     name: resultName(values.name, base.name),
     quiet: values.quiet === true,

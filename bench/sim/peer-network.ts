@@ -1,5 +1,5 @@
 import {
-  DEFAULT_CONNECTION_RULES,
+  type ConnectionRules,
   DEFAULT_OFFER_ADMISSION,
   DEFAULT_RATIO_CHOKE,
   DEFAULT_SEEDING_RULES,
@@ -49,13 +49,12 @@ import type { AnswerAttempt, AnswerJob, ClientState, SimLink, SimListener, Swarm
  * a message between peers takes the receiving end's one-way delay; a chunk goes out whole, paced
  * by the listener's upload bandwidth (the SDK's token bucket), not fragment by fragment.
  */
-const RULES = DEFAULT_CONNECTION_RULES
 const SWARM = DEFAULT_SWARM_RULES
 const ICE_FAILURE_MS = 10_000
 /** p2p/answers.ts: the offer admission's queue is looked at no sooner than this. */
 const ANSWER_RETRY_MIN_MS = 50
 
-export function newClientState(plays: ClientState['plays']): ClientState {
+export function newClientState(plays: ClientState['plays'], rules: ConnectionRules): ClientState {
   const uploadBudget = createUploadBudget(DEFAULT_UPLOAD_BUDGET)
   return {
     closed: false,
@@ -65,7 +64,7 @@ export function newClientState(plays: ClientState['plays']): ClientState {
     swarms: new Map(),
     links: new Map(),
     connecting: 0,
-    budget: createOfferBudget(RULES),
+    budget: createOfferBudget(rules),
     offersPausedUntil: 0,
     sweeping: false,
     uploads: createUploadAdmission(DEFAULT_UPLOAD_ADMISSION, uploadBudget),
@@ -158,7 +157,7 @@ function offerDecision(ctx: SimContext, l: SimListener, entry: SwarmEntry) {
       askedUntil: entry.askedUntil,
       budget: c.budget.available(now),
     },
-    RULES,
+    ctx.connections,
   )
 }
 
@@ -216,7 +215,7 @@ function scheduleAnnounce(ctx: SimContext, l: SimListener, entry: SwarmEntry, se
   const next = nextAnnounce(
     { left: leftForOffers(ctx, entry), usefulPeers: () => usefulPeers(ctx, l, entry), peers: entry.peers.size, others: entry.others, lonely: entry.lonely, intervalSec: seconds },
     ctx.random,
-    { ...SWARM, enoughPeers: RULES.enoughPeers },
+    { ...SWARM, enoughPeers: ctx.connections.enoughPeers },
   )
   entry.lonely = next.lonely
   ctx.q.after(next.waitSec * 1000, () => {
@@ -467,15 +466,15 @@ function startSweep(ctx: SimContext, l: SimListener): void {
       const s = sideOf(link, l)
       let fetching = 0
       for (const t of link.said[s]) if (link.heard[s].has(t) && (c.swarms.get(t)?.left() ?? 0) > 0) fetching++
-      if (idleConnection({ fetching, lastActivity: link.lastActivity }, ctx.q.now, RULES)) {
+      if (idleConnection({ fetching, lastActivity: link.lastActivity }, ctx.q.now, ctx.connections)) {
         c.stats.closedIdle++
         closeLink(ctx, link)
       }
     }
-    if (c.links.size > 0) ctx.q.after(idleSweepMs(RULES), sweep)
+    if (c.links.size > 0) ctx.q.after(idleSweepMs(ctx.connections), sweep)
     else c.sweeping = false
   }
-  ctx.q.after(idleSweepMs(RULES), sweep)
+  ctx.q.after(idleSweepMs(ctx.connections), sweep)
 }
 
 /** Joins (or returns) the swarm of `track`: asked of connected peers first; its announces start once the token and the tracker socket are there. */
@@ -506,7 +505,7 @@ export function join(ctx: SimContext, l: SimListener, track: number, left: () =>
     openLane(ctx, l, link, track)
     asked++
   }
-  if (fetching && asked > 0) entry.askedUntil = ctx.q.now + RULES.askMs
+  if (fetching && asked > 0) entry.askedUntil = ctx.q.now + ctx.connections.askMs
   // The SDK awaits the session token before it joins (its tracker URL carries it).
   openTracker(ctx, l)
   const at = Math.max(ctx.q.now, tokenAt(ctx, l))

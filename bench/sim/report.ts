@@ -18,6 +18,11 @@ const pct = (v: number, d = 1) => (Number.isFinite(v) ? `${(v * 100).toFixed(d)}
 const dist = (d: Distribution) => (d.n === 0 ? 'none' : `${ms(d.p50)} / ${ms(d.p99)} (${d.n})`)
 const count = (n: number) => n.toLocaleString('en-US')
 
+const WHAT_IF_KEYS = ['seedTracks', 'holderOffers', 'seedFromCache', 'offersPerAnnounce', 'offerBurst', 'offersPerMinute', 'headSec'] as const
+
+/** A run with any of the SDK's rules changed: its report says so first. */
+const isWhatIf = (o: SimOptions) => WHAT_IF_KEYS.some((k) => o[k] !== SIM_DEFAULTS[k])
+
 function simTargets(s: SimSummary): Array<{ target: string; value: string; met: boolean }> {
   return [
     { target: 'cold p50 within 2 RTT', value: `${fmt(s.coldRtts.p50, 1)} RTT`, met: s.coldRtts.p50 <= 2 },
@@ -98,9 +103,9 @@ export function renderSimReport(input: SimReportInput): string {
     '',
     '## What runs, and what is modelled',
     '',
-    ...(o.seedTracks !== SIM_DEFAULTS.seedTracks || o.holderOffers !== SIM_DEFAULTS.holderOffers || o.seedFromCache !== SIM_DEFAULTS.seedFromCache
+    ...(isWhatIf(o)
       ? [
-          `**What-if run, not the SDK's current rules**: ${o.seedTracks} swarms seeded (the SDK: ${SIM_DEFAULTS.seedTracks}); ${o.holderOffers ? 'holders send offers too, the offer rule told they still fetch (the SDK: they wait for seekers\u2019 offers)' : 'a swarm with nothing left to fetch announces without offers, at the tracker\u2019s interval, as the SDK does'}; a new session seeds its ${o.seedFromCache} most recent complete cached tracks (the SDK: ${SIM_DEFAULTS.seedFromCache}).`,
+          `**What-if run, not the SDK's current rules**: ${o.seedTracks} swarms seeded (the SDK: ${SIM_DEFAULTS.seedTracks}${o.seedTracks > SIM_DEFAULTS.seedTracks ? `; the tracker takes ${o.seedTracks - SIM_DEFAULTS.seedTracks} more swarms per socket than its 32` : ''}); ${o.holderOffers ? 'holders send offers too, the offer rule told they still fetch (the SDK: they wait for seekers\u2019 offers)' : 'a swarm with nothing left to fetch announces without offers, at the tracker\u2019s interval, as the SDK does'}; a new session seeds its ${o.seedFromCache} most recent complete cached tracks (the SDK: ${SIM_DEFAULTS.seedFromCache}); offers: ${o.offersPerAnnounce} per announce, a budget of ${o.offerBurst} at once and ${o.offersPerMinute} a minute (the SDK: ${SIM_DEFAULTS.offersPerAnnounce}, ${SIM_DEFAULTS.offerBurst} and ${SIM_DEFAULTS.offersPerMinute}); a cold play's first ${o.headSec} s from the edge (the SDK: ${SIM_DEFAULTS.headSec}).`,
           '',
         ]
       : []),

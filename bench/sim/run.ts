@@ -46,6 +46,8 @@ function worldOptions(o: SimOptions, population: number): WorldOptions {
     downBytesPerSec: (o.downKbps * 1000) / 8,
     connectSuccess: o.connectSuccess,
     seeding: { tracks: o.seedTracks, holderOffers: o.holderOffers, fromCache: o.seedFromCache },
+    connections: { maxOffersPerAnnounce: o.offersPerAnnounce, offerBurst: o.offerBurst, offersPerMinute: o.offersPerMinute },
+    headSec: o.headSec,
     budgetMs: o.budgetSec * 1000,
   }
 }

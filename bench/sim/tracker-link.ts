@@ -1,5 +1,6 @@
 import { DEFAULT_TRACKER_PACING, type MessagePacer, createMessagePacer } from '../../client-sdk/core.js'
-import { type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/core.js'
+import { DEFAULT_SEEDING_RULES } from '../../client-sdk/core.js'
+import { DEFAULT_TRACKER_OPTIONS, type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/core.js'
 import type { EventQueue } from './event-queue.js'
 
 /**
@@ -15,12 +16,19 @@ export interface TrackerPeer {
   onTracker(reply: Record<string, unknown>): void
 }
 
-export function createTrackerLink(q: EventQueue, random: () => number) {
+/**
+ * `seededSwarms`: the swarms a client keeps with nothing playing in them. Past the SDK's own
+ * number (what-if runs), the tracker is let take as many more swarms per socket, so that the
+ * what-if measures the seeding rather than the tracker closing sockets for it.
+ */
+export function createTrackerLink(q: EventQueue, random: () => number, seededSwarms: number = DEFAULT_SEEDING_RULES.swarms) {
+  const defaults = DEFAULT_TRACKER_OPTIONS.maxSwarmsPerSocket
   const core: TrackerCore = createTrackerCore({
     now: () => q.now,
     random,
     // One core holds every socket here; the real deployment shards (processes or Durable Objects).
     maxConnections: 100_000_000,
+    maxSwarmsPerSocket: defaults + Math.max(0, seededSwarms - DEFAULT_SEEDING_RULES.swarms),
   })
   const counters = { messages: 0, closedByTracker: 0 }
   // The SDK's tracker client paces what it sends (its pacing core, client-sdk/src/core/message-pacing.ts),

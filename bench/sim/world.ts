@@ -1,5 +1,5 @@
 import { createHabits } from '../../client-sdk/core.js'
-import { DEFAULT_SCHEDULER_CONFIG } from '../../client-sdk/core.js'
+import { type ConnectionRules, DEFAULT_CONNECTION_RULES, DEFAULT_SCHEDULER_CONFIG } from '../../client-sdk/core.js'
 import { createTokenBucket } from '../../client-sdk/core.js'
 import { seeded } from '../../protocol/index.js'
 import { createPopularity } from '../playback/popularity.js'
@@ -41,6 +41,9 @@ export interface WorldOptions {
   connectSuccess: number
   /** What-if variants of the SDK's seeding (see SimContext.seeding); the SDK's own rules by default. */
   seeding?: SimContext['seeding']
+  /** What-if variants of the SDK's connection rules and of its scheduler's head (seconds from the edge at a cold start). */
+  connections?: Partial<ConnectionRules>
+  headSec?: number
   /** Wall ms allowed; past it the world stops where it is. */
   budgetMs: number
   bucketMs?: number
@@ -72,20 +75,22 @@ export function runWorld(o: WorldOptions): WorldResult {
   const popularity = createPopularity(o.tracks)
   const planner: SessionPlanner = createSessionPlanner(random, popularity, catalog.durationMs)
   const metrics = createMetrics(o.bucketMs ?? 10_000, o.warmupMs)
+  const seeding = o.seeding ?? { tracks: SIM_DEFAULTS.seedTracks, holderOffers: SIM_DEFAULTS.holderOffers, fromCache: SIM_DEFAULTS.seedFromCache }
   const ctx: SimContext = {
     q,
     random,
     catalog,
     edge: createEdgeModel({ q, catalog, metrics, originRttMs: o.originRttMs }),
-    tracker: o.p2p ? createTrackerLink(q, random) : undefined,
+    tracker: o.p2p ? createTrackerLink(q, random, seeding.tracks) : undefined,
     metrics,
     listeners: new Map(),
     holders: new Map(),
     p2p: o.p2p,
     connectSuccess: o.connectSuccess,
-    scheduler: { ...DEFAULT_SCHEDULER_CONFIG, p2p: o.p2p },
+    scheduler: { ...DEFAULT_SCHEDULER_CONFIG, ...(o.headSec !== undefined && { headSec: o.headSec }), p2p: o.p2p },
     seq: 0,
-    seeding: o.seeding ?? { tracks: SIM_DEFAULTS.seedTracks, holderOffers: SIM_DEFAULTS.holderOffers, fromCache: SIM_DEFAULTS.seedFromCache },
+    seeding,
+    connections: { ...DEFAULT_CONNECTION_RULES, ...o.connections },
     answering: new Map(),
   }
   const online = Math.max(1, Math.round(o.population * o.activity))
@@ -169,7 +174,7 @@ export function runWorld(o: WorldOptions): WorldResult {
     const session = planner.session(l.favourites, false)
     l.sessions++
     totals.sessions++
-    const c = newClientState(session.plays)
+    const c = newClientState(session.plays, ctx.connections)
     l.client = c
     // The SDK asks for its session as it is created.
     c.sessionAskedAt = q.now

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { SIM_DEFAULTS, createEventQueue, runSim, runWorld, summarizeWorld, type WorldOptions } from '../sim/index.js'
+import { SIM_DEFAULTS, createEventQueue, parseSimOptions, runSim, runWorld, summarizeWorld, type WorldOptions } from '../sim/index.js'
 
 const tiny: WorldOptions = {
   seed: 5,
@@ -55,6 +55,19 @@ t.test('a simulated world is a function of its seed, and its figures are consist
   t.ok(a.tracker && a.tracker.announcesPerSec > 0, 'announces went through the tracker core')
   const by = a.network.edgeBy
   t.ok(Math.abs(by.head + by.noPeer + by.urgent + by.prefetch + by.control - 1) < 1e-9, 'edge bytes by purpose add up')
+})
+
+t.test('what-if rules reach the world: the offer budget and the head', async (t) => {
+  const base = runWorld(tiny)
+  const stingy = runWorld({ ...tiny, connections: { offerBurst: 1, offersPerMinute: 0.01 } })
+  t.ok(stingy.clients.offers < base.clients.offers, `a budget of 1 offer makes fewer offers (${stingy.clients.offers} < ${base.clients.offers})`)
+  const headShare = (r: ReturnType<typeof runWorld>) => summarizeWorld(tiny.population, r, tiny.durationMs).network.edgeBy.head
+  const longHead = runWorld({ ...tiny, headSec: 40 })
+  t.ok(headShare(longHead) > headShare(base), 'a longer head sends more of the edge bytes as heads')
+  const o = parseSimOptions(['--offer-burst=2', '--offers-per-minute=0.5', '--offers-per-announce=2', '--head-sec=5', '--seed-tracks=64'])
+  t.match(o, { offerBurst: 2, offersPerMinute: 0.5, offersPerAnnounce: 2, headSec: 5, seedTracks: 64 })
+  t.same(parseSimOptions([]), { ...SIM_DEFAULTS, warmupSec: SIM_DEFAULTS.warmupSec }, 'no flags: the SDK\u2019s own rules')
+  t.throws(() => parseSimOptions(['--seed-tracks=65']), /seed-tracks/, 'more seeds than a full cache holds is refused')
 })
 
 t.test('with P2P off every network byte comes from the edge', async (t) => {
