@@ -36,13 +36,27 @@ t.test('the queue first, else habits; the first not started gets what is left; l
   t.same(prefetchPlan(situation({ holding: { a: { headBytes: MiB, complete: true }, b: { headBytes: MiB, complete: true }, c: { headBytes: MiB, complete: true } } })), [], 'only 3 tracks: d waits')
 })
 
-t.test('10 s before the end, heads not complete go to the edge, in order', async (t) => {
+t.test('10 s before the end, the next head not complete goes to the edge; later ones wait until they are next', async (t) => {
   const holding: Record<string, HeldPrefetch> = { a: { headBytes: MiB, complete: false }, b: { headBytes: MiB, complete: true }, c: { headBytes: MiB, complete: false } }
   t.same(prefetchPlan(situation({ holding, remainingMs: 10_001 })), [])
-  t.same(prefetchPlan(situation({ holding, remainingMs: 10_000 })), [
-    { type: 'edge', id: 'a' },
-    { type: 'edge', id: 'c' },
-  ])
+  t.same(prefetchPlan(situation({ holding, remainingMs: 10_000 })), [{ type: 'edge', id: 'a' }], 'only the next: c is left to peers')
+  t.same(
+    prefetchPlan(situation({ holding, queue: ['c', 'd'], remainingMs: 10_000 })),
+    [
+      { type: 'edge', id: 'c' },
+      { type: 'start', id: 'd', byteBudget: 3 * MiB },
+    ],
+    'c, once next, is completed from the edge (and d starts from peers)',
+  )
+  t.same(prefetchPlan(situation({ holding: { ...holding, a: { headBytes: MiB, complete: true } }, remainingMs: 10_000 })), [], 'the next complete: nothing from the edge')
+  t.same(
+    prefetchPlan(situation({ holding, remainingMs: 10_000 }), { ...DEFAULT_PREFETCH_RULES, edgeTracks: 3 }),
+    [
+      { type: 'edge', id: 'a' },
+      { type: 'edge', id: 'c' },
+    ],
+    'edgeTracks: 3 completes every candidate, in order',
+  )
   const over: Record<string, HeldPrefetch> = { a: { headBytes: 5 * MiB, complete: true }, c: { headBytes: MiB, complete: false } }
   t.same(prefetchPlan(situation({ holding: over, remainingMs: 5_000 })), [], 'a candidate not started with no budget ends the look: c comes after b')
 })

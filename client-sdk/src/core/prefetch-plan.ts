@@ -13,7 +13,10 @@ import { type ChunkLayout, chunkNeededMs } from './scheduler.js'
  *   first candidate not started yet gets what is left (the rest wait for a later look).
  * - A head is the chunks needed in the first `headSec` (scheduler's headSec), as far as the budget
  *   given to it goes; peers are asked for them first, and `edgeBeforeEndMs` before the end what
- *   no peer sent comes from the edge.
+ *   no peer sent comes from the edge, for the first `edgeTracks` candidates only. A later
+ *   candidate's head is completed from the edge when it is next, before the end of the track
+ *   before it: its bytes are the same if it is played, and nothing if the listener leaves or goes
+ *   elsewhere first (a session ends with the queue's next heads prefetched).
  * - A head chunk goes to one peer at a time, the first that holds it with fewer than `perPeer`
  *   of this head's requests outstanding (a peer refuses requests past its own cap).
  */
@@ -22,6 +25,7 @@ export interface PrefetchRules {
   byteBudget: number
   startBeforeEndMs: number
   edgeBeforeEndMs: number
+  edgeTracks: number
   perPeer: number
 }
 
@@ -30,6 +34,7 @@ export const DEFAULT_PREFETCH_RULES: PrefetchRules = {
   byteBudget: 4 * 1024 * 1024,
   startBeforeEndMs: 30_000,
   edgeBeforeEndMs: 10_000,
+  edgeTracks: 1,
   perPeer: 4,
 }
 
@@ -60,13 +65,13 @@ export function prefetchPlan<T>(s: PrefetchSituation<T>, rules: PrefetchRules = 
   const candidates = s.queue.length > 0 ? s.queue.slice(0, rules.tracks) : s.predict(rules.tracks)
   const actions: PrefetchAction<T>[] = []
   let budget = rules.byteBudget
-  for (const id of candidates) {
+  for (const [position, id] of candidates.entries()) {
     const p = s.held(id)
     // One prefetch per track: a loading one is left to finish.
     if (p === 'loading') continue
     if (p) {
       budget -= p.headBytes
-      if (s.remainingMs <= rules.edgeBeforeEndMs && !p.complete) actions.push({ type: 'edge', id })
+      if (s.remainingMs <= rules.edgeBeforeEndMs && !p.complete && position < rules.edgeTracks) actions.push({ type: 'edge', id })
       continue
     }
     if (budget <= 0) break
