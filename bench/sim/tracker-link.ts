@@ -1,5 +1,4 @@
-import { DEFAULT_TRACKER_PACING, type MessagePacer, createMessagePacer } from '../../client-sdk/core.js'
-import { DEFAULT_SEEDING_RULES } from '../../client-sdk/core.js'
+import { DEFAULT_SEEDING_RULES, DEFAULT_TRACKER_PACING, type MessagePacer, createMessagePacer } from '../../client-sdk/core.js'
 import { DEFAULT_TRACKER_OPTIONS, type TrackerCore, type TrackerEffect, createTrackerCore } from '../../tracker/core.js'
 import type { EventQueue } from './event-queue.js'
 
@@ -22,13 +21,12 @@ export interface TrackerPeer {
  * what-if measures the seeding rather than the tracker closing sockets for it.
  */
 export function createTrackerLink(q: EventQueue, random: () => number, seededSwarms: number = DEFAULT_SEEDING_RULES.swarms) {
-  const defaults = DEFAULT_TRACKER_OPTIONS.maxSwarmsPerSocket
   const core: TrackerCore = createTrackerCore({
     now: () => q.now,
     random,
     // One core holds every socket here; the real deployment shards (processes or Durable Objects).
     maxConnections: 100_000_000,
-    maxSwarmsPerSocket: defaults + Math.max(0, seededSwarms - DEFAULT_SEEDING_RULES.swarms),
+    maxSwarmsPerSocket: DEFAULT_TRACKER_OPTIONS.maxSwarmsPerSocket + Math.max(0, seededSwarms - DEFAULT_SEEDING_RULES.swarms),
   })
   const counters = { messages: 0, closedByTracker: 0 }
   // The SDK's tracker client paces what it sends (its pacing core, client-sdk/src/core/message-pacing.ts),
