@@ -220,7 +220,9 @@ export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay,
           scheduler.removePeer(String(peer))
           pump()
         },
-        onReject: (index) => {
+        onReject: (index, peer) => {
+          // playback.ts: not asked of that peer again (it does not hold it, or will not serve it now).
+          scheduler.peerLacks(String(peer), index)
           scheduler.failed(index)
           pump()
         },
