@@ -185,7 +185,7 @@ export interface ChorusClient {
    * comes (`ready`, `media` and the stream follow). Throws `closed` after close().
    */
   play(trackId: string, options?: PlayOptions): Playback
-  /** The tracks coming next, in order; the first few are prefetched as the current one ends (prefetches of tracks dropped from it stop). */
+  /** The tracks coming next, in order; the first (`prefetch.tracks` of them) is prefetched as the current one ends (prefetches of tracks dropped from it stop). */
   queue(trackIds: string[]): void
   /** The edge's catalog (titles to show; every manifest is still verified when played). */
   catalog(): Promise<CatalogEntry[]>

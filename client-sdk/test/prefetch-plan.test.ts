@@ -20,37 +20,55 @@ t.test('nothing before the track has started or earlier than 30 s before its end
   t.same(prefetchPlan(situation(), { ...DEFAULT_PREFETCH_RULES, tracks: 0 }), [], 'prefetch off')
 })
 
+/** The rules with three candidates, as an app may ask (`prefetch: { tracks: 3 }`). */
+const THREE = { ...DEFAULT_PREFETCH_RULES, tracks: 3 }
+
+t.test('by default only the next track: the first of the queue, else of the habits', async (t) => {
+  let asked = 0
+  const predict = (n: number) => {
+    asked = n
+    return ['x', 'y']
+  }
+  t.same(prefetchPlan(situation({ holding: { a: { headBytes: MiB, complete: true } } })), [], 'the next one held: nothing more')
+  t.same(prefetchPlan(situation({ queue: [], predict })), [{ type: 'start', id: 'x', byteBudget: 4 * MiB }])
+  t.equal(asked, 1, 'habits asked for 1 track')
+})
+
 t.test('the queue first, else habits; the first not started gets what is left; loading ones are left alone', async (t) => {
   let asked = 0
   const predict = (n: number) => {
     asked = n
     return ['x', 'y']
   }
-  t.same(prefetchPlan(situation({ predict })), [{ type: 'start', id: 'a', byteBudget: 4 * MiB }])
+  t.same(prefetchPlan(situation({ predict }), THREE), [{ type: 'start', id: 'a', byteBudget: 4 * MiB }])
   t.equal(asked, 0, 'habits not asked while there is a queue')
-  t.same(prefetchPlan(situation({ queue: [], predict })), [{ type: 'start', id: 'x', byteBudget: 4 * MiB }])
+  t.same(prefetchPlan(situation({ queue: [], predict }), THREE), [{ type: 'start', id: 'x', byteBudget: 4 * MiB }])
   t.equal(asked, 3, 'habits asked for 3 tracks')
   const holding: Record<string, HeldPrefetch> = { a: { headBytes: MiB, complete: false }, b: 'loading' }
-  t.same(prefetchPlan(situation({ holding })), [{ type: 'start', id: 'c', byteBudget: 3 * MiB }], 'the budget less the heads under way')
-  t.same(prefetchPlan(situation({ holding: { a: { headBytes: 4 * MiB, complete: false } } })), [], 'the budget spent: nothing more')
-  t.same(prefetchPlan(situation({ holding: { a: { headBytes: MiB, complete: true }, b: { headBytes: MiB, complete: true }, c: { headBytes: MiB, complete: true } } })), [], 'only 3 tracks: d waits')
+  t.same(prefetchPlan(situation({ holding }), THREE), [{ type: 'start', id: 'c', byteBudget: 3 * MiB }], 'the budget less the heads under way')
+  t.same(prefetchPlan(situation({ holding: { a: { headBytes: 4 * MiB, complete: false } } }), THREE), [], 'the budget spent: nothing more')
+  t.same(
+    prefetchPlan(situation({ holding: { a: { headBytes: MiB, complete: true }, b: { headBytes: MiB, complete: true }, c: { headBytes: MiB, complete: true } } }), THREE),
+    [],
+    'only 3 tracks: d waits',
+  )
 })
 
 t.test('10 s before the end, the next head not complete goes to the edge; later ones wait until they are next', async (t) => {
   const holding: Record<string, HeldPrefetch> = { a: { headBytes: MiB, complete: false }, b: { headBytes: MiB, complete: true }, c: { headBytes: MiB, complete: false } }
-  t.same(prefetchPlan(situation({ holding, remainingMs: 10_001 })), [])
-  t.same(prefetchPlan(situation({ holding, remainingMs: 10_000 })), [{ type: 'edge', id: 'a' }], 'only the next: c is left to peers')
+  t.same(prefetchPlan(situation({ holding, remainingMs: 10_001 }), THREE), [])
+  t.same(prefetchPlan(situation({ holding, remainingMs: 10_000 }), THREE), [{ type: 'edge', id: 'a' }], 'only the next: c is left to peers')
   t.same(
-    prefetchPlan(situation({ holding, queue: ['c', 'd'], remainingMs: 10_000 })),
+    prefetchPlan(situation({ holding, queue: ['c', 'd'], remainingMs: 10_000 }), THREE),
     [
       { type: 'edge', id: 'c' },
       { type: 'start', id: 'd', byteBudget: 3 * MiB },
     ],
     'c, once next, is completed from the edge (and d starts from peers)',
   )
-  t.same(prefetchPlan(situation({ holding: { ...holding, a: { headBytes: MiB, complete: true } }, remainingMs: 10_000 })), [], 'the next complete: nothing from the edge')
+  t.same(prefetchPlan(situation({ holding: { ...holding, a: { headBytes: MiB, complete: true } }, remainingMs: 10_000 }), THREE), [], 'the next complete: nothing from the edge')
   t.same(
-    prefetchPlan(situation({ holding, remainingMs: 10_000 }), { ...DEFAULT_PREFETCH_RULES, edgeTracks: 3 }),
+    prefetchPlan(situation({ holding, remainingMs: 10_000 }), { ...THREE, edgeTracks: 3 }),
     [
       { type: 'edge', id: 'a' },
       { type: 'edge', id: 'c' },
@@ -58,7 +76,7 @@ t.test('10 s before the end, the next head not complete goes to the edge; later 
     'edgeTracks: 3 completes every candidate, in order',
   )
   const over: Record<string, HeldPrefetch> = { a: { headBytes: 5 * MiB, complete: true }, c: { headBytes: MiB, complete: false } }
-  t.same(prefetchPlan(situation({ holding: over, remainingMs: 5_000 })), [], 'a candidate not started with no budget ends the look: c comes after b')
+  t.same(prefetchPlan(situation({ holding: over, remainingMs: 5_000 }), THREE), [], 'a candidate not started with no budget ends the look: c comes after b')
 })
 
 // 10 chunks of 1000 bytes, 4 s of audio each but the last (500 bytes).
