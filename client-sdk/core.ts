@@ -23,7 +23,7 @@ export {
 // What a play asks for as it starts, what is prefetched and from where, how long a key is held.
 export { startPath } from './src/core/start-path.js'
 export { prefetchPlan, headChunks, headRequests, DEFAULT_PREFETCH_RULES } from './src/core/prefetch-plan.js'
-export { DEFAULT_KEY_TTL_SEC } from './src/core/key-lease.js'
+export { DEFAULT_KEY_TTL_SEC, DEFAULT_KEYS_RENEWED, keysToRenew } from './src/core/key-lease.js'
 // What the network does around them: caps, announces, offers given up, the pause after peer_limit.
 export {
   DEFAULT_SWARM_RULES,

@@ -15,6 +15,7 @@ const SAMPLES: Partial<Record<RouteName, readonly string[]>> = {
   head: ['/v1/tracks/song/head'],
   catalog: ['/v1/tracks'],
   session: ['/v1/session'],
+  keys: ['/v1/keys'],
   admin: ['/v1/admin/track-keys/song/0abc'],
   healthz: ['/healthz'],
   metrics: ['/metrics', '/_chorus/metrics'],

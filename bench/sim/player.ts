@@ -1,4 +1,4 @@
-import { type Action, DEFAULT_KEY_TTL_SEC, createScheduler, headChunks, headRequests, prefetchPlan, startPath } from '../../client-sdk/core.js'
+import { type Action, DEFAULT_KEYS_RENEWED, DEFAULT_KEY_TTL_SEC, createScheduler, headChunks, headRequests, keysToRenew, prefetchPlan, startPath } from '../../client-sdk/core.js'
 import { createSpeaker } from '../../client-sdk/core.js'
 import type { PlannedPlay } from '../playback/scenario.js'
 import { cacheCount, cacheHas, cacheHeld, cachePut, cacheTouch } from './cache.js'
@@ -15,8 +15,8 @@ import type { Prefetch, SimListener, SwarmEntry, SwarmHooks } from './types.js'
  * each chunk comes from), the speaker (the playhead, stalls), the prefetch rules (prefetch-plan).
  * What is left here is carrying them out against the models: the edge's head (manifest and first
  * chunk in one answer), the key service at the edge's location (the session, with the key of a
- * play begun as the client starts riding in it; a key on its own after the session's token), key
- * leases on the device (an hour, kept across sessions; a listener's history was heard long before
+ * play begun as the client starts riding in it; a key on its own after the session's token; the
+ * keys of the cached tracks used last whose leases ran out, in one request after the token), key leases on the device (an hour, kept across sessions; a listener's history was heard long before
  * the run, at 1 % activity, so its leases have run out), LOCAL_MS for each local step (reading and
  * verifying the cached manifest, reading a lease, reading, verifying and decrypting the first chunk).
  */
@@ -31,7 +31,11 @@ function gotKey(l: SimListener, track: number, at: number): number {
   return at
 }
 
-/** client.ts trackKey: the key held in memory, else its lease on this device, else asked of the key service (after the session's token). */
+/**
+ * client.ts trackKey: the key held in memory (or riding in the session's answer), else its lease
+ * on this device, else in the session request when it has not left yet, else asked of the key
+ * service after the session's token.
+ */
 function trackKeyAt(ctx: SimContext, l: SimListener, track: number): number {
   const c = l.client!
   const held = c.keys.get(track)
@@ -41,7 +45,24 @@ function trackKeyAt(ctx: SimContext, l: SimListener, track: number): number {
     c.keys.set(track, ctx.q.now + LOCAL_MS)
     return ctx.q.now + LOCAL_MS
   }
+  if (c.sessionAskedAt === ctx.q.now) return gotKey(l, track, tokenAt(ctx, l))
   return gotKey(l, track, ctx.edge.keyService(l, Math.max(ctx.q.now, tokenAt(ctx, l))))
+}
+
+/**
+ * client.ts renewCachedKeys: the keys of the cached tracks used last that the client does not
+ * hold and whose leases ran out (core/key-lease.ts keysToRenew), in one request, sent when the
+ * session's token is there (the SDK sends it once the first audio is out: about then).
+ */
+export function renewCachedKeys(ctx: SimContext, l: SimListener): void {
+  const c = l.client!
+  const now = ctx.q.now
+  const recent = [...l.cache.tracks.keys()].reverse()
+  const held = (t: number) => c.keys.has(t) || (l.leases.get(t) ?? 0) > now
+  const wanted = keysToRenew(recent, DEFAULT_KEYS_RENEWED, held)
+  if (wanted.length === 0) return
+  const at = ctx.edge.keyService(l, Math.max(now, tokenAt(ctx, l)))
+  for (const t of wanted) gotKey(l, t, at)
 }
 
 export function startPlay(ctx: SimContext, l: SimListener, planned: PlannedPlay, onDone: () => void): void {

@@ -11,7 +11,7 @@ import { createEdgeModel } from './edge-model.js'
 import { createEventQueue } from './event-queue.js'
 import { type Metrics, createMetrics } from './metrics.js'
 import { closeNetwork, downloaded, newClientState, onTrackerMessage, release, join, seedsFromCache, tokenAt } from './peer-network.js'
-import { retire, startPlay } from './player.js'
+import { renewCachedKeys, retire, startPlay } from './player.js'
 import { SIM_DEFAULTS } from './options.js'
 import { createTrackerLink } from './tracker-link.js'
 import type { SimListener } from './types.js'
@@ -179,6 +179,10 @@ export function runWorld(o: WorldOptions): WorldResult {
     // The SDK asks for its session as it is created.
     c.sessionAskedAt = q.now
     tokenAt(ctx, l)
+    // Once the session's token is there (the first play's key rode in its request).
+    q.at(tokenAt(ctx, l), () => {
+      if (l.client === c && !c.closed) renewCachedKeys(ctx, l)
+    })
     // As the SDK's client starts: the most recent tracks its cache holds whole are seeded.
     if (ctx.p2p && ctx.seeding.fromCache > 0) {
       for (const t of seedsFromCache(ctx, l)) {

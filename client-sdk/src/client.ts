@@ -1,10 +1,10 @@
-import { type Manifest, type QualityManifest, importTrackKey } from '../../protocol/index.js'
+import { MAX_BATCH_KEYS, type Manifest, type QualityManifest, importTrackKey } from '../../protocol/index.js'
 import type { WebSocketConstructor } from './p2p/tracker-client.js'
 import { type ChunkCache, chunkKey, createChunkCache, keyLeaseKey, manifestKey } from './cache/chunk-cache.js'
 import { createMemoryStorage } from './cache/memory-storage.js'
 import type { CacheStorageBackend } from './cache/types.js'
 import { type HabitsState, type PlayContext, createHabits } from './core/habits.js'
-import { DEFAULT_KEY_TTL_SEC, decodeLease, encodeLease, leaseKey } from './core/key-lease.js'
+import { DEFAULT_KEY_TTL_SEC, DEFAULT_KEYS_RENEWED, decodeLease, encodeLease, keysToRenew, leaseKey } from './core/key-lease.js'
 import type { ConnectionRules } from './core/peer-connections.js'
 import { type Privacy, iceKinds, privacyOf } from './core/privacy.js'
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './core/scheduler.js'
@@ -49,9 +49,11 @@ export interface ClientOptions {
    * How long track keys are held after the key service gave them (default an hour), in memory
    * and beside the cached chunks, so a cached track replays without the network, in this client
    * or the next on this device (core/key-lease.ts: the trade-off). false: memory only, for this
-   * client's life, never written anywhere.
+   * client's life, never written anywhere. `renew`: how many of the cached tracks used last have
+   * their keys renewed in one request once the first audio is out, where no lease runs (default
+   * and at most 64; 0: none), so that they play without waiting on the key service.
    */
-  keyCache?: { ttlSec?: number } | false
+  keyCache?: { ttlSec?: number; renew?: number } | false
   /** The local cache: its size in bytes (default 256 MiB), and in Node its directory. */
   cache?: { maxBytes?: number; dir?: string } | false
   /**
@@ -399,6 +401,22 @@ export async function createClientWith(platform: Platform, options: ClientOption
     if (entry && Date.now() < entry.expiresAt) return entry.key
     return undefined
   }
+  // Once the first audio is out (beside the seeding), the keys of the cached tracks used last that
+  // hold no running lease are asked for in one request (core/key-lease.ts keysToRenew): a cached
+  // track played in this session then waits on nothing, however long ago its lease ran out.
+  const renewLimit = Math.min(MAX_BATCH_KEYS, Math.max(0, Math.floor((options.keyCache === false ? undefined : options.keyCache?.renew) ?? DEFAULT_KEYS_RENEWED)))
+  async function renewCachedKeys(): Promise<void> {
+    if (renewLimit === 0 || (!options.apiKey && !options.token)) return
+    const recent = new Map<string, string>()
+    for (const q of cache.recentQualities(4 * renewLimit)) if (!recent.has(q.trackId)) recent.set(q.trackId, q.version)
+    const wanted: string[] = []
+    for (const id of keysToRenew(recent.keys(), renewLimit, (id) => heldKey(id, recent.get(id)!) !== undefined)) {
+      // A lease still running is read instead (and held from now on).
+      if (!(await storedKey(id, recent.get(id)!).catch(() => undefined))) wanted.push(id)
+    }
+    if (wanted.length === 0 || closed) return
+    for (const k of await keyService.currentKeys(wanted)) if (!heldKey(k.trackId, k.version)) hold(k.trackId, k)
+  }
   /** A lease written by this client or an earlier one on this device, while it runs. */
   async function storedKey(trackId: string, version: string): Promise<CryptoKey | undefined> {
     if (!persistKeys) return undefined
@@ -636,7 +654,7 @@ export async function createClientWith(platform: Platform, options: ClientOption
   // and after the first play's first audio or JOIN_AFTER_MS: joining swarms sets off tracker and
   // WebRTC work that would otherwise land on the first cold start's path (playback.ts).
   void Promise.race([firstAudio, new Promise((resolve) => setTimeout(resolve, JOIN_AFTER_MS).unref?.())])
-    .then(() => (closed ? undefined : seedFromCache()))
+    .then(() => (closed ? undefined : Promise.all([seedFromCache(), renewCachedKeys().catch(() => {})])))
     .catch(() => {})
 
   return {

@@ -1,4 +1,4 @@
-import { MAX_SESSION_KEYS, type ManifestVerifier, type SessionKeyEntry, fromBase64Url, importManifestPublicKey, importTrackKey, keyPath } from '../../protocol/index.js'
+import { MAX_BATCH_KEYS, MAX_SESSION_KEYS, type ManifestVerifier, type SessionKeyEntry, fromBase64Url, importManifestPublicKey, importTrackKey, keyPath } from '../../protocol/index.js'
 import { ChorusError } from './errors.js'
 import { createHttpService } from './http.js'
 
@@ -18,7 +18,9 @@ import { createHttpService } from './http.js'
  *
  * A session request waits one turn of the event loop before it leaves: the current keys asked
  * for meanwhile (a play begun right after createClient) ride in it (`"keys": [...]`), so a cold
- * play's session and key are one round trip, not two in a row.
+ * play's session and key are one round trip, not two in a row; a track key asked for while the
+ * request is out waits for its answer instead of asking again. `POST /v1/keys` gives many
+ * tracks' current keys at once (the client renews its cached tracks' keys with it).
  */
 export interface KeyServiceOptions {
   base: string
@@ -70,13 +72,22 @@ export interface KeyService {
   edgeToken(): string | undefined
   /** The manifest-signing key: the pinned one, else asked of this service once (again after a failure). */
   verifier(): Promise<ManifestVerifier>
-  /** The key of one track version; `no_key` when the service refuses it or answers for another track or version. */
+  /**
+   * The key of one track version; `no_key` when the service refuses it or answers for another track
+   * or version. A session request about to leave or out now that asks for the track answers it
+   * when it names this version.
+   */
   trackKey(trackId: string, version: string, signal?: AbortSignal): Promise<TrackKey>
   /**
    * The key of the track's current version, and which version that is (asked alongside the
    * manifest on a cold play): in the session request when one is about to leave, else on its own.
    */
   currentKey(trackId: string, signal?: AbortSignal): Promise<TrackKey>
+  /**
+   * The current keys of many tracks in one request (`POST /v1/keys`, at most MAX_BATCH_KEYS):
+   * those the service gave; a track it refused is left out.
+   */
+  currentKeys(trackIds: readonly string[], signal?: AbortSignal): Promise<Array<TrackKey & { trackId: string }>>
   /** Whether the current key of `trackId`, asked now, would ride in a session request that has not left yet. */
   boarding(trackId: string): boolean
   /** Sessions asked for so far (tests count them). */
@@ -92,18 +103,22 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
   let sessions = 0
   /** Current keys to ask for in the session request that has not left yet (each with its waiters). */
   let riding: Map<string, Array<(entry: SessionKeyEntry | undefined) => void>> | undefined
+  /** The tracks whose keys the session request now out asks for, and its answer's keys. */
+  let flying: { ids: Set<string>; answer: Promise<SessionKeyEntry[]> } | undefined
 
   function session(): Promise<SessionTokens> {
     pending ??= (async () => {
       const batch = new Map<string, Array<(entry: SessionKeyEntry | undefined) => void>>()
       riding = batch
       let answered: SessionKeyEntry[] = []
+      let land: ((entries: SessionKeyEntry[]) => void) | undefined
       try {
         // One turn of the event loop for plays begun meanwhile to add their keys.
         await new Promise((resolve) => setTimeout(resolve, 0))
         riding = undefined
         sessions++
         const keys = [...batch.keys()]
+        flying = { ids: new Set(keys), answer: new Promise((resolve) => (land = resolve)) }
         const ask = (renew: string | undefined) =>
           http.request('/v1/session', {
             method: 'POST',
@@ -115,10 +130,12 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
         if (renewable && (res.status === 401 || res.status === 403)) res = await ask(undefined)
         if (!res.ok) throw await http.failure(res, 'session')
         const body = (await res.json()) as { token: string; tokens?: { keys?: string; edge?: string; tracker?: string }; expiresAt: string; keys?: SessionKeyEntry[] }
-        if (Array.isArray(body.keys)) answered = body.keys
+        if (Array.isArray(body.keys)) answered = body.keys.filter((e) => e && typeof e.trackId === 'string')
         return adopt(body)
       } finally {
         riding = undefined
+        flying = undefined
+        land?.(answered)
         // Waiters without an answer (no key in it, or no session) ask on their own.
         for (const [trackId, waiters] of batch) for (const w of waiters) w(answered.find((e) => e?.trackId === trackId))
       }
@@ -157,6 +174,10 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
       waiters.push(resolve)
       batch.set(trackId, waiters)
     })
+    return toTrackKey(entry)
+  }
+
+  async function toTrackKey(entry: SessionKeyEntry | undefined): Promise<TrackKey | undefined> {
     if (!entry || !('key' in entry) || typeof entry.key !== 'string' || typeof entry.version !== 'string') return undefined
     return { version: entry.version, key: await importTrackKey(entry.key), raw: entry.key }
   }
@@ -210,7 +231,33 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
       verifier.catch(() => (verifier = undefined))
       return verifier
     },
-    trackKey: (trackId, version, signal) => keyRequest(trackId, version, signal),
+    async trackKey(trackId, version, signal) {
+      // A session request about to leave, or out now, that asks for this track's current key:
+      // its answer, when it names this version (else the version is asked for on its own).
+      const batch = boardingSession()
+      const flight = flying
+      const entry = batch && seats(batch, trackId) ? await ride(trackId, batch) : flight?.ids.has(trackId) ? await toTrackKey((await flight.answer).find((e) => e.trackId === trackId)) : undefined
+      if (entry?.version === version) return entry
+      return keyRequest(trackId, version, signal)
+    },
+    async currentKeys(trackIds, signal) {
+      const ids = trackIds.slice(0, MAX_BATCH_KEYS)
+      if (ids.length === 0) return []
+      for (let attempt = 0; ; attempt++) {
+        const auth = (await tokens({ fresh: attempt > 0, ...(signal && { signal }) })).keys
+        const res = await http.request('/v1/keys', { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify({ tracks: ids }) }, signal)
+        if (res.status === 401 && attempt === 0 && options.apiKey) continue
+        if (!res.ok) throw await http.failure(res, 'track keys')
+        const body = (await res.json()) as { keys?: unknown }
+        const entries = Array.isArray(body.keys) ? (body.keys as SessionKeyEntry[]) : []
+        const out: Array<TrackKey & { trackId: string }> = []
+        for (const e of entries) {
+          const k = e && ids.includes(e.trackId) ? await toTrackKey(e).catch(() => undefined) : undefined
+          if (k) out.push({ ...k, trackId: e.trackId })
+        }
+        return out
+      }
+    },
     async currentKey(trackId, signal) {
       const batch = boardingSession()
       if (batch && seats(batch, trackId)) {

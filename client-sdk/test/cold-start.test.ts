@@ -136,6 +136,61 @@ t.test('an expired lease is not used: the key service is asked again', async (t)
   )
 })
 
+t.test("leases run out while the listener is away: the next client renews its cached tracks' keys in one request once its first audio is out, and a cached track then asks for nothing", async (t) => {
+  const stack = await startStack(t, [
+    { trackId: 'one', seconds: 6 },
+    { trackId: 'two', seconds: 6 },
+    { trackId: 'three', seconds: 6 },
+  ])
+  const { client, dir } = await stack.client({ p2p: false, speed: 0, keyCache: { ttlSec: 0 } })
+  for (const id of ['one', 'two']) await drain(client.play(id, { quality: 96 }).stream)
+  await client.close()
+  const rec = recordingFetch()
+  const next = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false, speed: 0, fetch: rec.fetch })
+  t.teardown(() => next.close())
+  // A cold track first: its first audio sets off the renewal.
+  t.ok((await drain(next.play('three', { quality: 96 }).stream)).equals(await stack.reference('three', 96)))
+  const deadline = Date.now() + 10_000
+  while (!rec.log.some((r) => r.path === '/v1/keys' && r.end < Number.POSITIVE_INFINITY) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  const batch = rec.log.filter((r) => r.path === '/v1/keys')
+  t.equal(batch.length, 1, 'one request for the keys')
+  t.same(new Set((JSON.parse(batch[0]!.body!) as { tracks: string[] }).tracks), new Set(['one', 'two']), 'the cached tracks whose leases ran out, not the one just played')
+  const before = rec.log.length
+  for (const id of ['one', 'two']) t.ok((await drain(next.play(id, { quality: 96 }).stream)).equals(await stack.reference(id, 96)))
+  const asked = rec.log.slice(before).filter((r) => r.path.includes('/key') || r.path === '/v1/session')
+  t.same(asked, [], 'the cached plays asked the key service nothing')
+})
+
+t.test('renew: 0 keeps the old way: a cached track whose lease ran out asks for its key as it plays', async (t) => {
+  const stack = await startStack(t, [{ trackId: 'one', seconds: 6 }])
+  const { client, dir } = await stack.client({ p2p: false, speed: 0, keyCache: { ttlSec: 0 } })
+  await drain(client.play('one', { quality: 96 }).stream)
+  await client.close()
+  const rec = recordingFetch()
+  const next = await createClient({
+    edge: stack.edge.url,
+    keys: stack.origin.url,
+    apiKey: API_KEY,
+    publicKey: stack.publicKey,
+    cache: { dir },
+    p2p: false,
+    speed: 0,
+    fetch: rec.fetch,
+    keyCache: { renew: 0 },
+  })
+  t.teardown(() => next.close())
+  t.ok((await drain(next.play('one', { quality: 96 }).stream)).equals(await stack.reference('one', 96)))
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  t.notOk(
+    rec.log.some((r) => r.path === '/v1/keys'),
+    'no renewal',
+  )
+  t.ok(
+    rec.log.some((r) => r.path.includes('/key') || keysAsked(r).includes('one')),
+    'the play asked for its key',
+  )
+})
+
 t.test("a new version published between the head and the session's key: the key of the head's version is used", async (t) => {
   const stack = await startStack(t, [{ trackId: 'one', seconds: 8 }])
   const reference = await stack.reference('one', 96)

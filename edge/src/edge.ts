@@ -116,7 +116,7 @@ export interface Edge {
   /** GET/HEAD /v1/tracks. */
   catalog(request: Request): Promise<Response>
   /**
-   * POST /v1/session and /v1/tracks/:id/key, any method: never served here. Sessions and keys
+   * POST /v1/session, /v1/keys and /v1/tracks/:id/key, any method: never served here. Sessions and keys
    * come from the key service (the origin) directly, so no caching edge ever holds a key or a
    * token that fetches one; the origin is not asked.
    */

@@ -80,6 +80,7 @@ app.get('/v1/tracks/:id/head', (c) => withEdge(c, (edge, ctx) => edge.head(c.req
 app.get('/v1/tracks/:id/versions/:version/manifest', (c) => withEdge(c, (edge, ctx) => edge.manifest(c.req.raw, c.req.param('id'), c.req.param('version'), ctx)))
 // Keys and the sessions that fetch them never go through an edge, whatever the method.
 app.all('/v1/session', (c) => withEdge(c, (edge) => edge.notAtEdge(c.req.raw, c.req.path)))
+app.all('/v1/keys', (c) => withEdge(c, (edge) => edge.notAtEdge(c.req.raw, c.req.path)))
 app.all('/v1/tracks/:id/key', (c) => withEdge(c, (edge) => edge.notAtEdge(c.req.raw, c.req.path)))
 app.get('/v1/origin-key', (c) => withEdge(c, (edge) => edge.originKey()))
 app.get('/healthz', (c) => withEdge(c, (edge) => edge.health()))

@@ -88,8 +88,10 @@ t.test('session and key paths, however odd, are a 404 not_at_edge and never reac
   await expectError(t, '/v1/tracks/song/key?evil=1', 404, 'not_at_edge')
   await expectError(t, '/v1/session', 404, 'not_at_edge', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(20_000) })
   await expectError(t, '/v1/session', 404, 'not_at_edge')
+  await expectError(t, '/v1/keys', 404, 'not_at_edge', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tracks":["song"]}' })
   t.equal(proxy.countPrefix('/v1/tracks/song/key'), 0)
   t.equal(proxy.count('/v1/session'), 0)
+  t.equal(proxy.count('/v1/keys'), 0)
 })
 
 t.test('odd headers on a good chunk: a bad Range is a 416, an odd If-None-Match is ignored', async (t) => {

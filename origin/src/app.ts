@@ -5,6 +5,7 @@ import {
   CORS_HEADERS,
   HEAD_MIME,
   type HttpAnswer,
+  MAX_BATCH_KEYS,
   MAX_SESSION_KEYS,
   type SessionKeyEntry,
   type TrackKeyAnswer,
@@ -257,20 +258,7 @@ export function createOriginApp(options: OriginAppOptions): Hono {
       ),
     ])
     // The keys asked for with the session, under the same rules as GET .../key with its keys token.
-    const sessionKeys =
-      keysFor &&
-      (await Promise.all(
-        keysFor.map(async (trackId): Promise<SessionKeyEntry> => {
-          try {
-            if (!scope.includes('play')) throw new ProtocolError('forbidden', "this session has no 'play' scope")
-            if (tracks && !tracks.includes(trackId)) throw new ProtocolError('forbidden', `this session may not play '${trackId}'`)
-            return await currentTrackKey(trackId, undefined)
-          } catch (err) {
-            if (!(err instanceof ProtocolError)) throw err
-            return { trackId, ...err.toJSON() }
-          }
-        }),
-      ))
+    const sessionKeys = keysFor && (await keyEntries(keysFor, scope, tracks))
     return c.json(
       {
         token: keysToken,
@@ -316,6 +304,42 @@ export function createOriginApp(options: OriginAppOptions): Hono {
     await verifyToken(token, keys.verifier, { now: now(), audience: 'keys', scope: 'play', track: trackId })
     return c.json(await currentTrackKey(trackId, c.req.query('version')), 200, { 'cache-control': 'no-store, private' })
   })
+
+  // Many tracks' current keys at once (a client renewing the keys of its cached tracks): the
+  // rules of GET .../key for each, with one token check; a track refused gets its error.
+  app.post('/v1/keys', async (c) => {
+    const token = bearerToken(c.req.header('authorization'))
+    if (!token) throw new ProtocolError('unauthorized', 'track keys need a session token: Authorization: Bearer <token> (POST /v1/session)')
+    const claims = await verifyToken(token, keys.verifier, { now: now(), audience: 'keys' })
+    let body: { tracks?: unknown }
+    try {
+      body = JSON.parse(await readTextLimited(c.req.raw, 8192, 'keys request body')) as { tracks?: unknown }
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err
+      throw new ProtocolError('bad_request', 'keys request body is not JSON')
+    }
+    if (typeof body !== 'object' || body === null || !Array.isArray(body.tracks) || body.tracks.length === 0 || body.tracks.length > MAX_BATCH_KEYS) {
+      throw new ProtocolError('bad_request', `send {"tracks": [...]}: 1 to ${MAX_BATCH_KEYS} track ids`)
+    }
+    const wanted = [...new Set(body.tracks.map((id) => assertTrackId(id)))]
+    return c.json({ keys: await keyEntries(wanted, claims.scope, claims.tracks) }, 200, { 'cache-control': 'no-store, private' })
+  })
+
+  /** Each track's current key, or its error: refused without the 'play' scope or outside `tracks`. */
+  function keyEntries(trackIds: string[], scope: readonly Scope[], tracks: readonly string[] | undefined): Promise<SessionKeyEntry[]> {
+    return Promise.all(
+      trackIds.map(async (trackId): Promise<SessionKeyEntry> => {
+        try {
+          if (!scope.includes('play')) throw new ProtocolError('forbidden', "this session has no 'play' scope")
+          if (tracks && !tracks.includes(trackId)) throw new ProtocolError('forbidden', `this session may not play '${trackId}'`)
+          return await currentTrackKey(trackId, undefined)
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err
+          return { trackId, ...err.toJSON() }
+        }
+      }),
+    )
+  }
 
   /** A version's key (the current one when `asked` is undefined), for a caller already authorised. */
   async function currentTrackKey(trackId: string, asked: string | undefined): Promise<TrackKeyAnswer> {

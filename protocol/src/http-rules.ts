@@ -115,7 +115,7 @@ export function answerBytes(answer: HttpAnswer): number {
 }
 
 /** Routes by the names the origin's metrics label them with. */
-export type RouteName = 'chunk' | 'key' | 'manifest' | 'head' | 'catalog' | 'session' | 'admin' | 'healthz' | 'metrics' | 'origin-key' | 'stats' | 'purge'
+export type RouteName = 'chunk' | 'key' | 'keys' | 'manifest' | 'head' | 'catalog' | 'session' | 'admin' | 'healthz' | 'metrics' | 'origin-key' | 'stats' | 'purge'
 
 /** A path a server serves and the methods it takes there (a 405's Allow). */
 export interface RouteRule {
@@ -136,6 +136,7 @@ const API: readonly RouteRule[] = [
   READ_ONLY('head', /^\/v1\/tracks\/[^/]+\/head$/),
   READ_ONLY('catalog', /^\/v1\/tracks$/),
   { name: 'session', pattern: /^\/v1\/session$/, allow: 'POST, OPTIONS' },
+  { name: 'keys', pattern: /^\/v1\/keys$/, allow: 'POST, OPTIONS' },
   READ_ONLY('origin-key', /^\/v1\/origin-key$/),
   READ_ONLY('healthz', /^\/healthz$/),
 ]

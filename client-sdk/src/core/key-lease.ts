@@ -41,3 +41,25 @@ export function decodeLease(bytes: Uint8Array, nowMs: number): KeyLease | undefi
     return undefined
   }
 }
+
+/** Cached tracks whose keys a client renews at most (MAX_BATCH_KEYS: one request; the default cache holds about 57 tracks). */
+export const DEFAULT_KEYS_RENEWED = 64
+
+/**
+ * The cached tracks whose keys a client renews as its session starts: the most recently used
+ * first, skipping those whose key is held, at most `limit`. A client met again after its leases
+ * ran out (a listener who comes back the next day) otherwise waits a round trip to the key
+ * service on each cached track it plays; with the keys in hand, a cached track played during the
+ * session waits on nothing. The price: the key service hears which tracks this device holds (it
+ * gave their keys before), and gives keys that may not be used this time.
+ */
+export function keysToRenew<T>(recent: Iterable<T>, limit: number, held: (track: T) => boolean): T[] {
+  const out: T[] = []
+  if (limit <= 0) return out
+  for (const track of recent) {
+    if (held(track) || out.includes(track)) continue
+    out.push(track)
+    if (out.length >= limit) break
+  }
+  return out
+}

@@ -216,6 +216,37 @@ export function originCompliance(t: Test, start: StartOrigin): void {
       await expectError(t, u('/v1/session'), 400, 'invalid_id', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, keys: ['../x'] }) })
     })
 
+    await t.test('many keys at once (POST /v1/keys): the keys GET .../key gives, each track refused on its own; never cacheable', async (t) => {
+      const session = (await (await fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY }) })).json()) as {
+        token: string
+        tokens: { edge: string }
+      }
+      const ask = (body: unknown, token = session.token) =>
+        fetch(u('/v1/keys'), { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) })
+      const res = await ask({ tracks: ['song', 'nope', 'song'] })
+      t.equal(res.status, 200)
+      t.equal(res.headers.get('cache-control'), 'no-store, private')
+      const body = (await res.json()) as { keys: Array<{ trackId: string; version?: string; key?: string; error?: { code: string } }> }
+      t.equal(body.keys.length, 2, 'one entry per track asked for')
+      const alone = (await (await fetch(u('/v1/tracks/song/key'), { headers: { authorization: `Bearer ${session.token}` } })).json()) as { key: string }
+      t.match(body.keys[0], { trackId: 'song', version: manifest.version, alg: 'AES-128-CTR', key: alone.key }, 'the key GET .../key gives')
+      t.match(body.keys[1], { trackId: 'nope', error: { code: 'track_not_found' } }, 'an unknown track: its error, the others all the same')
+      const announceOnly = (await (
+        await fetch(u('/v1/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiKey: API_KEY, scope: ['announce'] }) })
+      ).json()) as { token: string }
+      const narrow = (await (await ask({ tracks: ['song'] }, announceOnly.token)).json()) as typeof body
+      t.match(narrow.keys[0], { trackId: 'song', error: { code: 'forbidden' } }, "no 'play' scope, no key")
+      const post = (init: RequestInit) => ({ method: 'POST', ...init })
+      await expectError(t, u('/v1/keys'), 401, 'unauthorized', post({ body: JSON.stringify({ tracks: ['song'] }) }))
+      await expectError(t, u('/v1/keys'), 403, 'forbidden', post({ headers: { authorization: `Bearer ${session.tokens.edge}` }, body: JSON.stringify({ tracks: ['song'] }) }))
+      const auth = { authorization: `Bearer ${session.token}` }
+      await expectError(t, u('/v1/keys'), 400, 'bad_request', post({ headers: auth, body: 'not json' }))
+      await expectError(t, u('/v1/keys'), 400, 'bad_request', post({ headers: auth, body: JSON.stringify({ tracks: [] }) }))
+      await expectError(t, u('/v1/keys'), 400, 'bad_request', post({ headers: auth, body: JSON.stringify({ tracks: Array.from({ length: 65 }, (_, i) => `t${i}`) }) }))
+      await expectError(t, u('/v1/keys'), 400, 'invalid_id', post({ headers: auth, body: JSON.stringify({ tracks: ['../x'] }) }))
+      await expectError(t, u('/v1/keys'), 405, 'method_not_allowed')
+    })
+
     await t.test('bad input: 4xx with a JSON error body, never a read outside the masters', async (t) => {
       const v = manifest.version
       await expectError(t, u('/v1/tracks/nope/manifest'), 404, 'track_not_found')
