@@ -43,6 +43,7 @@ t.test('a chunk on its way to disk is held and read from memory: a replay at onc
   const cache = await createChunkCache({ storage: { ...fs, put: async (k, b) => gate.then(() => fs.put(k, b)) }, maxBytes: 1 << 20 })
   const written = cache.put(key(0), bytes(100, 7))
   t.ok(cache.has(key(0)), 'held while the write is in flight')
+  t.same([...cache.heldChunks('song', 'v1', 160)], [0], 'in the list of chunks held, which a playback starts from')
   t.same(await cache.get(key(0)), bytes(100, 7), 'and read from memory')
   release()
   t.equal(await written, true)
@@ -60,6 +61,7 @@ t.test('a write that fails leaves the chunk uncached, with no error and no lefto
   await writeFile(join(dir, 'c/song/v1/160'), 'not a directory')
   t.equal(await cache.put(key(1), bytes(100, 1)), false, 'the put resolves false rather than rejecting')
   t.notOk(cache.has(key(1)), 'and the chunk is not counted as held')
+  t.same([...cache.heldChunks('song', 'v1', 160)], [0], 'nor listed among the chunks held')
   t.same((await readdir(join(dir, 'c/song/v1'))).sort(), ['160'], 'no temporary file is left behind')
 })
 

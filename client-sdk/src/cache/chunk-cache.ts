@@ -107,13 +107,18 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
     async put(key, bytes) {
       if (closed || bytes.byteLength > options.maxBytes) return false
       pending.set(key, bytes)
+      // Held from now on, for a playback's list of cached chunks as for a peer's bitfield.
+      note(key, true)
       const write = storage.put(key, bytes).then(
         () => {
           index.set(key, bytes.byteLength)
           note(key, true)
           return true
         },
-        () => false,
+        () => {
+          if (!index.has(key) && pending.get(key) === bytes) note(key, false)
+          return false
+        },
       )
       writing.add(write)
       void write.finally(() => {
@@ -128,7 +133,8 @@ export async function createChunkCache(options: ChunkCacheOptions): Promise<Chun
     },
     async delete(key) {
       pending.delete(key)
-      index.delete(key)
+      // Out of the index, its dispose forgets it; a chunk only on its way is forgotten here.
+      if (!index.delete(key)) note(key, false)
     },
     recentQualities(limit) {
       const out: CachedQuality[] = []
