@@ -5,11 +5,11 @@
 
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ingestFile } from '../../origin/index.js'
 import { loadOriginKeys } from '../../origin/index.js'
 import { makeWav } from '../../test-support/fixtures.js'
-import { createClient } from '../index.js'
+import { type ClientOptions, createClient } from '../index.js'
 import { API_KEY, drain, startStack } from './stack.js'
 
 interface Logged {
@@ -52,6 +52,13 @@ function recordingFetch(options: { holdHead?: boolean } = {}) {
 
 const keysAsked = (r: Logged) => (r.body ? ((JSON.parse(r.body) as { keys?: string[] }).keys ?? []) : [])
 
+/** The next client on this device (the same cache directory), its requests logged: P2P off, as fast as it goes. */
+async function nextClient(t: Test, stack: Awaited<ReturnType<typeof startStack>>, dir: string, fetchImpl: typeof fetch, extra: Partial<ClientOptions> = {}) {
+  const client = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false, speed: 0, fetch: fetchImpl, ...extra })
+  t.teardown(() => client.close())
+  return client
+}
+
 t.test('a cold play: the session carrying the key, and the head, at once; a replay from the device', async (t) => {
   const stack = await startStack(t, [{ trackId: 'one', seconds: 12 }])
   const reference = await stack.reference('one', 96)
@@ -92,8 +99,7 @@ t.test('a cold play: the session carrying the key, and the head, at once; a repl
 
   // The next client on this device: the key lease lets the cached track play with no key request.
   const rec2 = recordingFetch()
-  const next = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false, speed: 0, fetch: rec2.fetch })
-  t.teardown(() => next.close())
+  const next = await nextClient(t, stack, dir, rec2.fetch)
   const third = next.play('one', { quality: 96 })
   t.ok((await third.ready).fromCache)
   t.ok((await drain(third.stream)).equals(reference))
@@ -101,18 +107,7 @@ t.test('a cold play: the session carrying the key, and the head, at once; a repl
 
   // keyCache: false: nothing written down, so the key is asked for again.
   const rec3 = recordingFetch()
-  const forgetful = await createClient({
-    edge: stack.edge.url,
-    keys: stack.origin.url,
-    apiKey: API_KEY,
-    publicKey: stack.publicKey,
-    cache: { dir },
-    p2p: false,
-    speed: 0,
-    fetch: rec3.fetch,
-    keyCache: false,
-  })
-  t.teardown(() => forgetful.close())
+  const forgetful = await nextClient(t, stack, dir, rec3.fetch, { keyCache: false })
   t.ok((await drain(forgetful.play('one', { quality: 96 }).stream)).equals(reference))
   t.ok(
     rec3.log.some((r) => r.path.includes('/key') || keysAsked(r).includes('one')),
@@ -127,8 +122,7 @@ t.test('an expired lease is not used: the key service is asked again', async (t)
   t.ok((await drain(client.play('one', { quality: 96 }).stream)).equals(reference))
   await client.close()
   const rec = recordingFetch()
-  const next = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false, speed: 0, fetch: rec.fetch })
-  t.teardown(() => next.close())
+  const next = await nextClient(t, stack, dir, rec.fetch)
   t.ok((await drain(next.play('one', { quality: 96 }).stream)).equals(reference))
   t.ok(
     rec.log.some((r) => r.path.includes('/key') || keysAsked(r).includes('one')),
@@ -146,8 +140,7 @@ t.test("leases run out while the listener is away: the next client renews its ca
   for (const id of ['one', 'two']) await drain(client.play(id, { quality: 96 }).stream)
   await client.close()
   const rec = recordingFetch()
-  const next = await createClient({ edge: stack.edge.url, keys: stack.origin.url, apiKey: API_KEY, publicKey: stack.publicKey, cache: { dir }, p2p: false, speed: 0, fetch: rec.fetch })
-  t.teardown(() => next.close())
+  const next = await nextClient(t, stack, dir, rec.fetch)
   // A cold track first: its first audio sets off the renewal.
   t.ok((await drain(next.play('three', { quality: 96 }).stream)).equals(await stack.reference('three', 96)))
   const deadline = Date.now() + 10_000
@@ -167,18 +160,7 @@ t.test('renew: 0 keeps the old way: a cached track whose lease ran out asks for 
   await drain(client.play('one', { quality: 96 }).stream)
   await client.close()
   const rec = recordingFetch()
-  const next = await createClient({
-    edge: stack.edge.url,
-    keys: stack.origin.url,
-    apiKey: API_KEY,
-    publicKey: stack.publicKey,
-    cache: { dir },
-    p2p: false,
-    speed: 0,
-    fetch: rec.fetch,
-    keyCache: { renew: 0 },
-  })
-  t.teardown(() => next.close())
+  const next = await nextClient(t, stack, dir, rec.fetch, { keyCache: { renew: 0 } })
   t.ok((await drain(next.play('one', { quality: 96 }).stream)).equals(await stack.reference('one', 96)))
   await new Promise((resolve) => setTimeout(resolve, 1500))
   t.notOk(
