@@ -165,7 +165,7 @@ t.test('`chorus edge --check` validates wrangler.toml with the flags on top', as
   // Each run loads wrangler (seconds): run them side by side.
   const [bad, good, fileOnly, typo] = await Promise.all([
     runEdgeCli(['--check', '--var', 'MEMORY_POLICY=fifo', '--var', 'ORIGIN_TIMEOUT_MS=1']),
-    runEdgeCli(['--check', '--json', '--origin', 'http://127.0.0.1:9', '--public-key', KEY, '--var', 'MEMORY_POLICY=sieve']),
+    runEdgeCli(['--check', '--json', '--origin', 'http://127.0.0.1:9', `--public-key=${KEY}`, '--var', 'MEMORY_POLICY=sieve']),
     runEdgeCli(['--check']),
     runEdgeCli(['--check', '--var', 'MEMORY_POLICI=lru']),
   ])
