@@ -18,9 +18,9 @@ import { createHttpService } from './http.js'
  *
  * A session request waits one turn of the event loop before it leaves: the current keys asked
  * for meanwhile (a play begun right after createClient) ride in it (`"keys": [...]`), so a cold
- * play's session and key are one round trip, not two in a row; a track key asked for while the
- * request is out waits for its answer instead of asking again. `POST /v1/keys` gives many
- * tracks' current keys at once (the client renews its cached tracks' keys with it).
+ * play's session and key are one round trip, not two in a row (a cached play's key too, when the
+ * answer names the cached version). `POST /v1/keys` gives many tracks' current keys at once (the
+ * client renews its cached tracks' keys with it).
  */
 export interface KeyServiceOptions {
   base: string
@@ -74,8 +74,7 @@ export interface KeyService {
   verifier(): Promise<ManifestVerifier>
   /**
    * The key of one track version; `no_key` when the service refuses it or answers for another track
-   * or version. A session request about to leave or out now that asks for the track answers it
-   * when it names this version.
+   * or version. In a session request about to leave, when its answer names this version.
    */
   trackKey(trackId: string, version: string, signal?: AbortSignal): Promise<TrackKey>
   /**
@@ -103,22 +102,18 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
   let sessions = 0
   /** Current keys to ask for in the session request that has not left yet (each with its waiters). */
   let riding: Map<string, Array<(entry: SessionKeyEntry | undefined) => void>> | undefined
-  /** The tracks whose keys the session request now out asks for, and its answer's keys. */
-  let flying: { ids: Set<string>; answer: Promise<SessionKeyEntry[]> } | undefined
 
   function session(): Promise<SessionTokens> {
     pending ??= (async () => {
       const batch = new Map<string, Array<(entry: SessionKeyEntry | undefined) => void>>()
       riding = batch
       let answered: SessionKeyEntry[] = []
-      let land: ((entries: SessionKeyEntry[]) => void) | undefined
       try {
         // One turn of the event loop for plays begun meanwhile to add their keys.
         await new Promise((resolve) => setTimeout(resolve, 0))
         riding = undefined
         sessions++
         const keys = [...batch.keys()]
-        flying = { ids: new Set(keys), answer: new Promise((resolve) => (land = resolve)) }
         const ask = (renew: string | undefined) =>
           http.request('/v1/session', {
             method: 'POST',
@@ -134,8 +129,6 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
         return adopt(body)
       } finally {
         riding = undefined
-        flying = undefined
-        land?.(answered)
         // Waiters without an answer (no key in it, or no session) ask on their own.
         for (const [trackId, waiters] of batch) for (const w of waiters) w(answered.find((e) => e?.trackId === trackId))
       }
@@ -232,11 +225,10 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
       return verifier
     },
     async trackKey(trackId, version, signal) {
-      // A session request about to leave, or out now, that asks for this track's current key:
-      // its answer, when it names this version (else the version is asked for on its own).
+      // A session request about to leave carries the current key: taken when it names this
+      // version (else the version is asked for on its own).
       const batch = boardingSession()
-      const flight = flying
-      const entry = batch && seats(batch, trackId) ? await ride(trackId, batch) : flight?.ids.has(trackId) ? await toTrackKey((await flight.answer).find((e) => e.trackId === trackId)) : undefined
+      const entry = batch && seats(batch, trackId) ? await ride(trackId, batch) : undefined
       if (entry?.version === version) return entry
       return keyRequest(trackId, version, signal)
     },
