@@ -16,7 +16,8 @@ import type { Prefetch, SimListener, SwarmEntry, SwarmHooks } from './types.js'
  * What is left here is carrying them out against the models: the edge's head (manifest and first
  * chunk in one answer), the key service at the edge's location (the session, with the key of a
  * play begun as the client starts riding in it; a key on its own after the session's token; the
- * keys of the cached tracks used last whose leases ran out, in one request after the token), key leases on the device (an hour, kept across sessions; a listener's history was heard long before
+ * keys of the cached tracks used last whose leases ran out, in one request after the token), key
+ * leases on the device (an hour, kept across sessions; a listener's history was heard long before
  * the run, at 1 % activity, so its leases have run out), LOCAL_MS for each local step (reading and
  * verifying the cached manifest, reading a lease, reading, verifying and decrypting the first chunk).
  */
