@@ -77,7 +77,9 @@ Options:
     const json = values.json === true
     const say = (line: string) => process.stderr.write(`${line}\n`)
 
-    // Ctrl-C from here on stops the servers and the catalog build alike (a second one kills).
+    // Ctrl-C from here on stops the servers and the catalog build alike (a second one is ignored:
+    // the stop is bounded, each part killed after PART_STOP_MS, and cutting it short would leave
+    // children behind).
     const stop = new AbortController()
     const signalled = untilSignal().then((signal) => {
       stop.abort(new DOMException(`stopped by ${signal}`, 'AbortError'))

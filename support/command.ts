@@ -56,12 +56,20 @@ export function announceReady(json: boolean, name: string, info: { url: string }
   else process.stderr.write(`${name} listening on ${info.url}\n`)
 }
 
+const ignore = () => {}
+
 /** Resolves on the first SIGINT or SIGTERM, so a server can close cleanly and exit 0. */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (signal: NodeJS.Signals) => {
       process.off('SIGINT', on)
       process.off('SIGTERM', on)
+      // Later signals are taken and ignored: a Ctrl-C reaches a whole process group, and then its
+      // supervisor (chorus start) sends SIGTERM too; Node's default for that second one would end
+      // this process in the middle of its stop, leaving its own children (a wrangler dev and its
+      // workerd) behind. The stop is bounded by its own timers (SIGKILL after a grace period).
+      process.on('SIGINT', ignore)
+      process.on('SIGTERM', ignore)
       resolve(signal)
     }
     process.on('SIGINT', on)
