@@ -189,22 +189,29 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     return opts.signal ? abortable(p, opts.signal) : p
   }
 
-  async function keyRequest(trackId: string, version: string | undefined, signal?: AbortSignal): Promise<TrackKey> {
+  /**
+   * A request under the session's keys token; an expired token (clocks disagree, or the app's
+   * token ran out) is tried once more with a new session.
+   */
+  async function withKeysToken(send: (auth: string) => Promise<Response>, signal?: AbortSignal): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
-      const auth = (await tokens({ fresh: attempt > 0, ...(signal && { signal }) })).keys
-      const res = await http.request(keyPath(trackId, version), { headers: { authorization: `Bearer ${auth}` } }, signal)
-      // An expired token (clocks disagree, or the app's token ran out): once more with a new session.
+      const res = await send((await tokens({ fresh: attempt > 0, ...(signal && { signal }) })).keys)
       if (res.status === 401 && attempt === 0 && options.apiKey) continue
-      if (!res.ok) {
-        const err = await http.failure(res, `key of ${trackId}`)
-        throw res.status === 401 || res.status === 403 ? new ChorusError('no_key', err.message) : err
-      }
-      const body = (await res.json()) as { trackId?: string; version: string; key: string }
-      if ((body.trackId !== undefined && body.trackId !== trackId) || (version !== undefined && body.version !== version)) {
-        throw new ChorusError('no_key', `the key service answered for ${body.trackId ?? trackId} version ${body.version}, not what was asked`)
-      }
-      return { version: body.version, key: await importTrackKey(body.key), raw: body.key }
+      return res
     }
+  }
+
+  async function keyRequest(trackId: string, version: string | undefined, signal?: AbortSignal): Promise<TrackKey> {
+    const res = await withKeysToken((auth) => http.request(keyPath(trackId, version), { headers: { authorization: `Bearer ${auth}` } }, signal), signal)
+    if (!res.ok) {
+      const err = await http.failure(res, `key of ${trackId}`)
+      throw res.status === 401 || res.status === 403 ? new ChorusError('no_key', err.message) : err
+    }
+    const body = (await res.json()) as { trackId?: string; version: string; key: string }
+    if ((body.trackId !== undefined && body.trackId !== trackId) || (version !== undefined && body.version !== version)) {
+      throw new ChorusError('no_key', `the key service answered for ${body.trackId ?? trackId} version ${body.version}, not what was asked`)
+    }
+    return { version: body.version, key: await importTrackKey(body.key), raw: body.key }
   }
 
   return {
@@ -235,20 +242,19 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     async currentKeys(trackIds, signal) {
       const ids = trackIds.slice(0, MAX_BATCH_KEYS)
       if (ids.length === 0) return []
-      for (let attempt = 0; ; attempt++) {
-        const auth = (await tokens({ fresh: attempt > 0, ...(signal && { signal }) })).keys
-        const res = await http.request('/v1/keys', { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify({ tracks: ids }) }, signal)
-        if (res.status === 401 && attempt === 0 && options.apiKey) continue
-        if (!res.ok) throw await http.failure(res, 'track keys')
-        const body = (await res.json()) as { keys?: unknown }
-        const entries = Array.isArray(body.keys) ? (body.keys as SessionKeyEntry[]) : []
-        const out: Array<TrackKey & { trackId: string }> = []
-        for (const e of entries) {
-          const k = e && ids.includes(e.trackId) ? await toTrackKey(e).catch(() => undefined) : undefined
-          if (k) out.push({ ...k, trackId: e.trackId })
-        }
-        return out
+      const res = await withKeysToken(
+        (auth) => http.request('/v1/keys', { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body: JSON.stringify({ tracks: ids }) }, signal),
+        signal,
+      )
+      if (!res.ok) throw await http.failure(res, 'track keys')
+      const body = (await res.json()) as { keys?: unknown }
+      const entries = Array.isArray(body.keys) ? (body.keys as SessionKeyEntry[]) : []
+      const out: Array<TrackKey & { trackId: string }> = []
+      for (const e of entries) {
+        const k = e && ids.includes(e.trackId) ? await toTrackKey(e).catch(() => undefined) : undefined
+        if (k) out.push({ ...k, trackId: e.trackId })
       }
+      return out
     },
     async currentKey(trackId, signal) {
       const batch = boardingSession()
